@@ -1,0 +1,136 @@
+//! Owned buffers for completion I/O (H1).
+//!
+//! The kernel reads or writes a buffer some time after the op is submitted, possibly after the
+//! future that submitted it is gone. So ops take buffers by value and give them back with the
+//! result: `read(buf) -> (Result<usize, OpError>, B)`. While an op is in flight its buffer lives in
+//! a heap allocation owned by the op and, if the op's future is dropped, by the driver, until the
+//! op's final completion. It is never moved in that time, so even an inline array is safe.
+
+/// A buffer the kernel may read from.
+///
+/// # Safety
+/// `stable_ptr` must point to `bytes_init` initialised bytes that stay valid and unchanged for as
+/// long as the value is neither moved nor dropped nor accessed mutably.
+pub unsafe trait IoBuf: 'static {
+    /// Pointer to the first byte.
+    fn stable_ptr(&self) -> *const u8;
+    /// How many bytes are initialised (and will be written).
+    fn bytes_init(&self) -> usize;
+}
+
+/// A buffer the kernel may write into.
+///
+/// # Safety
+/// `stable_mut_ptr` must point to `bytes_total` writable bytes that stay valid for as long as the
+/// value is neither moved nor dropped. `set_init(n)` is only called with `n <= bytes_total` after
+/// the kernel initialised the first `n` bytes.
+pub unsafe trait IoBufMut: IoBuf {
+    /// Pointer to the first byte.
+    fn stable_mut_ptr(&mut self) -> *mut u8;
+    /// Capacity the kernel may fill.
+    fn bytes_total(&self) -> usize;
+    /// Marks the first `n` bytes as initialised.
+    ///
+    /// # Safety
+    /// The first `n` bytes must have been initialised.
+    unsafe fn set_init(&mut self, n: usize);
+}
+
+// SAFETY: a Vec's heap buffer does not move when the Vec is moved; `len` bytes are initialised.
+unsafe impl IoBuf for Vec<u8> {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: the spare capacity is writable; `set_len` is only raised to what the kernel wrote.
+unsafe impl IoBufMut for Vec<u8> {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.as_mut_ptr()
+    }
+    fn bytes_total(&self) -> usize {
+        self.capacity()
+    }
+    unsafe fn set_init(&mut self, n: usize) {
+        if n > self.len() {
+            // SAFETY: the caller guarantees the first `n <= capacity` bytes are initialised.
+            unsafe { self.set_len(n) };
+        }
+    }
+}
+
+// SAFETY: a boxed slice's heap buffer does not move when the box is moved; all bytes are init.
+unsafe impl IoBuf for Box<[u8]> {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: as above; the whole slice is writable and always initialised.
+unsafe impl IoBufMut for Box<[u8]> {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.as_mut_ptr()
+    }
+    fn bytes_total(&self) -> usize {
+        self.len()
+    }
+    unsafe fn set_init(&mut self, _n: usize) {}
+}
+
+// SAFETY: the array is read in place. Ops box their data before taking pointers and never move it
+// until the final completion, which is what the trait requires.
+unsafe impl<const N: usize> IoBuf for [u8; N] {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        N
+    }
+}
+
+// SAFETY: as above; all N bytes are writable and always initialised.
+unsafe impl<const N: usize> IoBufMut for [u8; N] {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.as_mut_ptr()
+    }
+    fn bytes_total(&self) -> usize {
+        N
+    }
+    unsafe fn set_init(&mut self, _n: usize) {}
+}
+
+// SAFETY: static data never moves or changes.
+unsafe impl IoBuf for &'static [u8] {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: static data never moves or changes.
+unsafe impl IoBuf for &'static str {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: a String's heap buffer does not move when the String is moved.
+unsafe impl IoBuf for String {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+}

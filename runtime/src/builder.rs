@@ -1,0 +1,122 @@
+//! `run` and its [`Builder`].
+
+use crate::driver::{Driver, DriverStats, Mode, SetupFlags};
+use crate::error::{Error, Unavailable};
+use crate::kernel::{self, context::{Core, CoreGuard, next_id, with_core}, remote::{EventFd, RemoteQueue}};
+use crate::time::Timers;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// Configures and starts a runtime.
+///
+/// # Examples
+/// ```no_run
+/// let out = quartet_runtime::Builder::new().entries(1024).run(async { 1 + 1 })?;
+/// assert_eq!(out, 2);
+/// # Ok::<(), quartet_runtime::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    entries: u32,
+    flags: SetupFlags,
+    drain: Duration,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Builder {
+    /// Defaults: 256 SQ entries (CQ 4x), the best setup flags available, 1 s shutdown drain.
+    pub fn new() -> Builder {
+        Builder { entries: 256, flags: SetupFlags::Auto, drain: Duration::from_secs(1) }
+    }
+
+    /// SQ size (rounded up to a power of two by the kernel, 1..=32768). The CQ is 4x.
+    pub fn entries(mut self, n: u32) -> Builder {
+        self.entries = n;
+        self
+    }
+
+    /// Which setup flags to use.
+    pub fn setup_flags(mut self, flags: SetupFlags) -> Builder {
+        self.flags = flags;
+        self
+    }
+
+    /// How long shutdown waits for cancelled ops to complete before leaking their buffers.
+    pub fn shutdown_drain(mut self, bound: Duration) -> Builder {
+        self.drain = bound;
+        self
+    }
+
+    /// Creates the ring, drives `fut` to completion, shuts down (H4), and returns its output.
+    ///
+    /// A panic in `fut` is resumed after shutdown.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] if io_uring cannot be used (the message names cause and remedy),
+    /// [`Error::NestedRuntime`] if called from inside `run`, [`Error::Config`] for bad settings.
+    pub fn run<F: Future>(self, fut: F) -> Result<F::Output, Error> {
+        if !(1..=32768).contains(&self.entries) {
+            return Err(Error::Config(format!("entries must be in 1..=32768, got {}", self.entries)));
+        }
+        if with_core(|_| ()).is_some() {
+            return Err(Error::NestedRuntime);
+        }
+        let eventfd = EventFd::new().map_err(Unavailable::Other)?;
+        let wake_fd = eventfd.0;
+        let remote = RemoteQueue::new(eventfd);
+        let driver = Driver::new(self.entries, self.flags, wake_fd)?;
+        let core = Core {
+            id: next_id(),
+            driver: RefCell::new(driver),
+            timers: RefCell::new(Timers::default()),
+            remote,
+            root_woken: Cell::new(false),
+            budget: Cell::new(0),
+            tick: Cell::new(Instant::now()),
+        };
+        let guard = CoreGuard::enter(&core).ok_or(Error::NestedRuntime)?;
+        let finished = kernel::block_on(&core, fut, self.drain);
+        drop(guard);
+        Ok(kernel::finish(finished?))
+    }
+}
+
+/// Runs `fut` on a new runtime with default settings. See [`Builder::run`].
+///
+/// # Examples
+/// ```no_run
+/// let answer = quartet_runtime::run(async { 42 })?;
+/// assert_eq!(answer, 42);
+/// # Ok::<(), quartet_runtime::Error>(())
+/// ```
+pub fn run<F: Future>(fut: F) -> Result<F::Output, Error> {
+    Builder::new().run(fut)
+}
+
+/// Counters of the runtime on this thread, or `None` outside `run`.
+pub fn stats() -> Option<RuntimeStats> {
+    with_core(|c| {
+        let d = c.driver.borrow();
+        RuntimeStats { driver: d.stats, mode: d.mode(), live_ops: d.live_ops(), timers: c.timers.borrow().len() }
+    })
+}
+
+/// A snapshot of runtime counters.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct RuntimeStats {
+    /// Ring counters.
+    pub driver: DriverStats,
+    /// The setup flags in use.
+    pub mode: Mode,
+    /// Ops whose final completion has not been collected (including abandoned ones).
+    pub live_ops: usize,
+    /// Timer registrations held.
+    pub timers: usize,
+}

@@ -1,0 +1,439 @@
+//! The io_uring completion driver.
+//!
+//! The driver owns the ring, the slab of in-flight ops, and three userspace queues that are never
+//! dropped while the runtime lives:
+//! - `backlog`: SQEs that did not fit in a full SQ (H7). They keep their order.
+//! - `cancels`: `ASYNC_CANCEL` requests for ops whose future was dropped or cancelled (H3). They
+//!   are flushed before the backlog, so a cancel never waits behind new work; a cancel whose
+//!   target is still in the backlog completes the target at once with `-ECANCELED` instead.
+//! - `closes`: fds whose last owner was dropped (H5), closed through the ring.
+//!
+//! Completions are routed by `user_data` to exactly the op that waits for them; internal ops use
+//! the band with bit 63 set and unknown completions are ignored (H6).
+
+mod probe;
+mod slab;
+
+pub use probe::{Mode, SetupFlags};
+pub(crate) use slab::{Cleanup, Lifecycle, OpKey};
+
+use crate::error::Unavailable;
+use io_uring::{IoUring, opcode, squeue, types};
+use slab::{Completion, INTERNAL, Slab};
+use std::any::Any;
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::RawFd;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+const TAG_CANCEL: u64 = INTERNAL | 1;
+const TAG_CLOSE: u64 = INTERNAL | 2;
+const TAG_WAKE: u64 = INTERNAL | 3;
+const ENTER_GETEVENTS: u32 = 1;
+
+/// Counters a program can read through [`crate::stats`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DriverStats {
+    /// `io_uring_enter` calls.
+    pub enters: u64,
+    /// SQEs handed to the kernel (ops, cancels, closes, wake reads).
+    pub sqes: u64,
+    /// Completions reaped.
+    pub cqes: u64,
+    /// Completions ignored because their slot was stale or unknown.
+    pub stale: u64,
+    /// Times an SQE had to wait in the backlog because the SQ was full.
+    pub sq_full: u64,
+    /// Ops submitted by futures.
+    pub ops: u64,
+}
+
+pub(crate) struct Driver {
+    // Field order matters: the ring is dropped (closed) before the slab frees anything (H4).
+    ring: IoUring,
+    ops: Slab,
+    backlog: VecDeque<squeue::Entry>,
+    cancels: VecDeque<CancelTarget>,
+    closes: Closes,
+    internal_in_flight: usize,
+    wake_fd: RawFd,
+    wake_buf: Box<u64>,
+    wake_armed: bool,
+    wake_fired: bool,
+    mode: Mode,
+    pub stats: DriverStats,
+}
+
+impl Driver {
+    /// `wake_fd` is the eventfd of the remote-wake queue, which owns and outlives it.
+    pub fn new(entries: u32, flags: SetupFlags, wake_fd: RawFd) -> Result<Driver, Unavailable> {
+        let (ring, mode) = probe::setup(entries, flags)?;
+        Ok(Driver {
+            ring,
+            ops: Slab::new(),
+            backlog: VecDeque::new(),
+            cancels: VecDeque::new(),
+            closes: Closes::new(),
+            internal_in_flight: 0,
+            wake_fd,
+            wake_buf: Box::new(0),
+            wake_armed: false,
+            wake_fired: false,
+            mode,
+            stats: DriverStats::default(),
+        })
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Ops (not internal ones) whose final completion has not been collected.
+    pub fn live_ops(&self) -> usize {
+        self.ops.live()
+    }
+
+    /// Queues an SQE; a full SQ parks it in the backlog (H7), never panics or drops it.
+    fn push(&mut self, entry: squeue::Entry) {
+        if self.backlog.is_empty() {
+            // SAFETY: every SQE the driver builds points into memory the driver keeps alive until
+            // the op's final completion: op data is boxed and owned by the op or the slab, the
+            // wake buffer lives in `self`, and cancel/close SQEs carry no pointers.
+            if unsafe { self.ring.submission().push(&entry) }.is_ok() {
+                return;
+            }
+            self.stats.sq_full += 1;
+        }
+        self.backlog.push_back(entry);
+    }
+
+    /// Starts an op. `build` makes the SQE; the driver sets its `user_data`.
+    ///
+    /// # Safety
+    /// Every pointer in the SQE must stay valid and unmoved until the op's final completion; the
+    /// caller guarantees this by keeping the pointed-to data in a `Box` that it hands to
+    /// [`Driver::abandon`] if it stops waiting early.
+    pub unsafe fn submit(&mut self, entry: squeue::Entry, waker: &Waker) -> OpKey {
+        let key = self.ops.insert(Some(waker.clone()));
+        self.stats.ops += 1;
+        self.push(entry.user_data(key.user_data()));
+        key
+    }
+
+    /// Polls an op for its final completion; on `Ready` the slot is freed.
+    pub fn poll_op(&mut self, key: OpKey, cx: &mut Context<'_>) -> Poll<(i32, u32)> {
+        match self.ops.get(key) {
+            Some(Lifecycle::Waiting(w)) => {
+                match w {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => *w = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+            Some(Lifecycle::Completed { res, flags }) => {
+                let out = (*res, *flags);
+                self.ops.remove(key);
+                Poll::Ready(out)
+            }
+            // Only reachable if a key is polled after it completed: report ECANCELED, not panic.
+            _ => Poll::Ready((-libc::ECANCELED, 0)),
+        }
+    }
+
+    /// Asks the kernel to cancel an op. Its own completion still decides the outcome.
+    pub fn cancel(&mut self, key: OpKey) {
+        let ud = key.user_data();
+        if let Some(pos) = self.backlog.iter().position(|e| e.get_user_data() == ud) {
+            // Never reached the kernel: it did nothing, so it completes as cancelled now.
+            self.backlog.remove(pos);
+            self.deliver(ud, -libc::ECANCELED, 0, &mut Vec::new());
+            return;
+        }
+        self.cancels.push_back(CancelTarget::Op(ud));
+    }
+
+    /// Cancels every op on `fd` (used by `close().await` to unblock pending ops, H5).
+    pub fn cancel_fd(&mut self, fd: RawFd) {
+        self.cancels.push_back(CancelTarget::Fd(fd));
+    }
+
+    /// The future stops waiting: the driver takes the op's resources and cancels it (H1, H3).
+    pub fn abandon(&mut self, key: OpKey, data: Box<dyn Any>, cleanup: Cleanup, cancel: bool) {
+        match self.ops.get(key) {
+            Some(Lifecycle::Completed { res, .. }) => {
+                let res = *res;
+                self.ops.remove(key);
+                self.reclaim(data, cleanup, res);
+            }
+            Some(state @ Lifecycle::Waiting(_)) => {
+                *state = Lifecycle::Abandoned(data, cleanup);
+                if cancel {
+                    self.cancel(key);
+                }
+            }
+            _ => drop(data),
+        }
+    }
+
+    fn reclaim(&mut self, data: Box<dyn Any>, cleanup: Cleanup, res: i32) {
+        if cleanup == Cleanup::CloseFd && res >= 0 {
+            self.close_later(res);
+        }
+        drop(data);
+    }
+
+    /// Closes `fd` through the ring at the next flush (H5).
+    pub fn close_later(&mut self, fd: RawFd) {
+        self.closes.push(fd);
+    }
+
+    /// The deferred-close list, which fd owners push to without borrowing the driver.
+    pub fn closes(&self) -> Closes {
+        self.closes.clone()
+    }
+
+    /// Moves queued cancels, closes and backlog into the SQ, entering the ring when it is full.
+    fn flush(&mut self) -> io::Result<()> {
+        while let Some(&target) = self.cancels.front() {
+            let e = match target {
+                CancelTarget::Op(ud) => opcode::AsyncCancel::new(ud).build(),
+                CancelTarget::Fd(fd) => opcode::AsyncCancel2::new(types::CancelBuilder::fd(types::Fd(fd)).all()).build(),
+            }
+            .user_data(TAG_CANCEL);
+            // SAFETY: an ASYNC_CANCEL SQE holds no pointers.
+            if unsafe { self.ring.submission().push(&e) }.is_err() {
+                self.enter(0, None)?;
+                continue;
+            }
+            self.internal_in_flight += 1;
+            self.cancels.pop_front();
+        }
+        while let Some(fd) = self.closes.peek() {
+            let e = opcode::Close::new(types::Fd(fd)).build().user_data(TAG_CLOSE);
+            // SAFETY: a CLOSE SQE holds no pointers.
+            if unsafe { self.ring.submission().push(&e) }.is_err() {
+                self.enter(0, None)?;
+                continue;
+            }
+            self.internal_in_flight += 1;
+            self.closes.pop();
+        }
+        while let Some(e) = self.backlog.front() {
+            // SAFETY: see `push`; backlog entries point into boxed op data or driver fields.
+            if unsafe { self.ring.submission().push(e) }.is_err() {
+                self.enter(0, None)?;
+                continue;
+            }
+            self.backlog.pop_front();
+        }
+        Ok(())
+    }
+
+    /// Keeps a read armed on the wake eventfd so a remote wake completes it.
+    fn arm_wake(&mut self) {
+        if self.wake_armed {
+            return;
+        }
+        let buf: *mut u64 = &mut *self.wake_buf;
+        let e = opcode::Read::new(types::Fd(self.wake_fd), buf.cast(), 8).build().user_data(TAG_WAKE);
+        self.wake_armed = true;
+        self.internal_in_flight += 1;
+        self.push(e);
+    }
+
+    /// True once since the wake read last completed.
+    pub fn take_wake(&mut self) -> bool {
+        std::mem::take(&mut self.wake_fired)
+    }
+
+    /// SQEs that are ready to go to the kernel.
+    pub fn has_pending_submissions(&mut self) -> bool {
+        !self.cancels.is_empty() || !self.closes.is_empty() || !self.backlog.is_empty() || !self.ring.submission().is_empty()
+    }
+
+    /// One `io_uring_enter`: submits the SQ, waits for `want` completions up to `timeout`.
+    fn enter(&mut self, want: u32, timeout: Option<Duration>) -> io::Result<()> {
+        let submitted = self.ring.submission().len() as u64;
+        let ts;
+        let args;
+        let res = match timeout {
+            Some(t) => {
+                ts = types::Timespec::from(t);
+                args = types::SubmitArgs::new().timespec(&ts);
+                self.ring.submitter().submit_with_args(want as usize, &args)
+            }
+            None if want > 0 => self.ring.submitter().submit_and_wait(want as usize),
+            None => {
+                // SAFETY: a plain GETEVENTS enter with no argument pointer; it submits the SQEs
+                // already in the SQ (all valid per `push`) and runs deferred completions.
+                unsafe { self.ring.submitter().enter::<libc::sigset_t>(submitted as u32, 0, ENTER_GETEVENTS, None) }
+            }
+        };
+        self.stats.enters += 1;
+        match res {
+            Ok(_) => {
+                self.stats.sqes += submitted;
+                Ok(())
+            }
+            Err(e) => match e.raw_os_error() {
+                Some(libc::ETIME) | Some(libc::EINTR) => {
+                    self.stats.sqes += submitted - self.ring.submission().len() as u64;
+                    Ok(())
+                }
+                // The CQ is backed up (NODROP overflow): reaping makes room (H7).
+                Some(libc::EBUSY) | Some(libc::EAGAIN) => Ok(()),
+                _ => Err(e),
+            },
+        }
+    }
+
+    /// Submits queued work, optionally waits, and collects the wakers of completed ops.
+    pub fn turn(&mut self, wait: Option<Option<Duration>>, wakers: &mut Vec<Waker>) -> io::Result<()> {
+        self.arm_wake();
+        self.flush()?;
+        match wait {
+            None => {
+                // Non-blocking: enter only to submit or to run deferred completions.
+                self.enter(0, None)?;
+                self.flush()?;
+            }
+            Some(timeout) => self.enter(1, timeout)?,
+        }
+        self.reap(wakers);
+        Ok(())
+    }
+
+    fn reap(&mut self, wakers: &mut Vec<Waker>) {
+        loop {
+            let mut batch: [(u64, i32, u32); 64] = [(0, 0, 0); 64];
+            let mut n = 0;
+            for cqe in self.ring.completion().take(64) {
+                batch[n] = (cqe.user_data(), cqe.result(), cqe.flags());
+                n += 1;
+            }
+            if n == 0 {
+                return;
+            }
+            self.stats.cqes += n as u64;
+            for &(ud, res, flags) in &batch[..n] {
+                self.deliver(ud, res, flags, wakers);
+            }
+        }
+    }
+
+    fn deliver(&mut self, ud: u64, res: i32, flags: u32, wakers: &mut Vec<Waker>) {
+        match ud {
+            TAG_CANCEL | TAG_CLOSE => self.internal_in_flight -= 1,
+            TAG_WAKE => {
+                self.internal_in_flight -= 1;
+                self.wake_armed = false;
+                self.wake_fired = true;
+            }
+            _ if io_uring::cqueue::more(flags) => {} // not final: single-shot ops never see this
+            _ => match self.ops.complete(ud, res, flags) {
+                Completion::Wake(Some(w)) => wakers.push(w),
+                Completion::Wake(None) => {}
+                Completion::Reclaim(data, cleanup, res) => self.reclaim(data, cleanup, res),
+                Completion::Stale => self.stats.stale += 1,
+            },
+        }
+    }
+
+    /// Shutdown (H4): cancel everything, drain completions for at most `bound`, leak whatever is
+    /// still in flight, then close remaining fds. The ring itself is closed when `self` drops,
+    /// before the slab frees any memory (field order).
+    pub fn shutdown(&mut self, bound: Duration) -> ShutdownReport {
+        let end = Instant::now() + bound;
+        let e = opcode::AsyncCancel2::new(types::CancelBuilder::any()).build().user_data(TAG_CANCEL);
+        self.internal_in_flight += 1;
+        self.push(e);
+        let mut wakers = Vec::new();
+        loop {
+            let _ = self.flush();
+            self.reap(&mut wakers);
+            wakers.clear();
+            if self.ops.live() == 0 && self.internal_in_flight == 0 {
+                break;
+            }
+            let now = Instant::now();
+            if now >= end {
+                break;
+            }
+            if self.enter(1, Some(end - now)).is_err() {
+                break;
+            }
+        }
+        let mut report = ShutdownReport { in_flight: self.ops.live() + self.internal_in_flight, leaked: 0 };
+        if report.in_flight > 0 {
+            report.leaked = self.ops.leak_all();
+            if self.wake_armed {
+                // The kernel may still write the wake buffer: never free it.
+                std::mem::forget(std::mem::replace(&mut self.wake_buf, Box::new(0)));
+            }
+        }
+        self.closes.shut();
+        report
+    }
+}
+
+/// fds waiting to be closed through the ring. Shared (single-threaded) so that an fd owner dropped
+/// while the driver is busy (e.g. inside `reclaim`) can queue its close without a re-borrow.
+#[derive(Debug, Clone)]
+pub(crate) struct Closes(std::rc::Rc<std::cell::RefCell<Option<Vec<RawFd>>>>);
+
+impl Closes {
+    fn new() -> Closes {
+        Closes(std::rc::Rc::new(std::cell::RefCell::new(Some(Vec::new()))))
+    }
+}
+
+impl Closes {
+    /// Queues `fd`; after shutdown, closes it at once.
+    pub fn push(&self, fd: RawFd) {
+        let mut v = self.0.borrow_mut();
+        match v.as_mut() {
+            Some(v) => v.push(fd),
+            None => {
+                // SAFETY: the caller owned `fd` and gives it up; no op uses it after shutdown.
+                unsafe { libc::close(fd) };
+            }
+        }
+    }
+
+    fn peek(&self) -> Option<RawFd> {
+        self.0.borrow().as_ref().and_then(|v| v.last().copied())
+    }
+
+    fn pop(&self) {
+        if let Some(v) = self.0.borrow_mut().as_mut() {
+            v.pop();
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.borrow().as_ref().is_none_or(|v| v.is_empty())
+    }
+
+    /// Closes everything still queued with close(2) and makes later pushes close at once.
+    fn shut(&self) {
+        let v = self.0.borrow_mut().take().unwrap_or_default();
+        for fd in v {
+            // SAFETY: each fd was given up by its owner and no op uses it any more.
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum CancelTarget {
+    Op(u64),
+    Fd(RawFd),
+}
+
+/// What the shutdown drain found.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ShutdownReport {
+    pub in_flight: usize,
+    pub leaked: usize,
+}

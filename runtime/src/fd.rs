@@ -1,0 +1,114 @@
+//! Reference-counted fds (H5).
+//!
+//! Every op that uses an fd holds a clone of its [`SharedFd`] inside the op's boxed data, so the fd
+//! stays open while any op on it is in flight, including ops whose future was dropped. When the
+//! last clone goes, the close is handed to the driver (closed through the ring) rather than done
+//! inline. `close().await` first cancels pending ops on the fd, waits until it is the last holder,
+//! then closes through the ring and reports the result.
+
+use crate::driver::Closes;
+use crate::error::OpError;
+use crate::kernel::context::with_core;
+use crate::op::{Op, OpData};
+use io_uring::{opcode, squeue, types};
+use std::cell::Cell;
+use std::future::poll_fn;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+
+pub(crate) struct SharedFd(Rc<FdInner>);
+
+struct FdInner {
+    fd: RawFd,
+    closes: Option<Closes>,
+    closer: Cell<Option<Waker>>,
+    closed: Cell<bool>,
+}
+
+impl SharedFd {
+    /// Takes ownership of `fd`.
+    pub fn new(fd: RawFd) -> SharedFd {
+        let closes = with_core(|c| c.driver.borrow().closes());
+        SharedFd(Rc::new(FdInner { fd, closes, closer: Cell::new(None), closed: Cell::new(false) }))
+    }
+
+    pub fn raw(&self) -> RawFd {
+        self.0.fd
+    }
+
+    /// Closes the fd: unblocks pending ops, waits for them, then closes through the ring.
+    ///
+    /// Not a cancellation point: the fd is closed even inside a cancelled scope.
+    pub async fn close(self) -> Result<(), OpError> {
+        let fd = self.0.fd;
+        let mut cancelled = false;
+        poll_fn(|cx| {
+            if Rc::strong_count(&self.0) == 1 {
+                return Poll::Ready(());
+            }
+            if !cancelled {
+                cancelled = true;
+                with_core(|c| c.driver.borrow_mut().cancel_fd(fd));
+            }
+            self.0.closer.set(Some(cx.waker().clone()));
+            Poll::Pending
+        })
+        .await;
+        self.0.closed.set(true);
+        let (res, _) = Op::uncancellable(Close { fd }).await;
+        if let Err(OpError::NoRuntime) = res {
+            // SAFETY: we own the fd, are its last holder, and no ring exists to close it.
+            unsafe { libc::close(fd) };
+        }
+        res.map(drop)
+    }
+}
+
+impl Clone for SharedFd {
+    fn clone(&self) -> SharedFd {
+        SharedFd(self.0.clone())
+    }
+}
+
+impl Drop for SharedFd {
+    fn drop(&mut self) {
+        if Rc::strong_count(&self.0) == 2 {
+            if let Some(w) = self.0.closer.take() {
+                w.wake();
+            }
+        }
+    }
+}
+
+impl Drop for FdInner {
+    fn drop(&mut self) {
+        if self.closed.get() {
+            return;
+        }
+        match &self.closes {
+            Some(c) => c.push(self.fd),
+            // SAFETY: this value owns the fd and no op holds it (we are the last reference).
+            None => unsafe {
+                libc::close(self.fd);
+            },
+        }
+    }
+}
+
+struct Close {
+    fd: RawFd,
+}
+
+// SAFETY: CLOSE carries no pointers.
+unsafe impl OpData for Close {
+    fn sqe(&mut self) -> squeue::Entry {
+        opcode::Close::new(types::Fd(self.fd)).build()
+    }
+}
+
+impl std::fmt::Debug for SharedFd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SharedFd").field(&self.0.fd).finish()
+    }
+}

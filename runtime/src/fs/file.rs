@@ -1,0 +1,255 @@
+//! Files over the ring: open, positional read/write, fsync, statx, close.
+
+use super::ops;
+use crate::buf::{IoBuf, IoBufMut};
+use crate::error::OpError;
+use crate::fd::SharedFd;
+use crate::op::Op;
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// How to open a file, like `std::fs::OpenOptions`.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    read: bool,
+    write: bool,
+    append: bool,
+    truncate: bool,
+    create: bool,
+    create_new: bool,
+    mode: u32,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl OpenOptions {
+    /// All options off, mode 0o666.
+    pub fn new() -> Self {
+        OpenOptions { read: false, write: false, append: false, truncate: false, create: false, create_new: false, mode: 0o666 }
+    }
+    /// Open for reading.
+    pub fn read(&mut self, on: bool) -> &mut Self {
+        self.read = on;
+        self
+    }
+    /// Open for writing.
+    pub fn write(&mut self, on: bool) -> &mut Self {
+        self.write = on;
+        self
+    }
+    /// Append on every write.
+    pub fn append(&mut self, on: bool) -> &mut Self {
+        self.append = on;
+        self
+    }
+    /// Truncate to zero length.
+    pub fn truncate(&mut self, on: bool) -> &mut Self {
+        self.truncate = on;
+        self
+    }
+    /// Create if missing.
+    pub fn create(&mut self, on: bool) -> &mut Self {
+        self.create = on;
+        self
+    }
+    /// Create, failing if it exists.
+    pub fn create_new(&mut self, on: bool) -> &mut Self {
+        self.create_new = on;
+        self
+    }
+    /// Permission bits for a created file.
+    pub fn mode(&mut self, mode: u32) -> &mut Self {
+        self.mode = mode;
+        self
+    }
+
+    fn flags(&self) -> io::Result<libc::c_int> {
+        let acc = match (self.read, self.write || self.append) {
+            (true, false) => libc::O_RDONLY,
+            (false, true) => libc::O_WRONLY,
+            (true, true) => libc::O_RDWR,
+            (false, false) => return Err(io::Error::new(io::ErrorKind::InvalidInput, "open needs read, write or append")),
+        };
+        let mut f = acc;
+        if self.append {
+            f |= libc::O_APPEND;
+        }
+        if self.truncate {
+            f |= libc::O_TRUNC;
+        }
+        if self.create_new {
+            f |= libc::O_CREAT | libc::O_EXCL;
+        } else if self.create {
+            f |= libc::O_CREAT;
+        }
+        Ok(f)
+    }
+
+    /// Opens `path`.
+    ///
+    /// # Cancellation
+    /// A checkpoint. If it returns `Cancelled`, no file was opened (or created); a file the kernel
+    /// opened as the cancel raced it is returned; if the future is dropped, it is closed.
+    pub async fn open(&self, path: impl AsRef<Path>) -> Result<File, OpError> {
+        let path = CString::new(path.as_ref().as_os_str().as_bytes())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+        let (res, _) = Op::new(ops::Open { path, flags: self.flags()?, mode: self.mode }).await;
+        Ok(File { fd: SharedFd::new(res? as RawFd) })
+    }
+}
+
+/// Size and kind of a file, from `statx`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Metadata {
+    /// Size in bytes.
+    pub len: u64,
+    /// `st_mode` bits (type and permissions).
+    pub mode: u32,
+    /// Last modification, seconds since the epoch.
+    pub modified_sec: i64,
+}
+
+impl Metadata {
+    /// True for a regular file.
+    pub fn is_file(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFREG
+    }
+    /// True for a directory.
+    pub fn is_dir(&self) -> bool {
+        self.mode & libc::S_IFMT == libc::S_IFDIR
+    }
+}
+
+/// An open file. All I/O is positional; methods take `&self`, so reads may run concurrently.
+///
+/// # Examples
+/// ```no_run
+/// use quartet_runtime::fs::File;
+/// # quartet_runtime::run(async {
+/// let f = File::open("/etc/hostname").await?;
+/// let (n, buf) = f.read_at(Vec::with_capacity(256), 0).await;
+/// println!("{}", String::from_utf8_lossy(&buf[..n?]));
+/// f.close().await?;
+/// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+/// ```
+#[derive(Debug)]
+pub struct File {
+    fd: SharedFd,
+}
+
+impl File {
+    /// Opens read-only.
+    pub async fn open(path: impl AsRef<Path>) -> Result<File, OpError> {
+        OpenOptions::new().read(true).open(path).await
+    }
+
+    /// Creates (or truncates) for writing.
+    pub async fn create(path: impl AsRef<Path>) -> Result<File, OpError> {
+        OpenOptions::new().write(true).create(true).truncate(true).open(path).await
+    }
+
+    /// Reads at `pos` into `buf`'s spare capacity. `Ok(0)` is end of file.
+    ///
+    /// # Cancellation
+    /// A checkpoint; `Cancelled` means nothing was read. Reads of cached regular files usually
+    /// complete before a cancel can take effect, and then return their data.
+    pub async fn read_at<B: IoBufMut>(&self, buf: B, pos: u64) -> (Result<usize, OpError>, B) {
+        let (res, data) = Op::new(ops::ReadAt { fd: self.fd.clone(), buf, pos }).await;
+        let mut data = *data;
+        let res = res.map(|n| {
+            let init = data.buf.bytes_init();
+            // SAFETY: the kernel wrote `n` bytes after the `init` initialised ones.
+            unsafe { data.buf.set_init(init + n as usize) };
+            n as usize
+        });
+        (res, data.buf)
+    }
+
+    /// Writes `buf` at `pos`, returning how many bytes were written.
+    ///
+    /// # Cancellation
+    /// A checkpoint; `Cancelled` means nothing was written.
+    pub async fn write_at<B: IoBuf>(&self, buf: B, pos: u64) -> (Result<usize, OpError>, B) {
+        let (res, data) = Op::new(ops::WriteAt { fd: self.fd.clone(), buf, pos }).await;
+        (res.map(|n| n as usize), data.buf)
+    }
+
+    /// Writes all of `buf` at `pos` (see [`TcpStream::send_all`](crate::net::TcpStream::send_all)
+    /// for what a cancel after partial progress returns).
+    pub async fn write_all_at<B: IoBuf>(&self, buf: B, pos: u64) -> (Result<(), OpError>, B) {
+        let total = buf.bytes_init();
+        let mut done = 0usize;
+        let mut data = Box::new(ops::WriteAt { fd: self.fd.clone(), buf, pos });
+        while done < total {
+            // Re-slicing an owned buffer is not possible generically, so write the rest through a
+            // temporary copy only after a short write (rare for regular files).
+            if done > 0 {
+                let rest = {
+                    // SAFETY: `done < total = bytes_init`, so the range is initialised and in bounds.
+                    unsafe { std::slice::from_raw_parts(data.buf.stable_ptr().add(done), total - done) }.to_vec()
+                };
+                let (res, _) = Op::new(ops::WriteAt { fd: self.fd.clone(), buf: rest, pos: pos + done as u64 }).await;
+                match res {
+                    Ok(0) => return (Err(io::Error::from(io::ErrorKind::WriteZero).into()), data.buf),
+                    Ok(n) => done += n as usize,
+                    Err(e) => return (Err(partial(e, done, total)), data.buf),
+                }
+                continue;
+            }
+            let (res, d) = Op::new(*data).await;
+            data = d;
+            match res {
+                Ok(0) => return (Err(io::Error::from(io::ErrorKind::WriteZero).into()), data.buf),
+                Ok(n) => done += n as usize,
+                Err(e) => return (Err(e), data.buf),
+            }
+        }
+        (Ok(()), data.buf)
+    }
+
+    /// Flushes data and metadata to storage.
+    pub async fn sync_all(&self) -> Result<(), OpError> {
+        Op::new(ops::Fsync { fd: self.fd.clone(), datasync: false }).await.0.map(drop)
+    }
+
+    /// Flushes data to storage.
+    pub async fn sync_data(&self) -> Result<(), OpError> {
+        Op::new(ops::Fsync { fd: self.fd.clone(), datasync: true }).await.0.map(drop)
+    }
+
+    /// File metadata via `statx`.
+    pub async fn metadata(&self) -> Result<Metadata, OpError> {
+        // SAFETY: statx is plain old data; all-zero is a valid value.
+        let out: libc::statx = unsafe { std::mem::zeroed() };
+        let (res, data) = Op::new(ops::Statx { fd: self.fd.clone(), out }).await;
+        res?;
+        Ok(Metadata { len: data.out.stx_size, mode: u32::from(data.out.stx_mode), modified_sec: data.out.stx_mtime.tv_sec })
+    }
+
+    /// Closes the file through the ring and reports the result. Not a cancellation point.
+    pub async fn close(self) -> Result<(), OpError> {
+        self.fd.close().await
+    }
+}
+
+fn partial(e: OpError, done: usize, total: usize) -> OpError {
+    match e {
+        OpError::Cancelled(c) => {
+            io::Error::new(io::ErrorKind::Interrupted, format!("write interrupted after {done} of {total} bytes: {c}")).into()
+        }
+        e => e,
+    }
+}
+
+impl AsRawFd for File {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.raw()
+    }
+}

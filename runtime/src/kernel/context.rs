@@ -1,0 +1,80 @@
+//! The per-thread kernel context: what an operation reads when it is polled.
+//!
+//! `run` puts its `Core` in a thread-local for as long as it drives the root future. Everything in
+//! the core is touched only on that thread; wakers from other threads go through the remote queue.
+//! The core's id tells a waker whether it is on its own kernel's thread, and tells an op whether
+//! the runtime that submitted it is still the current one.
+
+use super::remote::{EventFd, RemoteQueue};
+use crate::driver::Driver;
+use crate::sync::Arc;
+use crate::time::Timers;
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+pub(crate) type Remote = RemoteQueue<EventFd>;
+
+/// Leaf polls per tick before the kernel goes back to the ring (H8). tokio and compio use 61.
+pub(crate) const BUDGET: u32 = 61;
+
+pub(crate) struct Core {
+    pub id: u64,
+    pub driver: RefCell<Driver>,
+    pub timers: RefCell<Timers>,
+    pub remote: Arc<Remote>,
+    pub root_woken: Cell<bool>,
+    pub budget: Cell<u32>,
+    pub tick: Cell<Instant>,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+pub(crate) fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+thread_local! {
+    static CORE: Cell<*const Core> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Runs `f` with this thread's core, if `run` is active here.
+pub(crate) fn with_core<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
+    let p = CORE.with(Cell::get);
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: `CoreGuard` sets the pointer to a `Core` that outlives the guard and clears it when
+    // the guard drops (also on unwind), so a non-null pointer always names a live core on this
+    // thread. Only shared references are handed out; mutation goes through Cell/RefCell.
+    Some(f(unsafe { &*p }))
+}
+
+/// The id of the core running on this thread, or 0.
+pub(crate) fn current_id() -> u64 {
+    with_core(|c| c.id).unwrap_or(0)
+}
+
+/// Installs a core in the thread-local for its lifetime.
+pub(crate) struct CoreGuard<'a> {
+    _core: &'a Core,
+}
+
+impl<'a> CoreGuard<'a> {
+    /// Returns `None` if a core is already installed (nested `run`).
+    pub fn enter(core: &'a Core) -> Option<CoreGuard<'a>> {
+        CORE.with(|c| {
+            if !c.get().is_null() {
+                return None;
+            }
+            c.set(core);
+            Some(CoreGuard { _core: core })
+        })
+    }
+}
+
+impl Drop for CoreGuard<'_> {
+    fn drop(&mut self) {
+        CORE.with(|c| c.set(std::ptr::null()));
+    }
+}

@@ -1,0 +1,92 @@
+//! The kernel: drives the root future and turns the ring.
+//!
+//! One tick: poll the root task if it was woken (the root polls nurseries, which poll their ready
+//! children, within a budget of [`BUDGET`] leaf polls), then turn the ring: submit everything the
+//! tick queued in one `io_uring_enter`, and either reap without blocking (work is still ready) or
+//! park until a completion, a remote wake or the next timer. Completions wake exactly the waker
+//! registered by the op's future; that is the only way a completion reaches code.
+
+pub(crate) mod context;
+pub mod remote;
+pub(crate) mod waker;
+
+use crate::error::Error;
+use context::{BUDGET, Core};
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// What `block_on` hands back besides the output: how shutdown went.
+pub(crate) struct Finished<T> {
+    pub output: std::thread::Result<T>,
+}
+
+pub(crate) fn block_on<F: Future>(core: &Core, fut: F, drain_bound: Duration) -> Result<Finished<F::Output>, Error> {
+    let waker = Waker::from(std::sync::Arc::new(waker::RootWake { core_id: core.id, remote: core.remote.clone() }));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = Box::pin(fut);
+    let mut wakers: Vec<Waker> = Vec::new();
+    core.root_woken.set(true);
+    let result = loop {
+        if core.root_woken.replace(false) {
+            core.budget.set(BUDGET);
+            core.tick.set(Instant::now());
+            match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx))) {
+                Ok(Poll::Ready(v)) => break Ok(v),
+                Ok(Poll::Pending) => {}
+                Err(payload) => break Err(payload),
+            }
+        }
+        if let Err(e) = turn(core, &mut wakers) {
+            drop(fut);
+            shutdown(core, drain_bound);
+            return Err(Error::Ring(e));
+        }
+    };
+    // Dropping the root drops every task; their in-flight ops are abandoned to the driver, which
+    // queues a cancel for each and keeps their buffers until the kernel is done (H1, H3, H4).
+    drop(catch_unwind(AssertUnwindSafe(move || drop(fut))));
+    shutdown(core, drain_bound);
+    Ok(Finished { output: result })
+}
+
+fn turn(core: &Core, wakers: &mut Vec<Waker>) -> std::io::Result<()> {
+    let busy = core.root_woken.get();
+    let wait = if busy {
+        None
+    } else {
+        let next = core.timers.borrow().next_deadline();
+        Some(next.map(|d| d.saturating_duration_since(Instant::now())))
+    };
+    core.driver.borrow_mut().turn(wait, wakers)?;
+    let remote_fired = core.driver.borrow_mut().take_wake();
+    if remote_fired {
+        core.remote.drain(wakers);
+    }
+    core.timers.borrow_mut().fire(Instant::now(), wakers);
+    for w in wakers.drain(..) {
+        w.wake();
+    }
+    Ok(())
+}
+
+fn shutdown(core: &Core, bound: Duration) {
+    drop(core.remote.close());
+    core.timers.borrow_mut().clear();
+    let report = core.driver.borrow_mut().shutdown(bound);
+    if report.in_flight > 0 {
+        eprintln!(
+            "quartet: shutdown drain timed out with {} op(s) in flight; leaked {} buffer(s) rather than free memory the kernel may still write",
+            report.in_flight, report.leaked
+        );
+    }
+}
+
+/// Resumes a panic from the root future after shutdown.
+pub(crate) fn finish<T>(f: Finished<T>) -> T {
+    match f.output {
+        Ok(v) => v,
+        Err(p) => resume_unwind(p),
+    }
+}

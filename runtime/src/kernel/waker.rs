@@ -1,0 +1,164 @@
+//! Wakers: the root task's, and the per-child ready queues that nurseries poll from.
+//!
+//! A waker is `Send + Sync` as `std::task::Waker` requires. Woken on its kernel's thread it acts
+//! at once (marks the root, or queues a child and wakes the child's parent). Woken anywhere else
+//! it goes through the remote queue and acts when the kernel re-wakes it on its own thread.
+//!
+//! Children are named by their slot index in the nursery. A stale wake (the slot now holds another
+//! child) costs at most a spurious poll, which futures must tolerate anyway; so no generation is
+//! needed and one waker per slot can be reused by every child that lives in it.
+
+use super::context::{Remote, current_id, with_core};
+use std::cell::UnsafeCell;
+use std::collections::VecDeque;
+// std's Arc, not the shim's: `std::task::Wake` is only implemented for std's Arc. The cross-thread
+// part of waking is the remote queue, which is loom-checked on its own.
+use std::sync::Arc;
+use std::task::{Wake, Waker};
+
+pub(crate) struct RootWake {
+    pub core_id: u64,
+    pub remote: crate::sync::Arc<Remote>,
+}
+
+impl Wake for RootWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref()
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if current_id() == self.core_id {
+            with_core(|c| c.root_woken.set(true));
+        } else {
+            self.remote.push(Waker::from(self.clone()));
+        }
+    }
+}
+
+/// A FIFO queue of ready children, owned by one nursery and touched only on its kernel's thread.
+///
+/// `push` deduplicates (a child is queued at most once) and wakes the nursery's own waker the first
+/// time something is queued after [`ReadyQueue::set_parent`].
+pub struct ReadyQueue {
+    core_id: u64,
+    remote: crate::sync::Arc<Remote>,
+    inner: UnsafeCell<Ready>,
+}
+
+struct Ready {
+    queue: VecDeque<usize>,
+    queued: Vec<bool>,
+    parent: Option<Waker>,
+    parent_woken: bool,
+}
+
+// SAFETY: `inner` is only accessed by methods that first check that they run on the thread of the
+// kernel identified by `core_id` (one kernel per thread at a time, ids never reused), so it is
+// never accessed from two threads. Its contents are `Send`, so dropping the last `Arc` on another
+// thread is fine.
+unsafe impl Sync for ReadyQueue {}
+
+impl std::fmt::Debug for ReadyQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadyQueue").field("core_id", &self.core_id).finish_non_exhaustive()
+    }
+}
+
+impl ReadyQueue {
+    /// A queue bound to the kernel running on this thread; `None` outside `run`.
+    pub fn new() -> Option<Arc<ReadyQueue>> {
+        let (core_id, remote) = with_core(|c| (c.id, c.remote.clone()))?;
+        Some(Arc::new(ReadyQueue {
+            core_id,
+            remote,
+            inner: UnsafeCell::new(Ready { queue: VecDeque::new(), queued: Vec::new(), parent: None, parent_woken: false }),
+        }))
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Ready) -> R) -> Option<R> {
+        if current_id() != self.core_id {
+            return None;
+        }
+        // SAFETY: we are on the owning kernel's thread (checked above), and no `&mut Ready` lives
+        // across a call out of this module: `f` is one of the short closures below, none of which
+        // calls a waker or user code.
+        Some(f(unsafe { &mut *self.inner.get() }))
+    }
+
+    /// The waker for the child in slot `index`.
+    pub fn waker(self: &Arc<Self>, index: usize) -> Waker {
+        Waker::from(Arc::new(ChildWake { queue: self.clone(), index }))
+    }
+
+    /// Queues slot `index` unless it is queued already.
+    pub fn push(&self, index: usize) {
+        let parent = self.with(|r| {
+            if r.queued.len() <= index {
+                r.queued.resize(index + 1, false);
+            }
+            if std::mem::replace(&mut r.queued[index], true) {
+                return None;
+            }
+            r.queue.push_back(index);
+            if std::mem::replace(&mut r.parent_woken, true) { None } else { r.parent.take() }
+        });
+        if let Some(Some(parent)) = parent {
+            parent.wake_by_ref();
+            self.with(|r| {
+                if r.parent.is_none() {
+                    r.parent = Some(parent);
+                }
+            });
+        }
+    }
+
+    /// The next ready slot, oldest first.
+    pub fn pop(&self) -> Option<usize> {
+        self.with(|r| {
+            let i = r.queue.pop_front()?;
+            r.queued[i] = false;
+            Some(i)
+        })
+        .flatten()
+    }
+
+    /// How many slots are queued.
+    pub fn len(&self) -> usize {
+        self.with(|r| r.queue.len()).unwrap_or(0)
+    }
+
+    /// True if nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Records the waker of the task that polls this queue; the next push wakes it.
+    pub fn set_parent(&self, waker: &Waker) {
+        self.with(|r| {
+            r.parent_woken = false;
+            match &r.parent {
+                Some(p) if p.will_wake(waker) => {}
+                _ => r.parent = Some(waker.clone()),
+            }
+        });
+    }
+}
+
+struct ChildWake {
+    queue: Arc<ReadyQueue>,
+    index: usize,
+}
+
+impl Wake for ChildWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref()
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if current_id() == self.queue.core_id {
+            self.queue.push(self.index);
+        } else {
+            self.queue.remote.push(Waker::from(self.clone()));
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! quartet's kernel: a single-threaded, coroutine-only runtime on an io_uring completion driver.
+//!
+//! Most programs use the `quartet` facade crate. This crate provides:
+//! - [`run`] / [`Builder`]: create the ring, drive a future, shut down cleanly;
+//! - owned-buffer I/O ([`net`], [`fs`], [`IoBuf`]/[`IoBufMut`]) whose buffers the driver keeps alive
+//!   until the kernel is done with them, whatever happens to the future;
+//! - time ([`sleep`], [`Timer`]) and the cancel state every operation checks ([`cancel`]);
+//! - the task machinery nurseries build on ([`ReadyQueue`], [`task`]).
+//!
+//! There is no `spawn` here and no API that takes a callback: concurrency comes from nurseries in
+//! `quartet-nursery`, and a completion only ever wakes the future that waits for it.
+//!
+//! ```no_run
+//! use quartet_runtime::{fs::File, run};
+//! run(async {
+//!     let f = File::open("/etc/hostname").await?;
+//!     let (n, buf) = f.read_at(vec![0u8; 0].into_iter().collect::<Vec<u8>>(), 0).await;
+//!     let _ = (n?, buf);
+//!     Ok::<(), quartet_runtime::OpError>(())
+//! }).unwrap().unwrap();
+//! ```
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod buf;
+mod builder;
+pub mod cancel;
+mod driver;
+mod error;
+mod fd;
+pub mod fs;
+mod kernel;
+pub mod net;
+mod op;
+pub mod sync;
+pub mod task;
+mod time;
+
+pub use buf::{IoBuf, IoBufMut};
+pub use builder::{Builder, RuntimeStats, run, stats};
+pub use driver::{DriverStats, Mode, SetupFlags};
+pub use error::{Cancelled, Error, OpError, Reason, Unavailable, find_cancelled, is_cancellation};
+pub use kernel::remote::{RemoteQueue, Unpark};
+pub use kernel::waker::ReadyQueue;
+pub use task::{checkpoint, yield_now};
+pub use time::{Instant, Sleep, Timer, sleep, sleep_until};
+
+pub(crate) use net::clamp_len as net_clamp;
+
+/// Submits a no-op through the ring and waits for it: the cheapest real ring round trip, useful
+/// for measuring the driver's overhead.
+///
+/// # Cancellation
+/// A checkpoint; `Cancelled` means the nop was not submitted or was cancelled.
+pub async fn nop() -> Result<(), OpError> {
+    op::Op::new(op::Nop).await.0.map(drop)
+}

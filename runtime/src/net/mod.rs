@@ -1,0 +1,8 @@
+//! Networking: TCP over the ring. UDP and Unix sockets are not yet provided.
+
+mod addr;
+mod ops;
+mod tcp;
+
+pub use tcp::{ListenOptions, TcpListener, TcpStream};
+pub(crate) use ops::clamp as clamp_len;

@@ -1,0 +1,96 @@
+//! Socket opcodes: each op's boxed data and the SQE it builds.
+
+use super::addr::RawAddr;
+use crate::buf::{IoBuf, IoBufMut};
+use crate::driver::Cleanup;
+use crate::fd::SharedFd;
+use crate::op::OpData;
+use io_uring::{opcode, squeue, types};
+
+pub(crate) struct Accept {
+    pub fd: SharedFd,
+    pub addr: RawAddr,
+}
+
+// SAFETY: the SQE points at `addr.storage` and `addr.len`, both inside the boxed `self`.
+unsafe impl OpData for Accept {
+    const CLEANUP: Cleanup = Cleanup::CloseFd;
+    fn sqe(&mut self) -> squeue::Entry {
+        opcode::Accept::new(
+            types::Fd(self.fd.raw()),
+            (&mut self.addr.storage as *mut libc::sockaddr_storage).cast(),
+            &mut self.addr.len,
+        )
+        .flags(libc::SOCK_CLOEXEC)
+        .build()
+    }
+}
+
+pub(crate) struct Connect {
+    pub fd: SharedFd,
+    pub addr: RawAddr,
+}
+
+// SAFETY: the SQE points at `addr.storage`, inside the boxed `self`.
+unsafe impl OpData for Connect {
+    fn sqe(&mut self) -> squeue::Entry {
+        opcode::Connect::new(
+            types::Fd(self.fd.raw()),
+            (&self.addr.storage as *const libc::sockaddr_storage).cast(),
+            self.addr.len,
+        )
+        .build()
+    }
+}
+
+pub(crate) struct Send<B> {
+    pub fd: SharedFd,
+    pub buf: B,
+    pub offset: usize,
+}
+
+// SAFETY: the SQE points into `buf`, owned by the boxed `self`; IoBuf guarantees the bytes stay
+// valid while `buf` is not moved, and the box never moves it.
+unsafe impl<B: IoBuf> OpData for Send<B> {
+    fn sqe(&mut self) -> squeue::Entry {
+        let len = self.buf.bytes_init().saturating_sub(self.offset);
+        let off = self.offset.min(self.buf.bytes_init());
+        // SAFETY: `off <= bytes_init`, so the pointer stays within (or one past) the buffer.
+        let ptr = unsafe { self.buf.stable_ptr().add(off) };
+        opcode::Send::new(types::Fd(self.fd.raw()), ptr, clamp(len)).flags(libc::MSG_NOSIGNAL).build()
+    }
+}
+
+pub(crate) struct Recv<B> {
+    pub fd: SharedFd,
+    pub buf: B,
+}
+
+// SAFETY: the SQE points into `buf`'s spare capacity, owned by the boxed `self` (IoBufMut).
+unsafe impl<B: IoBufMut> OpData for Recv<B> {
+    fn sqe(&mut self) -> squeue::Entry {
+        let init = self.buf.bytes_init();
+        let total = self.buf.bytes_total();
+        let len = total.saturating_sub(init);
+        let init = init.min(total);
+        // SAFETY: `init <= total`, so the pointer stays within (or one past) the buffer.
+        let ptr = unsafe { self.buf.stable_mut_ptr().add(init) };
+        opcode::Recv::new(types::Fd(self.fd.raw()), ptr, clamp(len)).build()
+    }
+}
+
+pub(crate) struct Shutdown {
+    pub fd: SharedFd,
+    pub how: libc::c_int,
+}
+
+// SAFETY: SHUTDOWN carries no pointers.
+unsafe impl OpData for Shutdown {
+    fn sqe(&mut self) -> squeue::Entry {
+        opcode::Shutdown::new(types::Fd(self.fd.raw()), self.how).build()
+    }
+}
+
+pub(crate) fn clamp(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}

@@ -1,0 +1,164 @@
+//! The generic in-flight operation future and the cancel protocol (semantics §3.5).
+//!
+//! ```text
+//!   Start ──poll: scope cancelled──────────────────────────────▶ Cancelled (nothing submitted)
+//!     │ poll: submit SQE (data boxed, pointers taken)
+//!     ▼
+//!   Waiting ──poll: scope cancelled──▶ CancelSent ──final CQE──▶ result as the kernel says:
+//!     │  (ASYNC_CANCEL queued)            │                      -ECANCELED ⇒ Cancelled,
+//!     │                                   │                      anything else ⇒ real result
+//!     ├──final CQE──▶ Done (result)       │
+//!     └──future dropped──▶ Abandoned (driver owns data, cancel queued) ──final CQE──▶ cleanup
+//! ```
+//! "Cancelled means nothing happened": only the kernel's `-ECANCELED` (or never submitting) yields
+//! `Cancelled`. A result that raced the cancel is returned, and the *next* checkpoint raises.
+
+use crate::cancel;
+use crate::driver::{Cleanup, OpKey};
+use crate::error::{Cancelled, OpError};
+use crate::kernel::context::with_core;
+use io_uring::squeue;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// The data of one opcode: its buffers, fd and arguments. Boxed for the op's whole life.
+///
+/// # Safety
+/// `sqe` may only put into the entry pointers to memory owned by `self` (or `'static`), which stays
+/// valid as long as `self` is neither moved nor dropped.
+pub(crate) unsafe trait OpData: 'static {
+    /// What to do with a result nobody will collect.
+    const CLEANUP: Cleanup = Cleanup::Nothing;
+    /// Builds the SQE. Called once, after `self` is in its final heap location.
+    fn sqe(&mut self) -> squeue::Entry;
+}
+
+enum State {
+    Start,
+    Waiting { core: u64, key: OpKey, cancel: Option<Cancelled> },
+    Done,
+}
+
+/// A submitted (or about to be) operation.
+pub(crate) struct Op<T: OpData> {
+    data: Option<Box<T>>,
+    state: State,
+    cancellable: bool,
+}
+
+impl<T: OpData> Op<T> {
+    pub fn new(data: T) -> Op<T> {
+        Op { data: Some(Box::new(data)), state: State::Start, cancellable: true }
+    }
+
+    /// An op that ignores cancel scopes (used for `close`, which must happen even when cancelled).
+    pub fn uncancellable(data: T) -> Op<T> {
+        Op { data: Some(Box::new(data)), state: State::Start, cancellable: false }
+    }
+}
+
+/// An op's outcome: the non-negative result, or why it failed; and its data back.
+pub(crate) type OpOutput<T> = (Result<u32, OpError>, Box<T>);
+
+impl<T: OpData> Future for Op<T> {
+    type Output = OpOutput<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<OpOutput<T>> {
+        let this = self.get_mut();
+        match &mut this.state {
+            State::Start => {
+                let data = this.data.as_mut().expect("op data present until Done");
+                if let Some(c) = this.cancellable.then(cancel::current).flatten() {
+                    this.state = State::Done;
+                    return Poll::Ready((Err(c.into()), this.data.take().expect("data")));
+                }
+                let submitted = with_core(|core| {
+                    let entry = data.sqe();
+                    // SAFETY: the SQE points only into `*data` (OpData contract), a heap box that
+                    // is not moved or freed until the final completion: `Op` keeps it, and `Drop`
+                    // hands it to the driver while the op is still in flight.
+                    let key = unsafe { core.driver.borrow_mut().submit(entry, cx.waker()) };
+                    (core.id, key)
+                });
+                match submitted {
+                    Some((core, key)) => {
+                        this.state = State::Waiting { core, key, cancel: None };
+                        Poll::Pending
+                    }
+                    None => {
+                        this.state = State::Done;
+                        Poll::Ready((Err(OpError::NoRuntime), this.data.take().expect("data")))
+                    }
+                }
+            }
+            State::Waiting { core, key, cancel } => {
+                let (core_id, key) = (*core, *key);
+                let polled = with_core(|c| {
+                    if c.id != core_id {
+                        return None;
+                    }
+                    let mut driver = c.driver.borrow_mut();
+                    let p = driver.poll_op(key, cx);
+                    if p.is_pending() && cancel.is_none() && this.cancellable {
+                        if let Some(c) = cancel::current() {
+                            driver.cancel(key);
+                            *cancel = Some(c);
+                        }
+                    }
+                    Some(p)
+                })
+                .flatten();
+                let (res, _flags) = match polled {
+                    Some(Poll::Pending) => return Poll::Pending,
+                    Some(Poll::Ready(r)) => r,
+                    None => (-libc::ECANCELED, 0),
+                };
+                let cancelled = cancel.take();
+                this.state = State::Done;
+                let data = this.data.take().expect("data");
+                let out = if res >= 0 {
+                    Ok(res as u32)
+                } else if res == -libc::ECANCELED {
+                    match cancelled {
+                        Some(c) => Err(OpError::Cancelled(c)),
+                        None => Err(OpError::from_errno(libc::ECANCELED)),
+                    }
+                } else {
+                    Err(OpError::from_errno(-res))
+                };
+                Poll::Ready((out, data))
+            }
+            State::Done => panic!("quartet: op polled after completion"),
+        }
+    }
+}
+
+impl<T: OpData> Drop for Op<T> {
+    fn drop(&mut self) {
+        let State::Waiting { core, key, cancel } = &self.state else { return };
+        let (core, key, send_cancel) = (*core, *key, cancel.is_none());
+        let mut data = self.data.take();
+        with_core(|c| {
+            if c.id == core {
+                if let Some(d) = data.take() {
+                    c.driver.borrow_mut().abandon(key, d, T::CLEANUP, send_cancel);
+                }
+            }
+        });
+        if let Some(d) = data {
+            // The runtime that submitted this op is gone and its shutdown drain may have timed out,
+            // so the kernel might still use the data: leak it rather than free it (H4).
+            std::mem::forget(d);
+        }
+    }
+}
+
+pub(crate) struct Nop;
+
+// SAFETY: NOP carries no pointers.
+unsafe impl OpData for Nop {
+    fn sqe(&mut self) -> squeue::Entry {
+        io_uring::opcode::Nop::new().build()
+    }
+}

@@ -1,0 +1,194 @@
+//! Time: one userspace timer structure per kernel, and the futures that use it.
+//!
+//! Every registration belongs to the future that made it and is removed when that future is
+//! dropped, so an abandoned sleep never fires into a later one (H13). The kernel parks with a
+//! single `EXT_ARG` timeout set to the earliest registration: no timeout SQEs.
+
+use crate::cancel;
+use crate::error::{Cancelled, OpError};
+use crate::kernel::context::with_core;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+pub use std::time::Instant;
+
+type Key = (Instant, u64);
+
+#[derive(Default)]
+pub(crate) struct Timers {
+    map: BTreeMap<Key, Waker>,
+    seq: u64,
+}
+
+impl Timers {
+    fn insert(&mut self, at: Instant, waker: &Waker) -> Key {
+        self.seq += 1;
+        let key = (at, self.seq);
+        self.map.insert(key, waker.clone());
+        key
+    }
+
+    fn update(&mut self, key: Key, waker: &Waker) -> bool {
+        match self.map.get_mut(&key) {
+            Some(w) => {
+                if !w.will_wake(waker) {
+                    *w = waker.clone();
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn remove(&mut self, key: Key) {
+        self.map.remove(&key);
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.map.first_key_value().map(|(k, _)| k.0)
+    }
+
+    pub fn fire(&mut self, now: Instant, out: &mut Vec<Waker>) {
+        while let Some(entry) = self.map.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            out.push(entry.remove());
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.map.clear();
+    }
+
+    /// Registrations currently held.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+/// A raw wake-up at an instant that ignores cancel scopes: the building block of [`Sleep`] and of
+/// scope deadlines. Its registration is removed when it is dropped or re-armed.
+#[derive(Debug, Default)]
+pub struct Timer {
+    key: Option<(Key, u64)>,
+}
+
+impl Timer {
+    /// An unarmed timer.
+    pub fn new() -> Timer {
+        Timer { key: None }
+    }
+
+    /// Ready once `at` has passed; otherwise registers `cx`'s waker for `at`.
+    ///
+    /// Outside a runtime it is ready only once `at` has passed and never wakes.
+    pub fn poll_at(&mut self, at: Instant, cx: &mut Context<'_>) -> Poll<()> {
+        if Instant::now() >= at {
+            self.disarm();
+            return Poll::Ready(());
+        }
+        with_core(|core| {
+            let mut timers = core.timers.borrow_mut();
+            if let Some((key, id)) = self.key {
+                if id == core.id && key.0 == at && timers.update(key, cx.waker()) {
+                    return;
+                }
+                if id == core.id {
+                    timers.remove(key);
+                }
+            }
+            self.key = Some((timers.insert(at, cx.waker()), core.id));
+        });
+        Poll::Pending
+    }
+
+    /// Removes the registration, if any.
+    pub fn disarm(&mut self) {
+        if let Some((key, id)) = self.key.take() {
+            with_core(|core| {
+                if core.id == id {
+                    core.timers.borrow_mut().remove(key);
+                }
+            });
+        }
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        self.disarm();
+    }
+}
+
+/// Waits until `deadline`. A checkpoint: see [`Sleep`].
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep { deadline, timer: Timer::new(), polled: false }
+}
+
+/// Waits for `duration`. A checkpoint: see [`Sleep`].
+///
+/// # Examples
+/// ```no_run
+/// # quartet_runtime::run(async {
+/// quartet_runtime::sleep(std::time::Duration::from_millis(10)).await?;
+/// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
+/// ```
+pub fn sleep(duration: Duration) -> Sleep {
+    sleep_until(Instant::now().checked_add(duration).unwrap_or_else(far_future))
+}
+
+pub(crate) fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86400 * 365 * 30)
+}
+
+/// The future of [`sleep`] and [`sleep_until`].
+///
+/// # Cancellation
+/// A checkpoint: it returns `Err(Cancelled)` if an enclosing scope is cancelled before the
+/// deadline, and always yields at least once, even for a deadline in the past.
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct Sleep {
+    deadline: Instant,
+    timer: Timer,
+    polled: bool,
+}
+
+impl Sleep {
+    /// The instant this sleep ends.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+}
+
+impl Future for Sleep {
+    type Output = Result<(), Cancelled>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if let Some(c) = cancel::current() {
+            this.timer.disarm();
+            return Poll::Ready(Err(c));
+        }
+        let first = !std::mem::replace(&mut this.polled, true);
+        match this.timer.poll_at(this.deadline, cx) {
+            Poll::Ready(()) if first => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            Poll::Ready(()) => Poll::Ready(Ok(())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Converts [`sleep`]'s error for code that uses [`OpError`].
+impl From<Cancelled> for std::io::Error {
+    fn from(c: Cancelled) -> std::io::Error {
+        OpError::Cancelled(c).into()
+    }
+}
