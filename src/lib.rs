@@ -1,2 +1,44 @@
-//! placeholder
+//! # quartet
+//!
+//! A structured-concurrency async runtime for Rust in the style of Trio and Curio, on Linux
+//! io_uring.
+//!
+//! - **Coroutines, not callbacks.** The kernel drives futures; an io_uring completion wakes
+//!   exactly the future waiting for it. No API takes a callback.
+//! - **Structured concurrency.** Tasks start only inside a [`nursery`], which returns only when
+//!   all of them have finished. A failure cancels the siblings and reaches the owner. Cancellation
+//!   is scoped ([`CancelScope`], deadlines, [`shield`]) and level-triggered.
+//! - **A fast loop.** A completion-based driver that batches submissions into few syscalls.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     quartet::run(async {
+//!         let words = ["tic", "tac", "toe"];
+//!         quartet::nursery(async |n| {
+//!             for (i, w) in words.iter().enumerate() {
+//!                 n.spawn(async move {
+//!                     quartet::sleep(Duration::from_millis(10 * i as u64)).await?;
+//!                     println!("{w}");
+//!                     Ok::<_, quartet::Cancelled>(())
+//!                 })?;
+//!             }
+//!             Ok::<_, quartet::SpawnError>(())
+//!         })
+//!         .await
+//!     })??;
+//!     Ok(())
+//! }
+//! ```
+#![deny(unsafe_op_in_unsafe_fn)]
+
 pub use quartet_nursery::*;
+pub use quartet_runtime::{
+    Builder, Cancelled, Error, Instant, IoBuf, IoBufMut, Mode, OpError, Reason, RuntimeStats, SetupFlags, Sleep,
+    Unavailable, checkpoint, find_cancelled, fs, is_cancellation, net, nop, run, sleep, sleep_until, stats, task,
+    yield_now,
+};
+
+/// The runtime crate, for lower-level pieces (the cancel stack, ready queues, the loom shim).
+pub use quartet_runtime as runtime;

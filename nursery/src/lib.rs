@@ -1,2 +1,22 @@
-//! placeholder
-pub use quartet_runtime::*;
+//! Nurseries, cancel scopes and deadlines with Trio's semantics, on the quartet runtime.
+//!
+//! - [`nursery`]: the only way to run tasks concurrently. Children may borrow from the enclosing
+//!   scope; the nursery returns only when every child has finished; a failure cancels the rest
+//!   and is reported with its origin.
+//! - [`CancelScope`], [`shield`], [`move_on_after`], [`fail_after`]: scoped, level-triggered
+//!   cancellation. An operation that returns `Cancelled` did nothing.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod deadline;
+mod error;
+mod join;
+mod nursery;
+mod scope;
+mod start;
+
+pub use deadline::{current_effective_deadline, fail_after, fail_at, move_on_after, move_on_at};
+pub use error::{BoxError, Failure, JoinError, NurseryError, SpawnError, StartError, TooSlow};
+pub use join::JoinHandle;
+pub use nursery::{Nursery, nursery};
+pub use scope::{CancelHandle, CancelScope, shield};
+pub use start::TaskStatus;

@@ -2,7 +2,11 @@
 
 use crate::driver::{Driver, DriverStats, Mode, SetupFlags};
 use crate::error::{Error, Unavailable};
-use crate::kernel::{self, context::{Core, CoreGuard, next_id, with_core}, remote::{EventFd, RemoteQueue}};
+use crate::kernel::{
+    self,
+    context::{Core, CoreGuard, next_id, with_core},
+    remote::{EventFd, RemoteQueue},
+};
 use crate::time::Timers;
 use std::cell::{Cell, RefCell};
 use std::future::Future;

@@ -30,19 +30,27 @@ pub enum Error {
 #[non_exhaustive]
 pub enum Unavailable {
     /// `io_uring_setup` does not exist (ENOSYS): the kernel is too old or built without io_uring.
-    #[error("the kernel has no io_uring (ENOSYS); remedy: run on Linux >= 5.19 (6.1 or newer recommended) built with CONFIG_IO_URING=y")]
+    #[error(
+        "the kernel has no io_uring (ENOSYS); remedy: run on Linux >= 5.19 (6.1 or newer recommended) built with CONFIG_IO_URING=y"
+    )]
     NotSupported,
     /// The `kernel.io_uring_disabled` sysctl forbids io_uring for this process.
-    #[error("io_uring is disabled by the sysctl kernel.io_uring_disabled={value} (EPERM); remedy: `sysctl -w kernel.io_uring_disabled=0`, or with value 1 add this user to the group in kernel.io_uring_group")]
+    #[error(
+        "io_uring is disabled by the sysctl kernel.io_uring_disabled={value} (EPERM); remedy: `sysctl -w kernel.io_uring_disabled=0`, or with value 1 add this user to the group in kernel.io_uring_group"
+    )]
     DisabledBySysctl {
         /// The sysctl's value (1 or 2).
         value: u8,
     },
     /// A seccomp filter (for example Docker's default profile) refused `io_uring_setup`.
-    #[error("io_uring_setup was refused (EPERM) while kernel.io_uring_disabled allows it, most likely by a seccomp filter such as a container runtime's default profile; remedy: allow the io_uring_setup, io_uring_enter and io_uring_register syscalls (e.g. `docker run --security-opt seccomp=<profile allowing io_uring>`)")]
+    #[error(
+        "io_uring_setup was refused (EPERM) while kernel.io_uring_disabled allows it, most likely by a seccomp filter such as a container runtime's default profile; remedy: allow the io_uring_setup, io_uring_enter and io_uring_register syscalls (e.g. `docker run --security-opt seccomp=<profile allowing io_uring>`)"
+    )]
     Forbidden,
     /// The ring's memory could not be locked (ENOMEM), typical of old kernels with a low memlock limit.
-    #[error("io_uring_setup failed with ENOMEM: the locked-memory limit is too low (`ulimit -l` = {limit_kib} KiB); remedy: raise it (`ulimit -l unlimited`, or LimitMEMLOCK= in a systemd unit), or use a smaller ring via Builder::entries")]
+    #[error(
+        "io_uring_setup failed with ENOMEM: the locked-memory limit is too low (`ulimit -l` = {limit_kib} KiB); remedy: raise it (`ulimit -l unlimited`, or LimitMEMLOCK= in a systemd unit), or use a smaller ring via Builder::entries"
+    )]
     MemLock {
         /// The soft RLIMIT_MEMLOCK in KiB at the time of failure.
         limit_kib: u64,

@@ -1,4 +1,4 @@
-//! Basic driver behaviour: nops, sleeps, TCP round trip, files.
+//! Basic driver behaviour: nops, sleeps, TCP round trip.
 
 use quartet_runtime::net::{TcpListener, TcpStream};
 use quartet_runtime::{OpError, run, sleep};

@@ -198,7 +198,9 @@ impl Driver {
         while let Some(&target) = self.cancels.front() {
             let e = match target {
                 CancelTarget::Op(ud) => opcode::AsyncCancel::new(ud).build(),
-                CancelTarget::Fd(fd) => opcode::AsyncCancel2::new(types::CancelBuilder::fd(types::Fd(fd)).all()).build(),
+                CancelTarget::Fd(fd) => {
+                    opcode::AsyncCancel2::new(types::CancelBuilder::fd(types::Fd(fd)).all()).build()
+                }
             }
             .user_data(TAG_CANCEL);
             // SAFETY: an ASYNC_CANCEL SQE holds no pointers.
@@ -249,7 +251,10 @@ impl Driver {
 
     /// SQEs that are ready to go to the kernel.
     pub fn has_pending_submissions(&mut self) -> bool {
-        !self.cancels.is_empty() || !self.closes.is_empty() || !self.backlog.is_empty() || !self.ring.submission().is_empty()
+        !self.cancels.is_empty()
+            || !self.closes.is_empty()
+            || !self.backlog.is_empty()
+            || !self.ring.submission().is_empty()
     }
 
     /// One `io_uring_enter`: submits the SQ, waits for `want` completions up to `timeout`.

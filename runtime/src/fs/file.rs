@@ -32,7 +32,15 @@ impl Default for OpenOptions {
 impl OpenOptions {
     /// All options off, mode 0o666.
     pub fn new() -> Self {
-        OpenOptions { read: false, write: false, append: false, truncate: false, create: false, create_new: false, mode: 0o666 }
+        OpenOptions {
+            read: false,
+            write: false,
+            append: false,
+            truncate: false,
+            create: false,
+            create_new: false,
+            mode: 0o666,
+        }
     }
     /// Open for reading.
     pub fn read(&mut self, on: bool) -> &mut Self {
@@ -75,7 +83,9 @@ impl OpenOptions {
             (true, false) => libc::O_RDONLY,
             (false, true) => libc::O_WRONLY,
             (true, true) => libc::O_RDWR,
-            (false, false) => return Err(io::Error::new(io::ErrorKind::InvalidInput, "open needs read, write or append")),
+            (false, false) => {
+                return Err(io::Error::new(io::ErrorKind::InvalidInput, "open needs read, write or append"));
+            }
         };
         let mut f = acc;
         if self.append {
@@ -230,7 +240,11 @@ impl File {
         let out: libc::statx = unsafe { std::mem::zeroed() };
         let (res, data) = Op::new(ops::Statx { fd: self.fd.clone(), out }).await;
         res?;
-        Ok(Metadata { len: data.out.stx_size, mode: u32::from(data.out.stx_mode), modified_sec: data.out.stx_mtime.tv_sec })
+        Ok(Metadata {
+            len: data.out.stx_size,
+            mode: u32::from(data.out.stx_mode),
+            modified_sec: data.out.stx_mtime.tv_sec,
+        })
     }
 
     /// Closes the file through the ring and reports the result. Not a cancellation point.
@@ -242,7 +256,8 @@ impl File {
 fn partial(e: OpError, done: usize, total: usize) -> OpError {
     match e {
         OpError::Cancelled(c) => {
-            io::Error::new(io::ErrorKind::Interrupted, format!("write interrupted after {done} of {total} bytes: {c}")).into()
+            io::Error::new(io::ErrorKind::Interrupted, format!("write interrupted after {done} of {total} bytes: {c}"))
+                .into()
         }
         e => e,
     }

@@ -83,13 +83,9 @@ static EMPTY: &[u8; 1] = b"\0";
 // SAFETY: the SQE points at `out`, inside the boxed `self`, and at a static empty path.
 unsafe impl OpData for Statx {
     fn sqe(&mut self) -> squeue::Entry {
-        opcode::Statx::new(
-            types::Fd(self.fd.raw()),
-            EMPTY.as_ptr().cast(),
-            (&mut self.out as *mut libc::statx).cast(),
-        )
-        .flags(libc::AT_EMPTY_PATH)
-        .mask(libc::STATX_BASIC_STATS)
-        .build()
+        opcode::Statx::new(types::Fd(self.fd.raw()), EMPTY.as_ptr().cast(), (&mut self.out as *mut libc::statx).cast())
+            .flags(libc::AT_EMPTY_PATH)
+            .mask(libc::STATX_BASIC_STATS)
+            .build()
     }
 }

@@ -4,5 +4,5 @@ mod addr;
 mod ops;
 mod tcp;
 
-pub use tcp::{ListenOptions, TcpListener, TcpStream};
 pub(crate) use ops::clamp as clamp_len;
+pub use tcp::{ListenOptions, TcpListener, TcpStream};

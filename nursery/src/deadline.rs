@@ -1,0 +1,68 @@
+//! Deadlines (semantics §4): scopes that cancel themselves at an instant.
+//!
+//! Library functions take no timeout arguments; callers wrap them in one of these.
+
+use crate::error::TooSlow;
+use crate::scope::CancelScope;
+use quartet_runtime::Instant;
+use std::error::Error as StdError;
+use std::future::Future;
+use std::time::Duration;
+
+fn after(d: Duration) -> Instant {
+    Instant::now().checked_add(d).unwrap_or_else(|| Instant::now() + Duration::from_secs(86400 * 365 * 30))
+}
+
+/// Runs `fut`, giving up when `d` has passed: `Ok(None)` if the deadline cancelled it.
+///
+/// # Examples
+/// ```no_run
+/// use std::time::Duration;
+/// quartet::run(async {
+///     let r = quartet::move_on_after(Duration::from_millis(10), quartet::sleep(Duration::from_secs(5))).await;
+///     assert_eq!(r, Ok(None));
+/// }).unwrap();
+/// ```
+pub async fn move_on_after<T, E, F>(d: Duration, fut: F) -> Result<Option<T>, E>
+where
+    F: Future<Output = Result<T, E>>,
+    E: StdError + 'static,
+{
+    CancelScope::with_deadline(after(d)).run(fut).await
+}
+
+/// Like [`move_on_after`] with an absolute deadline.
+pub async fn move_on_at<T, E, F>(deadline: Instant, fut: F) -> Result<Option<T>, E>
+where
+    F: Future<Output = Result<T, E>>,
+    E: StdError + 'static,
+{
+    CancelScope::with_deadline(deadline).run(fut).await
+}
+
+/// Runs `fut`, failing with [`TooSlow`] (converted into `E`) if `d` passes first.
+pub async fn fail_after<T, E, F>(d: Duration, fut: F) -> Result<T, E>
+where
+    F: Future<Output = Result<T, E>>,
+    E: StdError + From<TooSlow> + 'static,
+{
+    fail_at(after(d), fut).await
+}
+
+/// Like [`fail_after`] with an absolute deadline.
+pub async fn fail_at<T, E, F>(deadline: Instant, fut: F) -> Result<T, E>
+where
+    F: Future<Output = Result<T, E>>,
+    E: StdError + From<TooSlow> + 'static,
+{
+    match CancelScope::with_deadline(deadline).run(fut).await? {
+        Some(v) => Ok(v),
+        None => Err(E::from(TooSlow)),
+    }
+}
+
+/// The earliest deadline that applies to the calling code (Trio's `current_effective_deadline`);
+/// `None` if nothing bounds it. Inside a cancelled scope it is in the past.
+pub fn current_effective_deadline() -> Option<Instant> {
+    quartet_runtime::cancel::effective_deadline()
+}

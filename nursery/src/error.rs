@@ -1,0 +1,168 @@
+//! Errors of nurseries, spawns, joins, starts and deadlines.
+
+use quartet_runtime::{Cancelled, OpError};
+use std::error::Error as StdError;
+use std::fmt;
+
+/// A boxed error from a child task.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// One child's (or the body's) failure, with where it came from.
+#[derive(Debug)]
+pub struct Failure {
+    origin: String,
+    error: BoxError,
+}
+
+impl Failure {
+    pub(crate) fn new(origin: String, error: BoxError) -> Failure {
+        Failure { origin, error }
+    }
+
+    /// The task's name and spawn location, e.g. `'db' (spawned at src/main.rs:10:5)`.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The error the task returned.
+    pub fn error(&self) -> &(dyn StdError + Send + Sync + 'static) {
+        &*self.error
+    }
+
+    /// Takes the error out.
+    pub fn into_error(self) -> BoxError {
+        self.error
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.origin, self.error)
+    }
+}
+
+/// Why a nursery did not return its body's value.
+///
+/// Either one or more tasks failed (every failure is listed, cancellations are filtered out), or
+/// the body ended with a cancellation and nothing failed ([`NurseryError::cancelled`]). In the
+/// latter case the error's `source()` is the [`Cancelled`], so an enclosing cancel scope that owns
+/// the cancellation catches it like any other.
+#[derive(Debug)]
+pub struct NurseryError {
+    failures: Vec<Failure>,
+    cancelled: Option<Cancelled>,
+}
+
+impl NurseryError {
+    pub(crate) fn failed(failures: Vec<Failure>) -> NurseryError {
+        NurseryError { failures, cancelled: None }
+    }
+
+    pub(crate) fn from_cancel(c: Cancelled) -> NurseryError {
+        NurseryError { failures: Vec::new(), cancelled: Some(c) }
+    }
+
+    /// Every failure, in the order they happened.
+    pub fn failures(&self) -> &[Failure] {
+        &self.failures
+    }
+
+    /// Takes the failures out.
+    pub fn into_failures(self) -> Vec<Failure> {
+        self.failures
+    }
+
+    /// The cancellation, if the nursery ended because it (or an enclosing scope) was cancelled.
+    pub fn cancelled(&self) -> Option<&Cancelled> {
+        self.cancelled.as_ref()
+    }
+
+    /// True if this is a cancellation and not a failure.
+    pub fn is_cancelled(&self) -> bool {
+        self.failures.is_empty() && self.cancelled.is_some()
+    }
+}
+
+impl fmt::Display for NurseryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(c) = self.cancelled.as_ref().filter(|_| self.failures.is_empty()) {
+            return write!(f, "nursery {c}");
+        }
+        write!(f, "{} task(s) failed", self.failures.len())?;
+        for (i, fail) in self.failures.iter().enumerate() {
+            write!(f, "{} [{}] {}", if i == 0 { ":" } else { ";" }, i + 1, fail)?;
+        }
+        Ok(())
+    }
+}
+
+impl StdError for NurseryError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match (&self.cancelled, self.failures.first()) {
+            (_, Some(f)) => Some(&*f.error),
+            (Some(c), None) => Some(c),
+            (None, None) => None,
+        }
+    }
+}
+
+/// Spawning into a nursery that has already finished.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot spawn into a closed nursery (it has already finished)")]
+pub struct SpawnError;
+
+/// Why a [`JoinHandle`](crate::JoinHandle) has no value.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JoinError {
+    /// The child failed; its error went to the nursery, which reports it.
+    #[error("the child task failed (its error is reported by the nursery)")]
+    Failed,
+    /// The child panicked; the nursery resumes the panic in its owner.
+    #[error("the child task panicked (the panic is resumed by the nursery)")]
+    Panicked,
+    /// The child ended by cancellation.
+    #[error("the child task was cancelled")]
+    ChildCancelled,
+    /// The child was dropped before finishing (its nursery was dropped).
+    #[error("the child task was dropped before it finished")]
+    Dropped,
+    /// The task awaiting the handle was cancelled (the child keeps running).
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
+}
+
+/// Why [`Nursery::start`](crate::Nursery::start) did not return a value.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The nursery has already finished.
+    #[error(transparent)]
+    Closed(#[from] SpawnError),
+    /// The child returned an error before calling `started`.
+    #[error("task failed before it started: {0}")]
+    Failed(#[source] BoxError),
+    /// The child returned `Ok` without calling `started`.
+    #[error("task exited without calling TaskStatus::started")]
+    ExitedWithoutStarting,
+    /// The caller of `start` was cancelled (the child was cancelled too, and has finished).
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
+}
+
+/// A `fail_after` / `fail_at` deadline expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("deadline exceeded (fail_after/fail_at)")]
+pub struct TooSlow;
+
+impl From<TooSlow> for std::io::Error {
+    fn from(e: TooSlow) -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::TimedOut, e)
+    }
+}
+
+impl From<TooSlow> for OpError {
+    fn from(e: TooSlow) -> OpError {
+        OpError::Io(e.into())
+    }
+}

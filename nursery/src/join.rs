@@ -1,0 +1,76 @@
+//! Per-child results.
+
+use crate::error::JoinError;
+use quartet_runtime::cancel;
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+pub(crate) struct Slot<T> {
+    result: RefCell<Option<Result<T, JoinError>>>,
+    waker: Cell<Option<Waker>>,
+}
+
+impl<T> Slot<T> {
+    pub fn new() -> Rc<Slot<T>> {
+        Rc::new(Slot { result: RefCell::new(None), waker: Cell::new(None) })
+    }
+
+    pub fn set(&self, r: Result<T, JoinError>) {
+        let mut cur = self.result.borrow_mut();
+        if cur.is_none() {
+            *cur = Some(r);
+        }
+        drop(cur);
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
+}
+
+/// The result of one child, awaitable inside (or after) its nursery.
+///
+/// Dropping the handle neither detaches nor cancels the child: it stays in its nursery, which
+/// still waits for it and still reports its failure.
+///
+/// # Cancellation
+/// Awaiting is a checkpoint for the awaiting task: if its scope is cancelled it returns
+/// `JoinError::Cancelled` and the child is unaffected.
+pub struct JoinHandle<T> {
+    slot: Rc<Slot<T>>,
+}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn new(slot: Rc<Slot<T>>) -> Self {
+        JoinHandle { slot }
+    }
+
+    /// True once the child has finished.
+    pub fn is_finished(&self) -> bool {
+        self.slot.result.borrow().is_some()
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle").field("finished", &self.is_finished()).finish()
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Some(r) = self.slot.result.borrow_mut().take() {
+            return Poll::Ready(r);
+        }
+        if let Some(c) = cancel::current() {
+            return Poll::Ready(Err(JoinError::Cancelled(c)));
+        }
+        self.slot.waker.set(Some(cx.waker().clone()));
+        Poll::Pending
+    }
+}
