@@ -33,10 +33,15 @@
 //! ```
 #![deny(unsafe_op_in_unsafe_fn)]
 
+/// The README's example, compiled as a doctest so it stays correct.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub use quartet_nursery::*;
 pub use quartet_runtime::{
     Builder, Cancelled, Error, Instant, IoBuf, IoBufMut, Mode, OpError, Reason, RuntimeStats, SetupFlags, Sleep,
-    Unavailable, checkpoint, find_cancelled, fs, is_cancellation, net, nop, run, sleep, sleep_until, stats, task,
+    Unavailable, checkpoint, find_cancelled, fs, is_cancellation, net, nop, run, signal, sleep, sleep_until, stats, task,
     yield_now,
 };
 

@@ -52,6 +52,8 @@ struct State<'env> {
     closed: bool,
     failures: Vec<Failure>,
     panic: Option<Box<dyn Any + Send>>,
+    /// The first `Cancelled` a child ended with: re-raised if an outer scope owns it.
+    child_cancelled: Option<Cancelled>,
 }
 
 struct Inner<'env> {
@@ -136,7 +138,7 @@ where
 impl<'env> Nursery<'env> {
     fn new() -> Nursery<'env> {
         let state =
-            State { slots: Vec::new(), free: Vec::new(), live: 0, closed: false, failures: Vec::new(), panic: None };
+            State { slots: Vec::new(), free: Vec::new(), live: 0, closed: false, failures: Vec::new(), panic: None, child_cancelled: None };
         let mut state = state;
         // Slot 0 is the body; its waker is created lazily by `Run`.
         state.slots.push(Slot { child: None, busy: true, waker: None });
@@ -399,15 +401,20 @@ where
             resume_unwind(p);
         }
         if this.body.is_none() && live == 0 {
-            let failures = {
+            let (failures, child_cancelled) = {
                 let mut st = inner.state.borrow_mut();
                 st.closed = true;
-                std::mem::take(&mut st.failures)
+                (std::mem::take(&mut st.failures), st.child_cancelled.take())
             };
             if !failures.is_empty() {
                 return Poll::Ready(Err(NurseryError::failed(failures)));
             }
             return Poll::Ready(match this.out.take() {
+                // Children were cancelled by a scope outside the nursery: like Trio, the
+                // cancellation propagates so that the scope owning it catches it.
+                Some(Ok(Ok(_))) if child_cancelled.is_some() && cancel::outer_cancelled() => {
+                    Err(NurseryError::from_cancel(child_cancelled.expect("checked")))
+                }
                 Some(Ok(Ok(v))) => Ok(v),
                 Some(Err(c)) => Err(NurseryError::from_cancel(c)),
                 _ => Err(NurseryError::from_cancel(Cancelled::new(Reason::Explicit))),
@@ -518,11 +525,12 @@ fn poll_child(inner: &Inner<'_>, i: usize) {
         (Ok(Ok(())), Some(s)) => s.exited(),
         (Ok(Ok(())), None) => {}
         (Ok(Err(e)), Some(s)) => s.failed(e),
-        (Ok(Err(e)), None) => {
-            if !is_cancellation(&*e) {
-                fail(inner, Failure::new(info.to_string(), e));
+        (Ok(Err(e)), None) => match find_cancelled(&*e) {
+            Some(c) => {
+                inner.state.borrow_mut().child_cancelled.get_or_insert(c);
             }
-        }
+            None => fail(inner, Failure::new(info.to_string(), e)),
+        },
         (Err(p), Some(s)) => s.panicked(p),
         (Err(p), None) => record_panic(inner, p, &info.to_string()),
     }

@@ -30,6 +30,7 @@ mod fd;
 pub mod fs;
 mod kernel;
 pub mod net;
+pub mod signal;
 mod op;
 pub mod sync;
 pub mod task;

@@ -1,0 +1,124 @@
+//! Unix signals as awaitable events (semantics §8.3): a `signalfd` read through the ring.
+//!
+//! There are no signal handlers (callbacks) here. [`Signals::new`] blocks the chosen signals for
+//! the calling thread, so the kernel queues them on a signalfd instead of running a default action,
+//! and [`Signals::recv`] awaits the next one. The usual pattern is a child that awaits Ctrl-C and
+//! cancels the root scope, so every task unwinds through its cleanup.
+//!
+//! Threads started after `Signals::new` inherit the mask. Threads started before it (by other
+//! libraries) do not, and the kernel may deliver the signal to one of them: create `Signals`
+//! early, before spawning threads.
+
+use crate::error::OpError;
+use crate::fd::SharedFd;
+use crate::op::{Op, OpData};
+use io_uring::{opcode, squeue, types};
+use std::io;
+use std::mem::{size_of, zeroed};
+
+/// A signal quartet can wait for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Signal {
+    /// SIGINT (Ctrl-C).
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+    /// SIGHUP.
+    Hangup,
+    /// SIGUSR1.
+    User1,
+    /// SIGUSR2.
+    User2,
+}
+
+impl Signal {
+    fn number(self) -> libc::c_int {
+        match self {
+            Signal::Interrupt => libc::SIGINT,
+            Signal::Terminate => libc::SIGTERM,
+            Signal::Hangup => libc::SIGHUP,
+            Signal::User1 => libc::SIGUSR1,
+            Signal::User2 => libc::SIGUSR2,
+        }
+    }
+
+    fn from_number(n: u32) -> Option<Signal> {
+        [Signal::Interrupt, Signal::Terminate, Signal::Hangup, Signal::User1, Signal::User2]
+            .into_iter()
+            .find(|s| s.number() as u32 == n)
+    }
+}
+
+/// A set of signals delivered through the ring.
+///
+/// # Examples
+/// ```no_run
+/// use quartet_runtime::signal::{Signal, Signals};
+/// # quartet_runtime::run(async {
+/// let signals = Signals::new(&[Signal::Interrupt, Signal::Terminate])?;
+/// let which = signals.recv().await?;
+/// println!("got {which:?}, shutting down");
+/// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+/// ```
+#[derive(Debug)]
+pub struct Signals {
+    fd: SharedFd,
+}
+
+impl Signals {
+    /// Blocks `signals` on this thread and opens a signalfd for them.
+    ///
+    /// # Errors
+    /// The `sigprocmask` or `signalfd` error.
+    pub fn new(signals: &[Signal]) -> io::Result<Signals> {
+        // SAFETY: sigset_t is plain data; sigemptyset initialises it before use.
+        let mut set: libc::sigset_t = unsafe { zeroed() };
+        // SAFETY: `set` is a live sigset_t for every call below; the pointers are valid.
+        unsafe {
+            libc::sigemptyset(&mut set);
+            for s in signals {
+                libc::sigaddset(&mut set, s.number());
+            }
+            if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        // SAFETY: `set` is initialised; -1 asks for a new fd.
+        let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Signals { fd: SharedFd::new(fd) })
+    }
+
+    /// Waits for the next signal of the set.
+    ///
+    /// # Cancellation
+    /// A checkpoint. If it returns `Cancelled`, no signal was consumed.
+    pub async fn recv(&self) -> Result<Signal, OpError> {
+        loop {
+            // SAFETY: signalfd_siginfo is plain data; all-zero is valid.
+            let info: libc::signalfd_siginfo = unsafe { zeroed() };
+            let (res, data) = Op::new(ReadInfo { fd: self.fd.clone(), info }).await;
+            if res? as usize == size_of::<libc::signalfd_siginfo>() {
+                if let Some(s) = Signal::from_number(data.info.ssi_signo) {
+                    return Ok(s);
+                }
+            }
+        }
+    }
+}
+
+struct ReadInfo {
+    fd: SharedFd,
+    info: libc::signalfd_siginfo,
+}
+
+// SAFETY: the SQE points at `info`, inside the boxed `self`, with its exact size.
+unsafe impl OpData for ReadInfo {
+    fn sqe(&mut self) -> squeue::Entry {
+        let ptr = (&mut self.info as *mut libc::signalfd_siginfo).cast::<u8>();
+        opcode::Read::new(types::Fd(self.fd.raw()), ptr, size_of::<libc::signalfd_siginfo>() as u32).build()
+    }
+}
