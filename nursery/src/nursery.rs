@@ -420,9 +420,9 @@ where
                 _ => Err(NurseryError::from_cancel(Cancelled::new(Reason::Explicit))),
             });
         }
+        // More ready work: come back next tick. (A cancel raised during this round has already
+        // woken us through the scope's registered waker.)
         if !ready.is_empty() {
-            cx.waker().wake_by_ref();
-        } else if cancel::current().is_some() && !*this.seen_cancel {
             cx.waker().wake_by_ref();
         }
         Poll::Pending

@@ -249,14 +249,6 @@ impl Driver {
         std::mem::take(&mut self.wake_fired)
     }
 
-    /// SQEs that are ready to go to the kernel.
-    pub fn has_pending_submissions(&mut self) -> bool {
-        !self.cancels.is_empty()
-            || !self.closes.is_empty()
-            || !self.backlog.is_empty()
-            || !self.ring.submission().is_empty()
-    }
-
     /// One `io_uring_enter`: submits the SQ, waits for `want` completions up to `timeout`.
     fn enter(&mut self, want: u32, timeout: Option<Duration>) -> io::Result<()> {
         let submitted = self.ring.submission().len() as u64;
@@ -414,10 +406,6 @@ impl Closes {
         if let Some(v) = self.0.borrow_mut().as_mut() {
             v.pop();
         }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.borrow().as_ref().is_none_or(|v| v.is_empty())
     }
 
     /// Closes everything still queued with close(2) and makes later pushes close at once.
