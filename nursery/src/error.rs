@@ -128,7 +128,9 @@ pub enum JoinError {
     #[error("the child task was dropped before it finished")]
     Dropped,
     /// The task awaiting the handle was cancelled (the child keeps running).
-    #[error(transparent)]
+    ///
+    /// The [`Cancelled`] is this error's `source()`, so cancel scopes recognise it.
+    #[error("awaiting the join handle was cancelled")]
     Cancelled(#[from] Cancelled),
 }
 
@@ -146,7 +148,9 @@ pub enum StartError {
     #[error("task exited without calling TaskStatus::started")]
     ExitedWithoutStarting,
     /// The caller of `start` was cancelled (the child was cancelled too, and has finished).
-    #[error(transparent)]
+    ///
+    /// The [`Cancelled`] is this error's `source()`, so cancel scopes recognise it.
+    #[error("start() was cancelled")]
     Cancelled(#[from] Cancelled),
 }
 

@@ -37,15 +37,19 @@ impl<T> Slot<T> {
 /// still waits for it and still reports its failure.
 ///
 /// # Cancellation
-/// Awaiting is a checkpoint for the awaiting task: if its scope is cancelled it returns
-/// `JoinError::Cancelled` and the child is unaffected.
+/// Awaiting is a checkpoint for the awaiting task: it checks for cancellation first and yields at
+/// least once, even if the child has already finished. If the awaiting task's scope is cancelled
+/// it returns `JoinError::Cancelled`; the child is unaffected and its result stays in the handle
+/// for a later await.
 pub struct JoinHandle<T> {
     slot: Rc<Slot<T>>,
+    /// This await has passed its entry checkpoint and yielded once.
+    yielded: bool,
 }
 
 impl<T> JoinHandle<T> {
     pub(crate) fn new(slot: Rc<Slot<T>>) -> Self {
-        JoinHandle { slot }
+        JoinHandle { slot, yielded: false }
     }
 
     /// True once the child has finished.
@@ -63,11 +67,24 @@ impl<T> fmt::Debug for JoinHandle<T> {
 impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if !self.yielded {
+            // Entry: a cancelled awaiter takes nothing; otherwise yield once (schedule point).
+            if let Some(c) = cancel::current() {
+                return Poll::Ready(Err(JoinError::Cancelled(c)));
+            }
+            self.yielded = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        // A result that is there is returned even if a cancel arrived meanwhile (it completed
+        // first); the next checkpoint raises.
         if let Some(r) = self.slot.result.borrow_mut().take() {
+            self.yielded = false;
             return Poll::Ready(r);
         }
         if let Some(c) = cancel::current() {
+            self.yielded = false;
             return Poll::Ready(Err(JoinError::Cancelled(c)));
         }
         self.slot.waker.set(Some(cx.waker().clone()));

@@ -7,12 +7,14 @@
 //!   cancellation. An operation that returns `Cancelled` did nothing.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod channel;
 mod deadline;
 mod error;
 mod join;
 mod nursery;
 mod scope;
 mod start;
+pub mod sync;
 
 pub use deadline::{current_effective_deadline, fail_after, fail_at, move_on_after, move_on_at};
 pub use error::{BoxError, Failure, JoinError, NurseryError, SpawnError, StartError, TooSlow};
@@ -20,3 +22,6 @@ pub use join::JoinHandle;
 pub use nursery::{Nursery, nursery};
 pub use scope::{CancelHandle, CancelScope, shield};
 pub use start::TaskStatus;
+
+pub use channel::{Receiver, Sender, channel, unbounded_channel};
+pub use sync::{Condition, Event, Lock, Semaphore};

@@ -11,12 +11,12 @@
 
 use crate::error::{BoxError, Failure, JoinError, NurseryError, SpawnError, StartError};
 use crate::join::{JoinHandle, Slot as JoinSlot};
-use crate::scope::{CancelHandle, CancelScope, Scoped};
-use crate::start::{self, StartSink, StartSlot, TaskStatus};
+use crate::scope::{CancelHandle, CancelScope};
+use crate::start::{self, StartScoped, StartSink, StartSlot, TaskStatus};
 use quartet_runtime::cancel::{self, ScopeState};
 use quartet_runtime::sync::Arc;
 use quartet_runtime::task::{TaskInfo, consume_budget};
-use quartet_runtime::{Cancelled, OpError, ReadyQueue, Reason, find_cancelled, is_cancellation};
+use quartet_runtime::{Cancelled, OpError, ReadyQueue, Reason, Timer, find_cancelled, is_cancellation};
 use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
@@ -112,7 +112,7 @@ impl fmt::Debug for Nursery<'_> {
 /// ```
 ///
 /// A child cannot borrow the body's own locals, which die before the children do:
-/// ```compile_fail
+/// ```compile_fail,E0373
 /// quartet::run(async {
 ///     quartet::nursery(async |n| {
 ///         let local = 5;
@@ -131,7 +131,15 @@ where
         return Err(NurseryError::failed(vec![Failure::new("nursery".into(), Box::new(OpError::NoRuntime))]));
     }
     let fut = body(&n);
-    let run = Run { inner: &n.inner, body: Some(fut), out: None, seen_cancel: false, started: false };
+    let run = Run {
+        inner: &n.inner,
+        body: Some(fut),
+        out: None,
+        seen_cancel: false,
+        started: false,
+        yielded: false,
+        timer: Timer::new(),
+    };
     run.await
 }
 
@@ -249,12 +257,11 @@ impl<'env> Nursery<'env> {
         let loc = Location::caller();
         async move {
             let slot = StartSlot::<V>::new();
-            let scope = ScopeState::new();
-            let fut = Scoped::new(scope.clone(), f(TaskStatus::new(slot.clone())));
-            let child = async move { fut.await.0.map_err(Into::into) };
+            let fut = StartScoped::new(slot.clone(), f(TaskStatus::new(slot.clone())));
+            let child = async move { fut.await.map_err(Into::into) };
             let sink: Rc<dyn StartSink + 'env> = slot.clone();
             self.insert(Child { fut: Box::pin(child), info: TaskInfo::new(None, loc), start: Some(sink) })?;
-            let guard = CancelOnDrop(Some(scope));
+            let guard = AbandonOnDrop(Some(slot.clone()));
             let mut cancelled: Option<Cancelled> = None;
             let out = poll_fn(|cx| {
                 if let Some(r) = start::take(&slot) {
@@ -262,9 +269,7 @@ impl<'env> Nursery<'env> {
                 }
                 if cancelled.is_none() {
                     if let Some(c) = cancel::current() {
-                        if let Some(s) = &guard.0 {
-                            s.cancel(c.reason().clone());
-                        }
+                        slot.scope.cancel(c.reason().clone());
                         cancelled = Some(c);
                     }
                 }
@@ -318,12 +323,14 @@ impl<T> Drop for DroppedGuard<'_, T> {
     }
 }
 
-struct CancelOnDrop(Option<Arc<ScopeState>>);
+/// Dropping a `start` call before it returned: the child's outcome goes to the nursery, and the
+/// child, if it has not started yet, is cancelled.
+struct AbandonOnDrop<V>(Option<Rc<StartSlot<V>>>);
 
-impl Drop for CancelOnDrop {
+impl<V> Drop for AbandonOnDrop<V> {
     fn drop(&mut self) {
-        if let Some(s) = self.0.take() {
-            s.cancel(Reason::Other("the start() call was dropped".into()));
+        if let Some(slot) = self.0.take() {
+            slot.abandon();
         }
     }
 }
@@ -337,6 +344,10 @@ pin_project_lite::pin_project! {
         out: Option<Result<B::Output, Cancelled>>,
         seen_cancel: bool,
         started: bool,
+        // Whether this future has returned `Pending` at least once (exit is a schedule point).
+        yielded: bool,
+        // Wakes the nursery at its own scope's deadline (`n.cancel_scope().set_deadline(..)`).
+        timer: Timer,
     }
 
     impl<'n, 'env, B: Future> PinnedDrop for Run<'n, 'env, B> {
@@ -370,6 +381,12 @@ where
             inner.state.borrow_mut().slots[BODY].waker = Some(ready.waker(BODY));
             ready.push(BODY);
         }
+        match inner.scope.deadline() {
+            Some(d) => {
+                let _ = this.timer.poll_at(d, cx);
+            }
+            None => this.timer.disarm(),
+        }
         let now_cancelled = cancel::current().is_some();
         if now_cancelled && !*this.seen_cancel {
             // Level-triggered: wake everything once so each blocked op sees the cancellation.
@@ -380,6 +397,7 @@ where
         let round = ready.len();
         for _ in 0..round {
             if !consume_budget() {
+                *this.yielded = true;
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
@@ -391,6 +409,12 @@ where
             }
         }
 
+        if this.body.is_none() && inner.state.borrow().live == 0 && !std::mem::replace(this.yielded, true) {
+            // Exit is a schedule point (never a cancel point): a nursery that had nothing to wait
+            // for still lets others run once. It stays open meanwhile, so a sibling may spawn.
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         let (live, panic) = {
             let mut st = inner.state.borrow_mut();
             let done = this.body.is_none() && st.live == 0;
@@ -425,6 +449,7 @@ where
         if !ready.is_empty() {
             cx.waker().wake_by_ref();
         }
+        *this.yielded = true;
         Poll::Pending
     }
 }
@@ -498,10 +523,11 @@ fn poll_child(inner: &Inner<'_>, i: usize) {
         (child, waker)
     };
     let mut cx = Context::from_waker(&waker);
-    let polled = {
-        let _task = child.info.enter();
-        catch_unwind(AssertUnwindSafe(|| child.fut.as_mut().poll(&mut cx)))
-    };
+    let Child { fut, info, .. } = &mut child;
+    let polled = info.run_as(|| {
+        let _timer = quartet_runtime::monitor::PollTimer::start(Some(info));
+        catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)))
+    });
     let outcome = match polled {
         Ok(Poll::Pending) => {
             let mut st = inner.state.borrow_mut();

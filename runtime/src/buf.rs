@@ -10,7 +10,8 @@
 ///
 /// # Safety
 /// `stable_ptr` must point to `bytes_init` initialised bytes that stay valid and unchanged for as
-/// long as the value is neither moved nor dropped nor accessed mutably.
+/// long as the value is neither moved nor dropped nor accessed mutably, and `bytes_init` must not
+/// change while the value is not accessed mutably (it is read again when an op completes).
 pub unsafe trait IoBuf: 'static {
     /// Pointer to the first byte.
     fn stable_ptr(&self) -> *const u8;
@@ -22,18 +23,35 @@ pub unsafe trait IoBuf: 'static {
 ///
 /// # Safety
 /// `stable_mut_ptr` must point to `bytes_total` writable bytes that stay valid for as long as the
-/// value is neither moved nor dropped. `set_init(n)` is only called with `n <= bytes_total` after
+/// value is neither moved nor dropped; `bytes_init <= bytes_total` and `read_offset <= bytes_total`. `set_init(n)` is only called with `n <= bytes_total` after
 /// the kernel initialised the first `n` bytes.
 pub unsafe trait IoBufMut: IoBuf {
     /// Pointer to the first byte.
     fn stable_mut_ptr(&mut self) -> *mut u8;
     /// Capacity the kernel may fill.
     fn bytes_total(&self) -> usize;
+    /// Where reads start writing: after the initialised bytes for growable buffers (a `Vec`
+    /// read appends into its spare capacity), 0 for fixed-size buffers (they are filled from the
+    /// start). Must be `<= bytes_total()`.
+    fn read_offset(&self) -> usize {
+        self.bytes_init()
+    }
     /// Marks the first `n` bytes as initialised.
     ///
     /// # Safety
     /// The first `n` bytes must have been initialised.
     unsafe fn set_init(&mut self, n: usize);
+}
+
+/// The region a read may fill: `(offset, len)`, or an error for a buffer with no room (a zero-length
+/// read would be indistinguishable from end of stream).
+pub(crate) fn read_region<B: IoBufMut>(buf: &B) -> std::io::Result<(usize, usize)> {
+    let total = buf.bytes_total();
+    let off = buf.read_offset().min(total);
+    match total - off {
+        0 => Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "read buffer has no spare capacity")),
+        len => Ok((off, len)),
+    }
 }
 
 // SAFETY: a Vec's heap buffer does not move when the Vec is moved; `len` bytes are initialised.
@@ -80,6 +98,9 @@ unsafe impl IoBufMut for Box<[u8]> {
     fn bytes_total(&self) -> usize {
         self.len()
     }
+    fn read_offset(&self) -> usize {
+        0
+    }
     unsafe fn set_init(&mut self, _n: usize) {}
 }
 
@@ -101,6 +122,9 @@ unsafe impl<const N: usize> IoBufMut for [u8; N] {
     }
     fn bytes_total(&self) -> usize {
         N
+    }
+    fn read_offset(&self) -> usize {
+        0
     }
     unsafe fn set_init(&mut self, _n: usize) {}
 }

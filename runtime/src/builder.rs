@@ -25,6 +25,8 @@ pub struct Builder {
     entries: u32,
     flags: SetupFlags,
     drain: Duration,
+    thread_limit: usize,
+    monitor: crate::monitor::Config,
 }
 
 impl Default for Builder {
@@ -36,7 +38,13 @@ impl Default for Builder {
 impl Builder {
     /// Defaults: 256 SQ entries (CQ 4x), the best setup flags available, 1 s shutdown drain.
     pub fn new() -> Builder {
-        Builder { entries: 256, flags: SetupFlags::Auto, drain: Duration::from_secs(1) }
+        Builder {
+            entries: 256,
+            flags: SetupFlags::Auto,
+            drain: Duration::from_secs(1),
+            thread_limit: crate::thread::DEFAULT_THREAD_LIMIT,
+            monitor: Default::default(),
+        }
     }
 
     /// SQ size (rounded up to a power of two by the kernel, 1..=32768). The CQ is 4x.
@@ -54,6 +62,29 @@ impl Builder {
     /// How long shutdown waits for cancelled ops to complete before leaking their buffers.
     pub fn shutdown_drain(mut self, bound: Duration) -> Builder {
         self.drain = bound;
+        self
+    }
+
+    /// Tokens of the default limiter of [`to_thread`](crate::thread::to_thread) (default
+    /// [`DEFAULT_THREAD_LIMIT`](crate::thread::DEFAULT_THREAD_LIMIT)): how many jobs run on worker
+    /// threads at once when a call names no limiter. Changeable later through
+    /// [`default_limiter`](crate::thread::default_limiter).
+    pub fn thread_limit(mut self, tokens: usize) -> Builder {
+        self.thread_limit = tokens;
+        self
+    }
+
+    /// Reports every poll that holds the loop longer than `threshold` (`None`: off, the default).
+    /// This setting wins over the `QUARTET_SLOW_POLL_MS` environment variable. See
+    /// [`monitor`](crate::monitor).
+    pub fn slow_poll_threshold(mut self, threshold: Option<Duration>) -> Builder {
+        self.monitor.threshold = Some(threshold);
+        self
+    }
+
+    /// Where slow polls are reported (default: one line on stderr).
+    pub fn slow_poll_reporter(mut self, reporter: impl crate::monitor::SlowPollReporter + 'static) -> Builder {
+        self.monitor.reporter = Some(std::sync::Arc::new(reporter));
         self
     }
 
@@ -75,14 +106,18 @@ impl Builder {
         let wake_fd = eventfd.0;
         let remote = RemoteQueue::new(eventfd);
         let driver = Driver::new(self.entries, self.flags, wake_fd)?;
+        let id = next_id();
+        let threads = crate::thread::local::Local::new(id, remote.clone(), self.thread_limit);
         let core = Core {
-            id: next_id(),
+            id,
             driver: RefCell::new(driver),
             timers: RefCell::new(Timers::default()),
             remote,
             root_woken: Cell::new(false),
             budget: Cell::new(0),
             tick: Cell::new(Instant::now()),
+            threads,
+            monitor: self.monitor.build(),
         };
         let guard = CoreGuard::enter(&core).ok_or(Error::NestedRuntime)?;
         let finished = kernel::block_on(&core, fut, self.drain);

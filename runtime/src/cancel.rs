@@ -17,13 +17,17 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 const NO_DEADLINE: u64 = u64::MAX;
+/// Deadlines are stored as nanoseconds relative to [`epoch`] plus this bias, so that instants
+/// before the epoch (a deadline computed before the first scope was ever used) round-trip
+/// exactly instead of being clamped to the epoch. 2^62 ns is about 146 years either side.
+const BIAS: u64 = 1 << 62;
 
 /// The shared state of one cancel scope.
 #[derive(Debug)]
 pub struct ScopeState {
     cancelled: AtomicBool,
     shield: AtomicBool,
-    /// Nanoseconds since [`epoch`], or `NO_DEADLINE`.
+    /// [`to_nanos`] of the deadline, or `NO_DEADLINE`.
     deadline: AtomicU64,
     reason: Mutex<Option<Reason>>,
     owner: Mutex<Option<Waker>>,
@@ -34,13 +38,21 @@ fn epoch() -> Instant {
     *EPOCH.get_or_init(Instant::now)
 }
 
+/// Encodes an instant as biased nanoseconds since [`epoch`]; monotonic in `t`.
 fn to_nanos(t: Instant) -> u64 {
-    let n = t.saturating_duration_since(epoch()).as_nanos();
-    u64::try_from(n).unwrap_or(NO_DEADLINE - 1)
+    let e = epoch();
+    let clamp = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    let n = if t >= e { BIAS.saturating_add(clamp(t - e)) } else { BIAS.saturating_sub(clamp(e - t)) };
+    n.min(NO_DEADLINE - 1)
 }
 
 fn from_nanos(n: u64) -> Instant {
-    epoch() + Duration::from_nanos(n)
+    let e = epoch();
+    if n >= BIAS {
+        e.checked_add(Duration::from_nanos(n - BIAS)).unwrap_or(e)
+    } else {
+        e.checked_sub(Duration::from_nanos(BIAS - n)).unwrap_or(e)
+    }
 }
 
 impl ScopeState {
@@ -65,6 +77,16 @@ impl ScopeState {
         }
         self.cancelled.store(true, Ordering::SeqCst);
         self.wake_owner();
+    }
+
+    /// Withdraws a cancellation (and its reason).
+    ///
+    /// Only for a private scope whose cancellation stops applying to the code inside it: the
+    /// scope of a `start` call once the task has called `started` and moved into its nursery
+    /// (Trio re-parents it). A scope users can see is never un-cancelled.
+    pub fn uncancel(&self) {
+        self.cancelled.store(false, Ordering::SeqCst);
+        *lock(&self.reason) = None;
     }
 
     fn wake_owner(&self) {
@@ -136,7 +158,7 @@ impl ScopeState {
     }
 }
 
-thread_local! {
+crate::sync::thread_local! {
     static STACK: RefCell<Vec<Arc<ScopeState>>> = const { RefCell::new(Vec::new()) };
 }
 

@@ -29,11 +29,13 @@ mod error;
 mod fd;
 pub mod fs;
 mod kernel;
+pub mod monitor;
 pub mod net;
 pub mod signal;
 mod op;
 pub mod sync;
 pub mod task;
+pub mod thread;
 mod time;
 
 pub use buf::{IoBuf, IoBufMut};

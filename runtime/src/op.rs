@@ -99,11 +99,14 @@ impl<T: OpData> Future for Op<T> {
                         return None;
                     }
                     let mut driver = c.driver.borrow_mut();
-                    let p = driver.poll_op(key, cx);
+                    let mut p = driver.poll_op(key, cx);
                     if p.is_pending() && cancel.is_none() && this.cancellable {
                         if let Some(c) = cancel::current() {
                             driver.cancel(key);
                             *cancel = Some(c);
+                            // An op still in the SQ backlog never reached the kernel: `cancel`
+                            // completes it on the spot, and no CQE will ever wake this task.
+                            p = driver.poll_op(key, cx);
                         }
                     }
                     Some(p)

@@ -61,35 +61,61 @@ impl Signal {
 /// println!("got {which:?}, shutting down");
 /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
 /// ```
-#[derive(Debug)]
 pub struct Signals {
     fd: SharedFd,
+    /// Signals this value blocked that were not blocked before; unblocked again on drop.
+    added: libc::sigset_t,
+}
+
+impl std::fmt::Debug for Signals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signals").field("fd", &self.fd).finish_non_exhaustive()
+    }
+}
+
+impl Drop for Signals {
+    fn drop(&mut self) {
+        // SAFETY: `added` is an initialised sigset_t; restoring the mask takes no other pointer.
+        unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &self.added, std::ptr::null_mut()) };
+    }
 }
 
 impl Signals {
-    /// Blocks `signals` on this thread and opens a signalfd for them.
+    /// Blocks `signals` on this thread and opens a signalfd for them. Dropping the value unblocks
+    /// the signals it blocked (their default action applies again).
     ///
     /// # Errors
     /// The `sigprocmask` or `signalfd` error.
     pub fn new(signals: &[Signal]) -> io::Result<Signals> {
-        // SAFETY: sigset_t is plain data; sigemptyset initialises it before use.
-        let mut set: libc::sigset_t = unsafe { zeroed() };
-        // SAFETY: `set` is a live sigset_t for every call below; the pointers are valid.
+        // SAFETY: sigset_t is plain data; sigemptyset initialises each set before use.
+        let (mut set, mut prev, mut added): (libc::sigset_t, libc::sigset_t, libc::sigset_t) =
+            unsafe { (zeroed(), zeroed(), zeroed()) };
+        // SAFETY: the three sets are live, initialised by sigemptyset, and the pointers are valid.
         unsafe {
             libc::sigemptyset(&mut set);
+            libc::sigemptyset(&mut added);
             for s in signals {
                 libc::sigaddset(&mut set, s.number());
             }
-            if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
-                return Err(io::Error::last_os_error());
+            let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut prev);
+            if rc != 0 {
+                return Err(io::Error::from_raw_os_error(rc));
+            }
+            for s in signals {
+                if libc::sigismember(&prev, s.number()) == 0 {
+                    libc::sigaddset(&mut added, s.number());
+                }
             }
         }
         // SAFETY: `set` is initialised; -1 asks for a new fd.
         let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) };
         if fd < 0 {
-            return Err(io::Error::last_os_error());
+            let e = io::Error::last_os_error();
+            // SAFETY: `added` is initialised; this undoes the block above.
+            unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &added, std::ptr::null_mut()) };
+            return Err(e);
         }
-        Ok(Signals { fd: SharedFd::new(fd) })
+        Ok(Signals { fd: SharedFd::new(fd), added })
     }
 
     /// Waits for the next signal of the set.

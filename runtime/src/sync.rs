@@ -13,6 +13,9 @@ pub use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 pub use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 #[cfg(loom)]
 pub use loom::thread;
+#[cfg(loom)]
+#[doc(hidden)]
+pub use loom as __loom;
 
 #[cfg(not(loom))]
 pub use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -35,6 +38,54 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
         m.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+/// Waits on a condition variable for at most `timeout`, ignoring poisoning (see [`lock`]). Returns
+/// the guard and whether the wait timed out.
+///
+/// Under loom the wait never times out (loom does not model time): a model must wake the waiter.
+pub fn wait_timeout<'a, T>(
+    cv: &Condvar,
+    guard: MutexGuard<'a, T>,
+    timeout: std::time::Duration,
+) -> (MutexGuard<'a, T>, bool) {
+    #[cfg(loom)]
+    {
+        let (g, r) = cv.wait_timeout(guard, timeout).unwrap();
+        (g, r.timed_out())
+    }
+    #[cfg(not(loom))]
+    {
+        let (g, r) = cv.wait_timeout(guard, timeout).unwrap_or_else(|e| e.into_inner());
+        (g, r.timed_out())
+    }
+}
+
+/// Declares a thread-local: std's `thread_local!`, or loom's under `--cfg loom` (all loom threads
+/// share one OS thread, so a std thread-local would leak between model threads). Accepts std's
+/// `const { ... }` initialiser form, which loom's macro lacks.
+#[cfg(loom)]
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __quartet_thread_local {
+    ($(#[$a:meta])* $vis:vis static $name:ident: $t:ty = const { $init:expr };) => {
+        $crate::sync::__loom::thread_local! { $(#[$a])* $vis static $name: $t = $init; }
+    };
+    ($(#[$a:meta])* $vis:vis static $name:ident: $t:ty = $init:expr;) => {
+        $crate::sync::__loom::thread_local! { $(#[$a])* $vis static $name: $t = $init; }
+    };
+}
+
+/// Declares a thread-local: std's `thread_local!`, or loom's under `--cfg loom` (all loom threads
+/// share one OS thread, so a std thread-local would leak between model threads).
+#[cfg(not(loom))]
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __quartet_thread_local {
+    ($($t:tt)*) => { std::thread_local! { $($t)* } };
+}
+
+#[doc(hidden)]
+pub use crate::__quartet_thread_local as thread_local;
 
 /// Waits on a condition variable, ignoring poisoning (see [`lock`]).
 pub fn wait<'a, T>(cv: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {

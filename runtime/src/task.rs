@@ -96,10 +96,18 @@ impl TaskInfo {
         self.location
     }
 
-    /// Marks this task as the one being polled until the guard drops.
-    pub fn enter(&self) -> TaskEntered<'_> {
-        let prev = CURRENT.with(|c| c.replace(self as *const TaskInfo));
-        TaskEntered { prev, _info: std::marker::PhantomData }
+    /// Runs `f` with this task marked as the one being polled (restored afterwards, also on
+    /// unwind). A closure rather than a guard, so the mark can never outlive `self` or be
+    /// restored out of order.
+    pub fn run_as<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Restore(*const TaskInfo);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                CURRENT.with(|c| c.set(self.0));
+            }
+        }
+        let _restore = Restore(CURRENT.with(|c| c.replace(self as *const TaskInfo)));
+        f()
     }
 }
 
@@ -116,25 +124,11 @@ thread_local! {
     static CURRENT: Cell<*const TaskInfo> = const { Cell::new(std::ptr::null()) };
 }
 
-/// Restores the previously current task on drop.
-#[derive(Debug)]
-#[must_use]
-pub struct TaskEntered<'a> {
-    prev: *const TaskInfo,
-    _info: std::marker::PhantomData<&'a TaskInfo>,
-}
-
-impl Drop for TaskEntered<'_> {
-    fn drop(&mut self) {
-        CURRENT.with(|c| c.set(self.prev));
-    }
-}
-
 /// A description of the task being polled on this thread, if a nursery marked one.
 pub fn current_task() -> Option<TaskInfo> {
     let p = CURRENT.with(Cell::get);
-    // SAFETY: the pointer is set by `TaskInfo::enter` to a `TaskInfo` borrowed for the lifetime
-    // of the returned guard, and restored when the guard drops; so a non-null value points to a
-    // live `TaskInfo` while the poll that entered it is on the stack.
+    // SAFETY: the pointer is only set by `TaskInfo::run_as`, which borrows the `TaskInfo` for the
+    // whole call and restores the previous value when the call returns or unwinds. Calls nest
+    // strictly, so a non-null value always points to a `TaskInfo` whose `run_as` is on the stack.
     (!p.is_null()).then(|| unsafe { (*p).clone() })
 }

@@ -56,12 +56,9 @@ impl Timers {
             if entry.key().0 > now {
                 break;
             }
+            crate::monitor::record_timer_lag(now - entry.key().0);
             out.push(entry.remove());
         }
-    }
-
-    pub fn clear(&mut self) {
-        self.map.clear();
     }
 
     /// Registrations currently held.

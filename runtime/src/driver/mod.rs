@@ -193,8 +193,10 @@ impl Driver {
         self.closes.clone()
     }
 
-    /// Moves queued cancels, closes and backlog into the SQ, entering the ring when it is full.
-    fn flush(&mut self) -> io::Result<()> {
+    /// Moves queued cancels, closes and backlog into the SQ. When the SQ is full: submit, reap, retry
+    /// (H7). Reaping makes room in the CQ, so a kernel that refuses to submit while completions
+    /// overflow (`EBUSY`) cannot make this loop spin.
+    fn flush(&mut self, wakers: &mut Vec<Waker>) -> io::Result<()> {
         while let Some(&target) = self.cancels.front() {
             let e = match target {
                 CancelTarget::Op(ud) => opcode::AsyncCancel::new(ud).build(),
@@ -205,7 +207,7 @@ impl Driver {
             .user_data(TAG_CANCEL);
             // SAFETY: an ASYNC_CANCEL SQE holds no pointers.
             if unsafe { self.ring.submission().push(&e) }.is_err() {
-                self.enter(0, None)?;
+                self.make_room(wakers)?;
                 continue;
             }
             self.internal_in_flight += 1;
@@ -215,7 +217,7 @@ impl Driver {
             let e = opcode::Close::new(types::Fd(fd)).build().user_data(TAG_CLOSE);
             // SAFETY: a CLOSE SQE holds no pointers.
             if unsafe { self.ring.submission().push(&e) }.is_err() {
-                self.enter(0, None)?;
+                self.make_room(wakers)?;
                 continue;
             }
             self.internal_in_flight += 1;
@@ -224,11 +226,18 @@ impl Driver {
         while let Some(e) = self.backlog.front() {
             // SAFETY: see `push`; backlog entries point into boxed op data or driver fields.
             if unsafe { self.ring.submission().push(e) }.is_err() {
-                self.enter(0, None)?;
+                self.make_room(wakers)?;
                 continue;
             }
             self.backlog.pop_front();
         }
+        Ok(())
+    }
+
+    /// The SQ is full: hand it to the kernel and collect what completed meanwhile.
+    fn make_room(&mut self, wakers: &mut Vec<Waker>) -> io::Result<()> {
+        self.enter(0, None)?;
+        self.reap(wakers);
         Ok(())
     }
 
@@ -288,12 +297,12 @@ impl Driver {
     /// Submits queued work, optionally waits, and collects the wakers of completed ops.
     pub fn turn(&mut self, wait: Option<Option<Duration>>, wakers: &mut Vec<Waker>) -> io::Result<()> {
         self.arm_wake();
-        self.flush()?;
+        self.flush(wakers)?;
         match wait {
             None => {
                 // Non-blocking: enter only to submit or to run deferred completions.
                 self.enter(0, None)?;
-                self.flush()?;
+                self.flush(wakers)?;
             }
             Some(timeout) => self.enter(1, timeout)?,
         }
@@ -347,7 +356,7 @@ impl Driver {
         self.push(e);
         let mut wakers = Vec::new();
         loop {
-            let _ = self.flush();
+            let _ = self.flush(&mut wakers);
             self.reap(&mut wakers);
             wakers.clear();
             if self.ops.live() == 0 && self.internal_in_flight == 0 {

@@ -1,7 +1,7 @@
 //! Files over the ring: open, positional read/write, fsync, statx, close.
 
 use super::ops;
-use crate::buf::{IoBuf, IoBufMut};
+use crate::buf::{IoBuf, IoBufMut, read_region};
 use crate::error::OpError;
 use crate::fd::SharedFd;
 use crate::op::Op;
@@ -165,18 +165,22 @@ impl File {
         OpenOptions::new().write(true).create(true).truncate(true).open(path).await
     }
 
-    /// Reads at `pos` into `buf`'s spare capacity. `Ok(0)` is end of file.
+    /// Reads at `pos` into `buf`: a `Vec` appends into its spare capacity, a fixed-size buffer is
+    /// filled from the start. `Ok(0)` is end of file; a buffer with no room is `InvalidInput`.
     ///
     /// # Cancellation
     /// A checkpoint; `Cancelled` means nothing was read. Reads of cached regular files usually
     /// complete before a cancel can take effect, and then return their data.
     pub async fn read_at<B: IoBufMut>(&self, buf: B, pos: u64) -> (Result<usize, OpError>, B) {
-        let (res, data) = Op::new(ops::ReadAt { fd: self.fd.clone(), buf, pos }).await;
+        let (off, len) = match read_region(&buf) {
+            Ok(r) => r,
+            Err(e) => return (Err(e.into()), buf),
+        };
+        let (res, data) = Op::new(ops::ReadAt { fd: self.fd.clone(), buf, pos, off, len }).await;
         let mut data = *data;
         let res = res.map(|n| {
-            let init = data.buf.bytes_init();
-            // SAFETY: the kernel wrote `n` bytes after the `init` initialised ones.
-            unsafe { data.buf.set_init(init + n as usize) };
+            // SAFETY: the kernel wrote `n <= len` bytes at `off`, after `off` initialised ones.
+            unsafe { data.buf.set_init(off + n as usize) };
             n as usize
         });
         (res, data.buf)

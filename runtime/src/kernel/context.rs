@@ -26,6 +26,8 @@ pub(crate) struct Core {
     pub root_woken: Cell<bool>,
     pub budget: Cell<u32>,
     pub tick: Cell<Instant>,
+    pub threads: crate::thread::local::Local,
+    pub monitor: crate::monitor::Monitor,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);

@@ -28,31 +28,47 @@ pub(crate) fn block_on<F: Future>(core: &Core, fut: F, drain_bound: Duration) ->
     let mut fut = Box::pin(fut);
     let mut wakers: Vec<Waker> = Vec::new();
     core.root_woken.set(true);
+    // Anything that unwinds out of the loop (the root, a waker, a system task) is caught, so the
+    // shutdown below always runs before the ring and the op slab are dropped (H4).
     let result = loop {
         if core.root_woken.replace(false) {
             core.budget.set(BUDGET);
             core.tick.set(Instant::now());
-            match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx))) {
+            let timer = crate::monitor::PollTimer::start(None);
+            let polled = catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)));
+            drop(timer);
+            match polled {
                 Ok(Poll::Ready(v)) => break Ok(v),
                 Ok(Poll::Pending) => {}
                 Err(payload) => break Err(payload),
             }
         }
-        if let Err(e) = turn(core, &mut wakers) {
-            drop(fut);
-            shutdown(core, drain_bound);
-            return Err(Error::Ring(e));
+        match catch_unwind(AssertUnwindSafe(|| {
+            core.threads.run_system();
+            turn(core, &mut wakers)
+        })) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let _ = catch_unwind(AssertUnwindSafe(move || drop(fut)));
+                shutdown(core, drain_bound);
+                return Err(Error::Ring(e));
+            }
+            Err(payload) => break Err(payload),
         }
     };
     // Dropping the root drops every task; their in-flight ops are abandoned to the driver, which
     // queues a cancel for each and keeps their buffers until the kernel is done (H1, H3, H4).
-    drop(catch_unwind(AssertUnwindSafe(move || drop(fut))));
+    let dropped = catch_unwind(AssertUnwindSafe(move || drop(fut)));
     shutdown(core, drain_bound);
-    Ok(Finished { output: result })
+    let output = match (result, dropped) {
+        (Ok(_), Err(p)) => Err(p),
+        (r, _) => r,
+    };
+    Ok(Finished { output })
 }
 
 fn turn(core: &Core, wakers: &mut Vec<Waker>) -> std::io::Result<()> {
-    let busy = core.root_woken.get();
+    let busy = core.root_woken.get() || core.threads.system_woken();
     let wait = if busy {
         None
     } else {
@@ -72,8 +88,11 @@ fn turn(core: &Core, wakers: &mut Vec<Waker>) -> std::io::Result<()> {
 }
 
 fn shutdown(core: &Core, bound: Duration) {
-    drop(core.remote.close());
-    core.timers.borrow_mut().clear();
+    // Each step is isolated: a panicking waker or thread must not skip the driver's drain.
+    let _ = catch_unwind(AssertUnwindSafe(|| core.threads.shutdown()));
+    let _ = catch_unwind(AssertUnwindSafe(|| drop(core.remote.close())));
+    let timers = std::mem::take(&mut *core.timers.borrow_mut());
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(timers)));
     let report = core.driver.borrow_mut().shutdown(bound);
     if report.in_flight > 0 {
         eprintln!(

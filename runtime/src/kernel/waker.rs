@@ -84,9 +84,10 @@ impl ReadyQueue {
         if current_id() != self.core_id {
             return None;
         }
-        // SAFETY: we are on the owning kernel's thread (checked above), and no `&mut Ready` lives
-        // across a call out of this module: `f` is one of the short closures below, none of which
-        // calls a waker or user code.
+        // SAFETY: we are on the owning kernel's thread (checked above), so no other thread can
+        // touch `inner`. No second `&mut Ready` can exist: `f` is one of the closures in this
+        // impl, none of which calls, clones or drops a waker or runs user code (wakers are cloned
+        // before and dropped after `with`), so nothing can re-enter this queue while `f` runs.
         Some(f(unsafe { &mut *self.inner.get() }))
     }
 
@@ -99,7 +100,7 @@ impl ReadyQueue {
     pub fn push(&self, index: usize) {
         let parent = self.with(|r| {
             if r.queued.len() <= index {
-                r.queued.resize(index + 1, false);
+                r.queued.resize(index.saturating_add(1), false);
             }
             if std::mem::replace(&mut r.queued[index], true) {
                 return None;
@@ -107,14 +108,12 @@ impl ReadyQueue {
             r.queue.push_back(index);
             if std::mem::replace(&mut r.parent_woken, true) { None } else { r.parent.take() }
         });
-        if let Some(Some(parent)) = parent {
-            parent.wake_by_ref();
-            self.with(|r| {
-                if r.parent.is_none() {
-                    r.parent = Some(parent);
-                }
-            });
-        }
+        let Some(Some(parent)) = parent else { return };
+        // The waker runs with no borrow of `inner` alive (it may re-enter this queue).
+        parent.wake_by_ref();
+        let unused = self.with(move |r| if r.parent.is_none() { r.parent.replace(parent) } else { Some(parent) });
+        // Dropped here, outside `with`: a waker's `Drop` may run user code.
+        drop(unused);
     }
 
     /// The next ready slot, oldest first.
@@ -139,13 +138,16 @@ impl ReadyQueue {
 
     /// Records the waker of the task that polls this queue; the next push wakes it.
     pub fn set_parent(&self, waker: &Waker) {
-        self.with(|r| {
+        let same = self.with(|r| {
             r.parent_woken = false;
-            match &r.parent {
-                Some(p) if p.will_wake(waker) => {}
-                _ => r.parent = Some(waker.clone()),
-            }
+            matches!(&r.parent, Some(p) if p.will_wake(waker))
         });
+        if same == Some(false) {
+            // Clone and drop outside `with`: cloning or dropping a waker may run user code.
+            let new = waker.clone();
+            let old = self.with(move |r| r.parent.replace(new));
+            drop(old);
+        }
     }
 }
 

@@ -64,18 +64,18 @@ unsafe impl<B: IoBuf> OpData for Send<B> {
 pub(crate) struct Recv<B> {
     pub fd: SharedFd,
     pub buf: B,
+    /// Where in `buf` the kernel writes, and how much (from `buf::read_region`).
+    pub off: usize,
+    pub len: usize,
 }
 
-// SAFETY: the SQE points into `buf`'s spare capacity, owned by the boxed `self` (IoBufMut).
+// SAFETY: the SQE points at `buf[off..off + len]`, inside the buffer's `bytes_total` writable bytes
+// (`read_region` guarantees `off + len <= bytes_total`), owned by the boxed `self` (IoBufMut).
 unsafe impl<B: IoBufMut> OpData for Recv<B> {
     fn sqe(&mut self) -> squeue::Entry {
-        let init = self.buf.bytes_init();
-        let total = self.buf.bytes_total();
-        let len = total.saturating_sub(init);
-        let init = init.min(total);
-        // SAFETY: `init <= total`, so the pointer stays within (or one past) the buffer.
-        let ptr = unsafe { self.buf.stable_mut_ptr().add(init) };
-        opcode::Recv::new(types::Fd(self.fd.raw()), ptr, clamp(len)).build()
+        // SAFETY: `off <= bytes_total`, so the pointer stays within (or one past) the buffer.
+        let ptr = unsafe { self.buf.stable_mut_ptr().add(self.off) };
+        opcode::Recv::new(types::Fd(self.fd.raw()), ptr, clamp(self.len)).build()
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::addr::{self, RawAddr, cvt, set_opt};
 use super::ops;
-use crate::buf::{IoBuf, IoBufMut};
+use crate::buf::{IoBuf, IoBufMut, read_region};
 use crate::error::OpError;
 use crate::fd::SharedFd;
 use crate::op::Op;
@@ -133,21 +133,23 @@ impl TcpStream {
         Ok(TcpStream { fd: data.fd.clone() })
     }
 
-    /// Receives into `buf`'s spare capacity (after its initialised bytes). `Ok(0)` is end of
-    /// stream.
+    /// Receives into `buf`: a `Vec` appends into its spare capacity, a fixed-size buffer is filled
+    /// from the start. `Ok(0)` is end of stream; a buffer with no room is an `InvalidInput` error.
     ///
     /// # Cancellation
     /// A checkpoint. If it returns `Cancelled`, no byte was consumed from the socket; data that
     /// arrived as the cancel raced it is returned as a normal result.
     pub async fn recv<B: IoBufMut>(&self, buf: B) -> (Result<usize, OpError>, B) {
-        let (res, data) = Op::new(ops::Recv { fd: self.fd.clone(), buf }).await;
+        let (off, len) = match read_region(&buf) {
+            Ok(r) => r,
+            Err(e) => return (Err(e.into()), buf),
+        };
+        let (res, data) = Op::new(ops::Recv { fd: self.fd.clone(), buf, off, len }).await;
         let mut data = *data;
         let res = res.map(|n| {
-            let n = n as usize;
-            let init = data.buf.bytes_init();
-            // SAFETY: the kernel wrote `n` bytes after the `init` initialised ones.
-            unsafe { data.buf.set_init(init + n) };
-            n
+            // SAFETY: the kernel wrote `n <= len` bytes at `off`, after `off` initialised ones.
+            unsafe { data.buf.set_init(off + n as usize) };
+            n as usize
         });
         (res, data.buf)
     }

@@ -1,0 +1,169 @@
+//! The echo servers, one per runtime, all doing the same work: accept, one task per connection,
+//! `TCP_NODELAY`, receive into a 64 KiB buffer and send exactly what arrived back.
+//!
+//! The quartet server has the structure of `examples/echo.rs` (a nursery child per connection,
+//! `recv` into an owned `Vec`, `send_all` it back). Every server prints `PORT <n>` on stdout once
+//! it listens and then serves until it is killed.
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+/// Receive buffer of every server.
+pub const BUF: usize = 64 * 1024;
+
+fn announce(addr: SocketAddr) {
+    println!("PORT {}", addr.port());
+    let _ = std::io::stdout().flush();
+}
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// Runs the echo server of `peer` until the process is killed.
+pub fn serve(peer: &str) -> Result<(), String> {
+    match peer {
+        "quartet" => quartet_server(),
+        "tokio-ct" => tokio_server(tokio::runtime::Builder::new_current_thread()),
+        "tokio-mt" => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(1);
+            tokio_server(b)
+        }
+        "monoio" => monoio_server(),
+        "compio" => compio_server(),
+        "raw" => super::raw::serve(announce),
+        other => Err(format!("no echo server for {other:?}")),
+    }
+}
+
+fn quartet_server() -> Result<(), String> {
+    use quartet::net::{TcpListener, TcpStream};
+    use quartet::{Cancelled, OpError};
+
+    async fn conn(stream: TcpStream) -> Result<(), OpError> {
+        stream.set_nodelay(true)?;
+        let mut buf = Vec::with_capacity(BUF);
+        loop {
+            buf.clear();
+            let (n, b) = stream.recv(buf).await;
+            buf = b;
+            if n? == 0 {
+                return Ok(());
+            }
+            let (r, b) = stream.send_all(buf).await;
+            buf = b;
+            r?;
+        }
+    }
+
+    let out = quartet::run(async {
+        let listener = TcpListener::bind(loopback()).map_err(|e| e.to_string())?;
+        announce(listener.local_addr().map_err(|e| e.to_string())?);
+        quartet::nursery(async |n| {
+            loop {
+                let (stream, _) = listener.accept().await?;
+                n.spawn(async move {
+                    let _ = conn(stream).await;
+                    Ok::<_, Cancelled>(())
+                })?;
+            }
+            #[allow(unreachable_code)]
+            Ok::<(), quartet::BoxError>(())
+        })
+        .await
+        .map_err(|e| e.to_string())
+    });
+    out.map_err(|e| e.to_string())?
+}
+
+fn tokio_server(mut builder: tokio::runtime::Builder) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rt = builder.enable_all().build().map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(loopback()).await.map_err(|e| e.to_string())?;
+        announce(listener.local_addr().map_err(|e| e.to_string())?);
+        loop {
+            let (mut s, _) = listener.accept().await.map_err(|e| e.to_string())?;
+            tokio::spawn(async move {
+                let _ = s.set_nodelay(true);
+                let mut buf = vec![0u8; BUF];
+                loop {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if s.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    })
+}
+
+fn monoio_server() -> Result<(), String> {
+    use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+    let mut rt = monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+        .with_entries(1024)
+        .build()
+        .map_err(|e| format!("monoio runtime: {e}"))?;
+    rt.block_on(async {
+        let listener = monoio::net::TcpListener::bind(loopback()).map_err(|e| e.to_string())?;
+        announce(listener.local_addr().map_err(|e| e.to_string())?);
+        loop {
+            let (mut s, _) = listener.accept().await.map_err(|e| e.to_string())?;
+            monoio::spawn(async move {
+                let _ = s.set_nodelay(true);
+                let mut buf: Vec<u8> = Vec::with_capacity(BUF);
+                loop {
+                    buf.clear();
+                    let (r, b) = s.read(buf).await;
+                    buf = b;
+                    match r {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                    let (r, b) = s.write_all(buf).await;
+                    buf = b;
+                    if r.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    })
+}
+
+fn compio_server() -> Result<(), String> {
+    use compio::BufResult;
+    use compio::io::{AsyncRead, AsyncWriteExt};
+    let rt = compio::runtime::Runtime::new().map_err(|e| format!("compio runtime: {e}"))?;
+    rt.block_on(async {
+        let listener = compio::net::TcpListener::bind(loopback()).await.map_err(|e| e.to_string())?;
+        announce(listener.local_addr().map_err(|e| e.to_string())?);
+        loop {
+            let (mut s, _) = listener.accept().await.map_err(|e| e.to_string())?;
+            compio::runtime::spawn(async move {
+                let _ = s.set_nodelay(true);
+                let mut buf: Vec<u8> = Vec::with_capacity(BUF);
+                loop {
+                    buf.clear();
+                    let BufResult(r, b) = s.read(buf).await;
+                    buf = b;
+                    match r {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                    let BufResult(r, b) = s.write_all(buf).await;
+                    buf = b;
+                    if r.is_err() {
+                        return;
+                    }
+                }
+            })
+            .detach();
+        }
+    })
+}

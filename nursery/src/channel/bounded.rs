@@ -1,0 +1,326 @@
+//! The channel core shared by every handle, and the send/receive operations as state machines
+//! that the futures and the `Stream` impl drive.
+//!
+//! One mutex guards the buffer, the handle counts and the parked operations (parked senders in
+//! the wait set's first queue, each holding its value; parked receivers in the second).
+//! Invariants under the mutex:
+//! - parked receivers exist only while the buffer is empty (a send hands its value straight to
+//!   the oldest one);
+//! - parked senders exist only while the buffer is at least full (a receive that frees a slot
+//!   moves the oldest parked sender's value into the buffer, or takes it directly when the
+//!   capacity is 0), so values come out in the order their sends were accepted;
+//! - a value leaves the channel only into a receive operation; if that operation is dropped before
+//!   returning it, the value is put back at the front (to the oldest parked receiver, or the
+//!   buffer), so it is never lost while a receiver is open.
+//!
+//! Values and wakers are dropped and woken only after the mutex is released.
+
+use super::error::{RecvError, SendError};
+use crate::sync::waitset::{Key, Queue, WaitSet, Waiter};
+use quartet_runtime::cancel;
+use quartet_runtime::sync::{Mutex, MutexGuard, lock};
+use std::collections::VecDeque;
+use std::task::{Context, Poll, Waker};
+
+pub(crate) const SEND_Q: Queue = Queue::First;
+pub(crate) const RECV_Q: Queue = Queue::Second;
+
+/// The capacity that means "unbounded".
+pub(crate) const UNBOUNDED: usize = usize::MAX;
+
+#[derive(Debug)]
+pub(crate) struct State<T> {
+    pub buffer: VecDeque<T>,
+    pub capacity: usize,
+    pub peak: usize,
+    pub senders: usize,
+    pub receivers: usize,
+    pub waiters: WaitSet<Waiter<T>>,
+}
+
+/// Why a value could not be sent without waiting.
+pub(crate) enum Refused<T> {
+    Full(T),
+    Broken(T),
+}
+
+/// Why nothing could be received without waiting.
+pub(crate) enum Nothing {
+    Empty,
+    End,
+}
+
+impl<T> State<T> {
+    /// Sends without waiting: to the oldest parked receiver, else into the buffer.
+    pub fn try_send(&mut self, value: T) -> Result<Option<Waker>, Refused<T>> {
+        if self.receivers == 0 {
+            return Err(Refused::Broken(value));
+        }
+        if let Some(k) = self.waiters.pop_front(RECV_Q) {
+            let w = self.waiters.get_mut(k);
+            w.value = Some(value);
+            return Ok(w.complete());
+        }
+        if self.buffer.len() < self.capacity {
+            self.push_back(value);
+            return Ok(None);
+        }
+        Err(Refused::Full(value))
+    }
+
+    /// Receives without waiting: the buffer's front (admitting the oldest parked sender's value
+    /// into the freed slot), else straight from the oldest parked sender. Also returns the waker
+    /// of the sender whose value was accepted.
+    pub fn try_recv(&mut self) -> Result<(T, Option<Waker>), Nothing> {
+        if let Some(v) = self.buffer.pop_front() {
+            let mut woken = None;
+            if self.buffer.len() < self.capacity {
+                if let Some(k) = self.waiters.pop_front(SEND_Q) {
+                    let w = self.waiters.get_mut(k);
+                    let admitted = w.value.take().expect("a parked sender holds its value");
+                    woken = w.complete();
+                    self.push_back(admitted);
+                }
+            }
+            return Ok((v, woken));
+        }
+        if let Some(k) = self.waiters.pop_front(SEND_Q) {
+            let w = self.waiters.get_mut(k);
+            let v = w.value.take().expect("a parked sender holds its value");
+            return Ok((v, w.complete()));
+        }
+        Err(if self.senders == 0 { Nothing::End } else { Nothing::Empty })
+    }
+
+    /// Puts back a value that a dropped receive operation had taken: to the oldest parked
+    /// receiver, else the buffer's front. With no receiver left, hands the value back to drop.
+    fn unreceive(&mut self, value: T) -> (Option<Waker>, Option<T>) {
+        if self.receivers == 0 {
+            return (None, Some(value));
+        }
+        if let Some(k) = self.waiters.pop_front(RECV_Q) {
+            let w = self.waiters.get_mut(k);
+            w.value = Some(value);
+            return (w.complete(), None);
+        }
+        self.buffer.push_front(value);
+        self.peak = self.peak.max(self.buffer.len());
+        (None, None)
+    }
+
+    fn push_back(&mut self, value: T) {
+        self.buffer.push_back(value);
+        self.peak = self.peak.max(self.buffer.len());
+    }
+}
+
+/// The shared part of a channel.
+#[derive(Debug)]
+pub(crate) struct Chan<T> {
+    state: Mutex<State<T>>,
+}
+
+impl<T> Chan<T> {
+    pub fn new(capacity: usize) -> Chan<T> {
+        let state = State {
+            buffer: VecDeque::new(),
+            capacity,
+            peak: 0,
+            senders: 1,
+            receivers: 1,
+            waiters: WaitSet::default(),
+        };
+        Chan { state: Mutex::new(state) }
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, State<T>> {
+        lock(&self.state)
+    }
+
+    /// One sender handle closed. The last one ends the channel: parked receivers are woken to see
+    /// the end.
+    pub fn close_sender(&self) {
+        let wakers = {
+            let mut st = self.state();
+            st.senders -= 1;
+            if st.senders > 0 {
+                return;
+            }
+            st.waiters.kick_all(RECV_Q)
+        };
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// One receiver handle closed. The last one breaks the channel: parked senders are woken to
+    /// take their values back, and buffered values are dropped.
+    pub fn close_receiver(&self) {
+        let (wakers, buffer) = {
+            let mut st = self.state();
+            st.receivers -= 1;
+            if st.receivers > 0 {
+                return;
+            }
+            (st.waiters.kick_all(SEND_Q), std::mem::take(&mut st.buffer))
+        };
+        drop(buffer);
+        wakers.into_iter().for_each(Waker::wake);
+    }
+}
+
+/// A send in progress.
+#[derive(Debug)]
+pub(crate) enum SendOp<T> {
+    Start(T),
+    /// Refused before it started (closed handle): returned at once.
+    Fail(SendError<T>),
+    /// Finished; yielding once before returning the outcome.
+    Yield(Result<(), SendError<T>>),
+    Parked(Key),
+    Done,
+}
+
+impl<T> SendOp<T> {
+    pub fn poll(&mut self, chan: &Chan<T>, cx: &mut Context<'_>) -> Poll<Result<(), SendError<T>>> {
+        match std::mem::replace(self, SendOp::Done) {
+            SendOp::Start(value) => {
+                if let Some(cancelled) = cancel::current() {
+                    return Poll::Ready(Err(SendError::Cancelled { value, cancelled }));
+                }
+                let mut st = chan.state();
+                let outcome = match st.try_send(value) {
+                    Ok(woken) => {
+                        drop(st);
+                        wake(woken);
+                        Ok(())
+                    }
+                    Err(Refused::Broken(v)) => Err(SendError::Broken(v)),
+                    Err(Refused::Full(v)) => {
+                        *self = SendOp::Parked(st.waiters.insert(SEND_Q, Waiter::new(cx.waker(), Some(v))));
+                        return Poll::Pending;
+                    }
+                };
+                *self = SendOp::Yield(outcome);
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            SendOp::Yield(outcome) => Poll::Ready(outcome),
+            SendOp::Fail(e) => Poll::Ready(Err(e)),
+            SendOp::Parked(key) => {
+                let cancelled = cancel::current();
+                let mut st = chan.state();
+                if st.waiters.get(key).done {
+                    st.waiters.remove(key);
+                    return Poll::Ready(Ok(()));
+                }
+                if st.receivers == 0 {
+                    let v = st.waiters.remove(key).value.expect("an unserved sender holds its value");
+                    return Poll::Ready(Err(SendError::Broken(v)));
+                }
+                if let Some(cancelled) = cancelled {
+                    let value = st.waiters.remove(key).value.expect("an unserved sender holds its value");
+                    return Poll::Ready(Err(SendError::Cancelled { value, cancelled }));
+                }
+                st.waiters.get_mut(key).set_waker(cx.waker());
+                *self = SendOp::Parked(key);
+                Poll::Pending
+            }
+            SendOp::Done => panic!("send future polled after it completed"),
+        }
+    }
+
+    /// Withdraws a parked send (its value, not delivered, is dropped with the op).
+    pub fn abandon(&mut self, chan: &Chan<T>) {
+        if let SendOp::Parked(key) = std::mem::replace(self, SendOp::Done) {
+            let waiter = chan.state().waiters.remove(key);
+            drop(waiter);
+        }
+    }
+}
+
+/// A receive in progress.
+#[derive(Debug)]
+pub(crate) enum RecvOp<T> {
+    Start,
+    /// Refused before it started (closed handle): returned at once.
+    Fail(RecvError),
+    /// Finished; yielding once before returning the outcome.
+    Yield(Option<T>),
+    Parked(Key),
+    Done,
+}
+
+impl<T> RecvOp<T> {
+    pub fn poll(&mut self, chan: &Chan<T>, cx: &mut Context<'_>) -> Poll<Result<Option<T>, RecvError>> {
+        match std::mem::replace(self, RecvOp::Done) {
+            RecvOp::Start => {
+                if let Some(c) = cancel::current() {
+                    return Poll::Ready(Err(RecvError::Cancelled(c)));
+                }
+                let mut st = chan.state();
+                let got = match st.try_recv() {
+                    Ok((v, woken)) => {
+                        drop(st);
+                        wake(woken);
+                        Some(v)
+                    }
+                    Err(Nothing::End) => None,
+                    Err(Nothing::Empty) => {
+                        *self = RecvOp::Parked(st.waiters.insert(RECV_Q, Waiter::new(cx.waker(), None)));
+                        return Poll::Pending;
+                    }
+                };
+                *self = RecvOp::Yield(got);
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            RecvOp::Yield(got) => Poll::Ready(Ok(got)),
+            RecvOp::Fail(e) => Poll::Ready(Err(e)),
+            RecvOp::Parked(key) => {
+                let cancelled = cancel::current();
+                let mut st = chan.state();
+                if st.waiters.get(key).done {
+                    let v = st.waiters.remove(key).value;
+                    return Poll::Ready(Ok(v));
+                }
+                if st.senders == 0 {
+                    // The end woke us; values put back by dropped receives may still be there.
+                    st.waiters.remove(key);
+                    let got = st.try_recv().ok().map(|(v, _)| v);
+                    return Poll::Ready(Ok(got));
+                }
+                if let Some(c) = cancelled {
+                    st.waiters.remove(key);
+                    return Poll::Ready(Err(RecvError::Cancelled(c)));
+                }
+                st.waiters.get_mut(key).set_waker(cx.waker());
+                *self = RecvOp::Parked(key);
+                Poll::Pending
+            }
+            RecvOp::Done => panic!("recv future polled after it completed"),
+        }
+    }
+
+    /// Withdraws a receive; a value it had already taken goes back into the channel.
+    pub fn abandon(&mut self, chan: &Chan<T>) {
+        let (woken, dropped) = match std::mem::replace(self, RecvOp::Done) {
+            RecvOp::Parked(key) => {
+                let mut st = chan.state();
+                let w = st.waiters.remove(key);
+                match w.value {
+                    Some(v) if w.done => st.unreceive(v),
+                    _ => return,
+                }
+            }
+            RecvOp::Yield(Some(v)) => chan.state().unreceive(v),
+            RecvOp::Yield(None) | RecvOp::Start | RecvOp::Fail(_) | RecvOp::Done => return,
+        };
+        drop(dropped);
+        wake(woken);
+    }
+}
+
+fn wake(waker: Option<Waker>) {
+    if let Some(w) = waker {
+        w.wake();
+    }
+}

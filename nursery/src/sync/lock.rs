@@ -1,0 +1,236 @@
+//! [`Lock`]: an async mutual-exclusion lock that guards a value, FIFO-fair, usable from any
+//! thread.
+//!
+//! Invariants (under the state mutex): `held` is true while some guard (or a future that was
+//! handed ownership and has not returned it yet) owns the lock; parked acquirers exist only while
+//! `held` is true; release hands ownership straight to the oldest parked acquirer, so `held` stays
+//! true and nobody can barge in. The second queue of the wait set holds
+//! [`Condition`](super::Condition) waiters that are not yet notified.
+
+use super::acquire::{ACQUIRE_Q, Acquire, Resource, release};
+use super::cell::UnsafeCell;
+use super::error::WouldBlock;
+use super::waitset::{WaitSet, Waiter};
+use quartet_runtime::Cancelled;
+use quartet_runtime::sync::{Mutex, MutexGuard, lock};
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+/// What is behind a lock's mutex.
+#[derive(Debug, Default)]
+pub(crate) struct LockState {
+    pub held: bool,
+    pub waiters: WaitSet<Waiter<()>>,
+}
+
+impl LockState {
+    /// Hands the lock to the oldest parked acquirer, or frees it.
+    pub fn release(&mut self) -> Option<Waker> {
+        match self.waiters.pop_front(ACQUIRE_Q) {
+            Some(k) => self.waiters.get_mut(k).complete(),
+            None => {
+                self.held = false;
+                None
+            }
+        }
+    }
+}
+
+/// An async lock around a `T`: [`lock`](Lock::lock) waits for it, the returned guard gives access
+/// and releases it on drop.
+///
+/// Fair: waiters get the lock in the order they started waiting, and a release hands it straight
+/// to the oldest one. `Lock<T>` is `Send + Sync` when `T: Send`, so tasks on different runtimes
+/// (threads) can share one through an `Arc`. There is no timeout argument: wrap the call in a
+/// cancel scope (e.g. [`move_on_after`](crate::move_on_after)).
+///
+/// # Examples
+/// ```no_run
+/// use quartet::sync::Lock;
+/// quartet::run(async {
+///     let total = Lock::new(0u64);
+///     quartet::nursery(async |n| {
+///         for i in 0..10 {
+///             let total = &total;
+///             n.spawn(async move {
+///                 *total.lock().await? += i;
+///                 Ok::<_, quartet::Cancelled>(())
+///             })?;
+///         }
+///         Ok::<_, quartet::SpawnError>(())
+///     })
+///     .await?;
+///     assert_eq!(*total.lock().await?, 45);
+///     Ok::<_, Box<dyn std::error::Error>>(())
+/// }).unwrap().unwrap();
+/// ```
+pub struct Lock<T> {
+    state: Mutex<LockState>,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: the data is reached only through a `LockGuard`, and the state mutex guarantees at most
+// one guard exists at a time, handed from owner to owner through that mutex (so each owner's
+// accesses happen-before the next owner's). So sharing the lock only ever moves `T` between
+// threads, which `T: Send` allows.
+unsafe impl<T: Send> Sync for Lock<T> {}
+
+impl<T> Lock<T> {
+    /// An unlocked lock around `value`.
+    pub fn new(value: T) -> Lock<T> {
+        Lock { state: Mutex::new(LockState::default()), data: UnsafeCell::new(value) }
+    }
+
+    /// Waits for the lock and returns a guard that releases it on drop.
+    ///
+    /// # Cancellation
+    /// A checkpoint: it fails with `Cancelled` on entry in a cancelled scope, and otherwise yields
+    /// at least once, even when the lock is free. If it returns `Cancelled`, it does not hold the
+    /// lock and nothing changed; if the lock was handed to it before it noticed the cancellation,
+    /// it returns the guard (the next checkpoint reports the cancellation). Dropping the future
+    /// releases a lock it was handed.
+    pub fn lock(&self) -> LockFuture<'_, T> {
+        LockFuture { acquire: Acquire::new(self) }
+    }
+
+    /// Takes the lock if it is free (nobody holds it or waits for it). Not a checkpoint.
+    ///
+    /// # Errors
+    /// [`WouldBlock`] if the lock is held.
+    pub fn try_lock(&self) -> Result<LockGuard<'_, T>, WouldBlock> {
+        let mut st = self.state();
+        if st.held {
+            return Err(WouldBlock);
+        }
+        st.held = true;
+        Ok(LockGuard::new(self))
+    }
+
+    /// Whether some task holds the lock.
+    pub fn is_locked(&self) -> bool {
+        self.state().held
+    }
+
+    /// A snapshot of the lock's state.
+    pub fn statistics(&self) -> LockStats {
+        let st = self.state();
+        LockStats { locked: st.held, waiting: st.waiters.len(ACQUIRE_Q) }
+    }
+
+    /// The value, mutably (no locking needed: `&mut self` proves nobody else holds the lock).
+    pub fn get_mut(&mut self) -> &mut T {
+        // SAFETY: `&mut self` means no guard exists (guards borrow the lock), so this is the only
+        // access.
+        self.data.with_mut(|p| unsafe { &mut *p })
+    }
+
+    /// Consumes the lock and returns the value.
+    pub fn into_inner(self) -> T {
+        self.data.into_inner()
+    }
+}
+
+impl<T: Default> Default for Lock<T> {
+    fn default() -> Self {
+        Lock::new(T::default())
+    }
+}
+
+impl<T> fmt::Debug for Lock<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lock").field("stats", &self.statistics()).finish_non_exhaustive()
+    }
+}
+
+impl<T> Resource for Lock<T> {
+    type State = LockState;
+
+    fn state(&self) -> MutexGuard<'_, LockState> {
+        lock(&self.state)
+    }
+
+    fn waiters(st: &mut LockState) -> &mut WaitSet<Waiter<()>> {
+        &mut st.waiters
+    }
+
+    fn take_now(st: &mut LockState) -> bool {
+        !std::mem::replace(&mut st.held, true)
+    }
+
+    fn give_back(st: &mut LockState) -> Option<Waker> {
+        st.release()
+    }
+}
+
+/// A snapshot of a [`Lock`] (or a [`Condition`](super::Condition)'s lock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LockStats {
+    /// Whether the lock is held.
+    pub locked: bool,
+    /// Tasks waiting to acquire it.
+    pub waiting: usize,
+}
+
+/// The future of [`Lock::lock`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct LockFuture<'a, T> {
+    acquire: Acquire<'a, Lock<T>>,
+}
+
+impl<'a, T> Future for LockFuture<'a, T> {
+    type Output = Result<LockGuard<'a, T>, Cancelled>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let lock = self.acquire.resource();
+        Pin::new(&mut self.acquire).poll(cx).map_ok(|()| LockGuard::new(lock))
+    }
+}
+
+/// Access to a locked [`Lock`]'s value; releases the lock (handing it to the oldest waiter) when
+/// dropped.
+pub struct LockGuard<'a, T> {
+    pub(crate) lock: &'a Lock<T>,
+    /// `Send`/`Sync` exactly when `&mut T` is.
+    _marker: PhantomData<&'a mut T>,
+}
+
+impl<'a, T> LockGuard<'a, T> {
+    /// Only for a caller that has just taken ownership of the lock.
+    pub(crate) fn new(lock: &'a Lock<T>) -> Self {
+        LockGuard { lock, _marker: PhantomData }
+    }
+}
+
+impl<T> Deref for LockGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: this guard owns the lock, so no other guard can reach the data (see the `Sync`
+        // impl); the reference cannot outlive the guard.
+        self.lock.data.with(|p| unsafe { &*p })
+    }
+}
+
+impl<T> DerefMut for LockGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`, and `&mut self` makes this the only access through the guard.
+        self.lock.data.with_mut(|p| unsafe { &mut *p })
+    }
+}
+
+impl<T> Drop for LockGuard<'_, T> {
+    fn drop(&mut self) {
+        release(self.lock);
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for LockGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("LockGuard").field(&**self).finish()
+    }
+}

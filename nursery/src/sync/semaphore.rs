@@ -1,0 +1,180 @@
+//! [`Semaphore`]: a counter of units that tasks acquire and release, FIFO-fair, usable from any
+//! thread.
+//!
+//! Invariants (under the state mutex): parked acquirers exist only while `value` is 0; a release
+//! hands its unit straight to the oldest parked acquirer instead of incrementing `value`, so a
+//! later arrival can never take it first.
+
+use super::acquire::{ACQUIRE_Q, Acquire, Resource, release};
+use super::error::WouldBlock;
+use super::waitset::{WaitSet, Waiter};
+use quartet_runtime::Cancelled;
+use quartet_runtime::sync::{Mutex, MutexGuard, lock};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+#[derive(Debug, Default)]
+pub(crate) struct SemState {
+    value: usize,
+    waiters: WaitSet<Waiter<()>>,
+}
+
+/// A semaphore: [`acquire`](Semaphore::acquire) takes a unit (waiting while there is none) and
+/// returns a [`Permit`] that gives it back on drop.
+///
+/// Units may also be added with [`release`](Semaphore::release) and kept with
+/// [`Permit::forget`], for hand-offs that are not scoped. There is no timeout argument: wrap the
+/// call in a cancel scope.
+///
+/// # Examples
+/// ```no_run
+/// use quartet::sync::Semaphore;
+/// quartet::run(async {
+///     let slots = Semaphore::new(2); // at most two downloads at once
+///     quartet::nursery(async |n| {
+///         for _ in 0..10 {
+///             let slots = &slots;
+///             n.spawn(async move {
+///                 let _permit = slots.acquire().await?;
+///                 quartet::sleep(std::time::Duration::from_millis(10)).await
+///             })?;
+///         }
+///         Ok::<_, quartet::SpawnError>(())
+///     })
+///     .await
+/// }).unwrap().unwrap();
+/// ```
+pub struct Semaphore {
+    state: Mutex<SemState>,
+}
+
+impl Semaphore {
+    /// A semaphore holding `value` units.
+    pub fn new(value: usize) -> Semaphore {
+        Semaphore { state: Mutex::new(SemState { value, waiters: WaitSet::default() }) }
+    }
+
+    /// Waits for a unit and takes it.
+    ///
+    /// # Cancellation
+    /// A checkpoint: it fails with `Cancelled` on entry in a cancelled scope, and otherwise yields
+    /// at least once, even when a unit is free. If it returns `Cancelled`, it took no unit and
+    /// kept no place in the queue; if a unit was handed to it before it noticed the cancellation,
+    /// it returns the permit. Dropping the future gives back a unit it was handed.
+    pub fn acquire(&self) -> SemaphoreAcquire<'_> {
+        SemaphoreAcquire { acquire: Acquire::new(self) }
+    }
+
+    /// Takes a unit if one is free. Not a checkpoint.
+    ///
+    /// # Errors
+    /// [`WouldBlock`] if the value is 0.
+    pub fn try_acquire(&self) -> Result<Permit<'_>, WouldBlock> {
+        if Self::take_now(&mut self.state()) { Ok(Permit { sem: self }) } else { Err(WouldBlock) }
+    }
+
+    /// Adds one unit: it goes to the oldest waiting task, or raises the value. Not a checkpoint.
+    pub fn release(&self) {
+        release(self);
+    }
+
+    /// Units free right now.
+    pub fn value(&self) -> usize {
+        self.state().value
+    }
+
+    /// A snapshot of the semaphore's state.
+    pub fn statistics(&self) -> SemaphoreStats {
+        let st = self.state();
+        SemaphoreStats { value: st.value, waiting: st.waiters.len(ACQUIRE_Q) }
+    }
+}
+
+impl Resource for Semaphore {
+    type State = SemState;
+
+    fn state(&self) -> MutexGuard<'_, SemState> {
+        lock(&self.state)
+    }
+
+    fn waiters(st: &mut SemState) -> &mut WaitSet<Waiter<()>> {
+        &mut st.waiters
+    }
+
+    fn take_now(st: &mut SemState) -> bool {
+        if st.value == 0 {
+            return false;
+        }
+        st.value -= 1;
+        true
+    }
+
+    fn give_back(st: &mut SemState) -> Option<Waker> {
+        match st.waiters.pop_front(ACQUIRE_Q) {
+            Some(k) => st.waiters.get_mut(k).complete(),
+            None => {
+                st.value = st.value.saturating_add(1);
+                None
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Semaphore").field("stats", &self.statistics()).finish()
+    }
+}
+
+/// A snapshot of a [`Semaphore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SemaphoreStats {
+    /// Units free right now.
+    pub value: usize,
+    /// Tasks waiting for a unit.
+    pub waiting: usize,
+}
+
+/// The future of [`Semaphore::acquire`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct SemaphoreAcquire<'a> {
+    acquire: Acquire<'a, Semaphore>,
+}
+
+impl<'a> Future for SemaphoreAcquire<'a> {
+    type Output = Result<Permit<'a>, Cancelled>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let sem = self.acquire.resource();
+        Pin::new(&mut self.acquire).poll(cx).map_ok(|()| Permit { sem })
+    }
+}
+
+/// One unit of a [`Semaphore`], given back when dropped.
+#[must_use = "dropping a permit gives its unit back at once"]
+pub struct Permit<'a> {
+    sem: &'a Semaphore,
+}
+
+impl Permit<'_> {
+    /// Keeps the unit taken: it is not given back (call [`Semaphore::release`] to add it later).
+    pub fn forget(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        release(self.sem);
+    }
+}
+
+impl fmt::Debug for Permit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,375 @@
+//! Loop diagnostics: the slow-poll detector and loop-lag statistics (semantics §6.3).
+//!
+//! **Slow polls** (asyncio's debug mode, `slow_callback_duration`): when one poll of a task holds
+//! the thread longer than a threshold, the runtime reports the task (its name, or where it was
+//! spawned) and how long it held the loop. Off by default; turn it on with
+//! [`Builder::slow_poll_threshold`](crate::Builder::slow_poll_threshold) or, without touching the
+//! code, the environment variable `QUARTET_SLOW_POLL_MS` (milliseconds, read when the runtime
+//! starts; an explicit builder setting wins). Reports go to a [`SlowPollReporter`]; the default
+//! ([`StderrReporter`]) writes one line to stderr.
+//!
+//! A poll is timed by a [`PollTimer`] (nurseries wrap each child poll in one; the kernel wraps the
+//! root poll and `from_thread` tasks). Polls nest (a task polls the nursery that polls its
+//! children), so a timer blames only its own time: its elapsed time minus that of the timed polls
+//! nested in it. A child that blocks is reported once, as itself, not also as each ancestor.
+//!
+//! **Loop lag** is how late timers fire: for every timer the kernel fires, `now - deadline`. A loop
+//! that is blocked (a slow poll, too much work per tick) shows up directly as late timers; an idle
+//! loop shows the park/wake-up latency of the OS (tens of microseconds). The statistics are a
+//! fixed log-bucketed histogram (4 buckets per power of two, so percentiles are within 25%), read
+//! with [`loop_lag`] and cleared with [`reset_loop_lag`].
+
+use crate::kernel::context::with_core;
+use crate::task::TaskInfo;
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The environment variable that sets the slow-poll threshold in milliseconds (`0` or `off`
+/// disables it).
+pub const ENV_SLOW_POLL_MS: &str = "QUARTET_SLOW_POLL_MS";
+
+/// Receives slow-poll reports. Called on the runtime thread, right after the slow poll; it should
+/// be quick (it runs on the loop it is reporting about).
+pub trait SlowPollReporter: Send + Sync {
+    /// One poll of a task held the loop longer than the threshold.
+    fn report(&self, poll: &SlowPoll);
+}
+
+/// A slow poll: who, and for how long.
+#[derive(Debug, Clone)]
+pub struct SlowPoll {
+    task: Option<TaskInfo>,
+    duration: Duration,
+    threshold: Duration,
+}
+
+impl SlowPoll {
+    /// The task, or `None` for the root future passed to `run`.
+    pub fn task(&self) -> Option<&TaskInfo> {
+        self.task.as_ref()
+    }
+
+    /// How long the poll held the loop (excluding timed polls nested in it).
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+
+    /// The threshold it exceeded.
+    pub fn threshold(&self) -> Duration {
+        self.threshold
+    }
+}
+
+impl fmt::Display for SlowPoll {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.task {
+            Some(t) => write!(f, "slow poll: task {t}")?,
+            None => f.write_str("slow poll: the root future passed to run")?,
+        }
+        write!(f, " held the loop for {:.3?} (threshold {:?})", self.duration, self.threshold)
+    }
+}
+
+/// The default reporter: one line to stderr per slow poll.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StderrReporter;
+
+impl SlowPollReporter for StderrReporter {
+    fn report(&self, poll: &SlowPoll) {
+        eprintln!("quartet: {poll}");
+    }
+}
+
+/// Why `QUARTET_SLOW_POLL_MS` could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{ENV_SLOW_POLL_MS}={value:?} is not a number of milliseconds (use e.g. 10, 0.5, or off)")]
+pub struct ParseSlowPollError {
+    value: String,
+}
+
+/// Parses a slow-poll threshold in milliseconds: `""`, `"0"` and `"off"` mean disabled, otherwise
+/// a non-negative decimal number (`"10"`, `"0.25"`).
+///
+/// # Errors
+/// [`ParseSlowPollError`] for anything else.
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::monitor::parse_slow_poll_ms;
+/// use std::time::Duration;
+/// assert_eq!(parse_slow_poll_ms("25"), Ok(Some(Duration::from_millis(25))));
+/// assert_eq!(parse_slow_poll_ms("off"), Ok(None));
+/// assert!(parse_slow_poll_ms("fast").is_err());
+/// ```
+pub fn parse_slow_poll_ms(value: &str) -> Result<Option<Duration>, ParseSlowPollError> {
+    let v = value.trim();
+    if v.is_empty() || v.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let err = || ParseSlowPollError { value: value.to_string() };
+    let ms: f64 = v.parse().map_err(|_| err())?;
+    if !ms.is_finite() || ms < 0.0 {
+        return Err(err());
+    }
+    let d = Duration::try_from_secs_f64(ms / 1000.0).map_err(|_| err())?;
+    Ok((!d.is_zero()).then_some(d))
+}
+
+/// The builder's monitor settings.
+#[derive(Clone, Default)]
+pub(crate) struct Config {
+    /// `None`: not set, use the environment variable.
+    pub threshold: Option<Option<Duration>>,
+    pub reporter: Option<Arc<dyn SlowPollReporter>>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("threshold", &self.threshold)
+            .field("custom_reporter", &self.reporter.is_some())
+            .finish()
+    }
+}
+
+impl Config {
+    /// The runtime's monitor: the explicit threshold, else `QUARTET_SLOW_POLL_MS` (a bad value is
+    /// reported on stderr and ignored: a debugging aid must not stop the program).
+    pub fn build(&self) -> Monitor {
+        let threshold = match self.threshold {
+            Some(t) => t,
+            None => match std::env::var(ENV_SLOW_POLL_MS) {
+                Ok(v) => parse_slow_poll_ms(&v).unwrap_or_else(|e| {
+                    eprintln!("quartet: ignoring {e}");
+                    None
+                }),
+                Err(_) => None,
+            },
+        };
+        Monitor {
+            threshold,
+            reporter: self.reporter.clone().unwrap_or_else(|| Arc::new(StderrReporter)),
+            nested: Cell::new(Duration::ZERO),
+            slow: Cell::new(0),
+            lag: RefCell::new(LoopLag::default()),
+        }
+    }
+}
+
+/// Per-runtime monitor state, in the kernel's `Core`.
+pub(crate) struct Monitor {
+    threshold: Option<Duration>,
+    reporter: Arc<dyn SlowPollReporter>,
+    /// Time spent so far in timed polls nested inside the current one.
+    nested: Cell<Duration>,
+    slow: Cell<u64>,
+    lag: RefCell<LoopLag>,
+}
+
+impl Monitor {
+    pub fn record_lag(&self, late: Duration) {
+        self.lag.borrow_mut().record(late);
+    }
+}
+
+/// Times one poll of a task for the slow-poll detector; reports it when dropped if it was slow.
+/// Costs one thread-local read when the detector is off.
+///
+/// # Examples
+/// ```no_run
+/// # use quartet_runtime::{monitor::PollTimer, task::TaskInfo};
+/// # let info = TaskInfo::new(Some("worker".into()), std::panic::Location::caller());
+/// let _timer = PollTimer::start(Some(&info));
+/// // ... poll the task ...
+/// ```
+#[derive(Debug)]
+#[must_use = "the poll is timed until the timer drops"]
+pub struct PollTimer<'a> {
+    start: Option<Instant>,
+    /// The enclosing poll's nested time, restored (plus ours) on drop.
+    saved: Duration,
+    task: Option<&'a TaskInfo>,
+}
+
+impl<'a> PollTimer<'a> {
+    /// Starts timing a poll of `task` (`None`: the root future).
+    pub fn start(task: Option<&'a TaskInfo>) -> PollTimer<'a> {
+        let saved = with_core(|c| c.monitor.threshold.map(|_| c.monitor.nested.replace(Duration::ZERO))).flatten();
+        match saved {
+            Some(saved) => PollTimer { start: Some(Instant::now()), saved, task },
+            None => PollTimer { start: None, saved: Duration::ZERO, task },
+        }
+    }
+}
+
+impl Drop for PollTimer<'_> {
+    fn drop(&mut self) {
+        let Some(start) = self.start else { return };
+        let elapsed = start.elapsed();
+        with_core(|c| {
+            let m = &c.monitor;
+            let inner = m.nested.replace(self.saved + elapsed);
+            let own = elapsed.saturating_sub(inner);
+            let Some(threshold) = m.threshold else { return };
+            if own > threshold {
+                m.slow.set(m.slow.get() + 1);
+                let poll = SlowPoll { task: self.task.cloned(), duration: own, threshold };
+                m.reporter.report(&poll);
+            }
+        });
+    }
+}
+
+/// Kernel: a timer due at `deadline` fired `late` after it.
+pub(crate) fn record_timer_lag(late: Duration) {
+    with_core(|c| c.monitor.record_lag(late));
+}
+
+/// Slow polls reported so far by the runtime on this thread, or `None` outside `run`.
+pub fn slow_polls() -> Option<u64> {
+    with_core(|c| c.monitor.slow.get())
+}
+
+/// The slow-poll threshold in force, or `None` if the detector is off (or outside `run`).
+pub fn slow_poll_threshold() -> Option<Duration> {
+    with_core(|c| c.monitor.threshold).flatten()
+}
+
+/// Loop-lag statistics of the runtime on this thread (see the module docs), or `None` outside
+/// `run`.
+///
+/// # Examples
+/// ```no_run
+/// quartet_runtime::run(async {
+///     quartet_runtime::sleep(std::time::Duration::from_millis(5)).await.unwrap();
+///     let lag = quartet_runtime::monitor::loop_lag().unwrap();
+///     println!("{} timers, p99 {:?} late", lag.count(), lag.percentile(0.99));
+/// }).unwrap();
+/// ```
+pub fn loop_lag() -> Option<LoopLag> {
+    with_core(|c| c.monitor.lag.borrow().clone())
+}
+
+/// Clears the loop-lag statistics (for measuring one phase of a program).
+pub fn reset_loop_lag() {
+    with_core(|c| *c.monitor.lag.borrow_mut() = LoopLag::default());
+}
+
+/// Sub-buckets per power of two.
+const SUB: usize = 4;
+/// Values 0..SUB µs get a bucket each, then SUB buckets per octave up to 2^26 µs (67 s).
+const BUCKETS: usize = SUB + 24 * SUB;
+
+/// A histogram of how late timers fired, in microseconds, with 4 log buckets per power of two.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LoopLag {
+    buckets: [u64; BUCKETS],
+    count: u64,
+    max: Duration,
+}
+
+impl Default for LoopLag {
+    fn default() -> Self {
+        LoopLag { buckets: [0; BUCKETS], count: 0, max: Duration::ZERO }
+    }
+}
+
+impl fmt::Debug for LoopLag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoopLag")
+            .field("count", &self.count)
+            .field("p50", &self.percentile(0.5))
+            .field("p99", &self.percentile(0.99))
+            .field("max", &self.max)
+            .finish()
+    }
+}
+
+fn bucket(us: u64) -> usize {
+    if us < SUB as u64 {
+        return us as usize;
+    }
+    let log = 63 - us.leading_zeros() as usize; // >= 2
+    let sub = ((us >> (log - 2)) & 3) as usize;
+    (SUB + (log - 2) * SUB + sub).min(BUCKETS - 1)
+}
+
+/// The exclusive upper bound of bucket `i`, in microseconds.
+fn upper(i: usize) -> u64 {
+    if i < SUB {
+        return i as u64 + 1;
+    }
+    let log = (i - SUB) / SUB + 2;
+    let sub = ((i - SUB) % SUB) as u64;
+    (4 + sub + 1) << (log - 2)
+}
+
+impl LoopLag {
+    fn record(&mut self, late: Duration) {
+        let us = u64::try_from(late.as_micros()).unwrap_or(u64::MAX);
+        self.buckets[bucket(us)] += 1;
+        self.count += 1;
+        self.max = self.max.max(late);
+    }
+
+    /// Timers fired.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The latest a timer fired.
+    pub fn max(&self) -> Duration {
+        self.max
+    }
+
+    /// The lateness below which a fraction `q` (0.0..=1.0) of timers fired: an upper bound, within
+    /// 25% (the top of its bucket, but never above [`max`](Self::max)). Zero if nothing fired.
+    pub fn percentile(&self, q: f64) -> Duration {
+        if self.count == 0 {
+            return Duration::ZERO;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * self.count as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (i, &n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                return Duration::from_micros(upper(i)).min(self.max);
+            }
+        }
+        self.max
+    }
+
+    /// The non-empty buckets: (exclusive upper bound, count), smallest first.
+    pub fn buckets(&self) -> impl Iterator<Item = (Duration, u64)> + '_ {
+        self.buckets.iter().enumerate().filter(|(_, n)| **n > 0).map(|(i, n)| (Duration::from_micros(upper(i)), *n))
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_cover_their_values() {
+        for us in [0u64, 1, 3, 4, 5, 7, 8, 9, 15, 16, 100, 1000, 65_535, 1 << 20] {
+            let i = bucket(us);
+            assert!(us < upper(i), "{us} in bucket {i} with upper {}", upper(i));
+            if i > 0 {
+                assert!(us >= upper(i - 1), "{us} below bucket {i}'s lower bound");
+            }
+        }
+    }
+
+    #[test]
+    fn percentile_is_within_a_bucket() {
+        let mut l = LoopLag::default();
+        for us in 1..=100u64 {
+            l.record(Duration::from_micros(us));
+        }
+        let p50 = l.percentile(0.5);
+        assert!(p50 >= Duration::from_micros(50) && p50 <= Duration::from_micros(64), "{p50:?}");
+        assert_eq!(l.percentile(1.0), Duration::from_micros(100));
+    }
+}

@@ -1,0 +1,422 @@
+//! [`CapacityLimiter`]: a counted, borrower-tracked, FIFO-fair semaphore usable from any thread
+//! (Trio's `trio.CapacityLimiter`). It bounds [`to_thread`](crate::thread::to_thread), and programs
+//! use it directly to bound anything else (connections, memory-hungry jobs).
+//!
+//! Invariants (all state is under one lock, so they hold whenever the lock is free):
+//! 1. `borrowed` counts every token that exists: held by a [`Token`], or handed to a waiter that
+//!    has not picked it up yet (`granted`). Each token is released exactly once (when its `Token`
+//!    drops, or when the waiter it was handed to gives up), so the count never leaks.
+//! 2. Waiters exist only while `borrowed >= total`: a release or a raised total hands tokens
+//!    straight to the oldest waiters (hand-off), so nobody can barge ahead of the queue (FIFO).
+//! 3. Wakers are called after the lock is released, so a waker that runs code (or re-enters the
+//!    limiter) cannot deadlock it.
+//!
+//! `borrowed` may exceed `total` after the total is lowered; new borrowing then waits until enough
+//! tokens have come back.
+
+use crate::cancel;
+use crate::error::Cancelled;
+use crate::sync::{Arc, Mutex, lock};
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+/// Who holds a token. Each [`CapacityLimiter::acquire`] borrows on behalf of a fresh borrower;
+/// [`CapacityLimiter::acquire_on_behalf_of`] lets a program name one, and the limiter then refuses
+/// to lend that borrower a second token at once (Trio's rule, which catches a task deadlocking on
+/// itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Borrower(u64);
+
+impl Borrower {
+    /// A borrower id never handed out before in this process.
+    pub fn new() -> Borrower {
+        // A plain std atomic: ids only need to be unique, this is not cross-thread state.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Borrower(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// The numeric id.
+    pub fn id(self) -> u64 {
+        self.0
+    }
+}
+
+impl Default for Borrower {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Why [`CapacityLimiter::try_acquire`] did not lend a token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TryAcquireError {
+    /// Every token is borrowed (or others are already waiting for one).
+    #[error("no token available: all {total} are borrowed or promised to waiting tasks")]
+    NoCapacity {
+        /// The limiter's total at the time.
+        total: usize,
+    },
+    /// This borrower already holds a token of this limiter.
+    #[error("borrower {0:?} already holds a token of this CapacityLimiter")]
+    AlreadyBorrowing(Borrower),
+}
+
+/// Why [`CapacityLimiter::acquire_on_behalf_of`] failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AcquireError {
+    /// The caller was cancelled; it holds nothing.
+    #[error("{0}")]
+    Cancelled(#[source] Cancelled),
+    /// This borrower already holds a token of this limiter.
+    #[error("borrower {0:?} already holds a token of this CapacityLimiter")]
+    AlreadyBorrowing(Borrower),
+}
+
+/// A snapshot of a limiter's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LimiterStats {
+    /// Tokens lent out (including ones handed to a waiter that has not woken yet).
+    pub borrowed: usize,
+    /// The current total.
+    pub total: usize,
+    /// Acquires waiting for a token.
+    pub waiting: usize,
+}
+
+struct Waiter {
+    id: u64,
+    borrower: Borrower,
+    waker: Waker,
+}
+
+struct State {
+    total: usize,
+    borrowed: usize,
+    /// How many tokens each borrower holds (1, unless concurrent acquires raced).
+    borrowers: HashMap<Borrower, usize>,
+    waiters: VecDeque<Waiter>,
+    /// Waiter ids that were handed a token and have not picked it up.
+    granted: Vec<u64>,
+    next_waiter: u64,
+}
+
+impl State {
+    fn lend(&mut self, b: Borrower) {
+        self.borrowed += 1;
+        *self.borrowers.entry(b).or_insert(0) += 1;
+    }
+
+    /// Takes one token back from `b` and hands free tokens to the oldest waiters.
+    fn give_back(&mut self, b: Borrower, wake: &mut Vec<Waker>) {
+        self.borrowed -= 1;
+        if let Some(n) = self.borrowers.get_mut(&b) {
+            *n -= 1;
+            if *n == 0 {
+                self.borrowers.remove(&b);
+            }
+        }
+        self.hand_off(wake);
+    }
+
+    fn hand_off(&mut self, wake: &mut Vec<Waker>) {
+        while self.borrowed < self.total {
+            let Some(w) = self.waiters.pop_front() else { break };
+            self.lend(w.borrower);
+            self.granted.push(w.id);
+            wake.push(w.waker);
+        }
+    }
+}
+
+struct Shared {
+    state: Mutex<State>,
+}
+
+impl Shared {
+    fn release(&self, b: Borrower) {
+        let mut wake = Vec::new();
+        lock(&self.state).give_back(b, &mut wake);
+        wake.into_iter().for_each(Waker::wake);
+    }
+}
+
+/// A limit on how many things may happen at once: `total` tokens, lent out one per borrower.
+///
+/// Cloning gives another handle to the same limiter. It is `Send + Sync`: tokens may be released
+/// on any thread (worker threads release [`to_thread`](crate::thread::to_thread)'s tokens).
+///
+/// - Fair: waiters get tokens in the order they started waiting; a release hands its token
+///   directly to the oldest waiter.
+/// - Adjustable: [`set_total`](Self::set_total) at any time; raising it wakes waiters, lowering it
+///   lets current borrowers keep their tokens.
+/// - Cancellation-atomic: a cancelled [`acquire`](Self::acquire) holds nothing, and a token handed
+///   to it just before it noticed the cancellation goes back to the limiter (to the next waiter).
+///
+/// # Examples
+/// ```no_run
+/// use quartet_runtime::thread::CapacityLimiter;
+/// quartet_runtime::run(async {
+///     let limiter = CapacityLimiter::new(2);
+///     let token = limiter.acquire().await?; // a checkpoint
+///     assert_eq!(limiter.stats().borrowed, 1);
+///     drop(token); // gives the token back
+///     assert_eq!(limiter.available(), 2);
+///     Ok::<(), quartet_runtime::Cancelled>(())
+/// }).unwrap().unwrap();
+/// ```
+#[derive(Clone)]
+pub struct CapacityLimiter {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for CapacityLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.stats();
+        f.debug_struct("CapacityLimiter")
+            .field("borrowed", &s.borrowed)
+            .field("total", &s.total)
+            .field("waiting", &s.waiting)
+            .finish()
+    }
+}
+
+impl CapacityLimiter {
+    /// A limiter with `total` tokens. A total of 0 is allowed and means "nothing may borrow until
+    /// the total is raised".
+    pub fn new(total: usize) -> CapacityLimiter {
+        let state = State {
+            total,
+            borrowed: 0,
+            borrowers: HashMap::new(),
+            waiters: VecDeque::new(),
+            granted: Vec::new(),
+            next_waiter: 0,
+        };
+        CapacityLimiter { shared: Arc::new(Shared { state: Mutex::new(state) }) }
+    }
+
+    /// The total number of tokens.
+    pub fn total(&self) -> usize {
+        lock(&self.shared.state).total
+    }
+
+    /// Changes the total. Raising it hands the new tokens to waiters at once; lowering it below
+    /// the number borrowed takes nothing away, but new borrowing waits until enough have come back.
+    pub fn set_total(&self, total: usize) {
+        let mut wake = Vec::new();
+        {
+            let mut st = lock(&self.shared.state);
+            st.total = total;
+            st.hand_off(&mut wake);
+        }
+        wake.into_iter().for_each(Waker::wake);
+    }
+
+    /// Tokens lent out.
+    pub fn borrowed(&self) -> usize {
+        lock(&self.shared.state).borrowed
+    }
+
+    /// Tokens that could be borrowed right now (0 if the total was lowered below `borrowed`).
+    pub fn available(&self) -> usize {
+        let st = lock(&self.shared.state);
+        st.total.saturating_sub(st.borrowed)
+    }
+
+    /// Borrowed, total and waiting, read at one instant.
+    pub fn stats(&self) -> LimiterStats {
+        let st = lock(&self.shared.state);
+        LimiterStats { borrowed: st.borrowed, total: st.total, waiting: st.waiters.len() }
+    }
+
+    /// The borrowers holding tokens now (in no particular order).
+    pub fn borrowers(&self) -> Vec<Borrower> {
+        lock(&self.shared.state).borrowers.keys().copied().collect()
+    }
+
+    /// Borrows a token without waiting, for a fresh borrower.
+    ///
+    /// # Errors
+    /// [`TryAcquireError::NoCapacity`] if none is free or others are waiting (they go first).
+    pub fn try_acquire(&self) -> Result<Token, TryAcquireError> {
+        self.try_acquire_on_behalf_of(Borrower::new())
+    }
+
+    /// Borrows a token for `borrower` without waiting.
+    ///
+    /// # Errors
+    /// [`TryAcquireError::AlreadyBorrowing`] if `borrower` holds one already,
+    /// [`TryAcquireError::NoCapacity`] if none is free or others are waiting.
+    pub fn try_acquire_on_behalf_of(&self, borrower: Borrower) -> Result<Token, TryAcquireError> {
+        let mut st = lock(&self.shared.state);
+        if st.borrowers.contains_key(&borrower) {
+            return Err(TryAcquireError::AlreadyBorrowing(borrower));
+        }
+        if st.borrowed < st.total && st.waiters.is_empty() {
+            st.lend(borrower);
+            drop(st);
+            return Ok(Token { shared: self.shared.clone(), borrower });
+        }
+        Err(TryAcquireError::NoCapacity { total: st.total })
+    }
+
+    /// Waits for a token, for a fresh borrower.
+    ///
+    /// # Cancellation
+    /// A checkpoint: it fails with `Cancelled` if an enclosing scope is cancelled on entry or while
+    /// it waits, and then holds nothing. Once a token is taken the acquisition is final; it still
+    /// yields once (cancel-shielded) so that it is a scheduling point even when a token is free.
+    /// Dropping the future gives back any token it was handed.
+    pub fn acquire(&self) -> Acquire {
+        Acquire { shared: self.shared.clone(), borrower: Borrower::new(), state: AcquireState::Start }
+    }
+
+    /// Waits for a token for `borrower` (see [`acquire`](Self::acquire)).
+    ///
+    /// # Errors
+    /// [`AcquireError::AlreadyBorrowing`] if `borrower` holds one already (checked on entry),
+    /// [`AcquireError::Cancelled`] as for `acquire`.
+    pub async fn acquire_on_behalf_of(&self, borrower: Borrower) -> Result<Token, AcquireError> {
+        if let Some(c) = cancel::current() {
+            return Err(AcquireError::Cancelled(c));
+        }
+        if lock(&self.shared.state).borrowers.contains_key(&borrower) {
+            return Err(AcquireError::AlreadyBorrowing(borrower));
+        }
+        let acquire = Acquire { shared: self.shared.clone(), borrower, state: AcquireState::Start };
+        acquire.await.map_err(AcquireError::Cancelled)
+    }
+}
+
+/// A borrowed token; dropping it (on any thread) gives it back.
+#[must_use = "dropping the token releases it at once"]
+pub struct Token {
+    shared: Arc<Shared>,
+    borrower: Borrower,
+}
+
+impl Token {
+    /// Who borrowed it.
+    pub fn borrower(&self) -> Borrower {
+        self.borrower
+    }
+
+    /// The limiter it belongs to.
+    pub fn limiter(&self) -> CapacityLimiter {
+        CapacityLimiter { shared: self.shared.clone() }
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token").field("borrower", &self.borrower).finish()
+    }
+}
+
+impl Drop for Token {
+    fn drop(&mut self) {
+        self.shared.release(self.borrower);
+    }
+}
+
+enum AcquireState {
+    Start,
+    /// Took a free token; yields once before returning it.
+    Yielding(Token),
+    Waiting(u64),
+    Done,
+}
+
+/// The future of [`CapacityLimiter::acquire`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Acquire {
+    shared: Arc<Shared>,
+    borrower: Borrower,
+    state: AcquireState,
+}
+
+impl fmt::Debug for Acquire {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Acquire").field("borrower", &self.borrower).finish_non_exhaustive()
+    }
+}
+
+impl Acquire {
+    /// Leaves the queue; a token already handed to this waiter goes back to the limiter.
+    fn give_up(&mut self) {
+        let AcquireState::Waiting(id) = std::mem::replace(&mut self.state, AcquireState::Done) else { return };
+        let mut wake = Vec::new();
+        {
+            let mut st = lock(&self.shared.state);
+            if let Some(pos) = st.granted.iter().position(|&g| g == id) {
+                st.granted.swap_remove(pos);
+                st.give_back(self.borrower, &mut wake);
+            } else if let Some(pos) = st.waiters.iter().position(|w| w.id == id) {
+                st.waiters.remove(pos);
+            }
+        }
+        wake.into_iter().for_each(Waker::wake);
+    }
+}
+
+impl Future for Acquire {
+    type Output = Result<Token, Cancelled>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        match std::mem::replace(&mut this.state, AcquireState::Done) {
+            AcquireState::Start => {
+                if let Some(c) = cancel::current() {
+                    return Poll::Ready(Err(c));
+                }
+                let mut st = lock(&this.shared.state);
+                if st.borrowed < st.total && st.waiters.is_empty() {
+                    st.lend(this.borrower);
+                    drop(st);
+                    this.state = AcquireState::Yielding(Token { shared: this.shared.clone(), borrower: this.borrower });
+                    cx.waker().wake_by_ref();
+                } else {
+                    let id = st.next_waiter;
+                    st.next_waiter += 1;
+                    st.waiters.push_back(Waiter { id, borrower: this.borrower, waker: cx.waker().clone() });
+                    this.state = AcquireState::Waiting(id);
+                }
+                Poll::Pending
+            }
+            AcquireState::Yielding(token) => Poll::Ready(Ok(token)),
+            AcquireState::Waiting(id) => {
+                this.state = AcquireState::Waiting(id);
+                if let Some(c) = cancel::current() {
+                    this.give_up();
+                    return Poll::Ready(Err(c));
+                }
+                let mut st = lock(&this.shared.state);
+                if let Some(pos) = st.granted.iter().position(|&g| g == id) {
+                    st.granted.swap_remove(pos);
+                    drop(st);
+                    this.state = AcquireState::Done;
+                    return Poll::Ready(Ok(Token { shared: this.shared.clone(), borrower: this.borrower }));
+                }
+                if let Some(w) = st.waiters.iter_mut().find(|w| w.id == id) {
+                    if !w.waker.will_wake(cx.waker()) {
+                        w.waker = cx.waker().clone();
+                    }
+                }
+                Poll::Pending
+            }
+            AcquireState::Done => panic!("quartet: Acquire polled after completion"),
+        }
+    }
+}
+
+impl Drop for Acquire {
+    fn drop(&mut self) {
+        self.give_up();
+    }
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs quartet's benchmark suite: prints the table and writes BENCHMARKS.md and benches/ratios.svg.
+#
+#   scripts/bench.sh            full mode (about 10 minutes; run it on a quiet machine)
+#   scripts/bench.sh --quick    small sizes, under 2 minutes, for development
+#   scripts/bench.sh --runs=7 --only=echo,spawn --echo-ms=5000 ...   (see benches/src/config.rs)
+#
+# Every option can also be given as an environment variable QB_<NAME> (e.g. QB_RUNS=7).
+# Set QB_FEATURES to build optional rows, e.g. QB_FEATURES=channel,to_thread.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+features=()
+if [[ -n "${QB_FEATURES:-}" ]]; then
+    features=(--features "$QB_FEATURES")
+fi
+cargo build --release -p quartet-benches "${features[@]}"
+exec "${CARGO_TARGET_DIR:-target}/release/quartet-benches" "$@"
