@@ -24,7 +24,7 @@ for peer in "${peers[@]}"; do
     res=$("$bin" once echo-tput "$peer" port="$port" pid="$vg" size="$size" conns=100 warmup_ms=200 window_ms=3000)
     callgrind_control -d "$vg" >/dev/null
     sleep 0.5
-    kill "$vg" 2>/dev/null || true
+    kill -9 "$vg" 2>/dev/null || true
     wait "$vg" 2>/dev/null || true
     msgs=$(echo "$res" | sed -n 's/.*total_msgs=\([0-9.]*\).*/\1/p')
     last=$(ls -t "$out"/cg."$peer".*.2 2>/dev/null | head -1 || true)

@@ -6,7 +6,7 @@ mod nursery_support;
 
 use nursery_support::run;
 use quartet::{
-    BoxError, Cancelled, CancelScope, Instant, NurseryError, OpError, Reason, SpawnError, checkpoint, nop, nursery,
+    BoxError, CancelScope, Cancelled, Instant, NurseryError, OpError, Reason, SpawnError, checkpoint, nop, nursery,
     shield, sleep, yield_now,
 };
 use std::cell::{Cell, RefCell};
@@ -101,19 +101,19 @@ fn cancel_before_entering_raises_at_first_checkpoint_not_before() {
 #[test]
 fn swallowed_cancel_is_raised_again_at_every_later_checkpoint() {
     let scope = CancelScope::new();
-    let results = RefCell::new(Vec::new());
-    run(scope.run(async {
+    let results = run(scope.run(async {
         scope.cancel();
-        let mut r = results.borrow_mut();
+        let mut r = Vec::new();
         r.push(("sleep", sleep(LONG).await.is_err()));
         r.push(("checkpoint", checkpoint().await.is_err()));
         r.push(("sleep zero", sleep(Duration::ZERO).await.is_err()));
         r.push(("nop", nop().await.is_err_and(|e| e.is_cancelled())));
         r.push(("sleep again", sleep(LONG).await.is_err()));
-        Ok::<_, Cancelled>(())
+        Ok::<_, Cancelled>(r)
     }))
-    .unwrap();
-    for (what, cancelled) in results.into_inner() {
+    .unwrap()
+    .expect("the block returned normally");
+    for (what, cancelled) in results {
         assert!(cancelled, "{what} did not raise Cancelled after an earlier one was swallowed");
     }
     // The block returned Ok: the scope did not need to catch anything.

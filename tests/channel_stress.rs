@@ -14,8 +14,10 @@ fn hundred_producers_hundred_consumers_million_messages_rendezvous_exactly_once(
     let received = RefCell::new(vec![0usize; CONSUMERS]);
     let start = std::time::Instant::now();
     run(async {
-        let (tx, rx) = channel::<u32>(0);
         nursery(async |n| {
+            // the body's own handles are dropped when it returns, so the channel ends once the
+            // producers are done
+            let (tx, rx) = channel::<u32>(0);
             for p in 0..PRODUCERS {
                 let tx = tx.clone();
                 n.spawn(async move {

@@ -6,7 +6,7 @@ mod nursery_support;
 use nursery_support::run;
 use quartet::net::TcpListener;
 use quartet::{
-    Cancelled, CancelScope, Instant, OpError, Reason, SpawnError, TooSlow, checkpoint, current_effective_deadline,
+    CancelScope, Cancelled, Instant, OpError, Reason, SpawnError, TooSlow, checkpoint, current_effective_deadline,
     fail_after, fail_at, move_on_after, move_on_at, nursery, shield, sleep,
 };
 use std::cell::Cell;
@@ -229,9 +229,8 @@ fn effective_deadline_is_the_earliest_enclosing_deadline() {
 #[test]
 fn shield_hides_outer_deadlines_from_effective_deadline() {
     let outer_t = Instant::now() + Duration::from_secs(100);
-    let seen = run(CancelScope::with_deadline(outer_t).run(async {
-        shield(async { Ok::<_, Cancelled>(current_effective_deadline()) }).await
-    }));
+    let seen = run(CancelScope::with_deadline(outer_t)
+        .run(async { shield(async { Ok::<_, Cancelled>(current_effective_deadline()) }).await }));
     assert_eq!(seen, Ok(Some(Some(None))));
 }
 

@@ -16,7 +16,7 @@ fn run_returns_while_a_recv_is_pending_and_frees_its_buffer_only_after_the_drain
     let _s = serial();
     let _w = watchdog(Duration::from_secs(30), "shutdown with a pending recv");
     let before = open_fds();
-    let (report, _peer) = Builder::new()
+    let (report, peer) = Builder::new()
         .shutdown_drain(Duration::from_secs(3))
         .run(async {
             let (stream, peer) = tcp_pair().await?;
@@ -31,7 +31,7 @@ fn run_returns_while_a_recv_is_pending_and_frees_its_buffer_only_after_the_drain
         .unwrap()
         .unwrap();
     assert!(dropped(&report), "the drain collected the cancelled recv, so its buffer is freed, not leaked");
-    drop(_peer);
+    drop(peer);
     assert_eq!(open_fds(), before, "an fd leaked");
 }
 
@@ -42,10 +42,10 @@ fn run_returns_while_a_nursery_full_of_ops_is_pending() {
     let _s = serial();
     let _w = watchdog(Duration::from_secs(30), "shutdown with a busy nursery");
     let before = open_fds();
-    let reports = Builder::new()
+    let (reports, peer) = Builder::new()
         .shutdown_drain(Duration::from_secs(3))
         .run(async {
-            let (stream, _peer) = tcp_pair().await?;
+            let (stream, peer) = tcp_pair().await?;
             let listener = quartet::net::TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
             let mut reports = Vec::new();
             let mut bufs = Vec::new();
@@ -69,11 +69,12 @@ fn run_returns_while_a_nursery_full_of_ops_is_pending() {
                 nop().await?;
             }
             assert_eq!(stats().unwrap().live_ops, 64, "32 recvs and 32 accepts in flight");
-            Ok::<_, OpError>(reports)
+            Ok::<_, OpError>((reports, peer)) // the peer stays open: no recv can complete by EOF
         })
         .unwrap()
         .unwrap();
     assert!(reports.iter().all(dropped), "every buffer was reclaimed after its final completion");
+    drop(peer);
     assert_eq!(open_fds(), before, "an fd leaked");
 }
 

@@ -5,7 +5,9 @@
 mod nursery_support;
 
 use nursery_support::run;
-use quartet::{BoxError, Cancelled, CancelScope, NurseryError, Reason, SpawnError, checkpoint, nursery, sleep, yield_now};
+use quartet::{
+    BoxError, CancelScope, Cancelled, NurseryError, Reason, SpawnError, checkpoint, nursery, sleep, yield_now,
+};
 use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
@@ -83,7 +85,7 @@ fn every_failure_is_reported_and_cancellations_are_filtered_out() {
             for name in ["a", "b", "c"] {
                 n.spawn_named(name, async move {
                     // each fails for real, after the nursery was cancelled by the first failure
-                    let r = sleep(Duration::from_millis(if name == "a" { 1 } else { 3600_000 })).await;
+                    let r = sleep(Duration::from_millis(if name == "a" { 1 } else { 3_600_000 })).await;
                     assert_eq!(r.is_err(), name != "a");
                     Err::<(), _>(io(&format!("{name} failed")))
                 })?;

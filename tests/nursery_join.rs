@@ -4,7 +4,7 @@
 mod nursery_support;
 
 use nursery_support::run;
-use quartet::{BoxError, Cancelled, CancelScope, JoinError, SpawnError, checkpoint, nursery, sleep, yield_now};
+use quartet::{BoxError, CancelScope, Cancelled, JoinError, SpawnError, checkpoint, nursery, sleep, yield_now};
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
@@ -158,9 +158,7 @@ fn join_handle_reports_how_the_child_ended() {
             let failed = n.spawn(async { Err::<(), _>(std::io::Error::other("x")) })?;
             let cancelled = n.spawn(async { sleep(Duration::from_secs(3600)).await })?;
             // Wait for both inside a shield: the failure cancels the nursery (and so the body).
-            let r = CancelScope::shielded()
-                .run(async { Ok::<_, Cancelled>((failed.await, cancelled.await)) })
-                .await?;
+            let r = CancelScope::shielded().run(async { Ok::<_, Cancelled>((failed.await, cancelled.await)) }).await?;
             out = r;
             Ok::<_, BoxError>(())
         })

@@ -6,7 +6,7 @@ mod nursery_support;
 
 use nursery_support::run;
 use quartet::{
-    Cancelled, CancelScope, Nursery, Reason, SpawnError, StartError, TaskStatus, checkpoint,
+    CancelScope, Cancelled, Nursery, Reason, SpawnError, StartError, TaskStatus, checkpoint,
     current_effective_deadline, nursery, sleep, yield_now,
 };
 use std::cell::{Cell, RefCell};
@@ -222,20 +222,20 @@ fn dropping_a_running_nursery_drops_its_children() {
     let dropped = Cell::new(0);
     run(async {
         let fut = nursery(async |n| {
-                for _ in 0..3 {
-                    let dropped = &dropped;
-                    n.spawn(async move {
-                        let _g = Guard(dropped);
-                        // ignores cancellation: only dropping the nursery ends it
-                        loop {
-                            let _ = sleep(Duration::from_millis(1)).await;
-                            yield_now().await;
-                        }
-                        #[allow(unreachable_code)]
-                        Ok::<_, Cancelled>(())
-                    })?;
-                }
-                Ok::<_, SpawnError>(())
+            for _ in 0..3 {
+                let dropped = &dropped;
+                n.spawn(async move {
+                    let _g = Guard(dropped);
+                    // ignores cancellation: only dropping the nursery ends it
+                    loop {
+                        let _ = sleep(Duration::from_millis(1)).await;
+                        yield_now().await;
+                    }
+                    #[allow(unreachable_code)]
+                    Ok::<_, Cancelled>(())
+                })?;
+            }
+            Ok::<_, SpawnError>(())
         });
         // Poll the nursery a few times by hand, then drop it while its children are running.
         let mut fut = std::pin::pin!(fut);

@@ -6,14 +6,14 @@ mod nursery_support;
 use nursery_support::run;
 use quartet::net::{TcpListener, TcpStream};
 use quartet::{
-    Cancelled, CancelScope, OpError, SpawnError, StartError, TaskStatus, checkpoint, move_on_after, nursery, sleep,
+    CancelScope, Cancelled, OpError, SpawnError, StartError, TaskStatus, checkpoint, move_on_after, nursery, sleep,
     yield_now,
 };
 use std::cell::{Cell, RefCell};
 use std::future::{Future, poll_fn};
+use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::task::Poll;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 #[test]

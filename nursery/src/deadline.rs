@@ -18,8 +18,9 @@ fn after(d: Duration) -> Instant {
 /// # Examples
 /// ```no_run
 /// use std::time::Duration;
-/// quartet::run(async {
-///     let r = quartet::move_on_after(Duration::from_millis(10), quartet::sleep(Duration::from_secs(5))).await;
+/// use quartet_runtime::{run, sleep};
+/// run(async {
+///     let r = quartet_nursery::move_on_after(Duration::from_millis(10), sleep(Duration::from_secs(5))).await;
 ///     assert_eq!(r, Ok(None));
 /// }).unwrap();
 /// ```

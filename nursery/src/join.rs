@@ -79,7 +79,8 @@ impl<T> Future for JoinHandle<T> {
         }
         // A result that is there is returned even if a cancel arrived meanwhile (it completed
         // first); the next checkpoint raises.
-        if let Some(r) = self.slot.result.borrow_mut().take() {
+        let done = self.slot.result.borrow_mut().take();
+        if let Some(r) = done {
             self.yielded = false;
             return Poll::Ready(r);
         }

@@ -93,32 +93,71 @@ impl fmt::Debug for Nursery<'_> {
 ///
 /// # Examples
 /// ```no_run
+/// use quartet_nursery::{SpawnError, nursery};
+/// use quartet_runtime::{Cancelled, run, sleep};
 /// use std::time::Duration;
-/// quartet::run(async {
+/// run(async {
 ///     let names = vec!["a", "b", "c"];
-///     quartet::nursery(async |n| {
+///     nursery(async |n| {
 ///         for name in &names {
 ///             // children may borrow `names`: it outlives the nursery
 ///             n.spawn(async move {
-///                 quartet::sleep(Duration::from_millis(10)).await?;
+///                 sleep(Duration::from_millis(10)).await?;
 ///                 println!("{name} done");
-///                 Ok::<_, quartet::Cancelled>(())
+///                 Ok::<_, Cancelled>(())
 ///             })?;
 ///         }
-///         Ok::<_, quartet::SpawnError>(())
+///         Ok::<_, SpawnError>(())
 ///     })
 ///     .await
 /// }).unwrap().unwrap();
 /// ```
 ///
 /// A child cannot borrow the body's own locals, which die before the children do:
-/// ```compile_fail,E0373
-/// quartet::run(async {
-///     quartet::nursery(async |n| {
+/// ```compile_fail,E0597
+/// use quartet_nursery::{SpawnError, nursery};
+/// use quartet_runtime::{Cancelled, run};
+/// run(async {
+///     nursery(async |n| {
 ///         let local = 5;
-///         n.spawn(async { let _ = &local; Ok::<_, quartet::Cancelled>(()) })?;
-///         Ok::<_, quartet::SpawnError>(())
+///         let borrowed = &local; // error: `local` does not live long enough
+///         n.spawn(async move { assert_eq!(*borrowed, 5); Ok::<_, Cancelled>(()) })?;
+///         Ok::<_, SpawnError>(())
 ///     }).await
+/// }).unwrap().unwrap();
+/// ```
+///
+/// Nor can a child hand its own locals to a sibling through the nursery handle:
+/// ```compile_fail,E0597
+/// use quartet_nursery::{SpawnError, nursery};
+/// use quartet_runtime::{Cancelled, run};
+/// run(async {
+///     nursery(async |n| {
+///         let handle = n.clone();
+///         n.spawn(async move {
+///             let local = 5;
+///             let borrowed = &local; // error: `local` does not live long enough
+///             handle.spawn(async move { assert_eq!(*borrowed, 5); Ok::<_, Cancelled>(()) })?;
+///             Ok::<_, SpawnError>(())
+///         })?;
+///         Ok::<_, SpawnError>(())
+///     }).await
+/// }).unwrap().unwrap();
+/// ```
+///
+/// And borrowed data cannot be freed while the nursery future that borrows it is alive (leaking
+/// that future with `mem::forget` ends the borrow; its children then never run again):
+/// ```compile_fail,E0505
+/// use quartet_nursery::{SpawnError, nursery};
+/// use quartet_runtime::{Cancelled, run};
+/// run(async {
+///     let data = vec![1, 2, 3];
+///     let fut = nursery(async |n| {
+///         n.spawn(async { assert_eq!(data.len(), 3); Ok::<_, Cancelled>(()) })?;
+///         Ok::<_, SpawnError>(())
+///     });
+///     drop(data); // error: cannot move out of `data` because it is borrowed
+///     fut.await
 /// }).unwrap().unwrap();
 /// ```
 pub async fn nursery<'env, F, T, E>(body: F) -> Result<T, NurseryError>
@@ -145,8 +184,15 @@ where
 
 impl<'env> Nursery<'env> {
     fn new() -> Nursery<'env> {
-        let state =
-            State { slots: Vec::new(), free: Vec::new(), live: 0, closed: false, failures: Vec::new(), panic: None, child_cancelled: None };
+        let state = State {
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            closed: false,
+            failures: Vec::new(),
+            panic: None,
+            child_cancelled: None,
+        };
         let mut state = state;
         // Slot 0 is the body; its waker is created lazily by `Run`.
         state.slots.push(Slot { child: None, busy: true, waker: None });
@@ -243,9 +289,15 @@ impl<'env> Nursery<'env> {
     /// passed (Trio's `nursery.start`). Errors before `started` come out of here, not out of the
     /// nursery; afterwards the child is an ordinary child of this nursery.
     ///
+    /// Like a spawn, the child runs until its first checkpoint even if the caller is already
+    /// cancelled.
+    ///
     /// # Cancellation
     /// If the caller is cancelled while waiting, the child is cancelled too; `start` waits for it
-    /// to finish and returns `StartError::Cancelled`. Dropping the future also cancels the child.
+    /// and returns `StartError::Cancelled` (a cancel scope around `start` catches it). A child
+    /// that calls `started` anyway is then an ordinary child, no longer cancelled, and `start`
+    /// returns its value. Dropping the future also cancels a child that has not started; its
+    /// outcome then goes to the nursery like any child's, so no failure is lost.
     #[track_caller]
     pub fn start<V, F, Fut, E>(&self, f: F) -> impl Future<Output = Result<V, StartError>> + use<'_, 'env, V, F, Fut, E>
     where

@@ -63,9 +63,10 @@ impl<F: Future> Future for Scoped<F> {
 ///
 /// # Examples
 /// ```no_run
-/// use quartet::{CancelScope, sleep};
+/// use quartet_nursery::CancelScope;
+/// use quartet_runtime::sleep;
 /// use std::time::Duration;
-/// quartet::run(async {
+/// quartet_runtime::run(async {
 ///     let scope = CancelScope::new();
 ///     let handle = scope.handle();
 ///     std::thread::spawn(move || handle.cancel()); // cancel from another thread

@@ -7,8 +7,8 @@
 //! the nursery's own scopes, even if the `start` call had been cancelled before.
 
 use crate::error::{BoxError, StartError};
-use quartet_runtime::cancel::{self, ScopeState};
 use quartet_runtime::Reason;
+use quartet_runtime::cancel::{self, ScopeState};
 use quartet_runtime::sync::Arc;
 use std::any::Any;
 use std::cell::{Cell, RefCell};

@@ -17,18 +17,22 @@ pub fn run(peer: &str, p: &Params) -> Result<Metrics, String> {
     let window = p.ms("window_ms")?;
     let mut rng = Rng::new(7);
     let delays: Vec<Duration> = (0..n).map(|_| Duration::from_nanos(rng.below(window.as_nanos() as u64))).collect();
-    let (cpu, late) = match peer {
+    let (cpu, late, parks) = match peer {
         "quartet" => quartet(delays)?,
         "tokio-ct" => super::tokio_ct()?.block_on(tokio(delays)),
         other => return Err(format!("unknown peer {other}")),
     };
-    Ok(Metrics::from([
+    let mut m = Metrics::from([
         ("cpu_ns_per_timer".to_string(), cpu.as_nanos() as f64 / n as f64),
         ("mean_late_us".to_string(), late.as_nanos() as f64 / n as f64 / 1000.0),
-    ]))
+    ]);
+    if let Some(p) = parks {
+        m.insert("ring_enters".to_string(), p as f64);
+    }
+    Ok(m)
 }
 
-fn quartet(delays: Vec<Duration>) -> Result<(Duration, Duration), String> {
+fn quartet(delays: Vec<Duration>) -> Result<(Duration, Duration, Option<u64>), String> {
     let out = quartet::run(async move {
         let late = Cell::new(Duration::ZERO);
         let c0 = sys::thread_cpu();
@@ -47,12 +51,13 @@ fn quartet(delays: Vec<Duration>) -> Result<(Duration, Duration), String> {
         })
         .await
         .map_err(|e| e.to_string())?;
-        Ok::<_, String>((sys::thread_cpu() - c0, late.get()))
+        let cpu = sys::thread_cpu() - c0;
+        Ok::<_, String>((cpu, late.get(), quartet::stats().map(|s| s.driver.enters)))
     });
     out.map_err(|e| e.to_string())?
 }
 
-async fn tokio(delays: Vec<Duration>) -> (Duration, Duration) {
+async fn tokio(delays: Vec<Duration>) -> (Duration, Duration, Option<u64>) {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU64, Ordering};
     let late = Arc::new(AtomicU64::new(0));
@@ -70,5 +75,5 @@ async fn tokio(delays: Vec<Duration>) -> (Duration, Duration) {
     for h in hs {
         let _ = h.await;
     }
-    (sys::thread_cpu() - c0, Duration::from_nanos(late.load(Ordering::Relaxed)))
+    (sys::thread_cpu() - c0, Duration::from_nanos(late.load(Ordering::Relaxed)), None)
 }

@@ -121,8 +121,6 @@ impl<T> Receiver<T> {
         if !st.sender_alive {
             return Poll::Ready(Err(RecvError));
         }
-        drop(st); // PLANTED BUG: register the waker in a second critical section
-        let mut st = lock(&self.inner.state);
         match &st.waker {
             Some(w) if w.will_wake(cx.waker()) => {}
             _ => st.waker = Some(cx.waker().clone()),
