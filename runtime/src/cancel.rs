@@ -150,11 +150,17 @@ impl ScopeState {
     }
 
     fn cancelled_now(&self, now: Instant) -> Option<Cancelled> {
-        if self.cancelled.load(Ordering::SeqCst) || self.deadline_passed(now) {
-            let reason = self.reason().unwrap_or(Reason::Explicit);
-            return Some(Cancelled::new(reason));
-        }
-        None
+        self.cancelled_lazy(&mut Some(now))
+    }
+
+    /// Like `cancelled_now`, reading the clock only if this scope has a deadline (the hot path of
+    /// every op poll: most scopes have none).
+    fn cancelled_lazy(&self, now: &mut Option<Instant>) -> Option<Cancelled> {
+        let cancelled = self.cancelled.load(Ordering::SeqCst) || {
+            let d = self.deadline.load(Ordering::Acquire);
+            d != NO_DEADLINE && to_nanos(*now.get_or_insert_with(Instant::now)) >= d
+        };
+        cancelled.then(|| Cancelled::new(self.reason().unwrap_or(Reason::Explicit)))
     }
 }
 
@@ -221,8 +227,8 @@ fn walk<R>(skip_innermost: usize, mut f: impl FnMut(&ScopeState) -> Option<R>) -
 
 /// The cancellation that applies to code polled right now, if any.
 pub fn current() -> Option<Cancelled> {
-    let now = Instant::now();
-    walk(0, |st| st.cancelled_now(now))
+    let mut now = None;
+    walk(0, |st| st.cancelled_lazy(&mut now))
 }
 
 /// Whether a cancellation from outside the innermost scope reaches it (its parent's view).

@@ -32,14 +32,14 @@ fn quartet(n: u64) -> Result<Duration, String> {
         quartet::nursery(async |nur| {
             nur.spawn(async move {
                 for i in 0..n {
-                    tx1.send(i).await?;
-                    rx2.recv().await?;
+                    tx1.send(i).await.map_err(|e| e.to_string())?;
+                    rx2.recv().await?.ok_or("pong ended")?;
                 }
                 Ok::<_, quartet::BoxError>(())
             })?;
             nur.spawn(async move {
-                while let Ok(v) = rx1.recv().await {
-                    tx2.send(v).await?;
+                while let Some(v) = rx1.recv().await? {
+                    tx2.send(v).await.map_err(|e| e.to_string())?;
                 }
                 Ok::<_, quartet::BoxError>(())
             })?;

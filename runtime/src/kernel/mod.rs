@@ -42,7 +42,6 @@ pub(crate) fn block_on<F: Future>(core: &Core, fut: F, drain_bound: Duration) ->
                 Ok(Poll::Pending) => {}
                 Err(payload) => break Err(payload),
             }
-            if core.root_woken.get() { continue; }
         }
         match catch_unwind(AssertUnwindSafe(|| {
             core.threads.run_system();
