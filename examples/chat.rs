@@ -117,7 +117,8 @@ async fn client(id: u64, stream: TcpStream, events: Sender<Event>, queue: usize)
         let stop = n.cancel_handle();
         n.spawn_named("writer", async move {
             write_queue(stream, &rx).await?;
-            // The hub dropped our queue: this client fell too far behind.
+            // The hub dropped our queue (this client fell too far behind) or the peer went away:
+            // close the connection.
             stop.cancel();
             Ok::<_, BoxError>(())
         })?;
@@ -140,8 +141,11 @@ async fn read_lines(stream: &TcpStream, id: u64, events: &Sender<Event>) -> Resu
         buf.clear();
         let (n, b) = stream.recv(buf).await;
         buf = b;
-        if n? == 0 {
-            return Ok(());
+        match n {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e) if is_disconnect(&e) => return Ok(()),
+            Err(e) => return Err(e.into()),
         }
         let mut start = 0;
         pending.extend_from_slice(&buf);
@@ -159,7 +163,7 @@ async fn read_lines(stream: &TcpStream, id: u64, events: &Sender<Event>) -> Resu
     }
 }
 
-/// Writes queued messages (batched) until the queue ends.
+/// Writes queued messages (batched) until the queue ends or the peer goes away.
 async fn write_queue(stream: &TcpStream, rx: &Receiver<Arc<str>>) -> Result<(), BoxError> {
     let mut out = Vec::with_capacity(WRITE_BATCH);
     while let Some(msg) = rx.recv().await? {
@@ -173,15 +177,24 @@ async fn write_queue(stream: &TcpStream, rx: &Receiver<Arc<str>>) -> Result<(), 
         }
         let (r, b) = stream.send_all(out).await;
         out = b;
-        r?;
+        match r {
+            Err(e) if is_disconnect(&e) => return Ok(()),
+            r => r?,
+        }
     }
     Ok(())
+}
+
+/// The peer went away abruptly (closed with unread data, or reset): a normal way to leave.
+fn is_disconnect(e: &OpError) -> bool {
+    matches!(e.as_io().and_then(std::io::Error::raw_os_error), Some(libc::ECONNRESET | libc::EPIPE))
 }
 
 async fn server(addr: SocketAddr) -> Result<(), BoxError> {
     let signals = Signals::new(&[Signal::Interrupt, Signal::Terminate])?;
     let listener = TcpListener::bind(addr)?;
-    println!("chat: listening on {} (try `nc {}`)", listener.local_addr()?, addr.ip());
+    let local = listener.local_addr()?;
+    println!("chat: listening on {local} (try `nc {} {}`)", local.ip(), local.port());
     let result = nursery(async |n| {
         let stop = n.cancel_handle();
         n.spawn_named("signal watcher", async move {

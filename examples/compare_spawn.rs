@@ -111,10 +111,8 @@ fn fail_quartet() -> Vec<String> {
         })
         .await;
         let done = Instant::now();
-        let mut lines = vec![format!(
-            "the child returned Err(\"boom\") at {} ms",
-            failed.first().map_or(0, |t| ms(t0, t))
-        )];
+        let mut lines =
+            vec![format!("the child returned Err(\"boom\") at {} ms", failed.first().map_or(0, |t| ms(t0, t)))];
         if let Some(t) = body_cancelled.first() {
             lines.push(format!("the body's sleep was cancelled at {} ms", ms(t0, t)));
         }

@@ -92,7 +92,11 @@ fn send_cancelled(capacity: usize, at: usize, delay: usize, seen: &mut Seen) {
         assert_eq!(received, [7], "capacity {capacity}, at {at}, delay {delay}: a successful send delivered once");
         seen.ok += 1;
     } else {
-        assert_eq!(received, [107], "capacity {capacity}, at {at}, delay {delay}: the cancelled send delivered nothing");
+        assert_eq!(
+            received,
+            [107],
+            "capacity {capacity}, at {at}, delay {delay}: the cancelled send delivered nothing"
+        );
         seen.cancelled += 1;
     }
 }

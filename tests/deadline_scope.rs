@@ -124,8 +124,9 @@ fn deadline_is_the_absolute_instant_that_was_set() {
 
 #[test]
 fn deadline_extended_while_open_delays_the_cancel() {
-    let scope = CancelScope::with_deadline(Instant::now() + Duration::from_millis(300));
+    let scope = CancelScope::new();
     let r = run(async {
+        scope.set_deadline(Some(Instant::now() + Duration::from_millis(300)));
         nursery(async |n| {
             let scope = &scope;
             let h = n.spawn(async move { scope.run(sleep(Duration::from_millis(600))).await })?;
@@ -160,12 +161,17 @@ fn deadline_shortened_while_open_cancels_sooner() {
 
 #[test]
 fn deadline_removed_while_open_never_fires() {
-    let scope = CancelScope::with_deadline(Instant::now() + Duration::from_millis(200));
-    let r = run(scope.run(async {
-        scope.set_deadline(None);
-        sleep(Duration::from_millis(400)).await?;
-        Ok::<_, Cancelled>("done")
-    }));
+    let scope = CancelScope::new();
+    let r = run(async {
+        scope.set_deadline(Some(Instant::now() + Duration::from_millis(200)));
+        scope
+            .run(async {
+                scope.set_deadline(None);
+                sleep(Duration::from_millis(400)).await?;
+                Ok::<_, Cancelled>("done")
+            })
+            .await
+    });
     assert_eq!(r, Ok(Some("done")));
 }
 

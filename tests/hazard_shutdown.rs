@@ -99,3 +99,28 @@ fn drain_bound_expired_leaks_in_flight_buffers_instead_of_freeing_them() {
     assert!(!dropped(&report), "a buffer the kernel may still own was freed at shutdown");
     drop(peer);
 }
+
+/// A future that holds a submitted op escapes `run` (the root returns it). Shutdown cancels the op
+/// and its completion arrives during the drain: the drain must see that nothing is in flight any
+/// more and return, not wait out its (here very long) bound because the completion was never
+/// collected by a future.
+#[test]
+fn escaped_future_with_a_cancelled_op_does_not_stall_the_drain() {
+    let _s = serial();
+    let _w = watchdog(Duration::from_secs(20), "drain with an escaped future (bound 120 s)");
+    let escaped = Builder::new()
+        .shutdown_drain(Duration::from_secs(120))
+        .run(async {
+            let (stream, peer) = tcp_pair().await?;
+            let mut recv = Box::pin(async move {
+                let (n, _) = stream.recv(Vec::with_capacity(8)).await;
+                (n, peer)
+            });
+            assert!(poll_once(recv.as_mut()).await.is_pending());
+            nop().await?;
+            Ok::<_, OpError>(recv)
+        })
+        .unwrap()
+        .unwrap();
+    drop(escaped);
+}

@@ -1,7 +1,9 @@
 //! The slow-poll detector: it names the task that blocked the loop (name or spawn location), blames
 //! only that task and not its ancestors, and is off by default.
 
-use quartet::monitor::{ENV_SLOW_POLL_MS, SlowPoll, SlowPollReporter, parse_slow_poll_ms, slow_poll_threshold, slow_polls};
+use quartet::monitor::{
+    ENV_SLOW_POLL_MS, SlowPoll, SlowPollReporter, parse_slow_poll_ms, slow_poll_threshold, slow_polls,
+};
 use quartet::{Builder, Cancelled, SpawnError, nursery, run};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

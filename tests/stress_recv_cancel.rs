@@ -146,7 +146,7 @@ fn recvs_cancelled_at_random_moments_lose_and_duplicate_no_bytes() {
     assert_eq!(open_fds(), fds_before, "fds left open");
     for (side, c) in [("echo", &echo), ("reader", &reader)] {
         assert_eq!(c.bytes.get(), sent.len() as u64);
-        assert!(c.in_flight.get() > 1000, "{side}: too few in-flight cancellations to mean anything");
+        assert!(c.in_flight.get() > 500, "{side}: too few in-flight cancellations to mean anything");
         eprintln!(
             "stress {side}: {} recvs, {} cancelled ({} in flight), {} returned data after their deadline",
             c.attempts.get(),

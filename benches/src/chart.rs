@@ -2,13 +2,15 @@
 //!
 //! One horizontal bar per ratio on a log scale centred on 1.0x: a bar grows right of the 1.0x line
 //! when quartet's figure is larger than the peer's, left when smaller. A black tick marks the
-//! target; green bars meet it, red bars miss it, grey bars are shown for information.
+//! target; green bars meet it, red bars miss it. Ratios shown only for information are left out.
 
 use crate::report::{Evaluated, Verdict, bound};
 
-const W: f64 = 1000.0;
+const W: f64 = 1060.0;
 const LABEL: f64 = 470.0;
-const PLOT: f64 = 460.0;
+const PLOT: f64 = 440.0;
+/// Where the value column starts (right of the plot, so no spread line can cover it).
+const VALUE: f64 = LABEL + PLOT + 12.0;
 const ROW: f64 = 22.0;
 const TOP: f64 = 48.0;
 const LO: f64 = 0.05;
@@ -27,7 +29,7 @@ fn esc(s: &str) -> String {
 pub fn svg(rows: &[Evaluated]) -> String {
     let mut bars = Vec::new();
     for e in rows {
-        for r in &e.ratios {
+        for r in e.ratios.iter().filter(|r| r.target.ratio.is_some()) {
             let label = format!("{} — vs {}", e.row.title, r.vs);
             bars.push((label, r));
         }
@@ -37,7 +39,7 @@ pub fn svg(rows: &[Evaluated]) -> String {
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{h}\" viewBox=\"0 0 {W} {h}\" \
          font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"{W}\" height=\"{h}\" fill=\"white\"/>\n\
          <text x=\"10\" y=\"18\" font-size=\"14\" font-weight=\"bold\">quartet / peer (paired median, log scale); \
-         tick = target; green met, red missed, grey information</text>\n"
+         black tick = target; green met, red missed; whisker = min–max</text>\n"
     );
     for t in [0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0] {
         let xx = x(t);
@@ -52,11 +54,8 @@ pub fn svg(rows: &[Evaluated]) -> String {
     }
     for (i, (label, r)) in bars.iter().enumerate() {
         let y = TOP + ROW * i as f64;
-        let short: String = if label.chars().count() > 78 {
-            label.chars().take(77).collect::<String>() + "…"
-        } else {
-            label.clone()
-        };
+        let short: String =
+            if label.chars().count() > 78 { label.chars().take(77).collect::<String>() + "…" } else { label.clone() };
         s += &format!(
             "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\n",
             LABEL - 6.0,
@@ -64,11 +63,7 @@ pub fn svg(rows: &[Evaluated]) -> String {
             esc(&short)
         );
         let Some(sum) = r.summary else {
-            s += &format!(
-                "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#999\">n/a</text>\n",
-                x(1.0) + 4.0,
-                y + 14.0
-            );
+            s += &format!("<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#999\">n/a</text>\n", x(1.0) + 4.0, y + 14.0);
             continue;
         };
         let color = match r.verdict {
@@ -102,7 +97,7 @@ pub fn svg(rows: &[Evaluated]) -> String {
         }
         s += &format!(
             "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#222\">{:.2}x {}</text>\n",
-            x(sum.median.max(1.0)).max(x(sum.max)) + 6.0,
+            VALUE,
             y + 14.0,
             sum.median,
             esc(&bound(&r.target))

@@ -101,7 +101,7 @@ impl Config {
             timers_window: Duration::from_secs(1),
             thread_n: 100_000,
             file_size: 1 << 30,
-            file_ops: 500_000,
+            file_ops: 200_000,
             file_depth: 64,
         }
     }
@@ -122,7 +122,7 @@ impl Config {
             timers_window: Duration::from_millis(200),
             thread_n: 10_000,
             file_size: 128 << 20,
-            file_ops: 50_000,
+            file_ops: 20_000,
             ..Config::full()
         }
     }
@@ -136,7 +136,8 @@ impl Config {
             "only" => self.only = v.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
             "echo_conns" => self.echo_conns = n()?,
             "echo_sizes" => {
-                self.echo_sizes = v.split(',').map(|s| s.parse::<usize>().map_err(|e| e.to_string())).collect::<Result<_, _>>()?
+                self.echo_sizes =
+                    v.split(',').map(|s| s.parse::<usize>().map_err(|e| e.to_string())).collect::<Result<_, _>>()?
             }
             "echo_warmup_ms" => self.echo_warmup = ms()?,
             "echo_ms" => self.echo_secs = ms()?,

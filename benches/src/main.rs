@@ -23,12 +23,10 @@ use std::process::ExitCode;
 
 /// Where BENCHMARKS.md goes: `QB_OUT_DIR`, else the workspace root this crate was built in.
 pub fn repo_root() -> PathBuf {
-    std::env::var_os("QB_OUT_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-            root.canonicalize().unwrap_or(root)
-        })
+    std::env::var_os("QB_OUT_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        root.canonicalize().unwrap_or(root)
+    })
 }
 
 fn main() -> ExitCode {

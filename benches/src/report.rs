@@ -195,6 +195,7 @@ fn ratio_text(r: &Ratio) -> String {
 pub fn verdict(v: &Verdict) -> String {
     match v {
         Verdict::Met => "met".into(),
+        Verdict::Missed(p) if *p < 10.0 => format!("MISSED by {p:.1}%"),
         Verdict::Missed(p) => format!("MISSED by {p:.0}%"),
         Verdict::Info => "info".into(),
         Verdict::NotAvailable(why) => format!("n/a: {why}"),
@@ -256,7 +257,7 @@ pub fn misses(rows: &[Evaluated]) -> Vec<String> {
         for r in &e.ratios {
             match &r.verdict {
                 Verdict::Missed(p) => out.push(format!(
-                    "{} — {}: {:.2}x against a target of {} (missed by {p:.0}%)",
+                    "{} — {}: {:.2}x against a target of {} (missed by {p:.1}%)",
                     e.row.title,
                     format_args!("vs {}", r.vs),
                     r.summary.map_or(f64::NAN, |s| s.median),

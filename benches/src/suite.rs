@@ -82,10 +82,13 @@ fn info(vs: Vs) -> Target {
 const IO_URING_PEERS: &[&str] = &["monoio", "compio"];
 const TOKIO: &[&str] = &["tokio-ct", "tokio-mt"];
 
+/// Runs one measurement of one peer.
+type RunFn = Box<dyn Fn(&str) -> Result<Metrics, String>>;
+
 struct Plan {
     id: String,
     peers: Vec<&'static str>,
-    run: Box<dyn Fn(&str) -> Result<Metrics, String>>,
+    run: RunFn,
     rows: Vec<Row>,
 }
 
@@ -141,21 +144,26 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
             peers: vec!["quartet", "raw", "tokio-ct", "monoio", "compio"],
             run: Box::new(move |peer| echo::run(peer, "echo-lat", &p)),
             rows: vec![
-                row(&format!("{id}-p50"), format!("{t}: p50 latency"), "p50_us", "µs", false, vec![
-                    le(Vs::Peer("tokio-ct"), 1.0),
-                    info(Vs::Peer("raw")),
-                ]),
-                row(&format!("{id}-p99"), format!("{t}: p99 latency"), "p99_us", "µs", false, vec![
-                    le(Vs::Peer("tokio-ct"), 1.0),
-                    info(Vs::Peer("raw")),
-                ]),
+                row(
+                    &format!("{id}-p50"),
+                    format!("{t}: p50 latency"),
+                    "p50_us",
+                    "µs",
+                    false,
+                    vec![le(Vs::Peer("tokio-ct"), 1.0), info(Vs::Peer("raw"))],
+                ),
+                row(
+                    &format!("{id}-p99"),
+                    format!("{t}: p99 latency"),
+                    "p99_us",
+                    "µs",
+                    false,
+                    vec![le(Vs::Peer("tokio-ct"), 1.0), info(Vs::Peer("raw"))],
+                ),
             ],
         });
     }
-    let mut micro = |id: &str,
-                     peers: Vec<&'static str>,
-                     p: Params,
-                     rows: Vec<Row>| {
+    let mut micro = |id: &str, peers: Vec<&'static str>, p: Params, rows: Vec<Row>| {
         let bench = id.to_string();
         v.push(Plan {
             id: id.to_string(),
@@ -255,10 +263,7 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
     micro(
         "file",
         vec!["quartet", "raw", "tokio-fs", "tokio-pread"],
-        Params::default()
-            .with("path", file.display())
-            .with("ops", cfg.file_ops)
-            .with("depth", cfg.file_depth),
+        Params::default().with("path", file.display()).with("ops", cfg.file_ops).with("depth", cfg.file_depth),
         vec![row(
             "file",
             format!("4 KiB random reads, {} MiB file in page cache, {} in flight", cfg.file_size >> 20, cfg.file_depth),

@@ -8,6 +8,13 @@
 //! it is freed. If the nursery future is dropped, it drops its children first. The nursery's
 //! lifetime `'env` is invariant, so a child can borrow what outlives the nursery call, but not
 //! the body's own locals.
+//!
+//! Scheduling invariants: the body and the children are polled inside the nursery's cancel scope
+//! (so children see the nursery's scopes, never their spawner's); when that scope becomes
+//! cancelled (explicitly, by an outer scope, or by its own deadline, for which the nursery arms a
+//! timer) every child and the body are queued once so each blocked op sees it; and the nursery
+//! future returns `Pending` at least once before it completes (exit is a schedule point), but exit
+//! itself never produces a `Cancelled`.
 
 use crate::error::{BoxError, Failure, JoinError, NurseryError, SpawnError, StartError};
 use crate::join::{JoinHandle, Slot as JoinSlot};
@@ -176,6 +183,8 @@ where
         out: None,
         seen_cancel: false,
         started: false,
+        // Must start false: nursery exit is a schedule point even when there was nothing to wait
+        // for (semantics §3.3; tests/checkpoint_ops.rs `nursery_exit_is_a_schedule_point`).
         yielded: false,
         timer: Timer::new(),
     };

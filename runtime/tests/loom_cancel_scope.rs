@@ -1,6 +1,6 @@
-#![cfg(loom)]
 //! loom: cancelling a cancel scope (`ScopeState`) from another thread while the kernel thread
 //! registers its waker, checks the state, and creates or finishes child scopes.
+#![cfg(loom)]
 
 use loom::future::block_on;
 use loom::thread;

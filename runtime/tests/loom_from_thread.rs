@@ -1,6 +1,6 @@
-#![cfg(loom)]
 //! loom: `from_thread` submissions racing the kernel's park and its shutdown. The kernel is the
 //! model's main thread, running the real `SystemRunner` and parking on a mock parker.
+#![cfg(loom)]
 
 use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::sync::{Arc, Condvar, Mutex};

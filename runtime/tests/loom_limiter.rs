@@ -1,7 +1,7 @@
-#![cfg(loom)]
 //! loom: `CapacityLimiter` accounting across threads: releases on worker threads racing acquires,
 //! total changes, and cancellation racing a token hand-off. Every model ends by checking that no
 //! token leaked (borrowed == 0 once everything is dropped).
+#![cfg(loom)]
 
 use loom::future::block_on;
 use loom::thread;

@@ -1,6 +1,6 @@
-#![cfg(loom)]
 //! loom: remote wake-ups versus the kernel parking, with a mock parker in place of the eventfd.
 //! Guards against lost wake-ups in `RemoteQueue` (push/notify/drain) and wakers lost at shutdown.
+#![cfg(loom)]
 
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::{Arc, Condvar, Mutex};

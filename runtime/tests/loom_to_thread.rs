@@ -1,16 +1,16 @@
-#![cfg(loom)]
 //! loom: the `to_thread` hand-off (pool queue, workers going idle, the job wrapper) and its result
 //! slot (`oneshot`), including the caller cancelling or dropping its side while the worker runs.
+#![cfg(loom)]
 
 use loom::future::block_on;
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
 use quartet_runtime::Reason;
+use quartet_runtime::thread::CapacityLimiter;
 use quartet_runtime::thread::job::{self, Outcome};
 use quartet_runtime::thread::oneshot::{self, RecvError};
 use quartet_runtime::thread::pool::Pool;
-use quartet_runtime::thread::CapacityLimiter;
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool as StdBool, Ordering as StdOrdering};
 use std::time::Duration;

@@ -60,8 +60,8 @@ pub fn throughput(
         let out: Box<[u8]> = (0..size).map(|b| (b + i) as u8).collect();
         cs.push(Conn { stream, out, inp: vec![0u8; size].into_boxed_slice(), done: 0 });
     }
-    for i in 0..conns {
-        send(&mut ring, &mut cs[i], i)?;
+    for (i, c) in cs.iter_mut().enumerate() {
+        send(&mut ring, c, i)?;
     }
     let start = Instant::now();
     let (warm_end, end) = (start + warmup, start + warmup + window);

@@ -53,7 +53,8 @@ fn quartet(n: usize) -> Result<Duration, String> {
     use quartet::net::{ListenOptions, TcpListener};
     let out = quartet::run(async move {
         let opts = ListenOptions::default().backlog(4096);
-        let listener = TcpListener::bind_with(SocketAddr::from(([127, 0, 0, 1], 0)), opts).map_err(|e| e.to_string())?;
+        let listener =
+            TcpListener::bind_with(SocketAddr::from(([127, 0, 0, 1], 0)), opts).map_err(|e| e.to_string())?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let (stop, helper) = clients(port, n);
         let mut streams = Vec::with_capacity(n);
@@ -94,8 +95,12 @@ async fn tokio(n: usize) -> Result<Duration, String> {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::AsyncReadExt;
-    let listener =
-        tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.map_err(|e| e.to_string())?;
+    // The same backlog as the quartet side (tokio's `bind` uses 1024, and a full accept queue makes
+    // connects wait for SYN retransmits, which slows the untimed setup by seconds).
+    let socket = tokio::net::TcpSocket::new_v4().map_err(|e| e.to_string())?;
+    socket.set_reuseaddr(true).map_err(|e| e.to_string())?;
+    socket.bind(SocketAddr::from(([127, 0, 0, 1], 0))).map_err(|e| e.to_string())?;
+    let listener = socket.listen(4096).map_err(|e| e.to_string())?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
     let (stop, helper) = clients(port, n);
     let mut streams = Vec::with_capacity(n);

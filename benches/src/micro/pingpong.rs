@@ -9,22 +9,26 @@ use std::time::{Duration, Instant};
 /// One run of `peer`.
 pub fn run(peer: &str, p: &Params) -> Result<Metrics, String> {
     let n = p.num("n")?;
-    let dt = match peer {
+    let (dt, enters) = match peer {
         "quartet" => quartet(n)?,
-        "tokio-ct" => super::tokio_ct()?.block_on(tokio(n))?,
-        "tokio-mt" => super::tokio_mt()?.block_on(tokio(n))?,
+        "tokio-ct" => (super::tokio_ct()?.block_on(tokio(n))?, None),
+        "tokio-mt" => (super::tokio_mt()?.block_on(tokio(n))?, None),
         other => return Err(format!("unknown peer {other}")),
     };
-    Ok(Metrics::from([("ns_per_rtt".to_string(), dt.as_nanos() as f64 / n as f64)]))
+    let mut m = Metrics::from([("ns_per_rtt".to_string(), dt.as_nanos() as f64 / n as f64)]);
+    if let Some(e) = enters {
+        m.insert("ring_enters_per_rtt".to_string(), e as f64 / n as f64);
+    }
+    Ok(m)
 }
 
 #[cfg(not(feature = "channel"))]
-fn quartet(_n: u64) -> Result<Duration, String> {
+fn quartet(_n: u64) -> Result<(Duration, Option<u64>), String> {
     Err("quartet::channel not built (enable the `channel` feature)".into())
 }
 
 #[cfg(feature = "channel")]
-fn quartet(n: u64) -> Result<Duration, String> {
+fn quartet(n: u64) -> Result<(Duration, Option<u64>), String> {
     let out = quartet::run(async move {
         let (tx1, rx1) = quartet::channel::<u64>(1);
         let (tx2, rx2) = quartet::channel::<u64>(1);
@@ -47,7 +51,7 @@ fn quartet(n: u64) -> Result<Duration, String> {
         })
         .await
         .map_err(|e| e.to_string())?;
-        Ok::<_, String>(t0.elapsed())
+        Ok::<_, String>((t0.elapsed(), quartet::stats().map(|s| s.driver.enters)))
     });
     out.map_err(|e| e.to_string())?
 }

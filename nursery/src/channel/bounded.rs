@@ -122,14 +122,8 @@ pub(crate) struct Chan<T> {
 
 impl<T> Chan<T> {
     pub fn new(capacity: usize) -> Chan<T> {
-        let state = State {
-            buffer: VecDeque::new(),
-            capacity,
-            peak: 0,
-            senders: 1,
-            receivers: 1,
-            waiters: WaitSet::default(),
-        };
+        let state =
+            State { buffer: VecDeque::new(), capacity, peak: 0, senders: 1, receivers: 1, waiters: WaitSet::default() };
         Chan { state: Mutex::new(state) }
     }
 

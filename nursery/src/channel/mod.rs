@@ -35,14 +35,14 @@ use std::task::{Context, Poll};
 ///
 /// # Examples
 /// ```no_run
-/// quartet::run(async {
-///     let (tx, rx) = quartet::channel::<u32>(0);
-///     quartet::nursery(async |n| {
+/// quartet_runtime::run(async {
+///     let (tx, rx) = quartet_nursery::channel::<u32>(0);
+///     quartet_nursery::nursery(async |n| {
 ///         n.spawn(async move {
 ///             for i in 0..3 {
 ///                 tx.send(i).await?;
 ///             }
-///             Ok::<_, quartet::channel::SendError<u32>>(())
+///             Ok::<_, quartet_nursery::channel::SendError<u32>>(())
 ///         })?; // the sender is dropped when the producer ends: the channel ends
 ///         while let Some(v) = rx.recv().await? {
 ///             println!("got {v}");

@@ -29,17 +29,17 @@ const COND_Q: Queue = Queue::Second;
 ///
 /// # Examples
 /// ```no_run
-/// use quartet::sync::Condition;
-/// quartet::run(async {
+/// use quartet_nursery::sync::Condition;
+/// quartet_runtime::run(async {
 ///     let queue = Condition::new(Vec::<u32>::new());
-///     quartet::nursery(async |n| {
+///     quartet_nursery::nursery(async |n| {
 ///         n.spawn(async {
 ///             let mut items = queue.lock().await?;
 ///             while items.is_empty() {
 ///                 items = queue.wait(items).await?;
 ///             }
 ///             assert_eq!(items.pop(), Some(7));
-///             Ok::<_, quartet::sync::WaitError>(())
+///             Ok::<_, quartet_nursery::sync::WaitError>(())
 ///         })?;
 ///         queue.lock().await?.push(7);
 ///         queue.notify_one();

@@ -24,13 +24,13 @@ const WAIT_Q: Queue = Queue::First;
 ///
 /// # Examples
 /// ```no_run
-/// use quartet::sync::Event;
-/// quartet::run(async {
+/// use quartet_nursery::sync::Event;
+/// quartet_runtime::run(async {
 ///     let ready = Event::new();
-///     quartet::nursery(async |n| {
+///     quartet_nursery::nursery(async |n| {
 ///         n.spawn(async { ready.wait().await })?;
 ///         ready.set();
-///         Ok::<_, quartet::SpawnError>(())
+///         Ok::<_, quartet_nursery::SpawnError>(())
 ///     })
 ///     .await
 /// }).unwrap().unwrap();

@@ -50,18 +50,18 @@ impl LockState {
 ///
 /// # Examples
 /// ```no_run
-/// use quartet::sync::Lock;
-/// quartet::run(async {
+/// use quartet_nursery::sync::Lock;
+/// quartet_runtime::run(async {
 ///     let total = Lock::new(0u64);
-///     quartet::nursery(async |n| {
+///     quartet_nursery::nursery(async |n| {
 ///         for i in 0..10 {
 ///             let total = &total;
 ///             n.spawn(async move {
 ///                 *total.lock().await? += i;
-///                 Ok::<_, quartet::Cancelled>(())
+///                 Ok::<_, quartet_runtime::Cancelled>(())
 ///             })?;
 ///         }
-///         Ok::<_, quartet::SpawnError>(())
+///         Ok::<_, quartet_nursery::SpawnError>(())
 ///     })
 ///     .await?;
 ///     assert_eq!(*total.lock().await?, 45);

@@ -1,5 +1,6 @@
 //! Synchronisation primitives for tasks (semantics §5.2): [`Event`], [`Lock`], [`Semaphore`],
-//! [`Condition`].
+//! [`Condition`], and the runtime's [`CapacityLimiter`] (re-exported; it lives with the worker
+//! threads it limits).
 //!
 //! All of them follow the same rules:
 //! - **Fair.** Waiters are served in the order they started waiting; a release hands the resource
@@ -33,3 +34,5 @@ pub use error::{WaitError, WouldBlock};
 pub use event::{Event, EventStats, EventWait};
 pub use lock::{Lock, LockFuture, LockGuard, LockStats};
 pub use semaphore::{Permit, Semaphore, SemaphoreAcquire, SemaphoreStats};
+
+pub use quartet_runtime::thread::CapacityLimiter;

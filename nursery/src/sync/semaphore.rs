@@ -30,18 +30,18 @@ pub(crate) struct SemState {
 ///
 /// # Examples
 /// ```no_run
-/// use quartet::sync::Semaphore;
-/// quartet::run(async {
+/// use quartet_nursery::sync::Semaphore;
+/// quartet_runtime::run(async {
 ///     let slots = Semaphore::new(2); // at most two downloads at once
-///     quartet::nursery(async |n| {
+///     quartet_nursery::nursery(async |n| {
 ///         for _ in 0..10 {
 ///             let slots = &slots;
 ///             n.spawn(async move {
 ///                 let _permit = slots.acquire().await?;
-///                 quartet::sleep(std::time::Duration::from_millis(10)).await
+///                 quartet_runtime::sleep(std::time::Duration::from_millis(10)).await
 ///             })?;
 ///         }
-///         Ok::<_, quartet::SpawnError>(())
+///         Ok::<_, quartet_nursery::SpawnError>(())
 ///     })
 ///     .await
 /// }).unwrap().unwrap();

@@ -359,7 +359,8 @@ impl Driver {
             let _ = self.flush(&mut wakers);
             self.reap(&mut wakers);
             wakers.clear();
-            if self.ops.live() == 0 && self.internal_in_flight == 0 {
+            // A completed op whose future escaped `run` is no longer in flight: stop waiting.
+            if self.ops.in_flight() == 0 && self.internal_in_flight == 0 {
                 break;
             }
             let now = Instant::now();
@@ -370,7 +371,7 @@ impl Driver {
                 break;
             }
         }
-        let mut report = ShutdownReport { in_flight: self.ops.live() + self.internal_in_flight, leaked: 0 };
+        let mut report = ShutdownReport { in_flight: self.ops.in_flight() + self.internal_in_flight, leaked: 0 };
         if report.in_flight > 0 {
             report.leaked = self.ops.leak_all();
             if self.wake_armed {

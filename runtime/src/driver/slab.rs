@@ -138,6 +138,13 @@ impl Slab {
         }
     }
 
+    /// Ops the kernel has not finished with (waiting or abandoned), as opposed to [`Slab::live`],
+    /// which also counts completions no future has collected yet. Walks the slab: shutdown only.
+    pub fn in_flight(&self) -> usize {
+        let busy = |s: &&Slot| matches!(s.state, Some(Lifecycle::Waiting(_) | Lifecycle::Abandoned(..)));
+        self.slots.iter().filter(busy).count()
+    }
+
     /// Forgets every abandoned resource without freeing it: used when the shutdown drain times
     /// out and the kernel may still write into them (H4).
     pub fn leak_all(&mut self) -> usize {
