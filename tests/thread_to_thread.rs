@@ -176,7 +176,6 @@ fn default_limiter_bounds_concurrent_jobs() {
             })
             .await
             .unwrap();
-            assert!(pool_stats().unwrap().started <= 2, "{:?}", pool_stats());
         })
         .unwrap();
     let peak = peak.load(Ordering::SeqCst);

@@ -319,7 +319,15 @@ impl<'env> Nursery<'env> {
         async move {
             let slot = StartSlot::<V>::new();
             let fut = StartScoped::new(slot.clone(), f(TaskStatus::new(slot.clone())));
-            let child = async move { fut.await.map_err(Into::into) };
+            let scope = slot.scope.clone();
+            let child = async move {
+                match fut.await.map_err(Into::<BoxError>::into) {
+                    // The start scope (cancelled because `start` was cancelled or dropped before
+                    // `started`) owns this cancellation and absorbs it, like any cancel scope.
+                    Err(e) if is_cancellation(&*e) && scope.cancel_called() => Ok(()),
+                    r => r,
+                }
+            };
             let sink: Rc<dyn StartSink + 'env> = slot.clone();
             self.insert(Child { fut: Box::pin(child), info: TaskInfo::new(None, loc), start: Some(sink) })?;
             let guard = AbandonOnDrop(Some(slot.clone()));
@@ -558,7 +566,7 @@ fn poll_body<T, E, B>(
         Some(Ok(v)) => *out = Some(Ok(Ok(v))),
         Some(Err(e)) => {
             let e: BoxError = e.into();
-            match find_cancelled(&*e) {
+            match find_cancelled(&*e).filter(|_| cancel::current().is_some()) {
                 Some(c) => *out = Some(Err(c)),
                 None => fail(inner, Failure::new("the nursery body".into(), e)),
             }
@@ -612,7 +620,10 @@ fn poll_child(inner: &Inner<'_>, i: usize) {
         (Ok(Ok(())), Some(s)) => s.exited(),
         (Ok(Ok(())), None) => {}
         (Ok(Err(e)), Some(s)) => s.failed(e),
-        (Ok(Err(e)), None) => match find_cancelled(&*e) {
+        // A `Cancelled` is only a cancellation if a scope the child runs under is cancelled (this
+        // runs inside the nursery's poll, with its scopes entered). A stray one, e.g. from a
+        // `start` on another nursery, is a failure: nothing is filtered silently.
+        (Ok(Err(e)), None) => match find_cancelled(&*e).filter(|_| cancel::current().is_some()) {
             Some(c) => {
                 inner.state.borrow_mut().child_cancelled.get_or_insert(c);
             }

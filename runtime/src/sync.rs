@@ -8,14 +8,14 @@
 //! Nothing else in the crate names `std::sync` or `std::thread` for cross-thread state.
 
 #[cfg(loom)]
+#[doc(hidden)]
+pub use loom as __loom;
+#[cfg(loom)]
 pub use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 #[cfg(loom)]
 pub use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 #[cfg(loom)]
 pub use loom::thread;
-#[cfg(loom)]
-#[doc(hidden)]
-pub use loom as __loom;
 
 #[cfg(not(loom))]
 pub use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

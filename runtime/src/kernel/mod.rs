@@ -73,7 +73,7 @@ fn turn(core: &Core, wakers: &mut Vec<Waker>) -> std::io::Result<()> {
         None
     } else {
         let next = core.timers.borrow().next_deadline();
-        Some(next.map(|d| d.saturating_duration_since(Instant::now())))
+        Some(next.map(|d| coarsen(d.saturating_duration_since(Instant::now()))))
     };
     core.driver.borrow_mut().turn(wait, wakers)?;
     let remote_fired = core.driver.borrow_mut().take_wake();
@@ -85,6 +85,17 @@ fn turn(core: &Core, wakers: &mut Vec<Waker>) -> std::io::Result<()> {
         w.wake();
     }
     Ok(())
+}
+
+/// Timer resolution: a park that waits for a timer wakes on the next whole millisecond, so timers
+/// due within the same millisecond fire in one tick (one wake-up, one syscall) rather than one
+/// tick each. Timers never fire early; they may fire up to this much late (tokio's wheel has the
+/// same 1 ms resolution).
+const TIMER_RESOLUTION_NS: u128 = 1_000_000;
+
+fn coarsen(wait: Duration) -> Duration {
+    let ns = wait.as_nanos().div_ceil(TIMER_RESOLUTION_NS) * TIMER_RESOLUTION_NS;
+    Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
 }
 
 fn shutdown(core: &Core, bound: Duration) {

@@ -1,7 +1,7 @@
 //! The hand-off of one `to_thread` job: wrap the closure, queue it on the pool, and wait for its
 //! outcome. Loom-checked in `runtime/tests/loom_to_thread.rs`; nothing here touches the ring.
 //!
-//! The caller and the worker share two things: a [`oneshot`](super::oneshot) for the outcome, and
+//! The caller and the worker share two things: a [`oneshot`] for the outcome, and
 //! a cancel scope (`ScopeState`) that the caller cancels when it is cancelled or goes away. The
 //! worker reads both right before it would start the closure: if the caller is gone or cancelled,
 //! the closure never runs and the outcome is [`Outcome::NotStarted`]. Once it has started it runs

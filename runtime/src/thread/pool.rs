@@ -2,7 +2,10 @@
 //! after [`IDLE_TIMEOUT`] without work. Loom-checked in `runtime/tests/loom_to_thread.rs`.
 //!
 //! The pool does not limit how many threads run: the [`CapacityLimiter`](super::CapacityLimiter)
-//! that every `to_thread` call holds a token of does. Invariants (under the pool lock):
+//! that every `to_thread` call holds a token of does. The thread count can still exceed the
+//! limiter's total for a moment: a job releases its token as soon as its closure returns, and the
+//! next job may be submitted before that worker is back in the pool, so it gets a new thread; the
+//! spare thread then idles and is reused or exits. Invariants (under the pool lock):
 //! 1. `idle` counts workers that are waiting for work or have been woken and not yet relocked.
 //!    Each of them checks the queue before it waits again or exits.
 //! 2. A job is queued only if `idle > queued` (some idle worker is not yet spoken for);
