@@ -8,7 +8,8 @@
 //! heavy requests and time light requests on four others. The server runs twice: hashing inline
 //! in the handler, then with `to_thread` (under a one-token `CapacityLimiter`, which leaves the
 //! other core to the loop). The slow-poll detector is on (2 ms): it names the inline handlers
-//! that held the loop; with `to_thread` it stays quiet.
+//! that held the loop; with `to_thread` it stays (almost) quiet. It measures wall time, so on a
+//! loaded machine a loop thread that the OS preempts in the middle of a poll is reported too.
 
 use quartet::monitor::{SlowPoll, SlowPollReporter, StderrReporter, loop_lag};
 use quartet::net::{TcpListener, TcpStream};
@@ -201,6 +202,7 @@ fn main() -> Result<(), BoxError> {
     let mut rows = Vec::new();
     for mode in [Mode::Inline, Mode::ToThread] {
         println!("\n--- {mode:?}: slow-poll reports (first 3) ---");
+        std::io::stdout().flush()?; // the reports go to stderr
         rows.push((mode, run(mode, &data)?));
     }
     println!("\nlatency of light requests while heavy ones are served ({LIGHT_CLIENTS}x{LIGHT_REQUESTS} samples):");

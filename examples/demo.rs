@@ -170,7 +170,11 @@ async fn demo(root: &Nursery<'_>) -> Result<(), BoxError> {
     })
     .await
     .expect_err("the validator fails");
-    println!("after {:?}: {cancelled} siblings were cancelled; the nursery reported:", t.elapsed(), cancelled = cancelled.get());
+    println!(
+        "after {:?}: {cancelled} siblings were cancelled; the nursery reported:",
+        t.elapsed(),
+        cancelled = cancelled.get()
+    );
     for f in err.failures() {
         println!("  - from {}: {}", f.origin(), f.error());
     }
@@ -204,7 +208,11 @@ async fn demo(root: &Nursery<'_>) -> Result<(), BoxError> {
         })
         .await;
     println!("{}", goodbye.take().unwrap_or_default());
-    println!("scope.run returned {res:?}; cancel_called={} cancelled_caught={}", scope.cancel_called(), scope.cancelled_caught());
+    println!(
+        "scope.run returned {res:?}; cancel_called={} cancelled_caught={}",
+        scope.cancel_called(),
+        scope.cancelled_caught()
+    );
 
     // Stop the server: cancelling the root nursery unwinds the server child and its connections.
     root.cancel();

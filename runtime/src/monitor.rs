@@ -15,7 +15,8 @@
 //!
 //! **Loop lag** is how late timers fire: for every timer the kernel fires, `now - deadline`. A loop
 //! that is blocked (a slow poll, too much work per tick) shows up directly as late timers; an idle
-//! loop shows the park/wake-up latency of the OS (tens of microseconds). The statistics are a
+//! loop shows the kernel's timer resolution (a park waits for the next whole millisecond, so up to
+//! 1 ms) plus the OS wake-up latency. The statistics are a
 //! fixed log-bucketed histogram (4 buckets per power of two, so percentiles are within 25%), read
 //! with [`loop_lag`] and cleared with [`reset_loop_lag`].
 
