@@ -3,11 +3,11 @@
 
 mod hazard_support;
 
-use hazard_support::{TrackedBuf, dropped, fd_is_open, open_fds, poll_once, serial, tcp_pair, watchdog};
+use hazard_support::{TrackedBuf, dropped, fd_is_open, open_fds, poll_once, read_retrying, serial, tcp_pair, watchdog};
 use quartet::fs::File;
 use quartet::net::TcpListener;
 use quartet::{Builder, OpError, SetupFlags, fail_after, nop, run, stats};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
@@ -99,7 +99,7 @@ fn abandoned_accept_that_won_the_race_closes_the_accepted_fd() {
     .unwrap();
     // The server side of the connection was closed by the driver: the client sees end of stream.
     client.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let n = client.read(&mut [0u8; 8]).expect("EOF, not a timeout: the accepted fd was leaked");
+    let n = read_retrying(&mut client, &mut [0u8; 8]).expect("EOF, not a timeout: the accepted fd was leaked");
     assert_eq!(n, 0);
     drop(client);
     assert_eq!(open_fds(), before, "an fd leaked");

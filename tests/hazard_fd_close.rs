@@ -4,16 +4,15 @@
 
 mod hazard_support;
 
-use hazard_support::{fd_is_open, open_fds, poll_once, serial, tcp_pair, watchdog};
+use hazard_support::{fd_is_open, open_fds, poll_once, read_retrying, serial, tcp_pair, watchdog};
 use quartet::net::TcpListener;
 use quartet::{OpError, nop, run, stats};
-use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 fn assert_peer_sees_eof(peer: &mut std::net::TcpStream) {
     peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let n = peer.read(&mut [0u8; 8]).expect("end of stream, not a timeout: the fd was not closed");
+    let n = read_retrying(peer, &mut [0u8; 8]).expect("end of stream, not a timeout: the fd was not closed");
     assert_eq!(n, 0);
 }
 

@@ -52,6 +52,17 @@ pub fn fd_is_open(fd: i32) -> bool {
     unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
 }
 
+/// Reads from a blocking std socket, retrying `EINTR`: when a runtime on this thread has just shut
+/// down, the kernel's ring teardown may interrupt one blocking syscall (a task_work "signal").
+pub fn read_retrying(sock: &mut std::net::TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match std::io::Read::read(sock, buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
 /// Polls `fut` exactly once from the current task.
 pub async fn poll_once<F: Future + ?Sized>(fut: Pin<&mut F>) -> Poll<F::Output> {
     let mut fut = Some(fut);
