@@ -2,7 +2,8 @@
 //! completions drained (bounded), and what is still in flight when the bound expires is leaked,
 //! never freed while the kernel may write into it.
 //!
-//! (The leak test leaks one buffer and one socket on purpose: run it under LeakSanitizer with
+//! (Two tests leak on purpose: the zero-bound drain leaks the in-flight buffer and socket, and an
+//! op dropped outside its runtime leaks its data. Under LeakSanitizer run this file with
 //! `ASAN_OPTIONS=detect_leaks=0`.)
 
 mod hazard_support;

@@ -59,7 +59,9 @@ impl Builder {
         self
     }
 
-    /// How long shutdown waits for cancelled ops to complete before leaking their buffers.
+    /// How long shutdown waits for cancelled ops to complete before leaking their buffers
+    /// (default 1 s). Zero means do not wait: everything still in flight is leaked, and closing
+    /// the ring cancels it in the kernel.
     pub fn shutdown_drain(mut self, bound: Duration) -> Builder {
         self.drain = bound;
         self

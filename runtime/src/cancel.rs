@@ -99,11 +99,16 @@ impl ScopeState {
     /// Records the waker of the task that polls the scope. Call before checking the state, so a
     /// concurrent `cancel` either is seen by the check or finds this waker.
     pub fn register(&self, waker: &Waker) {
-        let mut o = lock(&self.owner);
-        match &*o {
-            Some(w) if w.will_wake(waker) => {}
-            _ => *o = Some(waker.clone()),
-        }
+        let old = {
+            let mut o = lock(&self.owner);
+            match &*o {
+                Some(w) if w.will_wake(waker) => None,
+                _ => o.replace(waker.clone()),
+            }
+        };
+        // Dropped after the lock is released: a waker's `Drop` may run user code (even cancel this
+        // scope, which takes the lock).
+        drop(old);
     }
 
     /// True once `cancel` was called or the deadline passed.

@@ -8,7 +8,10 @@ use std::fmt;
 use std::io;
 
 /// Why quartet could not start or keep running.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` prints the same text as `Display` (cause and remedy), because that is what a
+/// `fn main() -> Result<(), quartet::Error>` shows the user.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// io_uring cannot be used on this machine.
@@ -26,7 +29,7 @@ pub enum Error {
 }
 
 /// The cause of an unusable io_uring, and what to do about it.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Unavailable {
     /// `io_uring_setup` does not exist (ENOSYS): the kernel is too old or built without io_uring.
@@ -61,9 +64,25 @@ pub enum Unavailable {
     /// The kernel lacks a ring feature quartet needs.
     #[error("the kernel's io_uring lacks the {0} feature; remedy: run on Linux >= 5.19 (6.1 or newer recommended)")]
     MissingFeature(&'static str),
+    /// `io_uring_register` was refused (EPERM/EACCES), typically by a seccomp filter that allows
+    /// only part of the io_uring syscalls.
+    #[error("io_uring_register was refused (EPERM) after the ring was created, most likely by a seccomp filter; remedy: allow the io_uring_setup, io_uring_enter and io_uring_register syscalls")]
+    RegisterForbidden,
     /// Any other setup failure.
     #[error("io_uring_setup failed: {0}")]
     Other(#[source] io::Error),
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl fmt::Debug for Unavailable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
 }
 
 /// Why a cancel scope was cancelled.

@@ -16,7 +16,7 @@
 use crate::cancel;
 use crate::driver::{Cleanup, OpKey};
 use crate::error::{Cancelled, OpError};
-use crate::kernel::context::with_core;
+use crate::kernel::context::{was_unclean, with_core};
 use io_uring::squeue;
 use std::future::Future;
 use std::pin::Pin;
@@ -115,7 +115,22 @@ impl<T: OpData> Future for Op<T> {
                 let (res, _flags) = match polled {
                     Some(Poll::Pending) => return Poll::Pending,
                     Some(Poll::Ready(r)) => r,
-                    None => (-libc::ECANCELED, 0),
+                    None => {
+                        // Polled after the runtime that submitted it is gone. Its shutdown
+                        // drained the op unless the drain timed out; in that case the kernel may
+                        // still write the data, so it must not be handed back (H4).
+                        if was_unclean(core_id) {
+                            std::mem::forget(this.data.take());
+                            this.state = State::Done;
+                            panic!(
+                                "quartet: an I/O future was polled after its runtime shut down with the op still in \
+                                 the kernel; its buffer was leaked, not returned"
+                            );
+                        }
+                        this.state = State::Done;
+                        let e = std::io::Error::other("the runtime that started this operation has shut down");
+                        return Poll::Ready((Err(OpError::Io(e)), this.data.take().expect("data")));
+                    }
                 };
                 let cancelled = cancel.take();
                 this.state = State::Done;
@@ -140,7 +155,8 @@ impl<T: OpData> Future for Op<T> {
 impl<T: OpData> Drop for Op<T> {
     fn drop(&mut self) {
         let State::Waiting { core, key, cancel } = &self.state else { return };
-        let (core, key, send_cancel) = (*core, *key, cancel.is_none());
+        // An uncancellable op (close) must still run once abandoned: never cancel it.
+        let (core, key, send_cancel) = (*core, *key, cancel.is_none() && self.cancellable);
         let mut data = self.data.take();
         with_core(|c| {
             if c.id == core {
@@ -150,9 +166,11 @@ impl<T: OpData> Drop for Op<T> {
             }
         });
         if let Some(d) = data {
-            // The runtime that submitted this op is gone and its shutdown drain may have timed out,
-            // so the kernel might still use the data: leak it rather than free it (H4).
-            std::mem::forget(d);
+            // The runtime that submitted this op is gone. If its shutdown drain timed out the
+            // kernel might still use the data: leak it rather than free it (H4).
+            if was_unclean(core) {
+                std::mem::forget(d);
+            }
         }
     }
 }

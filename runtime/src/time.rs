@@ -31,20 +31,19 @@ impl Timers {
         key
     }
 
-    fn update(&mut self, key: Key, waker: &Waker) -> bool {
+    /// Re-registers `waker`; returns whether `key` exists, and the replaced waker, which the
+    /// caller drops after releasing the borrow (a waker's `Drop` may run user code).
+    fn update(&mut self, key: Key, waker: &Waker) -> (bool, Option<Waker>) {
         match self.map.get_mut(&key) {
-            Some(w) => {
-                if !w.will_wake(waker) {
-                    *w = waker.clone();
-                }
-                true
-            }
-            None => false,
+            Some(w) if w.will_wake(waker) => (true, None),
+            Some(w) => (true, Some(std::mem::replace(w, waker.clone()))),
+            None => (false, None),
         }
     }
 
-    fn remove(&mut self, key: Key) {
-        self.map.remove(&key);
+    /// Removes a registration, returning its waker for the caller to drop outside the borrow.
+    fn remove(&mut self, key: Key) -> Option<Waker> {
+        self.map.remove(&key)
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
@@ -88,29 +87,32 @@ impl Timer {
             self.disarm();
             return Poll::Ready(());
         }
-        with_core(|core| {
+        let released = with_core(|core| {
             let mut timers = core.timers.borrow_mut();
+            let mut released = None;
             if let Some((key, id)) = self.key {
-                if id == core.id && key.0 == at && timers.update(key, cx.waker()) {
-                    return;
+                if id == core.id && key.0 == at {
+                    let (found, old) = timers.update(key, cx.waker());
+                    if found {
+                        return old;
+                    }
                 }
                 if id == core.id {
-                    timers.remove(key);
+                    released = timers.remove(key);
                 }
             }
             self.key = Some((timers.insert(at, cx.waker()), core.id));
+            released
         });
+        drop(released);
         Poll::Pending
     }
 
     /// Removes the registration, if any.
     pub fn disarm(&mut self) {
         if let Some((key, id)) = self.key.take() {
-            with_core(|core| {
-                if core.id == id {
-                    core.timers.borrow_mut().remove(key);
-                }
-            });
+            let released = with_core(|core| if core.id == id { core.timers.borrow_mut().remove(key) } else { None });
+            drop(released);
         }
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! The driver owns the ring, the slab of in-flight ops, and three userspace queues that are never
 //! dropped while the runtime lives:
-//! - `backlog`: SQEs that did not fit in a full SQ (H7). They keep their order.
+//! - `backlog`: SQEs that did not fit in a full SQ (H7). They keep their order. Flushing a full SQ
+//!   submits, reaps and retries, so completions never pile up behind a submission that cannot go.
 //! - `cancels`: `ASYNC_CANCEL` requests for ops whose future was dropped or cancelled (H3). They
 //!   are flushed before the backlog, so a cancel never waits behind new work; a cancel whose
 //!   target is still in the backlog completes the target at once with `-ECANCELED` instead.
@@ -65,6 +66,12 @@ pub(crate) struct Driver {
     wake_fired: bool,
     mode: Mode,
     busy_skips: u32,
+    /// Op data and wakers released while the driver is borrowed; dropped by the kernel after the
+    /// borrow ends, because their `Drop` may run user code that uses the runtime.
+    graveyard: Vec<Box<dyn Any>>,
+    dead_wakers: Vec<Waker>,
+    /// Set once `shutdown` has drained (or deliberately leaked) everything.
+    shut: bool,
     pub stats: DriverStats,
 }
 
@@ -85,6 +92,9 @@ impl Driver {
             wake_fired: false,
             mode,
             busy_skips: 0,
+            graveyard: Vec::new(),
+            dead_wakers: Vec::new(),
+            shut: false,
             stats: DriverStats::default(),
         })
     }
@@ -131,7 +141,11 @@ impl Driver {
             Some(Lifecycle::Waiting(w)) => {
                 match w {
                     Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => *w = Some(cx.waker().clone()),
+                    _ => {
+                        if let Some(old) = w.replace(cx.waker().clone()) {
+                            self.dead_wakers.push(old);
+                        }
+                    }
                 }
                 Poll::Pending
             }
@@ -176,15 +190,21 @@ impl Driver {
                     self.cancel(key);
                 }
             }
-            _ => drop(data),
+            _ => self.graveyard.push(data),
         }
+    }
+
+    /// What was released while the driver was borrowed, for the caller to drop afterwards.
+    pub fn take_graveyard(&mut self) -> (Vec<Box<dyn Any>>, Vec<Waker>) {
+        (std::mem::take(&mut self.graveyard), std::mem::take(&mut self.dead_wakers))
     }
 
     fn reclaim(&mut self, data: Box<dyn Any>, cleanup: Cleanup, res: i32) {
         if cleanup == Cleanup::CloseFd && res >= 0 {
             self.close_later(res);
         }
-        drop(data);
+        // The kernel is done with it; drop it once the driver is no longer borrowed.
+        self.graveyard.push(data);
     }
 
     /// Closes `fd` through the ring at the next flush (H5).
@@ -368,6 +388,8 @@ impl Driver {
         self.internal_in_flight += 1;
         self.push(e);
         let mut wakers = Vec::new();
+        // A zero bound means "do not wait": nothing is submitted or collected, everything in
+        // flight is leaked, and closing the ring cancels it in the kernel.
         loop {
             let _ = self.flush(&mut wakers);
             self.reap(&mut wakers);
@@ -393,7 +415,19 @@ impl Driver {
             }
         }
         self.closes.shut();
+        self.shut = true;
         report
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if !self.shut {
+            // No drain ran (a panic escaped the kernel before shutdown): the kernel may still use
+            // any in-flight op's memory, so leak it rather than free it (H4). The ring closes next.
+            self.ops.leak_all();
+            std::mem::forget(std::mem::replace(&mut self.wake_buf, Box::new(0)));
+        }
     }
 }
 

@@ -101,7 +101,10 @@ fn check(ring: &IoUring) -> Result<(), Unavailable> {
         return Err(Unavailable::MissingFeature("IORING_FEAT_EXT_ARG"));
     }
     let mut probe = Probe::new();
-    ring.submitter().register_probe(&mut probe).map_err(classify)?;
+    ring.submitter().register_probe(&mut probe).map_err(|e| match e.raw_os_error() {
+        Some(libc::EPERM) | Some(libc::EACCES) => Unavailable::RegisterForbidden,
+        _ => classify(e),
+    })?;
     for &(code, name) in REQUIRED_OPCODES {
         if !probe.is_supported(code) {
             return Err(Unavailable::MissingOpcode(name));

@@ -187,4 +187,16 @@ mod tests {
         }
         assert_eq!(slab.live(), 0);
     }
+
+    #[test]
+    fn completed_but_uncollected_op_is_live_but_not_in_flight() {
+        let mut slab = Slab::new();
+        let done = slab.insert(None);
+        let waiting = slab.insert(None);
+        assert!(matches!(slab.complete(done.user_data(), 0, 0), Completion::Wake(None)));
+        assert_eq!((slab.live(), slab.in_flight()), (2, 1));
+        slab.remove(done);
+        slab.remove(waiting);
+        assert_eq!((slab.live(), slab.in_flight()), (0, 0));
+    }
 }

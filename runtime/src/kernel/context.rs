@@ -80,3 +80,16 @@ impl Drop for CoreGuard<'_> {
         CORE.with(|c| c.set(std::ptr::null()));
     }
 }
+
+/// Ids of runtimes whose shutdown drain timed out: their ops' memory may still be used by the
+/// kernel, so an op of theirs that is polled or dropped later must leak its data (H4). Rare, so a
+/// plain list. (Not loom-modelled: it is only touched by runtime threads, under a std mutex.)
+static UNCLEAN: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
+
+pub(crate) fn mark_unclean(id: u64) {
+    UNCLEAN.lock().unwrap_or_else(|e| e.into_inner()).push(id);
+}
+
+pub(crate) fn was_unclean(id: u64) -> bool {
+    UNCLEAN.lock().unwrap_or_else(|e| e.into_inner()).contains(&id)
+}

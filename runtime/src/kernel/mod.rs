@@ -75,7 +75,9 @@ fn turn(core: &Core, wakers: &mut Vec<Waker>) -> std::io::Result<()> {
         let next = core.timers.borrow().next_deadline();
         Some(next.map(|d| coarsen(d.saturating_duration_since(Instant::now()))))
     };
-    core.driver.borrow_mut().turn(wait, wakers)?;
+    let turned = core.driver.borrow_mut().turn(wait, wakers);
+    drop(core.driver.borrow_mut().take_graveyard());
+    turned?;
     let remote_fired = core.driver.borrow_mut().take_wake();
     if remote_fired {
         core.remote.drain(wakers);
@@ -105,7 +107,10 @@ fn shutdown(core: &Core, bound: Duration) {
     let timers = std::mem::take(&mut *core.timers.borrow_mut());
     let _ = catch_unwind(AssertUnwindSafe(move || drop(timers)));
     let report = core.driver.borrow_mut().shutdown(bound);
+    let dead = core.driver.borrow_mut().take_graveyard();
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(dead)));
     if report.in_flight > 0 {
+        context::mark_unclean(core.id);
         eprintln!(
             "quartet: shutdown drain timed out with {} op(s) in flight; leaked {} buffer(s) rather than free memory the kernel may still write",
             report.in_flight, report.leaked
