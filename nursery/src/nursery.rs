@@ -576,27 +576,24 @@ fn poll_body<T, E, B>(
 }
 
 fn poll_child(inner: &Inner<'_>, i: usize) {
-    let (mut child, waker) = {
+    let (mut child, mut waker) = {
         let mut st = inner.state.borrow_mut();
         let slot = &mut st.slots[i];
         let Some(child) = slot.child.take() else { return };
         slot.busy = true;
-        let waker = match &slot.waker {
-            Some(w) => w.clone(),
-            None => {
-                let w = inner.ready.as_ref().expect("runtime").waker(i);
-                slot.waker = Some(w.clone());
-                w
-            }
-        };
-        (child, waker)
+        (child, slot.waker.take())
     };
-    let mut cx = Context::from_waker(&waker);
+    let ready = inner.ready.as_ref().expect("checked in nursery()");
     let Child { fut, info, .. } = &mut child;
-    let polled = info.run_as(|| {
-        let _timer = quartet_runtime::monitor::PollTimer::start(Some(info));
-        catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)))
+    // The slot's waker is made only if the child keeps it (most short children never do).
+    let polled = ready.with_waker(i, &mut waker, |w| {
+        let mut cx = Context::from_waker(w);
+        info.run_as(|| {
+            let _timer = quartet_runtime::monitor::PollTimer::start(Some(info));
+            catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)))
+        })
     });
+    inner.state.borrow_mut().slots[i].waker = waker;
     let outcome = match polled {
         Ok(Poll::Pending) => {
             let mut st = inner.state.borrow_mut();

@@ -66,7 +66,9 @@ pub enum Unavailable {
     MissingFeature(&'static str),
     /// `io_uring_register` was refused (EPERM/EACCES), typically by a seccomp filter that allows
     /// only part of the io_uring syscalls.
-    #[error("io_uring_register was refused (EPERM) after the ring was created, most likely by a seccomp filter; remedy: allow the io_uring_setup, io_uring_enter and io_uring_register syscalls")]
+    #[error(
+        "io_uring_register was refused (EPERM) after the ring was created, most likely by a seccomp filter; remedy: allow the io_uring_setup, io_uring_enter and io_uring_register syscalls"
+    )]
     RegisterForbidden,
     /// Any other setup failure.
     #[error("io_uring_setup failed: {0}")]

@@ -89,7 +89,8 @@ impl Drop for FdInner {
         // An fd created outside `run` has no close list; if a runtime is running now, close
         // through it anyway, so the close is ordered after any cancel still queued for this fd
         // number (H5: the number could otherwise be reused while that cancel is pending).
-        let closes = self.closes.clone().or_else(|| with_core(|c| c.driver.try_borrow().ok().map(|d| d.closes())).flatten());
+        let closes =
+            self.closes.clone().or_else(|| with_core(|c| c.driver.try_borrow().ok().map(|d| d.closes())).flatten());
         match closes {
             Some(c) => c.push(self.fd),
             // SAFETY: this value owns the fd and no op holds it (we are the last reference).

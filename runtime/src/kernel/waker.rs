@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 // std's Arc, not the shim's: `std::task::Wake` is only implemented for std's Arc. The cross-thread
 // part of waking is the remote queue, which is loom-checked on its own.
 use std::sync::Arc;
-use std::task::{Wake, Waker};
+use std::task::{RawWaker, RawWakerVTable, Wake, Waker};
 
 pub(crate) struct RootWake {
     pub core_id: u64,
@@ -150,6 +150,78 @@ impl ReadyQueue {
         }
     }
 }
+
+impl ReadyQueue {
+    /// Runs `f` with a waker for slot `index`. If `cached` holds one it is used; otherwise `f` gets
+    /// a borrowed waker that allocates the slot's real waker only if it is cloned (a child that
+    /// finishes without storing its waker never allocates one), and the real waker, if made, is
+    /// left in `cached` for later polls.
+    pub fn with_waker<R>(self: &Arc<Self>, index: usize, cached: &mut Option<Waker>, f: impl FnOnce(&Waker) -> R) -> R {
+        if let Some(w) = cached {
+            return f(w);
+        }
+        let lazy = LazyWake { queue: self, index, made: std::cell::Cell::new(None) };
+        let raw = RawWaker::new((&lazy as *const LazyWake<'_>).cast(), &LAZY_VTABLE);
+        // SAFETY: the vtable's functions uphold the RawWaker contract for `lazy` (see
+        // `LAZY_VTABLE`). The waker is only lent to `f` by reference, so it cannot outlive `lazy`:
+        // any waker that escapes is a clone, which is a real, independently owned waker.
+        let waker = unsafe { Waker::from_raw(raw) };
+        let r = f(&waker);
+        drop(waker);
+        *cached = lazy.made.take();
+        r
+    }
+}
+
+/// A waker borrowed for one poll (see [`ReadyQueue::with_waker`]).
+struct LazyWake<'a> {
+    queue: &'a Arc<ReadyQueue>,
+    index: usize,
+    /// The real waker, once a clone was asked for on the kernel thread. Only touched on that thread.
+    made: std::cell::Cell<Option<Waker>>,
+}
+
+impl LazyWake<'_> {
+    fn real(&self) -> Waker {
+        if current_id() != self.queue.core_id {
+            // A clone from another thread (e.g. a scoped thread borrowing the waker): hand out an
+            // independent waker and leave `made` alone (it is not thread-safe).
+            return self.queue.waker(self.index);
+        }
+        let w = self.made.take().unwrap_or_else(|| self.queue.waker(self.index));
+        self.made.set(Some(w.clone()));
+        w
+    }
+}
+
+static LAZY_VTABLE: RawWakerVTable = RawWakerVTable::new(lazy_clone, lazy_wake, lazy_wake_by_ref, lazy_drop);
+
+// SAFETY (all four): `p` is the `LazyWake` that `with_waker` keeps alive on its stack for as long
+// as the borrowed waker exists. They only read its immutable fields from any thread, and touch
+// `made` only on the kernel thread (checked in `real`).
+unsafe fn lazy_clone(p: *const ()) -> RawWaker {
+    // SAFETY: see above.
+    let lazy = unsafe { &*p.cast::<LazyWake<'_>>() };
+    let w = std::mem::ManuallyDrop::new(lazy.real());
+    RawWaker::new(w.data(), w.vtable())
+}
+
+unsafe fn lazy_wake(p: *const ()) {
+    // SAFETY: see above. (Unreachable in practice: the borrowed waker is never owned by value.)
+    unsafe { lazy_wake_by_ref(p) }
+}
+
+unsafe fn lazy_wake_by_ref(p: *const ()) {
+    // SAFETY: see above.
+    let lazy = unsafe { &*p.cast::<LazyWake<'_>>() };
+    if current_id() == lazy.queue.core_id {
+        lazy.queue.push(lazy.index);
+    } else {
+        lazy.queue.remote.push(lazy.queue.waker(lazy.index));
+    }
+}
+
+unsafe fn lazy_drop(_: *const ()) {}
 
 struct ChildWake {
     queue: Arc<ReadyQueue>,
