@@ -2,54 +2,12 @@
 //! possible poll point, a send delivered nothing and gives its value back, and a receive took
 //! nothing; one already served when the cancel arrives returns its result.
 use quartet::channel::{RecvError, SendError};
-use quartet::{BoxError, CancelHandle, CancelScope, Cancelled, SpawnError, channel, nursery, run, yield_now};
+use quartet::{BoxError, CancelScope, Cancelled, SpawnError, channel, nursery, run, yield_now};
 use std::cell::RefCell;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-/// Polls `fut`, cancelling `handle` just before poll number `at` (0-based).
-struct CancelAt<F> {
-    fut: Pin<Box<F>>,
-    polls: usize,
-    at: usize,
-    handle: CancelHandle,
-}
-
-impl<F: Future> Future for CancelAt<F> {
-    type Output = F::Output;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        if self.polls == self.at {
-            self.handle.cancel();
-        }
-        self.polls += 1;
-        self.fut.as_mut().poll(cx)
-    }
-}
-
-/// Runs `op` in a fresh scope that is cancelled just before the op's poll number `at`.
-async fn cancelled_at<T>(at: usize, op: impl Future<Output = T>) -> T {
-    let scope = CancelScope::new();
-    let mut out = None;
-    let guarded = CancelAt { fut: Box::pin(op), polls: 0, at, handle: scope.handle() };
-    scope
-        .run(async {
-            out = Some(guarded.await);
-            Ok::<_, Cancelled>(())
-        })
-        .await
-        .expect("the op's outcome is stored, never propagated");
-    out.expect("the op ran")
-}
-
-const POINTS: usize = 6;
-const DELAYS: usize = 4;
-
-#[derive(Default, Debug)]
-struct Seen {
-    ok: usize,
-    cancelled: usize,
-}
+mod cancel_grid;
+use cancel_grid::{DELAYS, POINTS, Seen, cancelled_at};
+use std::task::Context;
 
 /// A send cancelled at poll `at`, while the receiver starts after `delay` yields.
 fn send_cancelled(capacity: usize, at: usize, delay: usize, seen: &mut Seen) {

@@ -3,64 +3,11 @@
 //! place in a queue and consumes no notification; one already served when the cancel arrives
 //! returns its result.
 use quartet::sync::{Condition, Event, Lock, Semaphore, WaitError};
-use quartet::{BoxError, CancelHandle, CancelScope, Cancelled, SpawnError, nursery, run, yield_now};
+use quartet::{BoxError, CancelScope, Cancelled, SpawnError, nursery, run, yield_now};
 use std::cell::{Cell, RefCell};
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-/// Polls `fut`, cancelling `handle` just before poll number `at` (0-based).
-struct CancelAt<F> {
-    fut: Pin<Box<F>>,
-    polls: usize,
-    at: usize,
-    handle: CancelHandle,
-}
-
-impl<F: Future> Future for CancelAt<F> {
-    type Output = F::Output;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        if self.polls == self.at {
-            self.handle.cancel();
-        }
-        self.polls += 1;
-        self.fut.as_mut().poll(cx)
-    }
-}
-
-/// Runs `op` in a fresh scope that is cancelled just before the op's poll number `at`.
-async fn cancelled_at<T>(at: usize, op: impl Future<Output = T>) -> T {
-    let scope = CancelScope::new();
-    let mut out = None;
-    let guarded = CancelAt { fut: Box::pin(op), polls: 0, at, handle: scope.handle() };
-    scope
-        .run(async {
-            out = Some(guarded.await);
-            Ok::<_, Cancelled>(())
-        })
-        .await
-        .expect("the op's outcome is stored, never propagated");
-    out.expect("the op ran")
-}
-
-const POINTS: usize = 6;
-const DELAYS: usize = 4;
-
-/// Counts both outcomes over the grid, so each test proves it reached both.
-#[derive(Default, Debug)]
-struct Seen {
-    ok: usize,
-    cancelled: usize,
-}
-
-impl Seen {
-    fn record(&mut self, ok: bool) {
-        if ok { self.ok += 1 } else { self.cancelled += 1 }
-    }
-    fn assert_both(&self, what: &str) {
-        assert!(self.ok > 0 && self.cancelled > 0, "{what}: both outcomes happened: {self:?}");
-    }
-}
+mod cancel_grid;
+use cancel_grid::{DELAYS, POINTS, Seen, cancelled_at};
 
 /// Runs `body` under a generous liveness bound: a lost hand-off shows up as a failure instead of
 /// a hang (not a timing assertion: a passing run takes microseconds).

@@ -97,6 +97,16 @@ pub fn raise_nofile() -> u64 {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0 {
         return 1024;
     }
+    // Ask for enough for the 10,000-connection rows (both ends live in this process); a
+    // privileged process may raise the hard limit too, otherwise settle for the hard limit.
+    let want: libc::rlim_t = 65_536;
+    if r.rlim_max < want {
+        let raised = libc::rlimit { rlim_cur: want, rlim_max: want };
+        // SAFETY: `raised` is a live, initialised rlimit.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            return want;
+        }
+    }
     r.rlim_cur = r.rlim_max;
     // SAFETY: `r` is a live, initialised rlimit.
     unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &r) };

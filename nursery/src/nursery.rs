@@ -456,25 +456,42 @@ where
             }
             None => this.timer.disarm(),
         }
-        let now_cancelled = cancel::current().is_some();
-        if now_cancelled && !*this.seen_cancel {
-            // Level-triggered: wake everything once so each blocked op sees the cancellation.
-            wake_all(inner, ready, this.body.is_some());
-        }
-        *this.seen_cancel = now_cancelled;
-
-        let round = ready.len();
-        for _ in 0..round {
-            if !consume_budget() {
-                *this.yielded = true;
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
+        // Rounds: each polls the children that were ready when it began (a child that yields goes
+        // to the back and waits for the next round). Another round follows at once only while no
+        // I/O waits to be submitted: a yield or channel hand-off then costs no kernel tick, while a
+        // round that queued I/O ends the tick so the kernel submits it promptly. The tick's budget
+        // bounds it all (then the kernel turns the ring before we continue, H8).
+        let mut first_round = true;
+        loop {
+            if !std::mem::replace(&mut first_round, false) && quartet_runtime::task::io_queued() {
+                if !ready.is_empty() {
+                    cx.waker().wake_by_ref();
+                }
+                break;
             }
-            let Some(i) = ready.pop() else { break };
-            if i == BODY {
-                poll_body(inner, this.body.as_mut(), this.out, cx);
-            } else {
-                poll_child(inner, i);
+            let now_cancelled = cancel::current().is_some();
+            if now_cancelled && !*this.seen_cancel {
+                // Level-triggered: wake everything once so each blocked op sees the cancellation.
+                wake_all(inner, ready, this.body.is_some());
+            }
+            *this.seen_cancel = now_cancelled;
+
+            let round = ready.len();
+            if round == 0 {
+                break;
+            }
+            for _ in 0..round {
+                if !consume_budget() {
+                    *this.yielded = true;
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                let Some(i) = ready.pop() else { break };
+                if i == BODY {
+                    poll_body(inner, this.body.as_mut(), this.out, cx);
+                } else {
+                    poll_child(inner, i);
+                }
             }
         }
 

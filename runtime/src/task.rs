@@ -73,6 +73,13 @@ pub fn consume_budget() -> bool {
     .unwrap_or(true)
 }
 
+/// True if operations queued during this tick are waiting for the kernel to submit them. A
+/// scheduler that runs several rounds of tasks per tick stops when this is true, so I/O is
+/// submitted promptly rather than after the whole budget.
+pub fn io_queued() -> bool {
+    with_core(|c| c.driver.try_borrow_mut().map(|mut d| d.has_queued()).unwrap_or(true)).unwrap_or(false)
+}
+
 /// Who a task is, for error reports and diagnostics.
 #[derive(Debug, Clone)]
 pub struct TaskInfo {

@@ -194,6 +194,11 @@ impl Driver {
         }
     }
 
+    /// True if SQEs are waiting to be submitted (in the SQ or a userspace queue).
+    pub fn has_queued(&mut self) -> bool {
+        !self.ring.submission().is_empty() || !self.backlog.is_empty() || !self.cancels.is_empty()
+    }
+
     /// What was released while the driver was borrowed, for the caller to drop afterwards.
     pub fn take_graveyard(&mut self) -> (Vec<Box<dyn Any>>, Vec<Waker>) {
         (std::mem::take(&mut self.graveyard), std::mem::take(&mut self.dead_wakers))
