@@ -34,6 +34,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("serve") => serve(&args[1..]),
         Some("once") => once(&args[1..]),
+        Some("hold-clients") => micro::cancel::hold_clients(&args[1..]),
         Some("-h") | Some("--help") => {
             println!("usage: quartet-benches [--quick] [--name=value ...]  (see benches/src/config.rs)");
             Ok(())

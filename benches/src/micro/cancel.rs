@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 pub fn run(peer: &str, p: &Params) -> Result<Metrics, String> {
     let n = p.num("n")? as usize;
     let limit = sys::raise_nofile() as usize;
-    if 2 * n + 64 > limit {
-        return Err(format!("needs {} fds, the limit is {limit}", 2 * n + 64));
+    if n + 64 > limit {
+        return Err(format!("needs {} fds, the limit is {limit}", n + 64));
     }
     let dt = match peer {
         "quartet" => quartet(n)?,
@@ -33,20 +33,40 @@ pub fn run(peer: &str, p: &Params) -> Result<Metrics, String> {
     ]))
 }
 
-/// Connects `n` clients to `port` on a helper thread and keeps them open until `stop` fires.
+/// Connects `n` clients to `port` from a helper process (this binary's `hold-clients`
+/// subcommand) and keeps them open until `stop` fires. A separate process, so that the benchmark
+/// process needs only the server ends: 10,000 connections fit a 20,000-fd hard limit.
 fn clients(port: u16, n: usize) -> (mpsc::Sender<()>, std::thread::JoinHandle<Result<(), String>>) {
     let (stop, wait) = mpsc::channel::<()>();
     let h = std::thread::spawn(move || {
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let mut held = Vec::with_capacity(n);
-        for _ in 0..n {
-            held.push(std::net::TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?);
-        }
+        let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+        let mut child = std::process::Command::new(exe)
+            .args(["hold-clients", &port.to_string(), &n.to_string()])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("spawn client holder: {e}"))?;
         let _ = wait.recv();
-        drop(held);
-        Ok(())
+        drop(child.stdin.take()); // EOF: the holder closes its sockets and exits
+        let status = child.wait().map_err(|e| format!("wait: {e}"))?;
+        if status.success() { Ok(()) } else { Err(format!("client holder failed: {status}")) }
     });
     (stop, h)
+}
+
+/// `hold-clients PORT N`: connect N clients to 127.0.0.1:PORT, hold them until stdin closes.
+pub fn hold_clients(args: &[String]) -> Result<(), String> {
+    let port: u16 = args.first().and_then(|a| a.parse().ok()).ok_or("hold-clients PORT N")?;
+    let n: usize = args.get(1).and_then(|a| a.parse().ok()).ok_or("hold-clients PORT N")?;
+    crate::sys::raise_nofile();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut held = Vec::with_capacity(n);
+    for _ in 0..n {
+        held.push(std::net::TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?);
+    }
+    let mut sink = [0u8; 1];
+    let _ = std::io::Read::read(&mut std::io::stdin(), &mut sink);
+    drop(held);
+    Ok(())
 }
 
 fn quartet(n: usize) -> Result<Duration, String> {
