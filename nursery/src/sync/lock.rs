@@ -73,10 +73,10 @@ pub struct Lock<T> {
     data: UnsafeCell<T>,
 }
 
-// SAFETY: the data is reached only through a `LockGuard`, and the state mutex guarantees at most
-// one guard exists at a time, handed from owner to owner through that mutex (so each owner's
-// accesses happen-before the next owner's). So sharing the lock only ever moves `T` between
-// threads, which `T: Send` allows.
+// The data is reached only through a `LockGuard`, and the state mutex guarantees at most one guard
+// exists at a time, handed from owner to owner through that mutex (so each owner's accesses
+// happen-before the next owner's).
+// SAFETY: sharing the lock therefore only ever moves `T` between threads, which `T: Send` allows.
 unsafe impl<T: Send> Sync for Lock<T> {}
 
 impl<T> Lock<T> {

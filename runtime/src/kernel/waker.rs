@@ -52,10 +52,10 @@ struct Ready {
     parent_woken: bool,
 }
 
-// SAFETY: `inner` is only accessed by methods that first check that they run on the thread of the
-// kernel identified by `core_id` (one kernel per thread at a time, ids never reused), so it is
-// never accessed from two threads. Its contents are `Send`, so dropping the last `Arc` on another
-// thread is fine.
+// `inner` is only accessed by methods that first check that they run on the thread of the kernel
+// identified by `core_id` (one kernel per thread at a time, ids never reused).
+// SAFETY: so `inner` is never accessed from two threads; its contents are `Send`, so dropping the
+// last `Arc` on another thread is fine.
 unsafe impl Sync for ReadyQueue {}
 
 impl std::fmt::Debug for ReadyQueue {
@@ -84,10 +84,10 @@ impl ReadyQueue {
         if current_id() != self.core_id {
             return None;
         }
-        // SAFETY: we are on the owning kernel's thread (checked above), so no other thread can
-        // touch `inner`. No second `&mut Ready` can exist: `f` is one of the closures in this
-        // impl, none of which calls, clones or drops a waker or runs user code (wakers are cloned
-        // before and dropped after `with`), so nothing can re-enter this queue while `f` runs.
+        // We are on the owning kernel's thread (checked above), so no other thread can touch
+        // `inner`. `f` is one of the closures in this impl, none of which calls, clones or drops
+        // a waker or runs user code (wakers are cloned before and dropped after `with`).
+        // SAFETY: so this is the only `&mut Ready`, and nothing can re-enter while `f` runs.
         Some(f(unsafe { &mut *self.inner.get() }))
     }
 
