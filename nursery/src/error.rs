@@ -51,15 +51,42 @@ impl fmt::Display for Failure {
 pub struct NurseryError {
     failures: Vec<Failure>,
     cancelled: Option<Cancelled>,
+    /// The cancellation belongs to the nursery's own scope (no outer one reached it).
+    own: bool,
 }
 
 impl NurseryError {
     pub(crate) fn failed(failures: Vec<Failure>) -> NurseryError {
-        NurseryError { failures, cancelled: None }
+        NurseryError { failures, cancelled: None, own: false }
     }
 
-    pub(crate) fn from_cancel(c: Cancelled) -> NurseryError {
-        NurseryError { failures: Vec::new(), cancelled: Some(c) }
+    pub(crate) fn from_cancel(c: Cancelled, own: bool) -> NurseryError {
+        NurseryError { failures: Vec::new(), cancelled: Some(c), own }
+    }
+
+    /// True if the nursery ended because its *own* scope was cancelled ([`Nursery::cancel`],
+    /// its deadline) and no enclosing scope's cancellation reached it: the usual way to stop a
+    /// server nursery, which callers treat as success. A cancellation from an enclosing scope (a
+    /// `fail_after` around the nursery, say) is not "own" and keeps propagating.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), quartet_nursery::NurseryError> {
+    /// let r = quartet_nursery::nursery(async |n| -> Result<(), quartet_nursery::BoxError> {
+    ///     n.cancel(); // e.g. on a shutdown request
+    ///     quartet_runtime::checkpoint().await?;
+    ///     Ok(())
+    /// })
+    /// .await;
+    /// match r {
+    ///     Err(e) if e.is_own_cancel() => Ok(()), // we stopped it ourselves
+    ///     other => other,
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// [`Nursery::cancel`]: crate::Nursery::cancel
+    pub fn is_own_cancel(&self) -> bool {
+        self.is_cancelled() && self.own
     }
 
     /// Every failure, in the order they happened.
@@ -158,6 +185,13 @@ pub enum StartError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("deadline exceeded (fail_after/fail_at)")]
 pub struct TooSlow;
+
+/// So that `fail_after(d, nursery(..))` works: the timeout is reported like a failure.
+impl From<TooSlow> for NurseryError {
+    fn from(e: TooSlow) -> NurseryError {
+        NurseryError::failed(vec![Failure::new("fail_after/fail_at".into(), Box::new(e))])
+    }
+}
 
 impl From<TooSlow> for std::io::Error {
     fn from(e: TooSlow) -> std::io::Error {

@@ -523,11 +523,14 @@ where
                 // Children were cancelled by a scope outside the nursery: like Trio, the
                 // cancellation propagates so that the scope owning it catches it.
                 Some(Ok(Ok(_))) if child_cancelled.is_some() && cancel::outer_cancelled() => {
-                    Err(NurseryError::from_cancel(child_cancelled.expect("checked")))
+                    Err(NurseryError::from_cancel(child_cancelled.expect("checked"), false))
                 }
                 Some(Ok(Ok(v))) => Ok(v),
-                Some(Err(c)) => Err(NurseryError::from_cancel(c)),
-                _ => Err(NurseryError::from_cancel(Cancelled::new(Reason::Explicit))),
+                Some(Err(c)) => {
+                    let own = inner.scope.cancel_called() && !cancel::outer_cancelled();
+                    Err(NurseryError::from_cancel(c, own))
+                }
+                _ => Err(NurseryError::from_cancel(Cancelled::new(Reason::Explicit), false)),
             });
         }
         // More ready work: come back next tick. (A cancel raised during this round has already

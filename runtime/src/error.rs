@@ -196,7 +196,12 @@ pub fn is_cancellation(err: &(dyn StdError + 'static)) -> bool {
             return true;
         }
         if let Some(op) = e.downcast_ref::<OpError>() {
-            return op.is_cancelled();
+            match op {
+                OpError::Cancelled(_) => return true,
+                // An `io::Error` made from a `Cancelled` (e.g. `?` through `io::Result`).
+                OpError::Io(io) => return io.get_ref().is_some_and(|inner| is_cancellation(inner)),
+                _ => return false,
+            }
         }
         if let Some(io) = e.downcast_ref::<io::Error>() {
             if let Some(inner) = io.get_ref() {
@@ -217,8 +222,11 @@ pub fn find_cancelled(err: &(dyn StdError + 'static)) -> Option<Cancelled> {
         if let Some(c) = e.downcast_ref::<Cancelled>() {
             return Some(c.clone());
         }
-        if let Some(OpError::Cancelled(c)) = e.downcast_ref::<OpError>() {
-            return Some(c.clone());
+        match e.downcast_ref::<OpError>() {
+            Some(OpError::Cancelled(c)) => return Some(c.clone()),
+            Some(OpError::Io(io)) => return io.get_ref().and_then(|inner| find_cancelled(inner)),
+            Some(_) => return None,
+            None => {}
         }
         if let Some(inner) = e.downcast_ref::<io::Error>().and_then(|io| io.get_ref()) {
             if let Some(c) = find_cancelled(inner) {

@@ -206,13 +206,15 @@ impl<T> SendOp<T> {
                     st.waiters.remove(key);
                     return Poll::Ready(Ok(()));
                 }
-                if st.receivers == 0 {
-                    let v = st.waiters.remove(key).value.expect("an unserved sender holds its value");
-                    return Poll::Ready(Err(SendError::Broken(v)));
-                }
+                // Cancellation first (level-triggered): a cancelled, unserved send reports
+                // `Cancelled`, not whatever else happened to the channel meanwhile.
                 if let Some(cancelled) = cancelled {
                     let value = st.waiters.remove(key).value.expect("an unserved sender holds its value");
                     return Poll::Ready(Err(SendError::Cancelled { value, cancelled }));
+                }
+                if st.receivers == 0 {
+                    let v = st.waiters.remove(key).value.expect("an unserved sender holds its value");
+                    return Poll::Ready(Err(SendError::Broken(v)));
                 }
                 st.waiters.get_mut(key).set_waker(cx.waker());
                 *self = SendOp::Parked(key);
