@@ -4,15 +4,10 @@ use quartet::thread::{FromThreadError, Handle, check_cancelled};
 use quartet::{CancelScope, Cancelled, SpawnError, from_thread, from_thread_sync, nursery, run, sleep, to_thread};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-async fn until(mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(Instant::now() < end, "condition not reached in 10 s");
-        sleep(Duration::from_millis(1)).await.unwrap();
-    }
-}
+mod thread_support;
+use thread_support::until;
 
 #[test]
 fn from_thread_runs_future_on_the_loop() {

@@ -3,15 +3,10 @@
 use quartet::thread::{AcquireError, Borrower, TryAcquireError};
 use quartet::{CancelScope, Cancelled, CapacityLimiter, SpawnError, nursery, run, sleep};
 use std::cell::RefCell;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-async fn until(mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(Instant::now() < end, "condition not reached in 10 s");
-        sleep(Duration::from_millis(1)).await.unwrap();
-    }
-}
+mod thread_support;
+use thread_support::until;
 
 #[test]
 fn waiters_get_tokens_in_fifo_order() {

@@ -1,21 +1,16 @@
 //! `to_thread`: results, panics, cancellation before start, waiting versus abandoning, limits.
 
 use quartet::thread::{CapacityLimiter, check_cancelled, pool_stats};
-use quartet::{CancelScope, Cancelled, OpError, SpawnError, nursery, run, sleep, to_thread};
+use quartet::{CancelScope, Cancelled, OpError, SpawnError, nursery, run, to_thread};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Sleeps in small steps until `cond` holds (bounded, so a broken runtime fails instead of hanging).
-async fn until(mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(Instant::now() < end, "condition not reached in 10 s");
-        sleep(Duration::from_millis(1)).await.unwrap();
-    }
-}
+mod thread_support;
+use thread_support::until;
 
 #[test]
 fn to_thread_returns_closure_result_from_another_thread() {
