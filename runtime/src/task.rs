@@ -2,7 +2,7 @@
 //!
 //! There is no `spawn` here: tasks are created by nurseries (`quartet-nursery`), which poll their
 //! children through a [`ReadyQueue`](crate::ReadyQueue) and mark each child's poll with
-//! [`TaskInfo::enter`] so that diagnostics can say which task is running.
+//! [`TaskInfo::run_as`] so that diagnostics can say which task is running.
 
 use crate::cancel;
 use crate::error::Cancelled;
