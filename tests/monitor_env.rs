@@ -3,7 +3,7 @@
 //! (One test in its own binary: it changes the process environment.)
 
 use quartet::Builder;
-use quartet::monitor::{ENV_SLOW_POLL_MS, slow_poll_threshold};
+use quartet::monitor::{DEFAULT_SLOW_POLL_THRESHOLD, ENV_SLOW_POLL_MS, slow_poll_threshold};
 use std::time::Duration;
 
 #[test]
@@ -16,10 +16,15 @@ fn env_var_sets_threshold_unless_builder_overrides() {
     assert_eq!(explicit, None);
 
     // SAFETY: as above.
-    unsafe { std::env::set_var(ENV_SLOW_POLL_MS, "soon") };
+    unsafe { std::env::set_var(ENV_SLOW_POLL_MS, "off") };
     assert_eq!(Builder::new().run(async { slow_poll_threshold() }).unwrap(), None);
+
+    // A bad value is ignored (the default applies).
+    // SAFETY: as above.
+    unsafe { std::env::set_var(ENV_SLOW_POLL_MS, "soon") };
+    assert_eq!(Builder::new().run(async { slow_poll_threshold() }).unwrap(), DEFAULT_SLOW_POLL_THRESHOLD);
 
     // SAFETY: as above.
     unsafe { std::env::remove_var(ENV_SLOW_POLL_MS) };
-    assert_eq!(Builder::new().run(async { slow_poll_threshold() }).unwrap(), None);
+    assert_eq!(Builder::new().run(async { slow_poll_threshold() }).unwrap(), DEFAULT_SLOW_POLL_THRESHOLD);
 }

@@ -1,10 +1,11 @@
 //! The slow-poll detector: it names the task that blocked the loop (name or spawn location), blames
-//! only that task and not its ancestors, and is off by default.
+//! only that task and not its ancestors, and is on by default in debug builds with a conservative
+//! threshold (100 ms), off with `slow_poll_threshold(None)`.
 
 use quartet::monitor::{
-    ENV_SLOW_POLL_MS, SlowPoll, SlowPollReporter, parse_slow_poll_ms, slow_poll_threshold, slow_polls,
+    DEFAULT_SLOW_POLL_THRESHOLD, ENV_SLOW_POLL_MS, SlowPoll, SlowPollReporter, parse_slow_poll_ms, slow_poll_threshold, slow_polls,
 };
-use quartet::{Builder, Cancelled, SpawnError, nursery, run};
+use quartet::{Builder, Cancelled, SpawnError, nursery};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -105,22 +106,36 @@ fn slow_root_future_is_reported_as_the_root() {
 }
 
 #[test]
-fn detector_is_off_by_default() {
+fn detector_default_is_conservative_and_can_be_turned_off() {
     if std::env::var_os(ENV_SLOW_POLL_MS).is_some() {
         eprintln!("{ENV_SLOW_POLL_MS} is set in this environment; the default cannot be observed");
         return;
     }
+    assert_eq!(DEFAULT_SLOW_POLL_THRESHOLD, cfg!(debug_assertions).then_some(Duration::from_millis(100)));
     let reports = Collect::default();
     Builder::new()
         .slow_poll_reporter(reports.clone())
         .run(async {
-            assert_eq!(slow_poll_threshold(), None);
-            std::thread::sleep(BLOCK);
+            assert_eq!(slow_poll_threshold(), DEFAULT_SLOW_POLL_THRESHOLD);
+            std::thread::sleep(THRESHOLD); // well under the default: not reported
         })
         .unwrap();
     assert!(reports.0.lock().unwrap().is_empty());
-    let explicit_off = run(async { slow_poll_threshold() }).unwrap();
-    assert_eq!(explicit_off, None);
+    if cfg!(debug_assertions) {
+        let caught = Collect::default();
+        Builder::new().slow_poll_reporter(caught.clone()).run(async { std::thread::sleep(BLOCK + THRESHOLD) }).unwrap();
+        assert_eq!(caught.long().len(), 1, "the default reports a poll that blocks for 120 ms");
+    }
+    let off = Collect::default();
+    Builder::new()
+        .slow_poll_threshold(None)
+        .slow_poll_reporter(off.clone())
+        .run(async {
+            assert_eq!(slow_poll_threshold(), None);
+            std::thread::sleep(BLOCK + THRESHOLD);
+        })
+        .unwrap();
+    assert!(off.0.lock().unwrap().is_empty());
 }
 
 #[test]

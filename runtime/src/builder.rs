@@ -76,9 +76,18 @@ impl Builder {
         self
     }
 
-    /// Reports every poll that holds the loop longer than `threshold` (`None`: off, the default).
-    /// This setting wins over the `QUARTET_SLOW_POLL_MS` environment variable. See
-    /// [`monitor`](crate::monitor).
+    /// Reports every poll that holds the loop longer than `threshold`; `None` turns the detector
+    /// off. This setting wins over the `QUARTET_SLOW_POLL_MS` environment variable; without
+    /// either, the default is [`DEFAULT_SLOW_POLL_THRESHOLD`](crate::monitor::DEFAULT_SLOW_POLL_THRESHOLD)
+    /// (100 ms in debug builds, off in release builds). See [`monitor`](crate::monitor).
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// let off = quartet_runtime::Builder::new().slow_poll_threshold(None);
+    /// let strict = quartet_runtime::Builder::new().slow_poll_threshold(Some(Duration::from_millis(5)));
+    /// # let _ = (off, strict);
+    /// ```
     pub fn slow_poll_threshold(mut self, threshold: Option<Duration>) -> Builder {
         self.monitor.threshold = Some(threshold);
         self

@@ -2,10 +2,13 @@
 //!
 //! **Slow polls** (asyncio's debug mode, `slow_callback_duration`): when one poll of a task holds
 //! the thread longer than a threshold, the runtime reports the task (its name, or where it was
-//! spawned) and how long it held the loop. Off by default; turn it on with
-//! [`Builder::slow_poll_threshold`](crate::Builder::slow_poll_threshold) or, without touching the
-//! code, the environment variable `QUARTET_SLOW_POLL_MS` (milliseconds, read when the runtime
-//! starts; an explicit builder setting wins). Reports go to a [`SlowPollReporter`]; the default
+//! spawned) and how long it held the loop. On by default in debug builds, with a conservative
+//! threshold ([`DEFAULT_SLOW_POLL_THRESHOLD`]: 100 ms, so only a poll that blocks the loop badly is
+//! reported); off by default in release builds, where timing every poll would cost two clock reads.
+//! Set it with [`Builder::slow_poll_threshold`](crate::Builder::slow_poll_threshold) (`None`
+//! turns it off) or, without touching the code, the environment variable `QUARTET_SLOW_POLL_MS`
+//! (milliseconds, `off` or `0` to disable; read when the runtime starts; an explicit builder
+//! setting wins). Reports go to a [`SlowPollReporter`]; the default
 //! ([`StderrReporter`]) writes one line to stderr.
 //!
 //! A poll is timed by a [`PollTimer`] (nurseries wrap each child poll in one; the kernel wraps the
@@ -30,6 +33,19 @@ use std::time::{Duration, Instant};
 /// The environment variable that sets the slow-poll threshold in milliseconds (`0` or `off`
 /// disables it).
 pub const ENV_SLOW_POLL_MS: &str = "QUARTET_SLOW_POLL_MS";
+
+/// The threshold used when neither the builder nor `QUARTET_SLOW_POLL_MS` sets one: 100 ms in
+/// debug builds (`debug_assertions`), off in release builds.
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::monitor::DEFAULT_SLOW_POLL_THRESHOLD;
+/// use std::time::Duration;
+/// // Conservative: only a poll that blocks the loop for a long time is reported.
+/// assert!(DEFAULT_SLOW_POLL_THRESHOLD.is_none_or(|t| t >= Duration::from_millis(100)));
+/// ```
+pub const DEFAULT_SLOW_POLL_THRESHOLD: Option<Duration> =
+    if cfg!(debug_assertions) { Some(Duration::from_millis(100)) } else { None };
 
 /// Receives slow-poll reports. Called on the runtime thread, right after the slow poll; it should
 /// be quick (it runs on the loop it is reporting about).
@@ -136,17 +152,18 @@ impl fmt::Debug for Config {
 }
 
 impl Config {
-    /// The runtime's monitor: the explicit threshold, else `QUARTET_SLOW_POLL_MS` (a bad value is
-    /// reported on stderr and ignored: a debugging aid must not stop the program).
+    /// The runtime's monitor: the explicit threshold, else `QUARTET_SLOW_POLL_MS`, else
+    /// [`DEFAULT_SLOW_POLL_THRESHOLD`] (a bad value is reported on stderr and the default used: a
+    /// debugging aid must not stop the program).
     pub fn build(&self) -> Monitor {
         let threshold = match self.threshold {
             Some(t) => t,
             None => match std::env::var(ENV_SLOW_POLL_MS) {
                 Ok(v) => parse_slow_poll_ms(&v).unwrap_or_else(|e| {
                     eprintln!("quartet: ignoring {e}");
-                    None
+                    DEFAULT_SLOW_POLL_THRESHOLD
                 }),
-                Err(_) => None,
+                Err(_) => DEFAULT_SLOW_POLL_THRESHOLD,
             },
         };
         Monitor {
