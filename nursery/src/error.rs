@@ -8,7 +8,24 @@ use std::fmt;
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
 /// One child's (or the body's) failure, with where it came from.
-#[derive(Debug)]
+///
+/// `{:?}` prints the same readable line as `{}` (`origin: error`); `{:#?}` prints the fields.
+///
+/// # Examples
+/// ```
+/// # quartet_runtime::run(async {
+/// use quartet_nursery::{BoxError, nursery};
+/// let err = nursery(async |n| -> Result<(), BoxError> {
+///     n.spawn_named("db", async { Err::<(), _>(std::io::Error::other("connection refused")) })?;
+///     Ok(())
+/// })
+/// .await
+/// .unwrap_err();
+/// let failure = &err.failures()[0];
+/// assert!(failure.origin().contains("'db'"));
+/// assert_eq!(failure.error().to_string(), "connection refused");
+/// # }).unwrap();
+/// ```
 pub struct Failure {
     origin: String,
     error: BoxError,
@@ -41,13 +58,43 @@ impl fmt::Display for Failure {
     }
 }
 
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            f.debug_struct("Failure").field("origin", &self.origin).field("error", &self.error).finish()
+        } else {
+            fmt::Display::fmt(self, f)
+        }
+    }
+}
+
 /// Why a nursery did not return its body's value.
 ///
 /// Either one or more tasks failed (every failure is listed, cancellations are filtered out), or
 /// the body ended with a cancellation and nothing failed ([`NurseryError::cancelled`]). In the
 /// latter case the error's `source()` is the [`Cancelled`], so an enclosing cancel scope that owns
 /// the cancellation catches it like any other.
-#[derive(Debug)]
+///
+/// `{:?}` prints the same readable text as `{}`, so an error returned from `main` reads
+/// `Error: 1 task(s) failed: [1] 'db' (spawned at src/main.rs:9:11): connection refused`;
+/// `{:#?}` prints the fields.
+///
+/// # Examples
+/// ```
+/// # quartet_runtime::run(async {
+/// use quartet_nursery::{BoxError, nursery};
+/// let err = nursery(async |n| -> Result<(), BoxError> {
+///     n.spawn_named("db", async { Err::<(), _>(std::io::Error::other("connection refused")) })?;
+///     Ok(())
+/// })
+/// .await
+/// .unwrap_err();
+/// assert_eq!(err.failures().len(), 1);
+/// assert!(!err.is_cancelled());
+/// assert_eq!(format!("{err:?}"), format!("{err}"));
+/// assert!(err.to_string().contains("'db'") && err.to_string().contains("connection refused"));
+/// # }).unwrap();
+/// ```
 pub struct NurseryError {
     failures: Vec<Failure>,
     cancelled: Option<Cancelled>,
@@ -120,6 +167,20 @@ impl fmt::Display for NurseryError {
             write!(f, "{} [{}] {}", if i == 0 { ":" } else { ";" }, i + 1, fail)?;
         }
         Ok(())
+    }
+}
+
+impl fmt::Debug for NurseryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            f.debug_struct("NurseryError")
+                .field("failures", &self.failures)
+                .field("cancelled", &self.cancelled)
+                .field("own", &self.own)
+                .finish()
+        } else {
+            fmt::Display::fmt(self, f)
+        }
     }
 }
 
