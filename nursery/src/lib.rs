@@ -12,6 +12,7 @@ mod deadline;
 mod error;
 mod join;
 mod nursery;
+mod race;
 mod scope;
 mod start;
 pub mod sync;
@@ -20,6 +21,7 @@ pub use deadline::{current_effective_deadline, fail_after, fail_at, move_on_afte
 pub use error::{BoxError, Failure, JoinError, NurseryError, SpawnError, StartError, TooSlow};
 pub use join::JoinHandle;
 pub use nursery::{Nursery, nursery};
+pub use race::race;
 pub use scope::{CancelHandle, CancelScope, shield};
 pub use start::TaskStatus;
 
