@@ -16,6 +16,7 @@ mod race;
 mod scope;
 mod start;
 pub mod sync;
+mod task_local;
 
 pub use deadline::{current_effective_deadline, fail_after, fail_at, move_on_after, move_on_at};
 pub use error::{BoxError, Failure, JoinError, NurseryError, SpawnError, StartError, TooSlow};
@@ -24,6 +25,7 @@ pub use nursery::{Nursery, nursery};
 pub use race::race;
 pub use scope::{CancelHandle, CancelScope, shield};
 pub use start::TaskStatus;
+pub use task_local::{TaskLocal, TaskLocalScope};
 
 pub use channel::{Receiver, Sender, channel, unbounded_channel};
 pub use sync::{Condition, Event, Lock, Semaphore};
