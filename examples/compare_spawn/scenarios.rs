@@ -1,13 +1,8 @@
-//! Detached spawn (tokio's `spawn`, standing in for asyncio's `create_task`) against quartet's
-//! nurseries, in four scenarios. Every line printed is what the program observed while it ran:
-//! timestamps, results and counters, not canned text.
-//!
-//! 1. A child fails while nobody awaits it: is the error seen, and when?
-//! 2. The parent returns early: does the child keep running after its parent is gone?
-//! 3. A timeout wraps a parent that started children: are the children stopped, or do they leak?
-//! 4. A child panics: does the owner learn of it?
-//!
-//! Run: `cargo run --release --example compare_spawn`
+//! The four scenarios of `compare_spawn`, each run with detached spawn (tokio) and with quartet's
+//! nurseries. Every function returns what it observed while it ran (timestamps, results,
+//! counters; not canned text) and whether the structured guarantee held, so that
+//! `tests/compare_spawn.rs` keeps the comparison users read true.
+#![allow(dead_code)] // the example and the test each use a part
 
 use std::error::Error;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -44,6 +39,14 @@ impl Log {
     }
 }
 
+/// What one scenario observed: the lines to print, and whether the structured guarantee held
+/// (the error reached the parent; no child ran after its parent was gone; the timeout stopped
+/// every child; the owner learned of the panic).
+pub struct Seen {
+    pub lines: Vec<String>,
+    pub guarantee_held: bool,
+}
+
 /// Panic messages seen by the process-wide panic hook (which then stays quiet).
 static PANICS: Mutex<Vec<(String, Instant)>> = Mutex::new(Vec::new());
 
@@ -55,16 +58,25 @@ fn tokio_rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime")
 }
 
-fn report(title: &str, lines: Vec<String>) {
+/// Prints one scenario's observations under a title.
+pub fn report(title: &str, seen: Seen) {
     println!("  {title}");
-    for l in lines {
+    for l in seen.lines {
         println!("    - {l}");
     }
 }
 
+/// Records panics in [`PANICS`] instead of printing them (process-wide).
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = panic_message(info.payload());
+        PANICS.lock().unwrap().push((msg, Instant::now()));
+    }));
+}
+
 // 1. A child fails while nobody awaits it.
 
-fn fail_tokio() -> Vec<String> {
+pub fn fail_tokio() -> Seen {
     tokio_rt().block_on(async {
         let t0 = Instant::now();
         let failed = Log::default();
@@ -81,15 +93,18 @@ fn fail_tokio() -> Vec<String> {
         };
         let r = parent.await;
         let done = Instant::now();
-        vec![
-            format!("the child returned Err(\"boom\") at {} ms", failed.first().map_or(0, |t| ms(t0, t))),
-            format!("the parent returned {:?} at {} ms", r.as_ref().map_err(|e| e.to_string()), ms(t0, done)),
-            format!("error seen by the parent: {}", r.is_err()),
-        ]
+        Seen {
+            lines: vec![
+                format!("the child returned Err(\"boom\") at {} ms", failed.first().map_or(0, |t| ms(t0, t))),
+                format!("the parent returned {:?} at {} ms", r.as_ref().map_err(|e| e.to_string()), ms(t0, done)),
+                format!("error seen by the parent: {}", r.is_err()),
+            ],
+            guarantee_held: r.is_err(),
+        }
     })
 }
 
-fn fail_quartet() -> Vec<String> {
+pub fn fail_quartet() -> Seen {
     let out = quartet::run(async {
         let t0 = Instant::now();
         let failed = Log::default();
@@ -125,14 +140,14 @@ fn fail_quartet() -> Vec<String> {
             ms(t0, done)
         ));
         lines.push(format!("error seen by the parent: {}", r.is_err()));
-        lines
+        Seen { lines, guarantee_held: r.is_err() }
     });
-    out.unwrap_or_else(|e| vec![format!("quartet could not start: {e}")])
+    out.unwrap_or_else(could_not_start)
 }
 
 // 2. The parent returns early.
 
-fn early_tokio() -> Vec<String> {
+pub fn early_tokio() -> Seen {
     tokio_rt().block_on(async {
         let t0 = Instant::now();
         let ticks = Log::default();
@@ -150,17 +165,20 @@ fn early_tokio() -> Vec<String> {
         let gone = Instant::now();
         tokio::time::sleep(15 * TICK).await; // watch what happens after
         let (n, _, last) = ticks.after(gone);
-        vec![
-            format!("the parent returned at {} ms", ms(t0, gone)),
-            format!(
-                "the child ticked {n} more time(s) after its parent was gone{}",
-                last.map_or(String::new(), |t| format!(", the last at {} ms", ms(t0, t)))
-            ),
-        ]
+        Seen {
+            lines: vec![
+                format!("the parent returned at {} ms", ms(t0, gone)),
+                format!(
+                    "the child ticked {n} more time(s) after its parent was gone{}",
+                    last.map_or(String::new(), |t| format!(", the last at {} ms", ms(t0, t)))
+                ),
+            ],
+            guarantee_held: n == 0,
+        }
     })
 }
 
-fn early_quartet(cancel: bool) -> Vec<String> {
+pub fn early_quartet(cancel: bool) -> Seen {
     let out = quartet::run(async {
         let t0 = Instant::now();
         let ticks = Log::default();
@@ -205,14 +223,14 @@ fn early_quartet(cancel: bool) -> Vec<String> {
             "the child ticked {n} time(s) after its parent was gone{}",
             last.map_or(String::new(), |t| format!(", the last at {} ms", ms(t0, t)))
         ));
-        lines
+        Seen { lines, guarantee_held: n == 0 }
     });
-    out.unwrap_or_else(|e| vec![format!("quartet could not start: {e}")])
+    out.unwrap_or_else(could_not_start)
 }
 
 // 3. A timeout wraps a parent that started children.
 
-fn timeout_tokio() -> Vec<String> {
+pub fn timeout_tokio() -> Seen {
     tokio_rt().block_on(async {
         let t0 = Instant::now();
         let ticks = Log::default();
@@ -235,17 +253,20 @@ fn timeout_tokio() -> Vec<String> {
         let fired = Instant::now();
         tokio::time::sleep(10 * TICK).await;
         let (n, who, last) = ticks.after(fired);
-        vec![
-            format!("the timeout returned {:?} at {} ms", r.map_err(|e| e.to_string()), ms(t0, fired)),
-            format!(
-                "{who} of 3 children kept running: {n} tick(s) after the timeout{}",
-                last.map_or(String::new(), |t| format!(", the last at {} ms", ms(t0, t)))
-            ),
-        ]
+        Seen {
+            lines: vec![
+                format!("the timeout returned {:?} at {} ms", r.map_err(|e| e.to_string()), ms(t0, fired)),
+                format!(
+                    "{who} of 3 children kept running: {n} tick(s) after the timeout{}",
+                    last.map_or(String::new(), |t| format!(", the last at {} ms", ms(t0, t)))
+                ),
+            ],
+            guarantee_held: who == 0,
+        }
     })
 }
 
-fn timeout_quartet() -> Vec<String> {
+pub fn timeout_quartet() -> Seen {
     let out = quartet::run(async {
         let t0 = Instant::now();
         let ticks = Log::default();
@@ -274,7 +295,7 @@ fn timeout_quartet() -> Vec<String> {
         let _ = quartet::sleep(10 * TICK).await;
         let (n, who, _) = ticks.after(fired);
         let (_, stopped_n, last_stop) = stopped.after(t0);
-        vec![
+        let lines = vec![
             format!(
                 "move_on_after returned {} at {} ms",
                 match &r {
@@ -289,14 +310,15 @@ fn timeout_quartet() -> Vec<String> {
                 last_stop.map_or(0, |t| ms(t0, t))
             ),
             format!("{who} of 3 children ran after the timeout: {n} tick(s)"),
-        ]
+        ];
+        Seen { lines, guarantee_held: who == 0 && stopped_n == 3 }
     });
-    out.unwrap_or_else(|e| vec![format!("quartet could not start: {e}")])
+    out.unwrap_or_else(could_not_start)
 }
 
 // 4. A child panics.
 
-fn panic_tokio() -> Vec<String> {
+pub fn panic_tokio() -> Seen {
     PANICS.lock().unwrap().clear();
     tokio_rt().block_on(async {
         let t0 = Instant::now();
@@ -321,11 +343,11 @@ fn panic_tokio() -> Vec<String> {
             ms(t0, done),
             r.is_err()
         ));
-        lines
+        Seen { lines, guarantee_held: r.is_err() }
     })
 }
 
-fn panic_quartet() -> Vec<String> {
+pub fn panic_quartet() -> Seen {
     PANICS.lock().unwrap().clear();
     let t0 = Instant::now();
     let body_cancelled = Log::default();
@@ -358,6 +380,7 @@ fn panic_quartet() -> Vec<String> {
     if let Some(t) = body_cancelled.first() {
         lines.push(format!("the body (its sibling) was cancelled at {} ms", ms(t0, t)));
     }
+    let learned = out.is_err();
     lines.push(match out {
         Err(p) => format!(
             "the owner's call re-raised the child's panic ({:?}) at {} ms; the owner learned of it: true",
@@ -366,25 +389,9 @@ fn panic_quartet() -> Vec<String> {
         ),
         Ok(r) => format!("the owner's call returned {:?}; the owner learned of it: false", r.map(|r| r.is_err())),
     });
-    lines
+    Seen { lines, guarantee_held: learned }
 }
 
-fn main() {
-    std::panic::set_hook(Box::new(|info| {
-        let msg = panic_message(info.payload());
-        PANICS.lock().unwrap().push((msg, Instant::now()));
-    }));
-    println!("1) A child fails while nobody awaits it: is the error seen, and when?");
-    report("tokio::spawn (detached):", fail_tokio());
-    report("quartet nursery:", fail_quartet());
-    println!("\n2) The parent returns early: does the child keep running after its parent is gone?");
-    report("tokio::spawn (detached):", early_tokio());
-    report("quartet nursery, body returns early:", early_quartet(false));
-    report("quartet nursery, body cancels and returns early:", early_quartet(true));
-    println!("\n3) A timeout wraps a parent that started children: stopped, or leaked?");
-    report("tokio::time::timeout around a parent that spawned 3 children:", timeout_tokio());
-    report("quartet::move_on_after around a nursery with 3 children:", timeout_quartet());
-    println!("\n4) A child panics: does the owner learn of it?");
-    report("tokio::spawn (detached):", panic_tokio());
-    report("quartet nursery:", panic_quartet());
+fn could_not_start(e: quartet::Error) -> Seen {
+    Seen { lines: vec![format!("quartet could not start: {e}")], guarantee_held: false }
 }
