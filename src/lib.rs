@@ -38,6 +38,35 @@
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+/// The user guide (`docs/guide/`), each chapter compiled (and run) as doctests.
+#[cfg(doctest)]
+pub mod guide {
+    #[doc = include_str!("../docs/guide/README.md")]
+    pub struct GuideIndex;
+    #[doc = include_str!("../docs/guide/01-first-program.md")]
+    pub struct GuideFirstProgram;
+    #[doc = include_str!("../docs/guide/02-nurseries.md")]
+    pub struct GuideNurseries;
+    #[doc = include_str!("../docs/guide/03-errors.md")]
+    pub struct GuideErrors;
+    #[doc = include_str!("../docs/guide/04-cancel-scopes-and-timeouts.md")]
+    pub struct GuideCancelScopes;
+    #[doc = include_str!("../docs/guide/05-shielded-cleanup.md")]
+    pub struct GuideShieldedCleanup;
+    #[doc = include_str!("../docs/guide/06-channels.md")]
+    pub struct GuideChannels;
+    #[doc = include_str!("../docs/guide/07-threads.md")]
+    pub struct GuideThreads;
+    #[doc = include_str!("../docs/guide/08-servers.md")]
+    pub struct GuideServers;
+    #[doc = include_str!("../docs/guide/09-testing.md")]
+    pub struct GuideTesting;
+    #[doc = include_str!("../docs/guide/for-tokio-users.md")]
+    pub struct GuideForTokioUsers;
+    #[doc = include_str!("../docs/guide/for-trio-users.md")]
+    pub struct GuideForTrioUsers;
+}
+
 pub use quartet_nursery::*;
 pub use quartet_runtime::thread::{CapacityLimiter, from_thread, from_thread_sync, to_thread};
 pub use quartet_runtime::{
