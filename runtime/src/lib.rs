@@ -4,8 +4,8 @@
 //! - [`run`] / [`Builder`]: create the ring, drive a future, shut down cleanly;
 //! - owned-buffer I/O ([`net`], [`fs`], [`IoBuf`]/[`IoBufMut`]) whose buffers the driver keeps alive
 //!   until the kernel is done with them, whatever happens to the future;
-//! - time ([`sleep`], [`Timer`]) and the cancel state every operation checks ([`cancel`]);
-//! - the task machinery nurseries build on ([`ReadyQueue`], [`task`]).
+//! - time ([`sleep`], [`sleep_until`]) and the [`Cancelled`] error every checkpoint may return;
+//! - the task identity diagnostics use ([`task`]).
 //!
 //! There is no `spawn` here and no API that takes a callback: concurrency comes from nurseries in
 //! `quartet-nursery`, and a completion only ever wakes the future that waits for it.
@@ -23,6 +23,7 @@
 
 mod buf;
 mod builder;
+#[doc(hidden)] // machinery for quartet-nursery, not a user API
 pub mod cancel;
 mod driver;
 mod error;
@@ -33,6 +34,7 @@ pub mod monitor;
 pub mod net;
 mod op;
 pub mod signal;
+#[doc(hidden)] // the std/loom shim, public for the loom models
 pub mod sync;
 pub mod task;
 pub mod thread;
@@ -42,10 +44,14 @@ pub use buf::{IoBuf, IoBufMut};
 pub use builder::{Builder, RuntimeStats, run, stats};
 pub use driver::{DriverStats, Mode, SetupFlags};
 pub use error::{Cancelled, Error, OpError, Reason, Unavailable, find_cancelled, is_cancellation};
+#[doc(hidden)] // machinery for quartet-nursery and the loom models, not a user API
 pub use kernel::remote::{RemoteQueue, Unpark};
+#[doc(hidden)]
 pub use kernel::waker::ReadyQueue;
 pub use task::{checkpoint, yield_now};
-pub use time::{Instant, Sleep, Timer, sleep, sleep_until};
+#[doc(hidden)] // a re-armable timer for quartet-nursery's scopes
+pub use time::Timer;
+pub use time::{Instant, Sleep, sleep, sleep_until};
 
 pub(crate) use net::clamp_len as net_clamp;
 

@@ -11,7 +11,7 @@
 //! setting wins). Reports go to a [`SlowPollReporter`]; the default
 //! ([`StderrReporter`]) writes one line to stderr.
 //!
-//! A poll is timed by a [`PollTimer`] (nurseries wrap each child poll in one; the kernel wraps the
+//! A poll is timed by a `PollTimer` (nurseries wrap each child poll in one; the kernel wraps the
 //! root poll and `from_thread` tasks). Polls nest (a task polls the nursery that polls its
 //! children), so a timer blames only its own time: its elapsed time minus that of the timed polls
 //! nested in it. A child that blocks is reported once, as itself, not also as each ancestor.
@@ -204,6 +204,7 @@ impl Monitor {
 /// ```
 #[derive(Debug)]
 #[must_use = "the poll is timed until the timer drops"]
+#[doc(hidden)] // used by quartet-nursery around each child poll; not a user API
 pub struct PollTimer<'a> {
     start: Option<Instant>,
     /// The enclosing poll's nested time, restored (plus ours) on drop.

@@ -7,14 +7,14 @@
 //! default one ([`default_limiter`], [`DEFAULT_THREAD_LIMIT`] tokens, set with
 //! [`Builder::thread_limit`](crate::Builder::thread_limit)) or one given per call.
 //!
-//! Worker threads are started lazily, reused while idle, and exit after [`pool::IDLE_TIMEOUT`]
-//! without work. At runtime shutdown idle workers exit at once; nothing is joined: a job that is
+//! Worker threads are started lazily, reused while idle, and exit after a few seconds without
+//! work. At runtime shutdown idle workers exit at once; nothing is joined: a job that is
 //! still running (abandoned, or whose caller was dropped by the shutdown) runs to its end on its
 //! thread, its result is dropped, and its limiter token is released when it returns.
 //!
-//! The cross-thread pieces are small types here that loom checks (`runtime/tests/loom_*.rs`):
-//! [`oneshot`] (result slots), [`pool`] (job queue and workers), [`job`] (the to_thread hand-off),
-//! [`limiter`] and [`system`] (the from_thread queue).
+//! The cross-thread pieces are small internal modules that loom checks (`runtime/tests/loom_*.rs`):
+//! `oneshot` (result slots), `pool` (job queue and workers), `job` (the to_thread hand-off),
+//! [`limiter`] and `system` (the from_thread queue).
 //!
 //! # Examples
 //! ```no_run
@@ -29,11 +29,15 @@
 //! ```
 
 mod handle;
+#[doc(hidden)] // internal (public for the loom models), as are oneshot, pool and system
 pub mod job;
 pub mod limiter;
 pub(crate) mod local;
+#[doc(hidden)]
 pub mod oneshot;
+#[doc(hidden)]
 pub mod pool;
+#[doc(hidden)]
 pub mod system;
 
 pub use handle::{FromThreadError, Handle, check_cancelled, from_thread, from_thread_sync};
