@@ -12,6 +12,23 @@
 /// `stable_ptr` must point to `bytes_init` initialised bytes that stay valid and unchanged for as
 /// long as the value is neither moved nor dropped nor accessed mutably, and `bytes_init` must not
 /// change while the value is not accessed mutably (it is read again when an op completes).
+///
+/// Implemented for `Vec<u8>`, `Box<[u8]>`, `[u8; N]`, `String`, `&'static [u8]` and
+/// `&'static str`. The operation takes the buffer and gives it back with its result, so the kernel
+/// never reads freed memory.
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::net::TcpStream;
+/// async fn greet(s: &TcpStream) -> Result<(), quartet_runtime::OpError> {
+///     let (r, _buf) = s.send_all("hello\n").await; // a &'static str is an IoBuf
+///     r?;
+///     let (r, buf) = s.send_all(vec![1u8, 2, 3]).await; // so is a Vec, given back afterwards
+///     r?;
+///     assert_eq!(buf, [1, 2, 3]);
+///     Ok(())
+/// }
+/// ```
 pub unsafe trait IoBuf: 'static {
     /// Pointer to the first byte.
     fn stable_ptr(&self) -> *const u8;
@@ -25,6 +42,21 @@ pub unsafe trait IoBuf: 'static {
 /// `stable_mut_ptr` must point to `bytes_total` writable bytes that stay valid for as long as the
 /// value is neither moved nor dropped; `bytes_init <= bytes_total` and `read_offset <= bytes_total`. `set_init(n)` is only called with `n <= bytes_total` after
 /// the kernel initialised the first `n` bytes.
+///
+/// A `Vec<u8>` is filled from its length up to its capacity (reads append); a `Box<[u8]>` or
+/// `[u8; N]` is filled from the start.
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::fs::File;
+/// # quartet_runtime::run(async {
+/// let f = File::open("/proc/self/stat").await?;
+/// let (n, buf) = f.read_at(Vec::with_capacity(64), 0).await; // reads into the spare capacity
+/// assert_eq!(buf.len(), n?);
+/// let (n, arr) = f.read_at([0u8; 16], 0).await; // fills the array from the start
+/// assert!(n? <= arr.len());
+/// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+/// ```
 pub unsafe trait IoBufMut: IoBuf {
     /// Pointer to the first byte.
     fn stable_mut_ptr(&mut self) -> *mut u8;

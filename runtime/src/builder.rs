@@ -37,6 +37,11 @@ impl Default for Builder {
 
 impl Builder {
     /// Defaults: 256 SQ entries (CQ 4x), the best setup flags available, 1 s shutdown drain.
+    ///
+    /// ```
+    /// let b = quartet_runtime::Builder::new();
+    /// assert_eq!(b.run(async { "default settings" }).unwrap(), "default settings");
+    /// ```
     pub fn new() -> Builder {
         Builder {
             entries: 256,
@@ -48,12 +53,24 @@ impl Builder {
     }
 
     /// SQ size (rounded up to a power of two by the kernel, 1..=32768). The CQ is 4x.
+    ///
+    /// ```
+    /// let small = quartet_runtime::Builder::new().entries(32);
+    /// small.run(async {}).unwrap();
+    /// assert!(quartet_runtime::Builder::new().entries(0).run(async {}).is_err()); // out of range
+    /// ```
     pub fn entries(mut self, n: u32) -> Builder {
         self.entries = n;
         self
     }
 
     /// Which setup flags to use.
+    ///
+    /// ```
+    /// use quartet_runtime::{Builder, Mode, SetupFlags};
+    /// let mode = Builder::new().setup_flags(SetupFlags::Plain).run(async { quartet_runtime::stats().unwrap().mode });
+    /// assert_eq!(mode.unwrap(), Mode::Plain);
+    /// ```
     pub fn setup_flags(mut self, flags: SetupFlags) -> Builder {
         self.flags = flags;
         self
@@ -62,6 +79,12 @@ impl Builder {
     /// How long shutdown waits for cancelled ops to complete before leaking their buffers
     /// (default 1 s). Zero means do not wait: everything still in flight is leaked, and closing
     /// the ring cancels it in the kernel.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = quartet_runtime::Builder::new().shutdown_drain(Duration::from_millis(100));
+    /// b.run(async {}).unwrap();
+    /// ```
     pub fn shutdown_drain(mut self, bound: Duration) -> Builder {
         self.drain = bound;
         self
@@ -71,6 +94,13 @@ impl Builder {
     /// [`DEFAULT_THREAD_LIMIT`](crate::thread::DEFAULT_THREAD_LIMIT)): how many jobs run on worker
     /// threads at once when a call names no limiter. Changeable later through
     /// [`default_limiter`](crate::thread::default_limiter).
+    ///
+    /// ```
+    /// let total = quartet_runtime::Builder::new()
+    ///     .thread_limit(4)
+    ///     .run(async { quartet_runtime::thread::default_limiter().unwrap().total() });
+    /// assert_eq!(total.unwrap(), 4);
+    /// ```
     pub fn thread_limit(mut self, tokens: usize) -> Builder {
         self.thread_limit = tokens;
         self
@@ -94,6 +124,18 @@ impl Builder {
     }
 
     /// Where slow polls are reported (default: one line on stderr).
+    ///
+    /// ```
+    /// use quartet_runtime::monitor::{SlowPoll, SlowPollReporter};
+    /// struct Log;
+    /// impl SlowPollReporter for Log {
+    ///     fn report(&self, poll: &SlowPoll) {
+    ///         eprintln!("[warn] {poll}"); // or send it to your logger
+    ///     }
+    /// }
+    /// let b = quartet_runtime::Builder::new().slow_poll_reporter(Log);
+    /// # let _ = b;
+    /// ```
     pub fn slow_poll_reporter(mut self, reporter: impl crate::monitor::SlowPollReporter + 'static) -> Builder {
         self.monitor.reporter = Some(std::sync::Arc::new(reporter));
         self
@@ -106,6 +148,16 @@ impl Builder {
     /// # Errors
     /// [`Error::Unavailable`] if io_uring cannot be used (the message names cause and remedy),
     /// [`Error::NestedRuntime`] if called from inside `run`, [`Error::Config`] for bad settings.
+    ///
+    /// # Examples
+    /// ```
+    /// let out = quartet_runtime::Builder::new().entries(64).run(async {
+    ///     quartet_runtime::sleep(std::time::Duration::from_millis(1)).await?;
+    ///     Ok::<_, quartet_runtime::Cancelled>("slept")
+    /// })?;
+    /// assert_eq!(out, Ok("slept"));
+    /// # Ok::<(), quartet_runtime::Error>(())
+    /// ```
     pub fn run<F: Future>(self, fut: F) -> Result<F::Output, Error> {
         if !(1..=32768).contains(&self.entries) {
             return Err(Error::Config(format!("entries must be in 1..=32768, got {}", self.entries)));
@@ -150,6 +202,17 @@ pub fn run<F: Future>(fut: F) -> Result<F::Output, Error> {
 }
 
 /// Counters of the runtime on this thread, or `None` outside `run`.
+///
+/// # Examples
+/// ```
+/// assert!(quartet_runtime::stats().is_none()); // outside run
+/// quartet_runtime::run(async {
+///     quartet_runtime::nop().await.unwrap();
+///     let s = quartet_runtime::stats().unwrap();
+///     assert!(s.driver.ops >= 1);
+///     assert_eq!(s.live_ops, 0); // nothing left in the kernel
+/// }).unwrap();
+/// ```
 pub fn stats() -> Option<RuntimeStats> {
     with_core(|c| {
         let d = c.driver.borrow();
@@ -158,6 +221,14 @@ pub fn stats() -> Option<RuntimeStats> {
 }
 
 /// A snapshot of runtime counters.
+///
+/// # Examples
+/// ```
+/// quartet_runtime::run(async {
+///     let s = quartet_runtime::stats().unwrap();
+///     println!("mode {:?}, {} ops in flight, {} timers", s.mode, s.live_ops, s.timers);
+/// }).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct RuntimeStats {

@@ -11,6 +11,18 @@ use std::io;
 ///
 /// `Debug` prints the same text as `Display` (cause and remedy), because that is what a
 /// `fn main() -> Result<(), quartet::Error>` shows the user.
+///
+/// # Examples
+/// ```
+/// match quartet_runtime::run(async { 1 }) {
+///     Ok(v) => assert_eq!(v, 1),
+///     Err(quartet_runtime::Error::Unavailable(why)) => eprintln!("no io_uring here: {why}"),
+///     Err(e) => panic!("{e}"),
+/// }
+/// // `run` inside `run` is refused rather than deadlocking:
+/// let nested = quartet_runtime::run(async { quartet_runtime::run(async {}) });
+/// assert!(matches!(nested, Ok(Err(quartet_runtime::Error::NestedRuntime))));
+/// ```
 #[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -29,6 +41,17 @@ pub enum Error {
 }
 
 /// The cause of an unusable io_uring, and what to do about it.
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::{Error, Unavailable};
+/// if let Err(Error::Unavailable(why)) = quartet_runtime::run(async {}) {
+///     // The message names the cause and the remedy, e.g. for a container's seccomp profile.
+///     eprintln!("{why}");
+///     let in_a_container = matches!(why, Unavailable::Forbidden | Unavailable::RegisterForbidden);
+///     # let _ = in_a_container;
+/// }
+/// ```
 #[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Unavailable {
@@ -88,6 +111,14 @@ impl fmt::Debug for Unavailable {
 }
 
 /// Why a cancel scope was cancelled.
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::{Cancelled, Reason};
+/// let c = Cancelled::new(Reason::Other("shutting down for maintenance".into()));
+/// assert_eq!(c.to_string(), "cancelled: shutting down for maintenance");
+/// assert_eq!(Reason::Deadline.to_string(), "deadline expired");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Reason {
@@ -122,6 +153,16 @@ impl fmt::Display for Reason {
 ///
 /// Cancellation is level-triggered: every checkpoint inside a cancelled scope keeps returning
 /// `Cancelled` until the code leaves that scope, where the scope absorbs it.
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::{Cancelled, Reason, is_cancellation};
+/// let c = Cancelled::new(Reason::Deadline);
+/// assert_eq!(c.reason(), &Reason::Deadline);
+/// // Wrapped in an io::Error (what `?` does in an `io::Result` function), it is still recognised.
+/// let io: std::io::Error = c.into();
+/// assert!(is_cancellation(&io));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cancelled: {reason}")]
 pub struct Cancelled {
@@ -141,6 +182,19 @@ impl Cancelled {
 }
 
 /// The error of a runtime I/O operation.
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::{OpError, fs::File};
+/// # quartet_runtime::run(async {
+/// match File::open("/no/such/file").await {
+///     Ok(_) => unreachable!(),
+///     Err(OpError::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::NotFound),
+///     Err(e) if e.is_cancelled() => { /* an enclosing scope was cancelled: pass it up */ }
+///     Err(e) => panic!("{e}"),
+/// }
+/// # }).unwrap();
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OpError {
@@ -157,11 +211,23 @@ pub enum OpError {
 
 impl OpError {
     /// True if this is a cancellation.
+    ///
+    /// ```
+    /// use quartet_runtime::{Cancelled, OpError, Reason};
+    /// assert!(OpError::from(Cancelled::new(Reason::Explicit)).is_cancelled());
+    /// assert!(!OpError::NoRuntime.is_cancelled());
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self, OpError::Cancelled(_))
     }
 
     /// The underlying `io::Error`, if this is one.
+    ///
+    /// ```
+    /// use quartet_runtime::OpError;
+    /// let e = OpError::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+    /// assert_eq!(e.as_io().map(|e| e.kind()), Some(std::io::ErrorKind::ConnectionReset));
+    /// ```
     pub fn as_io(&self) -> Option<&io::Error> {
         match self {
             OpError::Io(e) => Some(e),
@@ -189,6 +255,20 @@ impl From<OpError> for io::Error {
 ///
 /// This is how cancel scopes and nurseries tell a cancellation from a real failure, whatever error
 /// type the program wraps it in: wrap `Cancelled` (or `OpError`) as a `#[source]` and it is seen.
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::{Cancelled, Reason, is_cancellation};
+/// #[derive(Debug, thiserror::Error)]
+/// enum AppError {
+///     #[error("fetch failed")]
+///     Fetch(#[source] Cancelled),
+///     #[error("bad input")]
+///     BadInput,
+/// }
+/// assert!(is_cancellation(&AppError::Fetch(Cancelled::new(Reason::Explicit))));
+/// assert!(!is_cancellation(&AppError::BadInput));
+/// ```
 pub fn is_cancellation(err: &(dyn StdError + 'static)) -> bool {
     let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = cur {
@@ -216,6 +296,13 @@ pub fn is_cancellation(err: &(dyn StdError + 'static)) -> bool {
 }
 
 /// The cancellation inside `err`'s chain, if any (see [`is_cancellation`]).
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::{Cancelled, OpError, Reason, find_cancelled};
+/// let e = OpError::from(Cancelled::new(Reason::Signal));
+/// assert_eq!(find_cancelled(&e).map(|c| c.reason().clone()), Some(Reason::Signal));
+/// ```
 pub fn find_cancelled(err: &(dyn StdError + 'static)) -> Option<Cancelled> {
     let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = cur {

@@ -60,6 +60,11 @@ pub(crate) use net::clamp_len as net_clamp;
 ///
 /// # Cancellation
 /// A checkpoint; `Cancelled` means the nop was not submitted or was cancelled.
+///
+/// # Examples
+/// ```
+/// quartet_runtime::run(async { quartet_runtime::nop().await }).unwrap().unwrap();
+/// ```
 pub async fn nop() -> Result<(), OpError> {
     op::Op::new(op::Nop).await.0.map(drop)
 }

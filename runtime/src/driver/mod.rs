@@ -36,6 +36,18 @@ const ENTER_GETEVENTS: u32 = 1;
 const BUSY_SKIPS: u32 = 8;
 
 /// Counters a program can read through [`crate::stats`].
+///
+/// # Examples
+/// ```
+/// quartet_runtime::run(async {
+///     let before = quartet_runtime::stats().unwrap().driver;
+///     for _ in 0..10 {
+///         quartet_runtime::nop().await.unwrap();
+///     }
+///     let after = quartet_runtime::stats().unwrap().driver;
+///     println!("{} syscalls for {} ops", after.enters - before.enters, after.ops - before.ops);
+/// }).unwrap();
+/// ```
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct DriverStats {
     /// `io_uring_enter` calls.

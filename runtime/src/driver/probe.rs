@@ -12,6 +12,16 @@ use io_uring::{IoUring, Probe, opcode};
 use std::io;
 
 /// Which setup flags to ask for.
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::{Builder, SetupFlags};
+/// // Insist on the fastest mode (Linux 6.1+), failing with a clear error elsewhere.
+/// match Builder::new().setup_flags(SetupFlags::DeferTaskrun).run(async {}) {
+///     Ok(()) => {}
+///     Err(e) => eprintln!("{e}"),
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum SetupFlags {
@@ -27,6 +37,12 @@ pub enum SetupFlags {
 }
 
 /// The flags the ring was built with.
+///
+/// # Examples
+/// ```
+/// let mode = quartet_runtime::run(async { quartet_runtime::stats().unwrap().mode }).unwrap();
+/// println!("the ring runs in {mode:?} mode");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// `SINGLE_ISSUER | DEFER_TASKRUN`.
