@@ -11,6 +11,18 @@ use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
 
 /// Options for [`TcpListener::bind_with`].
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::net::{ListenOptions, TcpListener};
+/// # quartet_runtime::run(async {
+/// // Several listeners on one port (one per thread or process), each with a small backlog.
+/// let opts = ListenOptions::default().reuse_port(true).backlog(128);
+/// let a = TcpListener::bind_with("127.0.0.1:0".parse().unwrap(), opts)?;
+/// let b = TcpListener::bind_with(a.local_addr()?, opts)?;
+/// assert_eq!(a.local_addr()?, b.local_addr()?);
+/// # Ok::<(), std::io::Error>(()) }).unwrap().unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ListenOptions {
@@ -30,16 +42,31 @@ impl Default for ListenOptions {
 
 impl ListenOptions {
     /// Sets `SO_REUSEPORT`.
+    ///
+    /// ```
+    /// let opts = quartet_runtime::net::ListenOptions::default().reuse_port(true);
+    /// assert!(opts.reuse_port);
+    /// ```
     pub fn reuse_port(mut self, on: bool) -> Self {
         self.reuse_port = on;
         self
     }
     /// Sets `SO_REUSEADDR`.
+    ///
+    /// ```
+    /// let opts = quartet_runtime::net::ListenOptions::default().reuse_addr(false);
+    /// assert!(!opts.reuse_addr);
+    /// ```
     pub fn reuse_addr(mut self, on: bool) -> Self {
         self.reuse_addr = on;
         self
     }
     /// Sets the backlog.
+    ///
+    /// ```
+    /// let opts = quartet_runtime::net::ListenOptions::default().backlog(64);
+    /// assert_eq!(opts.backlog, 64);
+    /// ```
     pub fn backlog(mut self, n: i32) -> Self {
         self.backlog = n;
         self
@@ -63,11 +90,31 @@ pub struct TcpListener {
 
 impl TcpListener {
     /// Binds with [`ListenOptions::default`] (SO_REUSEADDR on).
+    ///
+    /// # Errors
+    /// The `socket`, `bind` or `listen` error (e.g. `AddrInUse`).
+    ///
+    /// ```
+    /// use quartet_runtime::net::TcpListener;
+    /// let l = TcpListener::bind("127.0.0.1:0".parse().unwrap())?; // port 0: the kernel picks one
+    /// assert_ne!(l.local_addr()?.port(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
         Self::bind_with(addr, ListenOptions::default())
     }
 
     /// Binds and listens with the given options.
+    ///
+    /// # Errors
+    /// As for [`bind`](Self::bind).
+    ///
+    /// ```
+    /// use quartet_runtime::net::{ListenOptions, TcpListener};
+    /// let l = TcpListener::bind_with("127.0.0.1:0".parse().unwrap(), ListenOptions::default().backlog(16))?;
+    /// # let _ = l;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind_with(addr: SocketAddr, opts: ListenOptions) -> io::Result<TcpListener> {
         let fd = SharedFd::new(addr::tcp_socket(&addr)?);
         if opts.reuse_addr {
@@ -85,6 +132,12 @@ impl TcpListener {
     }
 
     /// The bound address (with the real port if bound to port 0).
+    ///
+    /// ```
+    /// let l = quartet_runtime::net::TcpListener::bind("[::1]:0".parse().unwrap())?;
+    /// assert!(l.local_addr()?.is_ipv6());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         addr::local_addr(self.fd.raw())
     }
@@ -95,6 +148,18 @@ impl TcpListener {
     /// A checkpoint. If it returns `Cancelled`, no connection was taken from the queue. A
     /// connection the kernel accepted as the cancel raced it is returned, not lost; if the future
     /// is dropped instead, such a connection is closed by the driver.
+    ///
+    /// # Examples
+    /// ```
+    /// use quartet_runtime::net::{TcpListener, TcpStream};
+    /// # quartet_runtime::run(async {
+    /// let l = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    /// let client = TcpStream::connect(l.local_addr()?).await?;
+    /// let (server_side, peer) = l.accept().await?;
+    /// assert_eq!(peer, client.local_addr()?);
+    /// assert_eq!(server_side.peer_addr()?, peer);
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub async fn accept(&self) -> Result<(TcpStream, SocketAddr), OpError> {
         let (res, data) = Op::new(ops::Accept { fd: self.fd.clone(), addr: RawAddr::empty() }).await;
         let fd = res?;
@@ -104,6 +169,13 @@ impl TcpListener {
     }
 
     /// Closes the listener, unblocking a pending `accept`. Not a cancellation point.
+    ///
+    /// ```
+    /// # quartet_runtime::run(async {
+    /// let l = quartet_runtime::net::TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    /// l.close().await?; // the port is free again
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub async fn close(self) -> Result<(), OpError> {
         self.fd.close().await
     }
@@ -115,6 +187,20 @@ impl AsRawFd for TcpListener {
     }
 }
 
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::net::{TcpListener, TcpStream};
+/// # quartet_runtime::run(async {
+/// let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+/// let client = TcpStream::connect(listener.local_addr()?).await?;
+/// let (server, _) = listener.accept().await?;
+/// let (r, _) = client.send_all(b"ping".to_vec()).await;
+/// r?;
+/// let (n, buf) = server.recv(Vec::with_capacity(64)).await; // owned buffer, given back
+/// assert_eq!(&buf[..n?], b"ping");
+/// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+/// ```
 /// A TCP connection. Methods take `&self`, so one task can send while another receives.
 #[derive(Debug)]
 pub struct TcpStream {
@@ -126,6 +212,16 @@ impl TcpStream {
     ///
     /// # Cancellation
     /// A checkpoint; a cancelled connect leaves no socket behind.
+    ///
+    /// # Examples
+    /// ```
+    /// use quartet_runtime::net::{TcpListener, TcpStream};
+    /// # quartet_runtime::run(async {
+    /// let l = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    /// let s = TcpStream::connect(l.local_addr()?).await?;
+    /// assert_eq!(s.peer_addr()?, l.local_addr()?);
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub async fn connect(addr: SocketAddr) -> Result<TcpStream, OpError> {
         let fd = SharedFd::new(addr::tcp_socket(&addr)?);
         let (res, data) = Op::new(ops::Connect { fd, addr: RawAddr::from_std(&addr) }).await;
@@ -139,6 +235,19 @@ impl TcpStream {
     /// # Cancellation
     /// A checkpoint. If it returns `Cancelled`, no byte was consumed from the socket; data that
     /// arrived as the cancel raced it is returned as a normal result.
+    ///
+    /// ```
+    /// # use quartet_runtime::net::{TcpListener, TcpStream};
+    /// # quartet_runtime::run(async {
+    /// # let l = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    /// # let client = TcpStream::connect(l.local_addr()?).await?;
+    /// # let (server, _) = l.accept().await?;
+    /// let (r, _) = client.send_all("hi").await;
+    /// r?;
+    /// let (n, buf) = server.recv([0u8; 8]).await; // a fixed buffer is filled from the start
+    /// assert_eq!(&buf[..n?], b"hi");
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub async fn recv<B: IoBufMut>(&self, buf: B) -> (Result<usize, OpError>, B) {
         let (off, len) = match read_region(&buf) {
             Ok(r) => r,
@@ -158,6 +267,17 @@ impl TcpStream {
     ///
     /// # Cancellation
     /// A checkpoint. If it returns `Cancelled`, no byte was sent.
+    ///
+    /// ```
+    /// # use quartet_runtime::net::{TcpListener, TcpStream};
+    /// # quartet_runtime::run(async {
+    /// # let l = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    /// # let client = TcpStream::connect(l.local_addr()?).await?;
+    /// # let (server, _) = l.accept().await?;
+    /// let (n, _) = client.send(b"abc".to_vec()).await;
+    /// assert!(n? <= 3); // may send only part: use send_all to send everything
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub async fn send<B: IoBuf>(&self, buf: B) -> (Result<usize, OpError>, B) {
         let (res, data) = Op::new(ops::Send { fd: self.fd.clone(), buf, offset: 0 }).await;
         (res.map(|n| n as usize), data.buf)
@@ -169,6 +289,19 @@ impl TcpStream {
     /// `Cancelled` means nothing was sent. If a cancel arrives after part of the buffer went out,
     /// the error is an `io::ErrorKind::Interrupted` naming how much was sent (the stream's framing
     /// is then unknown), never a silent `Cancelled`.
+    ///
+    /// ```
+    /// # use quartet_runtime::net::{TcpListener, TcpStream};
+    /// # quartet_runtime::run(async {
+    /// # let l = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    /// # let client = TcpStream::connect(l.local_addr()?).await?;
+    /// # let (server, _) = l.accept().await?;
+    /// let (r, buf) = client.send_all(vec![7u8; 100_000]).await;
+    /// # let _ = server;
+    /// r?;
+    /// assert_eq!(buf.len(), 100_000); // the buffer comes back for reuse
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub async fn send_all<B: IoBuf>(&self, buf: B) -> (Result<(), OpError>, B) {
         let total = buf.bytes_init();
         let mut data = Box::new(ops::Send { fd: self.fd.clone(), buf, offset: 0 });
@@ -189,6 +322,18 @@ impl TcpStream {
     }
 
     /// Shuts down the read half, write half, or both.
+    ///
+    /// ```
+    /// # use quartet_runtime::net::{TcpListener, TcpStream};
+    /// # quartet_runtime::run(async {
+    /// # let l = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    /// # let client = TcpStream::connect(l.local_addr()?).await?;
+    /// # let (server, _) = l.accept().await?;
+    /// client.shutdown(std::net::Shutdown::Write).await?; // no more data from the client
+    /// let (n, _) = server.recv(Vec::with_capacity(16)).await;
+    /// assert_eq!(n?, 0); // the server sees end of stream
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub async fn shutdown(&self, how: Shutdown) -> Result<(), OpError> {
         let how = match how {
             Shutdown::Read => libc::SHUT_RD,
@@ -199,27 +344,82 @@ impl TcpStream {
     }
 
     /// Sets `TCP_NODELAY`.
+    ///
+    /// ```
+    /// # use quartet_runtime::net::{TcpListener, TcpStream};
+    /// # quartet_runtime::run(async {
+    /// # let l = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    /// # let client = TcpStream::connect(l.local_addr()?).await?;
+    /// # let (server, _) = l.accept().await?;
+    /// client.set_nodelay(true)?;
+    /// assert!(client.nodelay()?);
+    /// # let _ = server;
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
         set_opt(self.fd.raw(), libc::IPPROTO_TCP, libc::TCP_NODELAY, i32::from(on))
     }
 
     /// Reads `TCP_NODELAY`.
+    ///
+    /// ```
+    /// # use quartet_runtime::net::{TcpListener, TcpStream};
+    /// # quartet_runtime::run(async {
+    /// # let l = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    /// # let client = TcpStream::connect(l.local_addr()?).await?;
+    /// # let (server, _) = l.accept().await?;
+    /// assert!(!server.nodelay()?); // Nagle's algorithm is on by default
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub fn nodelay(&self) -> io::Result<bool> {
         addr::get_opt(self.fd.raw(), libc::IPPROTO_TCP, libc::TCP_NODELAY).map(|v| v != 0)
     }
 
     /// The local address.
+    ///
+    /// ```
+    /// # use quartet_runtime::net::{TcpListener, TcpStream};
+    /// # quartet_runtime::run(async {
+    /// # let l = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    /// # let client = TcpStream::connect(l.local_addr()?).await?;
+    /// # let (server, _) = l.accept().await?;
+    /// assert_eq!(client.local_addr()?, server.peer_addr()?);
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         addr::local_addr(self.fd.raw())
     }
 
     /// The peer's address.
+    ///
+    /// ```
+    /// # use quartet_runtime::net::{TcpListener, TcpStream};
+    /// # quartet_runtime::run(async {
+    /// # let l = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    /// # let client = TcpStream::connect(l.local_addr()?).await?;
+    /// # let (server, _) = l.accept().await?;
+    /// assert_eq!(client.peer_addr()?, l.local_addr()?);
+    /// # let _ = server;
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         addr::peer_addr(self.fd.raw())
     }
 
     /// Closes the stream: pending ops on it are cancelled and waited for, then the fd is closed
     /// through the ring. Not a cancellation point.
+    ///
+    /// ```
+    /// # use quartet_runtime::net::{TcpListener, TcpStream};
+    /// # quartet_runtime::run(async {
+    /// # let l = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    /// # let client = TcpStream::connect(l.local_addr()?).await?;
+    /// # let (server, _) = l.accept().await?;
+    /// client.close().await?;
+    /// let (n, _) = server.recv(Vec::with_capacity(16)).await;
+    /// assert_eq!(n?, 0);
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub async fn close(self) -> Result<(), OpError> {
         self.fd.close().await
     }
