@@ -12,6 +12,19 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 /// How to open a file, like `std::fs::OpenOptions`.
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::fs::{File, OpenOptions};
+/// # quartet_runtime::run(async {
+/// let path = std::env::temp_dir().join(format!("quartet-doc-oo-{}", std::process::id()));
+/// let log = OpenOptions::new().append(true).create(true).mode(0o600).open(&path).await?;
+/// let (r, _) = log.write_all_at("started\n", 0).await; // O_APPEND: the position is ignored
+/// r?;
+/// log.close().await?;
+/// # std::fs::remove_file(&path).ok();
+/// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+/// ```
 #[derive(Debug, Clone)]
 pub struct OpenOptions {
     read: bool,
@@ -31,6 +44,11 @@ impl Default for OpenOptions {
 
 impl OpenOptions {
     /// All options off, mode 0o666.
+    ///
+    /// ```
+    /// let mut opts = quartet_runtime::fs::OpenOptions::new();
+    /// opts.read(true);
+    /// ```
     pub fn new() -> Self {
         OpenOptions {
             read: false,
@@ -43,36 +61,115 @@ impl OpenOptions {
         }
     }
     /// Open for reading.
+    ///
+    /// ```
+    /// use quartet_runtime::fs::{File, OpenOptions};
+    /// # quartet_runtime::run(async {
+    /// let path = std::env::temp_dir().join(format!("quartet-doc-read-{}", std::process::id()));
+    /// std::fs::write(&path, "data")?;
+    /// let f = OpenOptions::new().read(true).open(&path).await?;
+    /// # let _ = f;
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub fn read(&mut self, on: bool) -> &mut Self {
         self.read = on;
         self
     }
     /// Open for writing.
+    ///
+    /// ```
+    /// use quartet_runtime::fs::{File, OpenOptions};
+    /// # quartet_runtime::run(async {
+    /// let path = std::env::temp_dir().join(format!("quartet-doc-write-{}", std::process::id()));
+    /// std::fs::write(&path, "xxxx")?;
+    /// let f = OpenOptions::new().write(true).open(&path).await?; // no truncation: overwrite in place
+    /// let (r, _) = f.write_all_at("ab", 1).await;
+    /// r?;
+    /// assert_eq!(std::fs::read(&path)?, b"xabx");
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub fn write(&mut self, on: bool) -> &mut Self {
         self.write = on;
         self
     }
     /// Append on every write.
+    ///
+    /// ```
+    /// use quartet_runtime::fs::{File, OpenOptions};
+    /// # quartet_runtime::run(async {
+    /// let path = std::env::temp_dir().join(format!("quartet-doc-append-{}", std::process::id()));
+    /// std::fs::write(&path, "a")?;
+    /// let f = OpenOptions::new().append(true).open(&path).await?;
+    /// let (r, _) = f.write_all_at("b", 0).await;
+    /// r?;
+    /// assert_eq!(std::fs::read(&path)?, b"ab");
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub fn append(&mut self, on: bool) -> &mut Self {
         self.append = on;
         self
     }
     /// Truncate to zero length.
+    ///
+    /// ```
+    /// use quartet_runtime::fs::{File, OpenOptions};
+    /// # quartet_runtime::run(async {
+    /// let path = std::env::temp_dir().join(format!("quartet-doc-trunc-{}", std::process::id()));
+    /// std::fs::write(&path, "old contents")?;
+    /// let f = OpenOptions::new().write(true).truncate(true).open(&path).await?;
+    /// assert_eq!(f.metadata().await?.len, 0);
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub fn truncate(&mut self, on: bool) -> &mut Self {
         self.truncate = on;
         self
     }
     /// Create if missing.
+    ///
+    /// ```
+    /// use quartet_runtime::fs::{File, OpenOptions};
+    /// # quartet_runtime::run(async {
+    /// let path = std::env::temp_dir().join(format!("quartet-doc-create-{}", std::process::id()));
+    /// let f = OpenOptions::new().write(true).create(true).open(&path).await?;
+    /// assert!(f.metadata().await?.is_file());
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub fn create(&mut self, on: bool) -> &mut Self {
         self.create = on;
         self
     }
     /// Create, failing if it exists.
+    ///
+    /// ```
+    /// use quartet_runtime::fs::{File, OpenOptions};
+    /// # quartet_runtime::run(async {
+    /// let path = std::env::temp_dir().join(format!("quartet-doc-create-new-{}", std::process::id()));
+    /// OpenOptions::new().write(true).create_new(true).open(&path).await?;
+    /// let again = OpenOptions::new().write(true).create_new(true).open(&path).await;
+    /// assert!(again.is_err()); // it exists now
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub fn create_new(&mut self, on: bool) -> &mut Self {
         self.create_new = on;
         self
     }
     /// Permission bits for a created file.
+    ///
+    /// ```
+    /// use quartet_runtime::fs::{File, OpenOptions};
+    /// # quartet_runtime::run(async {
+    /// let path = std::env::temp_dir().join(format!("quartet-doc-mode-{}", std::process::id()));
+    /// let f = OpenOptions::new().write(true).create(true).mode(0o600).open(&path).await?;
+    /// assert_eq!(f.metadata().await?.mode & 0o077, 0); // private to the owner
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub fn mode(&mut self, mode: u32) -> &mut Self {
         self.mode = mode;
         self
@@ -107,6 +204,23 @@ impl OpenOptions {
     /// # Cancellation
     /// A checkpoint. If it returns `Cancelled`, no file was opened (or created); a file the kernel
     /// opened as the cancel raced it is returned; if the future is dropped, it is closed.
+    ///
+    /// # Errors
+    /// The kernel's error (`NotFound`, `PermissionDenied`, ...), or `InvalidInput` if no access
+    /// mode was chosen or the path contains a NUL byte.
+    ///
+    /// ```
+    /// use quartet_runtime::fs::{File, OpenOptions};
+    /// # quartet_runtime::run(async {
+    /// let path = std::env::temp_dir().join(format!("quartet-doc-open-{}", std::process::id()));
+    /// let f = OpenOptions::new().read(true).write(true).create(true).open(&path).await?;
+    /// let (r, _) = f.write_all_at("hello", 0).await;
+    /// r?;
+    /// let (n, buf) = f.read_at(Vec::with_capacity(16), 0).await;
+    /// assert_eq!(&buf[..n?], b"hello");
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub async fn open(&self, path: impl AsRef<Path>) -> Result<File, OpError> {
         let path = CString::new(path.as_ref().as_os_str().as_bytes())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
@@ -116,6 +230,19 @@ impl OpenOptions {
 }
 
 /// Size and kind of a file, from `statx`.
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::fs::{File, OpenOptions};
+/// # quartet_runtime::run(async {
+/// let path = std::env::temp_dir().join(format!("quartet-doc-meta-{}", std::process::id()));
+/// std::fs::write(&path, "12345")?;
+/// let m = File::open(&path).await?.metadata().await?;
+/// assert_eq!(m.len, 5);
+/// assert!(m.is_file() && !m.is_dir());
+/// # std::fs::remove_file(&path).ok();
+/// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Metadata {
     /// Size in bytes.
@@ -128,10 +255,27 @@ pub struct Metadata {
 
 impl Metadata {
     /// True for a regular file.
+    ///
+    /// ```
+    /// use quartet_runtime::fs::{File, OpenOptions};
+    /// # quartet_runtime::run(async {
+    /// let path = std::env::temp_dir().join(format!("quartet-doc-is-file-{}", std::process::id()));
+    /// std::fs::write(&path, "")?;
+    /// assert!(File::open(&path).await?.metadata().await?.is_file());
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub fn is_file(&self) -> bool {
         self.mode & libc::S_IFMT == libc::S_IFREG
     }
     /// True for a directory.
+    ///
+    /// ```
+    /// # quartet_runtime::run(async {
+    /// let dir = quartet_runtime::fs::File::open(std::env::temp_dir()).await?;
+    /// assert!(dir.metadata().await?.is_dir());
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub fn is_dir(&self) -> bool {
         self.mode & libc::S_IFMT == libc::S_IFDIR
     }
@@ -156,11 +300,31 @@ pub struct File {
 
 impl File {
     /// Opens read-only.
+    ///
+    /// ```
+    /// # quartet_runtime::run(async {
+    /// let missing = quartet_runtime::fs::File::open("/no/such/file").await;
+    /// assert!(missing.unwrap_err().as_io().is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound));
+    /// # }).unwrap();
+    /// ```
     pub async fn open(path: impl AsRef<Path>) -> Result<File, OpError> {
         OpenOptions::new().read(true).open(path).await
     }
 
     /// Creates (or truncates) for writing.
+    ///
+    /// ```
+    /// use quartet_runtime::fs::{File, OpenOptions};
+    /// # quartet_runtime::run(async {
+    /// let path = std::env::temp_dir().join(format!("quartet-doc-create2-{}", std::process::id()));
+    /// let f = File::create(&path).await?;
+    /// let (r, _) = f.write_all_at(b"report".to_vec(), 0).await;
+    /// r?;
+    /// f.sync_all().await?;
+    /// f.close().await?;
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub async fn create(path: impl AsRef<Path>) -> Result<File, OpError> {
         OpenOptions::new().write(true).create(true).truncate(true).open(path).await
     }
@@ -171,6 +335,18 @@ impl File {
     /// # Cancellation
     /// A checkpoint; `Cancelled` means nothing was read. Reads of cached regular files usually
     /// complete before a cancel can take effect, and then return their data.
+    ///
+    /// ```
+    /// use quartet_runtime::fs::{File, OpenOptions};
+    /// # quartet_runtime::run(async {
+    /// let path = std::env::temp_dir().join(format!("quartet-doc-read-at-{}", std::process::id()));
+    /// std::fs::write(&path, "hello world")?;
+    /// let f = File::open(&path).await?;
+    /// let (n, buf) = f.read_at(Vec::with_capacity(5), 6).await; // 5 bytes from offset 6
+    /// assert_eq!(&buf[..n?], b"world");
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub async fn read_at<B: IoBufMut>(&self, buf: B, pos: u64) -> (Result<usize, OpError>, B) {
         let (off, len) = match read_region(&buf) {
             Ok(r) => r,
@@ -190,6 +366,17 @@ impl File {
     ///
     /// # Cancellation
     /// A checkpoint; `Cancelled` means nothing was written.
+    ///
+    /// ```
+    /// use quartet_runtime::fs::{File, OpenOptions};
+    /// # quartet_runtime::run(async {
+    /// let path = std::env::temp_dir().join(format!("quartet-doc-write-at-{}", std::process::id()));
+    /// let f = File::create(&path).await?;
+    /// let (n, _) = f.write_at("abc", 0).await;
+    /// assert_eq!(n?, 3); // may be short for some files: write_all_at writes everything
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub async fn write_at<B: IoBuf>(&self, buf: B, pos: u64) -> (Result<usize, OpError>, B) {
         let (res, data) = Op::new(ops::WriteAt { fd: self.fd.clone(), buf, pos }).await;
         (res.map(|n| n as usize), data.buf)
@@ -197,6 +384,18 @@ impl File {
 
     /// Writes all of `buf` at `pos` (see [`TcpStream::send_all`](crate::net::TcpStream::send_all)
     /// for what a cancel after partial progress returns).
+    ///
+    /// ```
+    /// use quartet_runtime::fs::{File, OpenOptions};
+    /// # quartet_runtime::run(async {
+    /// let path = std::env::temp_dir().join(format!("quartet-doc-write-all-at-{}", std::process::id()));
+    /// let f = File::create(&path).await?;
+    /// let (r, buf) = f.write_all_at(vec![b'x'; 10_000], 0).await;
+    /// r?;
+    /// assert_eq!(f.metadata().await?.len, buf.len() as u64);
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub async fn write_all_at<B: IoBuf>(&self, buf: B, pos: u64) -> (Result<(), OpError>, B) {
         let total = buf.bytes_init();
         let mut done = 0usize;
@@ -229,16 +428,51 @@ impl File {
     }
 
     /// Flushes data and metadata to storage.
+    ///
+    /// ```
+    /// use quartet_runtime::fs::{File, OpenOptions};
+    /// # quartet_runtime::run(async {
+    /// let path = std::env::temp_dir().join(format!("quartet-doc-sync-all-{}", std::process::id()));
+    /// let f = File::create(&path).await?;
+    /// let (r, _) = f.write_all_at("durable", 0).await;
+    /// r?;
+    /// f.sync_all().await?; // on disk, with its metadata
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub async fn sync_all(&self) -> Result<(), OpError> {
         Op::new(ops::Fsync { fd: self.fd.clone(), datasync: false }).await.0.map(drop)
     }
 
     /// Flushes data to storage.
+    ///
+    /// ```
+    /// use quartet_runtime::fs::{File, OpenOptions};
+    /// # quartet_runtime::run(async {
+    /// let path = std::env::temp_dir().join(format!("quartet-doc-sync-data-{}", std::process::id()));
+    /// let f = File::create(&path).await?;
+    /// let (r, _) = f.write_all_at("durable", 0).await;
+    /// r?;
+    /// f.sync_data().await?; // the data is on disk
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub async fn sync_data(&self) -> Result<(), OpError> {
         Op::new(ops::Fsync { fd: self.fd.clone(), datasync: true }).await.0.map(drop)
     }
 
     /// File metadata via `statx`.
+    ///
+    /// ```
+    /// use quartet_runtime::fs::{File, OpenOptions};
+    /// # quartet_runtime::run(async {
+    /// let path = std::env::temp_dir().join(format!("quartet-doc-metadata-{}", std::process::id()));
+    /// std::fs::write(&path, "abc")?;
+    /// let m = File::open(&path).await?.metadata().await?;
+    /// assert_eq!(m.len, 3);
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub async fn metadata(&self) -> Result<Metadata, OpError> {
         // SAFETY: statx is plain old data; all-zero is a valid value.
         let out: libc::statx = unsafe { std::mem::zeroed() };
@@ -252,6 +486,16 @@ impl File {
     }
 
     /// Closes the file through the ring and reports the result. Not a cancellation point.
+    ///
+    /// ```
+    /// use quartet_runtime::fs::{File, OpenOptions};
+    /// # quartet_runtime::run(async {
+    /// let path = std::env::temp_dir().join(format!("quartet-doc-close-{}", std::process::id()));
+    /// let f = File::create(&path).await?;
+    /// f.close().await?; // reports the close(2) result, which a drop cannot
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub async fn close(self) -> Result<(), OpError> {
         self.fd.close().await
     }
