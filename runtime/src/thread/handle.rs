@@ -24,6 +24,13 @@ crate::sync::thread_local! {
 }
 
 /// Why a `from_thread` call did not run.
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::thread::{FromThreadError, from_thread_sync};
+/// // Not on a to_thread worker, so there is no runtime to call into:
+/// assert_eq!(from_thread_sync(|| 1), Err(FromThreadError::NoHandle));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FromThreadError {
@@ -161,6 +168,19 @@ impl Handle {
 /// # Errors
 /// [`FromThreadError::NoHandle`] if this thread is not a `to_thread` worker, and as for
 /// [`Handle::run`].
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::thread::{from_thread, to_thread};
+/// # quartet_runtime::run(async {
+/// let n = to_thread(|| {
+///     // blocking code on a worker that needs one async thing done on the runtime
+///     from_thread(|| async { quartet_runtime::nop().await.map(|_| 7) })
+/// })
+/// .await???;
+/// assert_eq!(n, 7);
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+/// ```
 #[track_caller]
 pub fn from_thread<M, Fut>(make: M) -> Result<Fut::Output, FromThreadError>
 where
@@ -175,6 +195,16 @@ where
 ///
 /// # Errors
 /// As for [`from_thread`].
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::thread::{from_thread_sync, to_thread};
+/// # quartet_runtime::run(async {
+/// // Runs on the runtime thread, e.g. to touch state that lives there.
+/// let on_loop = to_thread(|| from_thread_sync(|| quartet_runtime::stats().is_some())).await??;
+/// assert!(on_loop);
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+/// ```
 #[track_caller]
 pub fn from_thread_sync<F, R>(f: F) -> Result<R, FromThreadError>
 where
@@ -189,6 +219,22 @@ where
 ///
 /// # Errors
 /// The cancellation, with its reason.
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::thread::{check_cancelled, to_thread};
+/// # quartet_runtime::run(async {
+/// let done = to_thread(|| {
+///     for chunk in 0..100 {
+///         check_cancelled()?; // stop early if the awaiting task was cancelled
+///         let _ = chunk; // ... work on the chunk ...
+///     }
+///     Ok::<_, quartet_runtime::Cancelled>("all chunks")
+/// })
+/// .await??;
+/// assert_eq!(done, "all chunks");
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+/// ```
 pub fn check_cancelled() -> Result<(), Cancelled> {
     match WORKER.with(|w| w.borrow().clone()) {
         Some(h) => h.check_cancelled(),

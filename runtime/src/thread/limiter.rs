@@ -27,6 +27,18 @@ use std::task::{Context, Poll, Waker};
 /// [`CapacityLimiter::acquire_on_behalf_of`] lets a program name one, and the limiter then refuses
 /// to lend that borrower a second token at once (Trio's rule, which catches a task deadlocking on
 /// itself).
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::thread::{Borrower, CapacityLimiter, TryAcquireError};
+/// let limiter = CapacityLimiter::new(5);
+/// let me = Borrower::new();
+/// let token = limiter.try_acquire_on_behalf_of(me)?;
+/// assert_eq!(token.borrower(), me);
+/// // A second token for the same borrower is refused: it would deadlock on itself.
+/// assert!(matches!(limiter.try_acquire_on_behalf_of(me), Err(TryAcquireError::AlreadyBorrowing { .. })));
+/// # Ok::<(), TryAcquireError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Borrower(u64);
 
@@ -51,6 +63,15 @@ impl Default for Borrower {
 }
 
 /// Why [`CapacityLimiter::try_acquire`] did not lend a token.
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::thread::{CapacityLimiter, TryAcquireError};
+/// let limiter = CapacityLimiter::new(1);
+/// let _held = limiter.try_acquire()?;
+/// assert!(matches!(limiter.try_acquire(), Err(TryAcquireError::NoCapacity { .. })));
+/// # Ok::<(), TryAcquireError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TryAcquireError {
@@ -66,6 +87,18 @@ pub enum TryAcquireError {
 }
 
 /// Why [`CapacityLimiter::acquire_on_behalf_of`] failed.
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::thread::{AcquireError, CapacityLimiter};
+/// # quartet_runtime::run(async {
+/// let limiter = CapacityLimiter::new(2);
+/// let me = limiter.try_acquire()?.borrower(); // a token held by `me`, dropped at once
+/// let held = limiter.acquire_on_behalf_of(me).await?;
+/// let again = limiter.acquire_on_behalf_of(held.borrower()).await;
+/// assert!(matches!(again, Err(AcquireError::AlreadyBorrowing { .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AcquireError {
@@ -78,6 +111,14 @@ pub enum AcquireError {
 }
 
 /// A snapshot of a limiter's counters.
+///
+/// # Examples
+/// ```
+/// let limiter = quartet_runtime::thread::CapacityLimiter::new(3);
+/// let _t = limiter.try_acquire().unwrap();
+/// let s = limiter.stats();
+/// assert_eq!((s.borrowed, s.total, s.waiting), (1, 3, 0));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LimiterStats {
@@ -295,6 +336,15 @@ impl CapacityLimiter {
 }
 
 /// A borrowed token; dropping it (on any thread) gives it back.
+///
+/// # Examples
+/// ```
+/// let limiter = quartet_runtime::thread::CapacityLimiter::new(1);
+/// let token = limiter.try_acquire().unwrap();
+/// assert_eq!(limiter.available(), 0);
+/// std::thread::spawn(move || drop(token)).join().unwrap(); // released on another thread
+/// assert_eq!(limiter.available(), 1);
+/// ```
 #[must_use = "dropping the token releases it at once"]
 pub struct Token {
     shared: Arc<Shared>,
@@ -334,6 +384,16 @@ enum AcquireState {
 }
 
 /// The future of [`CapacityLimiter::acquire`].
+///
+/// # Examples
+/// ```
+/// # quartet_runtime::run(async {
+/// let limiter = quartet_runtime::thread::CapacityLimiter::new(1);
+/// let acquire: quartet_runtime::thread::limiter::Acquire = limiter.acquire();
+/// let token = acquire.await?;
+/// # drop(token);
+/// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Acquire {
     shared: Arc<Shared>,

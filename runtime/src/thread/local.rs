@@ -11,6 +11,13 @@ use std::cell::{Cell, OnceCell, RefCell};
 use std::task::{Wake, Waker};
 
 /// The default limiter's size (Trio's default thread limit).
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::thread::{DEFAULT_THREAD_LIMIT, default_limiter};
+/// let total = quartet_runtime::run(async { default_limiter().unwrap().total() }).unwrap();
+/// assert_eq!(total, DEFAULT_THREAD_LIMIT);
+/// ```
 pub const DEFAULT_THREAD_LIMIT: usize = 40;
 
 pub(crate) struct Local {

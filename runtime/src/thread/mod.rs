@@ -56,11 +56,28 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 /// The runtime's default limiter for [`to_thread`], or `None` outside `run`.
+///
+/// # Examples
+/// ```
+/// quartet_runtime::run(async {
+///     let limiter = quartet_runtime::thread::default_limiter().unwrap();
+///     limiter.set_total(8); // at most 8 to_thread jobs at once from now on
+/// }).unwrap();
+/// ```
 pub fn default_limiter() -> Option<CapacityLimiter> {
     with_core(|c| c.threads.limiter())
 }
 
 /// Counters of the runtime's worker pool, or `None` outside `run`.
+///
+/// # Examples
+/// ```
+/// quartet_runtime::run(async {
+///     quartet_runtime::thread::to_thread(|| ()).await.unwrap();
+///     let s = quartet_runtime::thread::pool_stats().unwrap();
+///     assert!(s.started >= 1);
+/// }).unwrap();
+/// ```
 pub fn pool_stats() -> Option<pool::PoolStats> {
     with_core(|c| c.threads.pool_stats())
 }
@@ -111,6 +128,19 @@ where
 }
 
 /// The future of [`to_thread`].
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::thread::{CapacityLimiter, to_thread};
+/// # quartet_runtime::run(async {
+/// let disk = CapacityLimiter::new(2);
+/// let len = to_thread(|| std::fs::read("/proc/self/stat").map(|v| v.len()))
+///     .limiter(&disk) // this kind of job: at most two at once
+///     .abandon_on_cancel(false) // wait for the job if cancelled (the default)
+///     .await??;
+/// assert!(len > 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct ToThread<F, R> {
     f: Option<F>,
@@ -143,6 +173,14 @@ impl<F, R> fmt::Debug for ToThread<F, R> {
 
 impl<F, R> ToThread<F, R> {
     /// Takes the token from `limiter` instead of the runtime's default limiter.
+    ///
+    /// ```
+    /// use quartet_runtime::thread::{CapacityLimiter, to_thread};
+    /// # quartet_runtime::run(async {
+    /// let one_at_a_time = CapacityLimiter::new(1);
+    /// to_thread(|| ()).limiter(&one_at_a_time).await?;
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub fn limiter(mut self, limiter: &CapacityLimiter) -> Self {
         self.limiter = Some(limiter.clone());
         self
@@ -150,6 +188,17 @@ impl<F, R> ToThread<F, R> {
 
     /// If `yes`, a cancellation while `f` runs returns `Cancelled` at once and leaves `f` running
     /// (Trio's `abandon_on_cancel`). Default: wait for `f`.
+    ///
+    /// ```
+    /// use quartet_runtime::thread::to_thread;
+    /// # quartet_runtime::run(async {
+    /// // A blocking DNS lookup nobody needs to wait for once the caller gives up.
+    /// let r = to_thread(|| std::net::ToSocketAddrs::to_socket_addrs("localhost:80").map(|a| a.count()))
+    ///     .abandon_on_cancel(true)
+    ///     .await?;
+    /// # let _ = r;
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub fn abandon_on_cancel(mut self, yes: bool) -> Self {
         self.abandon = yes;
         self
