@@ -32,6 +32,12 @@ use std::time::{Duration, Instant};
 
 /// The environment variable that sets the slow-poll threshold in milliseconds (`0` or `off`
 /// disables it).
+///
+/// # Examples
+/// ```
+/// // QUARTET_SLOW_POLL_MS=5 ./my-server   reports every poll over 5 ms, without a rebuild
+/// assert_eq!(quartet_runtime::monitor::ENV_SLOW_POLL_MS, "QUARTET_SLOW_POLL_MS");
+/// ```
 pub const ENV_SLOW_POLL_MS: &str = "QUARTET_SLOW_POLL_MS";
 
 /// The threshold used when neither the builder nor `QUARTET_SLOW_POLL_MS` sets one: 100 ms in
@@ -49,12 +55,46 @@ pub const DEFAULT_SLOW_POLL_THRESHOLD: Option<Duration> =
 
 /// Receives slow-poll reports. Called on the runtime thread, right after the slow poll; it should
 /// be quick (it runs on the loop it is reporting about).
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::monitor::{SlowPoll, SlowPollReporter};
+/// use std::sync::{Arc, Mutex};
+/// #[derive(Clone, Default)]
+/// struct Keep(Arc<Mutex<Vec<String>>>);
+/// impl SlowPollReporter for Keep {
+///     fn report(&self, poll: &SlowPoll) {
+///         self.0.lock().unwrap().push(poll.to_string());
+///     }
+/// }
+/// let kept = Keep::default();
+/// quartet_runtime::Builder::new()
+///     .slow_poll_threshold(Some(std::time::Duration::from_millis(1)))
+///     .slow_poll_reporter(kept.clone())
+///     .run(async { std::thread::sleep(std::time::Duration::from_millis(5)) })
+///     .unwrap();
+/// assert!(kept.0.lock().unwrap()[0].contains("root future"));
+/// ```
 pub trait SlowPollReporter: Send + Sync {
     /// One poll of a task held the loop longer than the threshold.
     fn report(&self, poll: &SlowPoll);
 }
 
 /// A slow poll: who, and for how long.
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::monitor::{SlowPoll, SlowPollReporter};
+/// struct Brief;
+/// impl SlowPollReporter for Brief {
+///     fn report(&self, poll: &SlowPoll) {
+///         let who = poll.task().and_then(|t| t.name()).unwrap_or("unnamed task");
+///         eprintln!("{who} held the loop for {:?} (limit {:?})", poll.duration(), poll.threshold());
+///     }
+/// }
+/// let b = quartet_runtime::Builder::new().slow_poll_reporter(Brief);
+/// # let _ = b;
+/// ```
 #[derive(Debug, Clone)]
 pub struct SlowPoll {
     task: Option<TaskInfo>,
@@ -90,6 +130,14 @@ impl fmt::Display for SlowPoll {
 }
 
 /// The default reporter: one line to stderr per slow poll.
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::monitor::StderrReporter;
+/// // The default; naming it restores stderr reporting on a builder that set another reporter.
+/// let b = quartet_runtime::Builder::new().slow_poll_reporter(StderrReporter);
+/// # let _ = b;
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StderrReporter;
 
@@ -100,6 +148,12 @@ impl SlowPollReporter for StderrReporter {
 }
 
 /// Why `QUARTET_SLOW_POLL_MS` could not be used.
+///
+/// # Examples
+/// ```
+/// let e = quartet_runtime::monitor::parse_slow_poll_ms("10ms").unwrap_err();
+/// assert!(e.to_string().contains("not a number of milliseconds"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{ENV_SLOW_POLL_MS}={value:?} is not a number of milliseconds (use e.g. 10, 0.5, or off)")]
 pub struct ParseSlowPollError {
@@ -247,11 +301,34 @@ pub(crate) fn record_timer_lag(late: Duration) {
 }
 
 /// Slow polls reported so far by the runtime on this thread, or `None` outside `run`.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// let n = quartet_runtime::Builder::new()
+///     .slow_poll_threshold(Some(Duration::from_millis(1)))
+///     .slow_poll_reporter(quartet_runtime::monitor::StderrReporter)
+///     .run(async {
+///         std::thread::sleep(Duration::from_millis(5)); // blocks the loop
+///         quartet_runtime::yield_now().await; // the slow poll ends here
+///         quartet_runtime::monitor::slow_polls()
+///     })
+///     .unwrap();
+/// assert_eq!(n, Some(1));
+/// ```
 pub fn slow_polls() -> Option<u64> {
     with_core(|c| c.monitor.slow.get())
 }
 
 /// The slow-poll threshold in force, or `None` if the detector is off (or outside `run`).
+///
+/// # Examples
+/// ```
+/// let t = quartet_runtime::Builder::new()
+///     .slow_poll_threshold(None)
+///     .run(async { quartet_runtime::monitor::slow_poll_threshold() });
+/// assert_eq!(t.unwrap(), None);
+/// ```
 pub fn slow_poll_threshold() -> Option<Duration> {
     with_core(|c| c.monitor.threshold).flatten()
 }
@@ -272,6 +349,16 @@ pub fn loop_lag() -> Option<LoopLag> {
 }
 
 /// Clears the loop-lag statistics (for measuring one phase of a program).
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::monitor::{loop_lag, reset_loop_lag};
+/// quartet_runtime::run(async {
+///     quartet_runtime::sleep(std::time::Duration::from_millis(1)).await.unwrap(); // warm-up
+///     reset_loop_lag(); // measure only what follows
+///     assert_eq!(loop_lag().unwrap().count(), 0);
+/// }).unwrap();
+/// ```
 pub fn reset_loop_lag() {
     with_core(|c| *c.monitor.lag.borrow_mut() = LoopLag::default());
 }
@@ -282,6 +369,21 @@ const SUB: usize = 4;
 const BUCKETS: usize = SUB + 24 * SUB;
 
 /// A histogram of how late timers fired, in microseconds, with 4 log buckets per power of two.
+///
+/// # Examples
+/// ```
+/// quartet_runtime::run(async {
+///     for _ in 0..3 {
+///         quartet_runtime::sleep(std::time::Duration::from_millis(1)).await.unwrap();
+///     }
+///     let lag = quartet_runtime::monitor::loop_lag().unwrap();
+///     assert!(lag.count() >= 3);
+///     assert!(lag.percentile(0.5) <= lag.max());
+///     for (upper, n) in lag.buckets() {
+///         println!("< {upper:?}: {n}");
+///     }
+/// }).unwrap();
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct LoopLag {
     buckets: [u64; BUCKETS],

@@ -17,6 +17,20 @@ use std::io;
 use std::mem::{size_of, zeroed};
 
 /// A signal quartet can wait for.
+///
+/// # Examples
+/// ```no_run
+/// use quartet_runtime::signal::{Signal, Signals};
+/// # quartet_runtime::run(async {
+/// let signals = Signals::new(&[Signal::Hangup, Signal::Terminate])?;
+/// loop {
+///     match signals.recv().await? {
+///         Signal::Hangup => println!("reloading the configuration"),
+///         _ => break, // SIGTERM: shut down
+///     }
+/// }
+/// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Signal {
