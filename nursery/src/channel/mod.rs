@@ -58,6 +58,23 @@ pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
 
 /// Creates a channel whose buffer grows without bound: a send never waits (but is still a
 /// checkpoint). Prefer [`channel`]; an unbounded buffer hides a consumer that cannot keep up.
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::channel;
+/// # quartet_runtime::run(async {
+/// let (tx, rx) = quartet_nursery::unbounded_channel::<u32>();
+/// for i in 0..1000 {
+///     tx.send(i).await?; // never waits
+/// }
+/// drop(tx);
+/// let mut n = 0;
+/// while rx.recv().await?.is_some() {
+///     n += 1;
+/// }
+/// assert_eq!(n, 1000);
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+/// ```
 pub fn unbounded_channel<T>() -> (Sender<T>, Receiver<T>) {
     with_capacity(UNBOUNDED)
 }
@@ -70,6 +87,15 @@ fn with_capacity<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
 /// A snapshot of a channel's state (the same from every handle).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::channel;
+/// let (tx, rx) = channel::channel::<u8>(4);
+/// tx.try_send(1).unwrap();
+/// let s = rx.statistics();
+/// assert_eq!((s.buffer_used, s.capacity, s.senders, s.receivers), (1, Some(4), 1, 1));
+/// ```
 pub struct ChannelStats {
     /// Values in the buffer.
     pub buffer_used: usize,
@@ -102,6 +128,20 @@ fn stats<T>(chan: &Chan<T>) -> ChannelStats {
 
 /// The sending half of a channel. Clone it for each producer; the channel ends for receivers
 /// when every clone is closed or dropped.
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::channel;
+/// # quartet_runtime::run(async {
+/// let (tx, rx) = channel::channel::<String>(1);
+/// let tx2 = tx.clone(); // a second producer
+/// tx.send("from the first".into()).await?;
+/// drop(tx);
+/// assert_eq!(rx.recv().await?.as_deref(), Some("from the first"));
+/// drop(tx2); // the last sender: the channel ends
+/// assert_eq!(rx.recv().await?, None);
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+/// ```
 pub struct Sender<T> {
     chan: Arc<Chan<T>>,
     closed: bool,
@@ -121,6 +161,17 @@ impl<T> Sender<T> {
     /// delivered and is inside the error. If a receiver took the value before the send noticed
     /// the cancellation, the send returns `Ok` (the next checkpoint reports the cancellation).
     /// Dropping the future withdraws a value not yet taken.
+    ///
+    /// ```
+    /// use quartet_nursery::channel;
+    /// # quartet_runtime::run(async {
+    /// let (tx, rx) = channel::channel::<u32>(1);
+    /// tx.send(1).await?; // fits in the buffer
+    /// drop(rx);
+    /// let err = tx.send(2).await.unwrap_err(); // nobody will ever receive it
+    /// assert!(matches!(err, channel::SendError::Broken(2)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+    /// ```
     pub fn send(&self, value: T) -> SendFuture<'_, T> {
         let op = if self.closed { SendOp::Fail(SendError::Closed(value)) } else { SendOp::Start(value) };
         SendFuture { tx: self, op }
@@ -132,6 +183,13 @@ impl<T> Sender<T> {
     /// # Errors
     /// [`TrySendError::Full`], [`TrySendError::Broken`] or [`TrySendError::Closed`], with the
     /// value.
+    ///
+    /// ```
+    /// use quartet_nursery::channel;
+    /// let (tx, _rx) = channel::channel::<u32>(1);
+    /// assert!(tx.try_send(1).is_ok());
+    /// assert!(matches!(tx.try_send(2), Err(channel::TrySendError::Full(2)))); // the buffer is full
+    /// ```
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         if self.closed {
             return Err(TrySendError::Closed(value));
@@ -152,6 +210,14 @@ impl<T> Sender<T> {
     /// Closes this handle (synchronously; idempotent). Other clones stay open; once all are
     /// closed, receivers see the end of the channel after draining the buffer. Later sends on
     /// this handle fail with `Closed`.
+    ///
+    /// ```
+    /// use quartet_nursery::channel;
+    /// let (mut tx, rx) = channel::channel::<u32>(1);
+    /// tx.close();
+    /// assert!(tx.is_closed());
+    /// assert_eq!(rx.try_recv(), Err(channel::TryRecvError::EndOfChannel));
+    /// ```
     pub fn close(&mut self) {
         if !std::mem::replace(&mut self.closed, true) {
             self.chan.close_sender();
@@ -159,11 +225,23 @@ impl<T> Sender<T> {
     }
 
     /// Whether this handle was closed.
+    ///
+    /// ```
+    /// use quartet_nursery::channel;
+    /// let (tx, _rx) = channel::channel::<u32>(0);
+    /// assert!(!tx.is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.closed
     }
 
     /// A snapshot of the channel's state.
+    ///
+    /// ```
+    /// use quartet_nursery::channel;
+    /// let (tx, _rx) = channel::channel::<u32>(0);
+    /// assert_eq!(tx.statistics().capacity, Some(0));
+    /// ```
     pub fn statistics(&self) -> ChannelStats {
         stats(&self.chan)
     }
@@ -192,6 +270,17 @@ impl<T> fmt::Debug for Sender<T> {
 }
 
 /// The future of [`Sender::send`].
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::channel;
+/// # quartet_runtime::run(async {
+/// let (tx, rx) = channel::channel::<u8>(1);
+/// let fut: channel::SendFuture<'_, u8> = tx.send(1);
+/// fut.await?;
+/// assert_eq!(rx.try_recv(), Ok(1));
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct SendFuture<'a, T> {
     tx: &'a Sender<T>,
@@ -224,6 +313,22 @@ impl<T> fmt::Debug for SendFuture<'_, T> {
 
 /// The receiving half of a channel. Clone it for each consumer: each value goes to exactly one
 /// receiver. Also a [`Stream`] of `Result<T, RecvError>` that ends with the channel.
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::channel;
+/// # quartet_runtime::run(async {
+/// let (tx, rx) = channel::channel::<u32>(2);
+/// tx.send(1).await?;
+/// tx.send(2).await?;
+/// drop(tx);
+/// let mut got = Vec::new();
+/// while let Some(v) = rx.recv().await? {
+///     got.push(v);
+/// }
+/// assert_eq!(got, [1, 2]);
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+/// ```
 pub struct Receiver<T> {
     chan: Arc<Chan<T>>,
     closed: bool,
@@ -244,6 +349,17 @@ impl<T> Receiver<T> {
     /// a value was handed to it before it noticed the cancellation, it returns the value (the next
     /// checkpoint reports the cancellation). Dropping the future puts a value it was handed back
     /// at the front of the channel.
+    ///
+    /// ```
+    /// use quartet_nursery::channel;
+    /// # quartet_runtime::run(async {
+    /// let (tx, rx) = channel::channel::<&str>(1);
+    /// tx.send("hi").await?;
+    /// assert_eq!(rx.recv().await?, Some("hi"));
+    /// drop(tx);
+    /// assert_eq!(rx.recv().await?, None); // the end of the channel, not an error
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+    /// ```
     pub fn recv(&self) -> RecvFuture<'_, T> {
         let op = if self.closed { RecvOp::Fail(RecvError::Closed) } else { RecvOp::Start };
         RecvFuture { rx: self, op }
@@ -253,6 +369,14 @@ impl<T> Receiver<T> {
     ///
     /// # Errors
     /// [`TryRecvError::Empty`], [`TryRecvError::EndOfChannel`] or [`TryRecvError::Closed`].
+    ///
+    /// ```
+    /// use quartet_nursery::channel;
+    /// let (tx, rx) = channel::channel::<u32>(1);
+    /// assert_eq!(rx.try_recv(), Err(channel::TryRecvError::Empty));
+    /// tx.try_send(5).unwrap();
+    /// assert_eq!(rx.try_recv(), Ok(5));
+    /// ```
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         if self.closed {
             return Err(TryRecvError::Closed);
@@ -272,6 +396,13 @@ impl<T> Receiver<T> {
 
     /// Closes this handle (synchronously; idempotent). Once every receiver is closed, waiting and
     /// later sends fail with `Broken` (with their values) and buffered values are dropped.
+    ///
+    /// ```
+    /// use quartet_nursery::channel;
+    /// let (tx, mut rx) = channel::channel::<u32>(1);
+    /// rx.close();
+    /// assert!(matches!(tx.try_send(1), Err(channel::TrySendError::Broken(1))));
+    /// ```
     pub fn close(&mut self) {
         if !std::mem::replace(&mut self.closed, true) {
             self.stream.abandon(&self.chan);
@@ -280,11 +411,24 @@ impl<T> Receiver<T> {
     }
 
     /// Whether this handle was closed.
+    ///
+    /// ```
+    /// use quartet_nursery::channel;
+    /// let (_tx, mut rx) = channel::channel::<u32>(0);
+    /// rx.close();
+    /// assert!(rx.is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.closed
     }
 
     /// A snapshot of the channel's state.
+    ///
+    /// ```
+    /// use quartet_nursery::channel;
+    /// let (_tx, rx) = channel::unbounded_channel::<u32>();
+    /// assert_eq!(rx.statistics().capacity, None);
+    /// ```
     pub fn statistics(&self) -> ChannelStats {
         stats(&self.chan)
     }
@@ -333,6 +477,17 @@ impl<T> Stream for Receiver<T> {
 }
 
 /// The future of [`Receiver::recv`].
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::channel;
+/// # quartet_runtime::run(async {
+/// let (tx, rx) = channel::channel::<u8>(1);
+/// tx.send(3).await?;
+/// let fut: channel::RecvFuture<'_, u8> = rx.recv();
+/// assert_eq!(fut.await?, Some(3));
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct RecvFuture<'a, T> {
     rx: &'a Receiver<T>,
