@@ -4,6 +4,19 @@ use quartet_runtime::Cancelled;
 use std::fmt;
 
 /// Why [`Sender::send`](super::Sender::send) did not deliver its value; the value is inside.
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::channel;
+/// # quartet_runtime::run(async {
+/// let (tx, rx) = channel::channel::<String>(0);
+/// drop(rx);
+/// match tx.send("lost?".to_string()).await {
+///     Err(channel::SendError::Broken(v)) => assert_eq!(v, "lost?"), // the value comes back
+///     other => panic!("{other:?}"),
+/// }
+/// # }).unwrap();
+/// ```
 #[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum SendError<T> {
@@ -26,6 +39,16 @@ pub enum SendError<T> {
 
 impl<T> SendError<T> {
     /// The value that was not sent.
+    ///
+    /// ```
+    /// use quartet_nursery::channel;
+    /// # quartet_runtime::run(async {
+    /// let (tx, rx) = channel::channel::<Vec<u8>>(0);
+    /// drop(rx);
+    /// let buf = tx.send(vec![1, 2]).await.unwrap_err().into_inner(); // reuse the value
+    /// assert_eq!(buf, [1, 2]);
+    /// # }).unwrap();
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             SendError::Broken(v) | SendError::Closed(v) | SendError::Cancelled { value: v, .. } => v,
@@ -33,6 +56,15 @@ impl<T> SendError<T> {
     }
 
     /// True for a cancellation.
+    ///
+    /// ```
+    /// use quartet_nursery::channel;
+    /// # quartet_runtime::run(async {
+    /// let (tx, rx) = channel::channel::<u8>(0);
+    /// drop(rx);
+    /// assert!(!tx.send(1).await.unwrap_err().is_cancelled()); // broken, not cancelled
+    /// # }).unwrap();
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self, SendError::Cancelled { .. })
     }
@@ -52,6 +84,14 @@ impl<T> fmt::Debug for SendError<T> {
 
 /// Why [`Sender::try_send`](super::Sender::try_send) did not deliver its value; the value is
 /// inside.
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::channel;
+/// let (tx, _rx) = channel::channel::<u8>(0);
+/// // Capacity 0 and no receiver waiting: sending would have to wait.
+/// assert!(matches!(tx.try_send(1), Err(channel::TrySendError::Full(1))));
+/// ```
 #[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum TrySendError<T> {
@@ -68,6 +108,12 @@ pub enum TrySendError<T> {
 
 impl<T> TrySendError<T> {
     /// The value that was not sent.
+    ///
+    /// ```
+    /// use quartet_nursery::channel;
+    /// let (tx, _rx) = channel::channel::<&str>(0);
+    /// assert_eq!(tx.try_send("v").unwrap_err().into_inner(), "v");
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             TrySendError::Full(v) | TrySendError::Broken(v) | TrySendError::Closed(v) => v,
@@ -87,6 +133,16 @@ impl<T> fmt::Debug for TrySendError<T> {
 
 /// Why [`Receiver::recv`](super::Receiver::recv) did not return a value. (The end of the channel
 /// is not an error: `recv` returns `Ok(None)`.)
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::channel;
+/// # quartet_runtime::run(async {
+/// let (_tx, mut rx) = channel::channel::<u8>(0);
+/// rx.close();
+/// assert_eq!(rx.recv().await, Err(channel::RecvError::Closed));
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RecvError {
@@ -99,6 +155,15 @@ pub enum RecvError {
 }
 
 /// Why [`Receiver::try_recv`](super::Receiver::try_recv) did not return a value.
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::channel;
+/// let (tx, rx) = channel::channel::<u8>(0);
+/// assert_eq!(rx.try_recv(), Err(channel::TryRecvError::Empty));
+/// drop(tx);
+/// assert_eq!(rx.try_recv(), Err(channel::TryRecvError::EndOfChannel));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TryRecvError {
