@@ -150,6 +150,14 @@ impl<T> fmt::Debug for Condition<T> {
 }
 
 /// A snapshot of a [`Condition`].
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::sync::*;
+/// let cond = Condition::new(0);
+/// let s = cond.statistics();
+/// assert_eq!((s.waiting, s.lock.locked), (0, false));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ConditionStats {
@@ -166,6 +174,29 @@ enum Phase<'a, T> {
 }
 
 /// The future of [`Condition::wait`].
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::sync::*;
+/// # quartet_runtime::run(async {
+/// use quartet_nursery::{BoxError, nursery};
+/// let ready = Condition::new(false);
+/// nursery(async |n| -> Result<(), BoxError> {
+///     n.spawn(async {
+///         let mut g = ready.lock().await?;
+///         while !*g {
+///             let wait: ConditionWait<'_, bool> = ready.wait(g);
+///             g = wait.await?; // the lock is released while waiting, held again after
+///         }
+///         Ok::<_, BoxError>(())
+///     })?;
+///     *ready.lock().await? = true;
+///     ready.notify_all();
+///     Ok(())
+/// })
+/// .await?;
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct ConditionWait<'a, T> {
     cond: &'a Condition<T>,

@@ -92,6 +92,15 @@ impl fmt::Debug for Event {
 }
 
 /// A snapshot of an [`Event`].
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::sync::*;
+/// let ev = Event::new();
+/// ev.set();
+/// assert_eq!(ev.statistics(), ev.statistics());
+/// assert!(ev.statistics().set);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct EventStats {
@@ -110,6 +119,17 @@ enum Phase {
 }
 
 /// The future of [`Event::wait`].
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::sync::*;
+/// # quartet_runtime::run(async {
+/// let ev = Event::new();
+/// ev.set();
+/// let wait: EventWait<'_> = ev.wait();
+/// wait.await?; // already set: returns after one yield
+/// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct EventWait<'a> {

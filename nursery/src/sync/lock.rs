@@ -167,6 +167,14 @@ impl<T> Resource for Lock<T> {
 }
 
 /// A snapshot of a [`Lock`] (or a [`Condition`](super::Condition)'s lock).
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::sync::*;
+/// let lock = Lock::new(());
+/// let _g = lock.try_lock().unwrap();
+/// assert!(lock.statistics().locked);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LockStats {
@@ -177,6 +185,17 @@ pub struct LockStats {
 }
 
 /// The future of [`Lock::lock`].
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::sync::*;
+/// # quartet_runtime::run(async {
+/// let lock = Lock::new(1);
+/// let fut: LockFuture<'_, i32> = lock.lock();
+/// let mut guard = fut.await?;
+/// *guard += 1;
+/// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct LockFuture<'a, T> {
@@ -194,6 +213,19 @@ impl<'a, T> Future for LockFuture<'a, T> {
 
 /// Access to a locked [`Lock`]'s value; releases the lock (handing it to the oldest waiter) when
 /// dropped.
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::sync::*;
+/// # quartet_runtime::run(async {
+/// let lock = Lock::new(vec![1]);
+/// {
+///     let mut g: LockGuard<'_, Vec<i32>> = lock.lock().await?;
+///     g.push(2); // DerefMut to the value
+/// } // released here
+/// assert_eq!(*lock.lock().await?, [1, 2]);
+/// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
+/// ```
 pub struct LockGuard<'a, T> {
     pub(crate) lock: &'a Lock<T>,
     /// `Send`/`Sync` exactly when `&mut T` is.

@@ -129,6 +129,14 @@ impl fmt::Debug for Semaphore {
 }
 
 /// A snapshot of a [`Semaphore`].
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::sync::*;
+/// let sem = Semaphore::new(3);
+/// let _p = sem.try_acquire().unwrap();
+/// assert_eq!(sem.statistics().value, 2);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SemaphoreStats {
@@ -139,6 +147,19 @@ pub struct SemaphoreStats {
 }
 
 /// The future of [`Semaphore::acquire`].
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::sync::*;
+/// # quartet_runtime::run(async {
+/// let sem = Semaphore::new(1);
+/// let acquire: SemaphoreAcquire<'_> = sem.acquire();
+/// let permit = acquire.await?;
+/// assert_eq!(sem.value(), 0);
+/// drop(permit);
+/// assert_eq!(sem.value(), 1);
+/// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 #[derive(Debug)]
 pub struct SemaphoreAcquire<'a> {
@@ -155,6 +176,15 @@ impl<'a> Future for SemaphoreAcquire<'a> {
 }
 
 /// One unit of a [`Semaphore`], given back when dropped.
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::sync::*;
+/// let sem = Semaphore::new(2);
+/// let p: Permit<'_> = sem.try_acquire().unwrap();
+/// p.forget(); // keep the unit taken
+/// assert_eq!(sem.value(), 1);
+/// ```
 #[must_use = "dropping a permit gives its unit back at once"]
 pub struct Permit<'a> {
     sem: &'a Semaphore,
@@ -162,6 +192,15 @@ pub struct Permit<'a> {
 
 impl Permit<'_> {
     /// Keeps the unit taken: it is not given back (call [`Semaphore::release`] to add it later).
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// let sem = Semaphore::new(1);
+    /// sem.try_acquire().unwrap().forget();
+    /// assert_eq!(sem.value(), 0);
+    /// sem.release(); // give it back explicitly
+    /// assert_eq!(sem.value(), 1);
+    /// ```
     pub fn forget(self) {
         std::mem::forget(self);
     }
