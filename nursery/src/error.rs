@@ -5,6 +5,20 @@ use std::error::Error as StdError;
 use std::fmt;
 
 /// A boxed error from a child task.
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::*;
+/// fn parse(s: &str) -> Result<u16, BoxError> {
+///     let n: u16 = s.trim().parse()?; // ParseIntError -> BoxError
+///     if n == 0 {
+///         return Err("port 0 is not allowed".into()); // &str -> BoxError
+///     }
+///     Ok(n)
+/// }
+/// assert_eq!(parse("80").unwrap(), 80);
+/// assert!(parse("0").is_err());
+/// ```
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
 /// One child's (or the body's) failure, with where it came from.
@@ -37,16 +51,57 @@ impl Failure {
     }
 
     /// The task's name and spawn location, e.g. `'db' (spawned at src/main.rs:10:5)`.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// # quartet_runtime::run(async {
+    /// let err = nursery(async |n| -> Result<(), BoxError> {
+    ///     n.spawn_named("worker", async { Err::<(), BoxError>("oops".into()) })?;
+    ///     Ok(())
+    /// })
+    /// .await
+    /// .unwrap_err();
+    /// assert!(err.failures()[0].origin().starts_with("'worker' (spawned at "));
+    /// # }).unwrap();
+    /// ```
     pub fn origin(&self) -> &str {
         &self.origin
     }
 
     /// The error the task returned.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// # quartet_runtime::run(async {
+    /// let err = nursery(async |n| -> Result<(), BoxError> {
+    ///     n.spawn(async { Err::<(), _>(std::io::Error::from(std::io::ErrorKind::TimedOut)) })?;
+    ///     Ok(())
+    /// })
+    /// .await
+    /// .unwrap_err();
+    /// let io = err.failures()[0].error().downcast_ref::<std::io::Error>().unwrap();
+    /// assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+    /// # }).unwrap();
+    /// ```
     pub fn error(&self) -> &(dyn StdError + Send + Sync + 'static) {
         &*self.error
     }
 
     /// Takes the error out.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// # quartet_runtime::run(async {
+    /// let err = nursery(async |n| -> Result<(), BoxError> {
+    ///     n.spawn(async { Err::<(), BoxError>("first".into()) })?;
+    ///     Ok(())
+    /// })
+    /// .await
+    /// .unwrap_err();
+    /// let errors: Vec<BoxError> = err.into_failures().into_iter().map(Failure::into_error).collect();
+    /// assert_eq!(errors[0].to_string(), "first");
+    /// # }).unwrap();
+    /// ```
     pub fn into_error(self) -> BoxError {
         self.error
     }
@@ -137,21 +192,90 @@ impl NurseryError {
     }
 
     /// Every failure, in the order they happened.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// # quartet_runtime::run(async {
+    /// let err = nursery(async |n| -> Result<(), BoxError> {
+    ///     n.spawn(async { Err::<(), BoxError>("a".into()) })?;
+    ///     n.spawn(async { Err::<(), BoxError>("b".into()) })?; // fails in the same round
+    ///     Ok(())
+    /// })
+    /// .await
+    /// .unwrap_err();
+    /// assert_eq!(err.failures().len(), 2);
+    /// # }).unwrap();
+    /// ```
     pub fn failures(&self) -> &[Failure] {
         &self.failures
     }
 
     /// Takes the failures out.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// # quartet_runtime::run(async {
+    /// let err = nursery(async |n| -> Result<(), BoxError> {
+    ///     n.spawn_named("x", async { Err::<(), BoxError>("bad".into()) })?;
+    ///     Ok(())
+    /// })
+    /// .await
+    /// .unwrap_err();
+    /// for f in err.into_failures() {
+    ///     let origin = f.origin().to_string();
+    ///     let error = f.into_error(); // owned: keep it, wrap it, send it elsewhere
+    ///     eprintln!("{origin}: {error}");
+    /// }
+    /// # }).unwrap();
+    /// ```
     pub fn into_failures(self) -> Vec<Failure> {
         self.failures
     }
 
     /// The cancellation, if the nursery ended because it (or an enclosing scope) was cancelled.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// # quartet_runtime::run(async {
+    /// let scope = CancelScope::new();
+    /// let inner = scope
+    ///     .run(async {
+    ///         scope.cancel();
+    ///         let r = nursery(async |_n| {
+    ///             quartet_runtime::checkpoint().await?;
+    ///             Ok::<(), BoxError>(())
+    ///         })
+    ///         .await;
+    ///         let e = r.unwrap_err();
+    ///         assert!(e.cancelled().is_some() && e.failures().is_empty());
+    ///         Err::<(), _>(e) // pass the cancellation on to the scope that owns it
+    ///     })
+    ///     .await;
+    /// assert!(matches!(inner, Ok(None)));
+    /// # }).unwrap();
+    /// ```
     pub fn cancelled(&self) -> Option<&Cancelled> {
         self.cancelled.as_ref()
     }
 
     /// True if this is a cancellation and not a failure.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// # quartet_runtime::run(async {
+    /// let e = move_on_after(std::time::Duration::from_millis(1), async {
+    ///     let r = nursery(async |_n| {
+    ///         quartet_runtime::sleep(std::time::Duration::from_secs(60)).await?;
+    ///         Ok::<(), BoxError>(())
+    ///     })
+    ///     .await;
+    ///     assert!(r.as_ref().unwrap_err().is_cancelled()); // cancelled by the deadline, nothing failed
+    ///     r
+    /// })
+    /// .await;
+    /// assert!(matches!(e, Ok(None)));
+    /// # }).unwrap();
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         self.failures.is_empty() && self.cancelled.is_some()
     }
@@ -195,11 +319,43 @@ impl StdError for NurseryError {
 }
 
 /// Spawning into a nursery that has already finished.
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::*;
+/// # quartet_runtime::run(async {
+/// let mut kept = None;
+/// nursery(async |n| {
+///     kept = Some(n.clone()); // a handle that outlives the nursery
+///     Ok::<(), BoxError>(())
+/// })
+/// .await?;
+/// let late = kept.unwrap().spawn(async { Ok::<(), BoxError>(()) });
+/// assert_eq!(late.unwrap_err(), SpawnError);
+/// # Ok::<(), NurseryError>(()) }).unwrap().unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cannot spawn into a closed nursery (it has already finished)")]
 pub struct SpawnError;
 
 /// Why a [`JoinHandle`](crate::JoinHandle) has no value.
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::*;
+/// # quartet_runtime::run(async {
+/// nursery(async |n| -> Result<(), BoxError> {
+///     let ok = n.spawn(async { Ok::<_, BoxError>(1) })?;
+///     assert_eq!(ok.await?, 1);
+///     let stopped = n.spawn(quartet_runtime::sleep(std::time::Duration::from_secs(60)))?;
+///     n.cancel();
+///     assert!(matches!(stopped.await, Err(JoinError::Cancelled(_)))); // *we* are cancelled too
+///     Ok(())
+/// })
+/// .await
+/// .or_else(|e| if e.is_own_cancel() { Ok(()) } else { Err(e) })?;
+/// # Ok::<(), NurseryError>(()) }).unwrap().unwrap();
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum JoinError {
@@ -223,6 +379,21 @@ pub enum JoinError {
 }
 
 /// Why [`Nursery::start`](crate::Nursery::start) did not return a value.
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::*;
+/// # quartet_runtime::run(async {
+/// nursery(async |n| -> Result<(), BoxError> {
+///     let r = n.start(|_status: TaskStatus<u16>| async { Err::<(), BoxError>("no free port".into()) }).await;
+///     assert!(matches!(r, Err(StartError::Failed(_)))); // reported here, not by the nursery
+///     let r = n.start(|_status: TaskStatus<u16>| async { Ok::<(), BoxError>(()) }).await;
+///     assert!(matches!(r, Err(StartError::ExitedWithoutStarting)));
+///     Ok(())
+/// })
+/// .await?;
+/// # Ok::<(), NurseryError>(()) }).unwrap().unwrap();
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartError {
@@ -243,6 +414,22 @@ pub enum StartError {
 }
 
 /// A `fail_after` / `fail_at` deadline expired.
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::*;
+/// # quartet_runtime::run(async {
+/// use std::time::Duration;
+/// let r: Result<(), std::io::Error> = fail_after(Duration::from_millis(1), async {
+///     quartet_runtime::sleep(Duration::from_secs(60)).await?;
+///     Ok(())
+/// })
+/// .await;
+/// let e = r.unwrap_err();
+/// assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+/// assert_eq!(e.get_ref().and_then(|e| e.downcast_ref::<TooSlow>()), Some(&TooSlow));
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("deadline exceeded (fail_after/fail_at)")]
 pub struct TooSlow;

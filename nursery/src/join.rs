@@ -41,6 +41,19 @@ impl<T> Slot<T> {
 /// least once, even if the child has already finished. If the awaiting task's scope is cancelled
 /// it returns `JoinError::Cancelled`; the child is unaffected and its result stays in the handle
 /// for a later await.
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::*;
+/// # quartet_runtime::run(async {
+/// nursery(async |n| -> Result<(), BoxError> {
+///     let h: JoinHandle<u32> = n.spawn(async { Ok::<_, BoxError>(40 + 2) })?;
+///     assert_eq!(h.await?, 42);
+///     Ok(())
+/// })
+/// .await?;
+/// # Ok::<(), NurseryError>(()) }).unwrap().unwrap();
+/// ```
 pub struct JoinHandle<T> {
     slot: Rc<Slot<T>>,
     /// This await has passed its entry checkpoint and yielded once.
@@ -53,6 +66,20 @@ impl<T> JoinHandle<T> {
     }
 
     /// True once the child has finished.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// # quartet_runtime::run(async {
+    /// nursery(async |n| -> Result<(), BoxError> {
+    ///     let h = n.spawn(async { Ok::<_, BoxError>(()) })?;
+    ///     assert!(!h.is_finished()); // not polled yet
+    ///     quartet_runtime::checkpoint().await?;
+    ///     assert!(h.is_finished());
+    ///     Ok(())
+    /// })
+    /// .await?;
+    /// # Ok::<(), NurseryError>(()) }).unwrap().unwrap();
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.slot.result.borrow().is_some()
     }
