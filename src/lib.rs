@@ -65,6 +65,8 @@ pub mod guide {
     pub struct GuideForTokioUsers;
     #[doc = include_str!("../docs/guide/for-trio-users.md")]
     pub struct GuideForTrioUsers;
+    #[doc = include_str!("../docs/guide/what-compiles.md")]
+    pub struct GuideWhatCompiles;
 }
 
 pub use quartet_nursery::*;
