@@ -54,6 +54,12 @@ pub struct Condition<T> {
 
 impl<T> Condition<T> {
     /// A condition whose lock guards `value`.
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// let c = Condition::new(Vec::<u32>::new());
+    /// assert_eq!(c.into_inner(), Vec::<u32>::new());
+    /// ```
     pub fn new(value: T) -> Condition<T> {
         Condition { lock: Lock::new(value) }
     }
@@ -62,6 +68,15 @@ impl<T> Condition<T> {
     ///
     /// # Cancellation
     /// As [`Lock::lock`]: a checkpoint; `Cancelled` means the lock is not held.
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// # quartet_runtime::run(async {
+    /// let c = Condition::new(0);
+    /// *c.lock().await? += 1;
+    /// assert_eq!(*c.lock().await?, 1);
+    /// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
+    /// ```
     pub fn lock(&self) -> LockFuture<'_, T> {
         self.lock.lock()
     }
@@ -70,6 +85,14 @@ impl<T> Condition<T> {
     ///
     /// # Errors
     /// [`WouldBlock`] if the lock is held.
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// let c = Condition::new(0);
+    /// let g = c.try_lock().unwrap();
+    /// assert!(c.try_lock().is_err());
+    /// drop(g);
+    /// ```
     pub fn try_lock(&self) -> Result<LockGuard<'_, T>, WouldBlock> {
         self.lock.try_lock()
     }
@@ -87,6 +110,28 @@ impl<T> Condition<T> {
     /// notified, it no longer reports a cancellation: it waits, shielded, for the lock and returns
     /// the guard (the next checkpoint reports the cancellation). Dropping the future releases a
     /// lock handed to it.
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// # quartet_runtime::run(async {
+    /// use quartet_nursery::{BoxError, nursery};
+    /// let jobs = Condition::new(Vec::new());
+    /// nursery(async |n| -> Result<(), BoxError> {
+    ///     n.spawn(async {
+    ///         let mut g = jobs.lock().await?;
+    ///         while g.is_empty() {
+    ///             g = jobs.wait(g).await?; // releases the lock while it waits
+    ///         }
+    ///         assert_eq!(g.pop(), Some("job"));
+    ///         Ok::<_, BoxError>(())
+    ///     })?;
+    ///     jobs.lock().await?.push("job");
+    ///     jobs.notify_one();
+    ///     Ok(())
+    /// })
+    /// .await?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+    /// ```
     pub fn wait<'a>(&'a self, guard: LockGuard<'a, T>) -> ConditionWait<'a, T> {
         ConditionWait { cond: self, phase: Phase::Start(guard) }
     }
@@ -94,6 +139,12 @@ impl<T> Condition<T> {
     /// Wakes up to `n` waiters, oldest first, and returns how many. Not a checkpoint. Usually
     /// called while holding the lock; the waiters then get the lock, in order, after the caller
     /// releases it.
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// let c = Condition::new(());
+    /// assert_eq!(c.notify(3), 0); // nobody waits: a notification is not stored
+    /// ```
     pub fn notify(&self, n: usize) -> usize {
         let mut woken = Vec::new();
         let mut count = 0;
@@ -116,22 +167,45 @@ impl<T> Condition<T> {
     }
 
     /// Wakes the oldest waiter; returns whether there was one.
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// let c = Condition::new(());
+    /// assert!(!c.notify_one());
+    /// ```
     pub fn notify_one(&self) -> bool {
         self.notify(1) == 1
     }
 
     /// Wakes every waiter; returns how many.
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// let c = Condition::new(());
+    /// assert_eq!(c.notify_all(), 0);
+    /// ```
     pub fn notify_all(&self) -> usize {
         self.notify(usize::MAX)
     }
 
     /// A snapshot: waiters not yet notified, and the lock's state.
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// let c = Condition::new(());
+    /// assert_eq!(c.statistics().waiting, 0);
+    /// ```
     pub fn statistics(&self) -> ConditionStats {
         let waiting = self.lock.state().waiters.len(COND_Q);
         ConditionStats { waiting, lock: self.lock.statistics() }
     }
 
     /// Consumes the condition and returns the value.
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// assert_eq!(Condition::new(5).into_inner(), 5);
+    /// ```
     pub fn into_inner(self) -> T {
         self.lock.into_inner()
     }

@@ -48,11 +48,25 @@ impl Default for Event {
 
 impl Event {
     /// An unset event.
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// let ev = Event::new();
+    /// assert!(!ev.is_set());
+    /// ```
     pub fn new() -> Event {
         Event { flag: AtomicBool::new(false), waiters: Mutex::new(WaitSet::default()) }
     }
 
     /// Sets the event and wakes every waiting task. Idempotent; not a checkpoint; any thread.
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// let ev = Event::new();
+    /// ev.set();
+    /// ev.set(); // idempotent
+    /// assert!(ev.is_set());
+    /// ```
     pub fn set(&self) {
         if self.flag.swap(true, Ordering::AcqRel) {
             return;
@@ -64,6 +78,11 @@ impl Event {
     }
 
     /// Whether the event is set (the non-waiting variant of [`wait`](Event::wait)).
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// assert!(!Event::new().is_set());
+    /// ```
     pub fn is_set(&self) -> bool {
         self.flag.load(Ordering::Acquire)
     }
@@ -75,11 +94,34 @@ impl Event {
     /// at least once, even if the event is already set. Waiting takes nothing, so a cancelled wait
     /// changes nothing; once the event is set, the wait succeeds even if a cancellation arrived
     /// meanwhile (the next checkpoint reports it).
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// # quartet_runtime::run(async {
+    /// use quartet_nursery::{BoxError, nursery};
+    /// let ready = Event::new();
+    /// nursery(async |n| -> Result<(), BoxError> {
+    ///     n.spawn(async {
+    ///         ready.wait().await?; // parks until set
+    ///         Ok::<_, BoxError>(())
+    ///     })?;
+    ///     ready.set(); // wakes every waiter
+    ///     Ok(())
+    /// })
+    /// .await?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+    /// ```
     pub fn wait(&self) -> EventWait<'_> {
         EventWait { event: self, phase: Phase::Start }
     }
 
     /// A snapshot of the event's state.
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// let s = Event::new().statistics();
+    /// assert_eq!((s.set, s.waiting), (false, 0));
+    /// ```
     pub fn statistics(&self) -> EventStats {
         EventStats { set: self.is_set(), waiting: lock(&self.waiters).len(WAIT_Q) }
     }

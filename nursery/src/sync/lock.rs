@@ -81,6 +81,12 @@ unsafe impl<T: Send> Sync for Lock<T> {}
 
 impl<T> Lock<T> {
     /// An unlocked lock around `value`.
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// let lock = Lock::new(String::new());
+    /// assert!(!lock.is_locked());
+    /// ```
     pub fn new(value: T) -> Lock<T> {
         Lock { state: Mutex::new(LockState::default()), data: UnsafeCell::new(value) }
     }
@@ -93,6 +99,15 @@ impl<T> Lock<T> {
     /// lock and nothing changed; if the lock was handed to it before it noticed the cancellation,
     /// it returns the guard (the next checkpoint reports the cancellation). Dropping the future
     /// releases a lock it was handed.
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// # quartet_runtime::run(async {
+    /// let counter = Lock::new(0u64);
+    /// *counter.lock().await? += 1; // released at the end of the statement
+    /// assert_eq!(*counter.lock().await?, 1);
+    /// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
+    /// ```
     pub fn lock(&self) -> LockFuture<'_, T> {
         LockFuture { acquire: Acquire::new(self) }
     }
@@ -101,6 +116,15 @@ impl<T> Lock<T> {
     ///
     /// # Errors
     /// [`WouldBlock`] if the lock is held.
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// let lock = Lock::new(());
+    /// let held = lock.try_lock().unwrap();
+    /// assert_eq!(lock.try_lock().err(), Some(WouldBlock));
+    /// drop(held);
+    /// assert!(lock.try_lock().is_ok());
+    /// ```
     pub fn try_lock(&self) -> Result<LockGuard<'_, T>, WouldBlock> {
         let mut st = self.state();
         if st.held {
@@ -111,17 +135,37 @@ impl<T> Lock<T> {
     }
 
     /// Whether some task holds the lock.
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// let lock = Lock::new(());
+    /// let _g = lock.try_lock().unwrap();
+    /// assert!(lock.is_locked());
+    /// ```
     pub fn is_locked(&self) -> bool {
         self.state().held
     }
 
     /// A snapshot of the lock's state.
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// let s = Lock::new(()).statistics();
+    /// assert_eq!((s.locked, s.waiting), (false, 0));
+    /// ```
     pub fn statistics(&self) -> LockStats {
         let st = self.state();
         LockStats { locked: st.held, waiting: st.waiters.len(ACQUIRE_Q) }
     }
 
     /// The value, mutably (no locking needed: `&mut self` proves nobody else holds the lock).
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// let mut lock = Lock::new(1);
+    /// *lock.get_mut() = 2; // no locking needed: `&mut` proves nobody else holds it
+    /// assert_eq!(lock.into_inner(), 2);
+    /// ```
     pub fn get_mut(&mut self) -> &mut T {
         // SAFETY: `&mut self` means no guard exists (guards borrow the lock), so this is the only
         // access.
@@ -129,6 +173,11 @@ impl<T> Lock<T> {
     }
 
     /// Consumes the lock and returns the value.
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// assert_eq!(Lock::new("v").into_inner(), "v");
+    /// ```
     pub fn into_inner(self) -> T {
         self.data.into_inner()
     }

@@ -52,6 +52,12 @@ pub struct Semaphore {
 
 impl Semaphore {
     /// A semaphore holding `value` units.
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// let sem = Semaphore::new(3); // three at a time
+    /// assert_eq!(sem.value(), 3);
+    /// ```
     pub fn new(value: usize) -> Semaphore {
         Semaphore { state: Mutex::new(SemState { value, waiters: WaitSet::default() }) }
     }
@@ -63,6 +69,26 @@ impl Semaphore {
     /// at least once, even when a unit is free. If it returns `Cancelled`, it took no unit and
     /// kept no place in the queue; if a unit was handed to it before it noticed the cancellation,
     /// it returns the permit. Dropping the future gives back a unit it was handed.
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// # quartet_runtime::run(async {
+    /// use quartet_nursery::{BoxError, nursery};
+    /// let downloads = Semaphore::new(2);
+    /// nursery(async |n| -> Result<(), BoxError> {
+    ///     for _ in 0..5 {
+    ///         n.spawn(async {
+    ///             let _permit = downloads.acquire().await?; // at most two inside at once
+    ///             quartet_runtime::checkpoint().await?;
+    ///             Ok::<_, BoxError>(())
+    ///         })?;
+    ///     }
+    ///     Ok(())
+    /// })
+    /// .await?;
+    /// assert_eq!(downloads.value(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+    /// ```
     pub fn acquire(&self) -> SemaphoreAcquire<'_> {
         SemaphoreAcquire { acquire: Acquire::new(self) }
     }
@@ -71,21 +97,46 @@ impl Semaphore {
     ///
     /// # Errors
     /// [`WouldBlock`] if the value is 0.
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// let sem = Semaphore::new(1);
+    /// let _p = sem.try_acquire().unwrap();
+    /// assert!(sem.try_acquire().is_err());
+    /// ```
     pub fn try_acquire(&self) -> Result<Permit<'_>, WouldBlock> {
         if Self::take_now(&mut self.state()) { Ok(Permit { sem: self }) } else { Err(WouldBlock) }
     }
 
     /// Adds one unit: it goes to the oldest waiting task, or raises the value. Not a checkpoint.
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// let sem = Semaphore::new(0);
+    /// sem.release(); // adds a unit
+    /// assert_eq!(sem.value(), 1);
+    /// ```
     pub fn release(&self) {
         release(self);
     }
 
     /// Units free right now.
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// assert_eq!(Semaphore::new(4).value(), 4);
+    /// ```
     pub fn value(&self) -> usize {
         self.state().value
     }
 
     /// A snapshot of the semaphore's state.
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// let s = Semaphore::new(1).statistics();
+    /// assert_eq!((s.value, s.waiting), (1, 0));
+    /// ```
     pub fn statistics(&self) -> SemaphoreStats {
         let st = self.state();
         SemaphoreStats { value: st.value, waiting: st.waiters.len(ACQUIRE_Q) }
