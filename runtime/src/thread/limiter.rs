@@ -44,6 +44,11 @@ pub struct Borrower(u64);
 
 impl Borrower {
     /// A borrower id never handed out before in this process.
+    ///
+    /// ```
+    /// use quartet_runtime::thread::*;
+    /// assert_ne!(Borrower::new(), Borrower::new());
+    /// ```
     pub fn new() -> Borrower {
         // A plain std atomic: ids only need to be unique, this is not cross-thread state.
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -51,6 +56,12 @@ impl Borrower {
     }
 
     /// The numeric id.
+    ///
+    /// ```
+    /// use quartet_runtime::thread::*;
+    /// let b = Borrower::new();
+    /// println!("borrower #{}", b.id());
+    /// ```
     pub fn id(self) -> u64 {
         self.0
     }
@@ -230,6 +241,12 @@ impl fmt::Debug for CapacityLimiter {
 impl CapacityLimiter {
     /// A limiter with `total` tokens. A total of 0 is allowed and means "nothing may borrow until
     /// the total is raised".
+    ///
+    /// ```
+    /// use quartet_runtime::thread::*;
+    /// let db_connections = CapacityLimiter::new(10);
+    /// assert_eq!(db_connections.available(), 10);
+    /// ```
     pub fn new(total: usize) -> CapacityLimiter {
         let state = State {
             total,
@@ -243,12 +260,25 @@ impl CapacityLimiter {
     }
 
     /// The total number of tokens.
+    ///
+    /// ```
+    /// use quartet_runtime::thread::*;
+    /// assert_eq!(CapacityLimiter::new(3).total(), 3);
+    /// ```
     pub fn total(&self) -> usize {
         lock(&self.shared.state).total
     }
 
     /// Changes the total. Raising it hands the new tokens to waiters at once; lowering it below
     /// the number borrowed takes nothing away, but new borrowing waits until enough have come back.
+    ///
+    /// ```
+    /// use quartet_runtime::thread::*;
+    /// let l = CapacityLimiter::new(1);
+    /// let _t = l.try_acquire().unwrap();
+    /// l.set_total(2); // one more may borrow now
+    /// assert!(l.try_acquire().is_ok());
+    /// ```
     pub fn set_total(&self, total: usize) {
         let mut wake = Vec::new();
         {
@@ -260,23 +290,50 @@ impl CapacityLimiter {
     }
 
     /// Tokens lent out.
+    ///
+    /// ```
+    /// use quartet_runtime::thread::*;
+    /// let l = CapacityLimiter::new(2);
+    /// let _t = l.try_acquire().unwrap();
+    /// assert_eq!(l.borrowed(), 1);
+    /// ```
     pub fn borrowed(&self) -> usize {
         lock(&self.shared.state).borrowed
     }
 
     /// Tokens that could be borrowed right now (0 if the total was lowered below `borrowed`).
+    ///
+    /// ```
+    /// use quartet_runtime::thread::*;
+    /// let l = CapacityLimiter::new(2);
+    /// let _t = l.try_acquire().unwrap();
+    /// assert_eq!(l.available(), 1);
+    /// ```
     pub fn available(&self) -> usize {
         let st = lock(&self.shared.state);
         st.total.saturating_sub(st.borrowed)
     }
 
     /// Borrowed, total and waiting, read at one instant.
+    ///
+    /// ```
+    /// use quartet_runtime::thread::*;
+    /// let s = CapacityLimiter::new(2).stats();
+    /// assert_eq!((s.borrowed, s.total, s.waiting), (0, 2, 0));
+    /// ```
     pub fn stats(&self) -> LimiterStats {
         let st = lock(&self.shared.state);
         LimiterStats { borrowed: st.borrowed, total: st.total, waiting: st.waiters.len() }
     }
 
     /// The borrowers holding tokens now (in no particular order).
+    ///
+    /// ```
+    /// use quartet_runtime::thread::*;
+    /// let l = CapacityLimiter::new(2);
+    /// let t = l.try_acquire().unwrap();
+    /// assert_eq!(l.borrowers(), vec![t.borrower()]);
+    /// ```
     pub fn borrowers(&self) -> Vec<Borrower> {
         lock(&self.shared.state).borrowers.keys().copied().collect()
     }
@@ -285,6 +342,15 @@ impl CapacityLimiter {
     ///
     /// # Errors
     /// [`TryAcquireError::NoCapacity`] if none is free or others are waiting (they go first).
+    ///
+    /// ```
+    /// use quartet_runtime::thread::*;
+    /// let l = CapacityLimiter::new(1);
+    /// let t = l.try_acquire()?;
+    /// assert!(l.try_acquire().is_err()); // all borrowed
+    /// drop(t);
+    /// # Ok::<(), TryAcquireError>(())
+    /// ```
     pub fn try_acquire(&self) -> Result<Token, TryAcquireError> {
         self.try_acquire_on_behalf_of(Borrower::new())
     }
@@ -294,6 +360,15 @@ impl CapacityLimiter {
     /// # Errors
     /// [`TryAcquireError::AlreadyBorrowing`] if `borrower` holds one already,
     /// [`TryAcquireError::NoCapacity`] if none is free or others are waiting.
+    ///
+    /// ```
+    /// use quartet_runtime::thread::*;
+    /// let l = CapacityLimiter::new(4);
+    /// let job = Borrower::new();
+    /// let t = l.try_acquire_on_behalf_of(job)?;
+    /// assert_eq!(t.borrower(), job);
+    /// # Ok::<(), TryAcquireError>(())
+    /// ```
     pub fn try_acquire_on_behalf_of(&self, borrower: Borrower) -> Result<Token, TryAcquireError> {
         let mut st = lock(&self.shared.state);
         if st.borrowers.contains_key(&borrower) {
@@ -314,6 +389,16 @@ impl CapacityLimiter {
     /// it waits, and then holds nothing. Once a token is taken the acquisition is final; it still
     /// yields once (cancel-shielded) so that it is a scheduling point even when a token is free.
     /// Dropping the future gives back any token it was handed.
+    ///
+    /// ```
+    /// use quartet_runtime::thread::*;
+    /// # quartet_runtime::run(async {
+    /// let l = CapacityLimiter::new(1);
+    /// let token = l.acquire().await?; // waits (fairly) while all tokens are out
+    /// assert_eq!(l.available(), 0);
+    /// drop(token);
+    /// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
+    /// ```
     pub fn acquire(&self) -> Acquire {
         Acquire { shared: self.shared.clone(), borrower: Borrower::new(), state: AcquireState::Start }
     }
@@ -323,6 +408,16 @@ impl CapacityLimiter {
     /// # Errors
     /// [`AcquireError::AlreadyBorrowing`] if `borrower` holds one already (checked on entry),
     /// [`AcquireError::Cancelled`] as for `acquire`.
+    ///
+    /// ```
+    /// use quartet_runtime::thread::*;
+    /// # quartet_runtime::run(async {
+    /// let l = CapacityLimiter::new(1);
+    /// let me = Borrower::new();
+    /// let t = l.acquire_on_behalf_of(me).await?;
+    /// assert_eq!(t.borrower(), me);
+    /// # Ok::<(), AcquireError>(()) }).unwrap().unwrap();
+    /// ```
     pub async fn acquire_on_behalf_of(&self, borrower: Borrower) -> Result<Token, AcquireError> {
         if let Some(c) = cancel::current() {
             return Err(AcquireError::Cancelled(c));
@@ -353,11 +448,25 @@ pub struct Token {
 
 impl Token {
     /// Who borrowed it.
+    ///
+    /// ```
+    /// use quartet_runtime::thread::*;
+    /// let l = CapacityLimiter::new(1);
+    /// let t = l.try_acquire().unwrap();
+    /// assert!(l.borrowers().contains(&t.borrower()));
+    /// ```
     pub fn borrower(&self) -> Borrower {
         self.borrower
     }
 
     /// The limiter it belongs to.
+    ///
+    /// ```
+    /// use quartet_runtime::thread::*;
+    /// let l = CapacityLimiter::new(1);
+    /// let t = l.try_acquire().unwrap();
+    /// assert_eq!(t.limiter().total(), 1);
+    /// ```
     pub fn limiter(&self) -> CapacityLimiter {
         CapacityLimiter { shared: self.shared.clone() }
     }
