@@ -171,11 +171,30 @@ pub struct Cancelled {
 
 impl Cancelled {
     /// A `Cancelled` with the given reason.
+    ///
+    /// ```
+    /// use quartet_runtime::{Cancelled, Reason};
+    /// // E.g. in a test double that must behave like a cancelled operation:
+    /// let c = Cancelled::new(Reason::Explicit);
+    /// assert!(quartet_runtime::is_cancellation(&c));
+    /// ```
     pub fn new(reason: Reason) -> Self {
         Cancelled { reason }
     }
 
     /// Why the scope was cancelled.
+    ///
+    /// ```
+    /// use quartet_runtime::{Cancelled, Reason};
+    /// # quartet_runtime::run(async {
+    /// let r = quartet_runtime::sleep(std::time::Duration::from_secs(1));
+    /// # drop(r);
+    /// let c = Cancelled::new(Reason::Signal);
+    /// if *c.reason() == Reason::Signal {
+    ///     eprintln!("stopping: {c}");
+    /// }
+    /// # }).unwrap();
+    /// ```
     pub fn reason(&self) -> &Reason {
         &self.reason
     }

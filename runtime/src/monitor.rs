@@ -77,6 +77,17 @@ pub const DEFAULT_SLOW_POLL_THRESHOLD: Option<Duration> =
 /// ```
 pub trait SlowPollReporter: Send + Sync {
     /// One poll of a task held the loop longer than the threshold.
+    ///
+    /// ```
+    /// use quartet_runtime::monitor::{SlowPoll, SlowPollReporter};
+    /// struct Log;
+    /// impl SlowPollReporter for Log {
+    ///     fn report(&self, poll: &SlowPoll) {
+    ///         eprintln!("{poll}"); // called on the runtime thread: keep it quick
+    ///     }
+    /// }
+    /// # let _ = quartet_runtime::Builder::new().slow_poll_reporter(Log);
+    /// ```
     fn report(&self, poll: &SlowPoll);
 }
 
@@ -104,16 +115,52 @@ pub struct SlowPoll {
 
 impl SlowPoll {
     /// The task, or `None` for the root future passed to `run`.
+    ///
+    /// ```
+    /// use quartet_runtime::monitor::{SlowPoll, SlowPollReporter};
+    /// struct Log;
+    /// impl SlowPollReporter for Log {
+    ///     fn report(&self, poll: &SlowPoll) {
+    ///         match poll.task() {
+    ///             Some(t) => eprintln!("task {t} was slow"),
+    ///             None => eprintln!("the root future was slow"),
+    ///         }
+    ///     }
+    /// }
+    /// # let _ = quartet_runtime::Builder::new().slow_poll_reporter(Log);
+    /// ```
     pub fn task(&self) -> Option<&TaskInfo> {
         self.task.as_ref()
     }
 
     /// How long the poll held the loop (excluding timed polls nested in it).
+    ///
+    /// ```
+    /// use quartet_runtime::monitor::{SlowPoll, SlowPollReporter};
+    /// struct Log;
+    /// impl SlowPollReporter for Log {
+    ///     fn report(&self, poll: &SlowPoll) {
+    ///         assert!(poll.duration() > poll.threshold());
+    ///     }
+    /// }
+    /// # let _ = quartet_runtime::Builder::new().slow_poll_reporter(Log);
+    /// ```
     pub fn duration(&self) -> Duration {
         self.duration
     }
 
     /// The threshold it exceeded.
+    ///
+    /// ```
+    /// use quartet_runtime::monitor::{SlowPoll, SlowPollReporter};
+    /// struct Log;
+    /// impl SlowPollReporter for Log {
+    ///     fn report(&self, poll: &SlowPoll) {
+    ///         eprintln!("{:?} over the limit", poll.duration() - poll.threshold());
+    ///     }
+    /// }
+    /// # let _ = quartet_runtime::Builder::new().slow_poll_reporter(Log);
+    /// ```
     pub fn threshold(&self) -> Duration {
         self.threshold
     }
@@ -436,17 +483,47 @@ impl LoopLag {
     }
 
     /// Timers fired.
+    ///
+    /// ```
+    /// quartet_runtime::run(async {
+    ///     for _ in 0..3 {
+    ///         quartet_runtime::sleep(std::time::Duration::from_millis(1)).await.unwrap();
+    ///     }
+    ///     let lag = quartet_runtime::monitor::loop_lag().unwrap();
+    ///     assert!(lag.count() >= 3);
+    /// }).unwrap();
+    /// ```
     pub fn count(&self) -> u64 {
         self.count
     }
 
     /// The latest a timer fired.
+    ///
+    /// ```
+    /// quartet_runtime::run(async {
+    ///     for _ in 0..3 {
+    ///         quartet_runtime::sleep(std::time::Duration::from_millis(1)).await.unwrap();
+    ///     }
+    ///     let lag = quartet_runtime::monitor::loop_lag().unwrap();
+    ///     assert!(lag.percentile(0.99) <= lag.max());
+    /// }).unwrap();
+    /// ```
     pub fn max(&self) -> Duration {
         self.max
     }
 
     /// The lateness below which a fraction `q` (0.0..=1.0) of timers fired: an upper bound, within
     /// 25% (the top of its bucket, but never above [`max`](Self::max)). Zero if nothing fired.
+    ///
+    /// ```
+    /// quartet_runtime::run(async {
+    ///     for _ in 0..3 {
+    ///         quartet_runtime::sleep(std::time::Duration::from_millis(1)).await.unwrap();
+    ///     }
+    ///     let lag = quartet_runtime::monitor::loop_lag().unwrap();
+    ///     println!("p50 {:?}, p99 {:?}", lag.percentile(0.5), lag.percentile(0.99));
+    /// }).unwrap();
+    /// ```
     pub fn percentile(&self, q: f64) -> Duration {
         if self.count == 0 {
             return Duration::ZERO;
@@ -463,6 +540,17 @@ impl LoopLag {
     }
 
     /// The non-empty buckets: (exclusive upper bound, count), smallest first.
+    ///
+    /// ```
+    /// quartet_runtime::run(async {
+    ///     for _ in 0..3 {
+    ///         quartet_runtime::sleep(std::time::Duration::from_millis(1)).await.unwrap();
+    ///     }
+    ///     let lag = quartet_runtime::monitor::loop_lag().unwrap();
+    ///     let total: u64 = lag.buckets().map(|(_, n)| n).sum();
+    ///     assert_eq!(total, lag.count());
+    /// }).unwrap();
+    /// ```
     pub fn buckets(&self) -> impl Iterator<Item = (Duration, u64)> + '_ {
         self.buckets.iter().enumerate().filter(|(_, n)| **n > 0).map(|(i, n)| (Duration::from_micros(upper(i)), *n))
     }

@@ -100,6 +100,13 @@ impl Signals {
     ///
     /// # Errors
     /// The `sigprocmask` or `signalfd` error.
+    ///
+    /// ```
+    /// use quartet_runtime::signal::{Signal, Signals};
+    /// let usr1 = Signals::new(&[Signal::User1])?;
+    /// drop(usr1); // SIGUSR1 is unblocked again
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new(signals: &[Signal]) -> io::Result<Signals> {
         // SAFETY: sigset_t is plain data; sigemptyset initialises each set before use.
         let (mut set, mut prev, mut added): (libc::sigset_t, libc::sigset_t, libc::sigset_t) =
@@ -136,6 +143,16 @@ impl Signals {
     ///
     /// # Cancellation
     /// A checkpoint. If it returns `Cancelled`, no signal was consumed.
+    ///
+    /// ```
+    /// use quartet_runtime::signal::{Signal, Signals};
+    /// # quartet_runtime::run(async {
+    /// let signals = Signals::new(&[Signal::User2])?;
+    /// // SAFETY: sending a signal to our own process; SIGUSR2 is blocked and queued on the signalfd.
+    /// unsafe { libc::kill(libc::getpid(), libc::SIGUSR2) };
+    /// assert_eq!(signals.recv().await?, Signal::User2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+    /// ```
     pub async fn recv(&self) -> Result<Signal, OpError> {
         loop {
             // SAFETY: signalfd_siginfo is plain data; all-zero is valid.

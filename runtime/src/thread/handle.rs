@@ -81,6 +81,7 @@ impl fmt::Debug for Handle {
 impl Handle {
     /// A handle for `system`'s kernel; `caller` is the cancel scope of the task the calls act for
     /// (the `to_thread` caller), if any. Low-level: programs use [`Handle::current`].
+    #[doc(hidden)] // takes internal types; programs use Handle::current
     pub fn new(system: Arc<SystemQueue>, caller: Option<Arc<ScopeState>>) -> Handle {
         Handle { system, caller }
     }
@@ -88,6 +89,18 @@ impl Handle {
     /// The handle of this thread: on the runtime thread, a handle to its runtime (not bound to any
     /// task); on a `to_thread` worker while it runs a job, the job's handle (bound to the task that
     /// called `to_thread`). `None` elsewhere.
+    ///
+    /// ```
+    /// use quartet_runtime::thread::*;
+    /// # quartet_runtime::run(async {
+    /// let h = Handle::current().expect("on the runtime thread");
+    /// // A plain std thread (not a to_thread worker) can use the handle it was given.
+    /// let t = std::thread::spawn(move || h.run_sync(|| 6 * 7));
+    /// // Never block the runtime thread on it (that would deadlock): wait from a worker.
+    /// let answer = to_thread(move || t.join().unwrap()).await??;
+    /// assert_eq!(answer, 42);
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+    /// ```
     pub fn current() -> Option<Handle> {
         if let Some(h) = with_core(|c| Handle::new(c.threads.system_queue(), None)) {
             return Some(h);
@@ -106,6 +119,22 @@ impl Handle {
     /// [`FromThreadError::Shutdown`] if the runtime has shut down or shuts down before the future
     /// finishes (the future is then dropped); [`FromThreadError::OnRuntimeThread`] on the runtime
     /// thread itself.
+    ///
+    /// ```
+    /// use quartet_runtime::thread::*;
+    /// # quartet_runtime::run(async {
+    /// let h = Handle::current().unwrap();
+    /// let t = std::thread::spawn(move || {
+    ///     h.run(|| async {
+    ///         quartet_runtime::nop().await?; // async work on the runtime, for a foreign thread
+    ///         Ok::<_, quartet_runtime::OpError>("done")
+    ///     })
+    /// });
+    /// // Await something so the runtime keeps turning while the thread waits for it.
+    /// let r = to_thread(move || t.join().unwrap()).await???;
+    /// assert_eq!(r, "done");
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+    /// ```
     #[track_caller]
     pub fn run<M, Fut>(&self, make: M) -> Result<Fut::Output, FromThreadError>
     where
@@ -133,6 +162,18 @@ impl Handle {
     ///
     /// # Errors
     /// As for [`run`](Self::run).
+    ///
+    /// ```
+    /// use quartet_runtime::thread::*;
+    /// # quartet_runtime::run(async {
+    /// let len = to_thread(|| {
+    ///     let h = Handle::current().unwrap(); // on a to_thread worker
+    ///     h.run_sync(|| quartet_runtime::stats().map(|s| s.timers))
+    /// })
+    /// .await??;
+    /// assert!(len.is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+    /// ```
     #[track_caller]
     pub fn run_sync<F, R>(&self, f: F) -> Result<R, FromThreadError>
     where
@@ -149,6 +190,14 @@ impl Handle {
     ///
     /// # Errors
     /// The cancellation, with its reason.
+    ///
+    /// ```
+    /// use quartet_runtime::thread::*;
+    /// # quartet_runtime::run(async {
+    /// let r = to_thread(|| Handle::current().unwrap().check_cancelled()).await?;
+    /// assert!(r.is_ok()); // the caller was not cancelled
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+    /// ```
     pub fn check_cancelled(&self) -> Result<(), Cancelled> {
         if let Some(s) = &self.caller {
             if s.cancel_called() {
