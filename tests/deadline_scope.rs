@@ -100,14 +100,16 @@ fn fail_after_passes_the_value_through_when_in_time() {
 }
 
 #[test]
-fn fail_after_with_io_errors_reports_timed_out() {
+fn fail_after_with_op_errors_reports_too_slow_directly() {
     let r = run(async {
         let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         fail_after(Duration::from_millis(5), listener.accept()).await.map(drop)
     });
     let e = r.unwrap_err();
     assert!(!e.is_cancelled(), "TooSlow is an error, not a cancellation: {e:?}");
-    assert_eq!(e.as_io().map(|io| io.kind()), Some(std::io::ErrorKind::TimedOut), "{e:?}");
+    assert!(matches!(e, OpError::TooSlow(TooSlow)), "{e:?}");
+    // Through io::Error it is a TimedOut error.
+    assert_eq!(std::io::Error::from(e).kind(), std::io::ErrorKind::TimedOut);
 }
 
 #[test]
@@ -287,4 +289,11 @@ fn library_operations_are_bounded_by_the_callers_scope() {
         move_on_after(Duration::from_millis(5), listener.accept()).await.map(|o| o.is_none())
     });
     assert!(matches!(r, Ok::<bool, OpError>(true)));
+}
+
+#[test]
+fn fail_after_around_a_bare_sleep_reports_too_slow_as_its_reason() {
+    let r = run(fail_after(Duration::from_millis(5), sleep(LONG)));
+    let c = r.unwrap_err();
+    assert_eq!(c.reason(), &Reason::TooSlow, "{c}");
 }

@@ -1,6 +1,7 @@
 //! Errors of nurseries, spawns, joins, starts and deadlines.
 
-use quartet_runtime::{Cancelled, OpError};
+pub use quartet_runtime::TooSlow;
+use quartet_runtime::Cancelled;
 use std::error::Error as StdError;
 use std::fmt;
 
@@ -413,42 +414,9 @@ pub enum StartError {
     Cancelled(#[from] Cancelled),
 }
 
-/// A `fail_after` / `fail_at` deadline expired.
-///
-/// # Examples
-/// ```
-/// use quartet_nursery::*;
-/// # quartet_runtime::run(async {
-/// use std::time::Duration;
-/// let r: Result<(), std::io::Error> = fail_after(Duration::from_millis(1), async {
-///     quartet_runtime::sleep(Duration::from_secs(60)).await?;
-///     Ok(())
-/// })
-/// .await;
-/// let e = r.unwrap_err();
-/// assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
-/// assert_eq!(e.get_ref().and_then(|e| e.downcast_ref::<TooSlow>()), Some(&TooSlow));
-/// # }).unwrap();
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("deadline exceeded (fail_after/fail_at)")]
-pub struct TooSlow;
-
 /// So that `fail_after(d, nursery(..))` works: the timeout is reported like a failure.
 impl From<TooSlow> for NurseryError {
     fn from(e: TooSlow) -> NurseryError {
         NurseryError::failed(vec![Failure::new("fail_after/fail_at".into(), Box::new(e))])
-    }
-}
-
-impl From<TooSlow> for std::io::Error {
-    fn from(e: TooSlow) -> std::io::Error {
-        std::io::Error::new(std::io::ErrorKind::TimedOut, e)
-    }
-}
-
-impl From<TooSlow> for OpError {
-    fn from(e: TooSlow) -> OpError {
-        OpError::Io(e.into())
     }
 }

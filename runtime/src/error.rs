@@ -132,6 +132,9 @@ pub enum Reason {
     Signal,
     /// The runtime is shutting down.
     Shutdown,
+    /// A `fail_after`/`fail_at` deadline passed ([`TooSlow`] converted into a `Cancelled`, for
+    /// bodies whose error type is `Cancelled`).
+    TooSlow,
     /// A reason given by the program.
     Other(String),
 }
@@ -144,6 +147,7 @@ impl fmt::Display for Reason {
             Reason::SiblingFailed(who) => write!(f, "sibling task {who} failed"),
             Reason::Signal => f.write_str("signal received"),
             Reason::Shutdown => f.write_str("runtime shutting down"),
+            Reason::TooSlow => f.write_str("deadline exceeded (fail_after/fail_at)"),
             Reason::Other(s) => f.write_str(s),
         }
     }
@@ -226,6 +230,41 @@ pub enum OpError {
     /// The operation was used outside `quartet::run`.
     #[error("no quartet runtime on this thread: call this inside quartet::run")]
     NoRuntime,
+    /// A `fail_after`/`fail_at` deadline around the operation passed.
+    #[error(transparent)]
+    TooSlow(#[from] TooSlow),
+}
+
+/// A `fail_after` / `fail_at` deadline expired.
+///
+/// `fail_after` converts it into the body's error type, where it can be matched directly:
+/// `OpError::TooSlow(_)`; an `io::Error` of kind `TimedOut` wrapping it; a `Cancelled` whose
+/// reason is [`Reason::TooSlow`]; a `BoxError`/`anyhow::Error` for which `is::<TooSlow>()`; a
+/// `NurseryError` failure.
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::{Cancelled, OpError, Reason, TooSlow};
+/// assert!(matches!(OpError::from(TooSlow), OpError::TooSlow(_)));
+/// assert_eq!(std::io::Error::from(TooSlow).kind(), std::io::ErrorKind::TimedOut);
+/// assert_eq!(Cancelled::from(TooSlow).reason(), &Reason::TooSlow);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("deadline exceeded (fail_after/fail_at)")]
+pub struct TooSlow;
+
+impl From<TooSlow> for io::Error {
+    fn from(e: TooSlow) -> io::Error {
+        io::Error::new(io::ErrorKind::TimedOut, e)
+    }
+}
+
+/// So that `fail_after(d, sleep(..))` (a body whose error is `Cancelled`) compiles; the reason
+/// tells the timeout apart from a cancellation by a scope.
+impl From<TooSlow> for Cancelled {
+    fn from(_: TooSlow) -> Cancelled {
+        Cancelled::new(Reason::TooSlow)
+    }
 }
 
 impl OpError {
@@ -266,6 +305,7 @@ impl From<OpError> for io::Error {
             OpError::Io(e) => e,
             OpError::Cancelled(c) => io::Error::new(io::ErrorKind::Interrupted, c),
             OpError::NoRuntime => io::Error::other(OpError::NoRuntime),
+            OpError::TooSlow(t) => t.into(),
         }
     }
 }

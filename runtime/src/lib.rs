@@ -43,7 +43,7 @@ mod time;
 pub use buf::{IoBuf, IoBufMut};
 pub use builder::{Builder, RuntimeStats, run, stats};
 pub use driver::{DriverStats, Mode, SetupFlags};
-pub use error::{Cancelled, Error, OpError, Reason, Unavailable, find_cancelled, is_cancellation};
+pub use error::{Cancelled, Error, OpError, Reason, TooSlow, Unavailable, find_cancelled, is_cancellation};
 #[doc(hidden)] // machinery for quartet-nursery and the loom models, not a user API
 pub use kernel::remote::{RemoteQueue, Unpark};
 #[doc(hidden)]
