@@ -3,7 +3,8 @@
 //! threshold (100 ms), off with `slow_poll_threshold(None)`.
 
 use quartet::monitor::{
-    DEFAULT_SLOW_POLL_THRESHOLD, ENV_SLOW_POLL_MS, SlowPoll, SlowPollReporter, parse_slow_poll_ms, slow_poll_threshold, slow_polls,
+    DEFAULT_SLOW_POLL_THRESHOLD, ENV_SLOW_POLL_MS, SlowPoll, SlowPollReporter, parse_slow_poll_ms, slow_poll_threshold,
+    slow_polls,
 };
 use quartet::{Builder, Cancelled, SpawnError, nursery};
 use std::sync::{Arc, Mutex};

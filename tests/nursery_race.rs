@@ -13,6 +13,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 type Contestant<'a> = Pin<Box<dyn Future<Output = Result<u32, BoxError>> + 'a>>;
+type Cancellable<'a> = Pin<Box<dyn Future<Output = Result<u32, Cancelled>> + 'a>>;
 
 const LONG: Duration = Duration::from_secs(3600);
 
@@ -120,8 +121,7 @@ fn outer_cancellation_cancels_every_contestant_and_propagates() {
             sleep(LONG).await?;
             Ok::<u32, Cancelled>(1)
         };
-        let all: Vec<Pin<Box<dyn Future<Output = Result<u32, Cancelled>> + '_>>> =
-            vec![Box::pin(c()), Box::pin(c()), Box::pin(stop)];
+        let all: Vec<Cancellable<'_>> = vec![Box::pin(c()), Box::pin(c()), Box::pin(stop)];
         race(all).await
     }));
     assert!(matches!(out, Ok(None)), "the scope caught its own cancellation: {out:?}");

@@ -1,7 +1,7 @@
 //! Errors of nurseries, spawns, joins, starts and deadlines.
 
-pub use quartet_runtime::TooSlow;
 use quartet_runtime::Cancelled;
+pub use quartet_runtime::TooSlow;
 use std::error::Error as StdError;
 use std::fmt;
 

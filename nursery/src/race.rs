@@ -98,7 +98,10 @@ where
     match out {
         Err(e) if !e.is_own_cancel() => Err(e),
         // The nursery ended cleanly only because a contestant won (an empty race fails above).
-        _ => winner.borrow_mut().take().ok_or_else(|| NurseryError::failed(vec![Failure::new("race".into(), Box::new(NoWinner))])),
+        _ => winner
+            .borrow_mut()
+            .take()
+            .ok_or_else(|| NurseryError::failed(vec![Failure::new("race".into(), Box::new(NoWinner))])),
     }
 }
 
