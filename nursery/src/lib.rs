@@ -20,7 +20,7 @@ pub use deadline::{current_effective_deadline, fail_after, fail_at, move_on_afte
 pub use error::{BoxError, Failure, JoinError, NurseryError, SpawnError, StartError, TooSlow};
 pub use join::JoinHandle;
 pub use nursery::{Nursery, nursery};
-pub use scope::{CancelHandle, CancelScope, shield};
+pub use scope::{CancelHandle, CancelScope, shield, shutdown_requested, wait_shutdown_requested};
 pub use start::TaskStatus;
 
 pub use channel::{Receiver, Sender, channel, unbounded_channel};
