@@ -16,7 +16,7 @@ mod scope;
 mod start;
 pub mod sync;
 
-pub use deadline::{current_effective_deadline, fail_after, fail_at, move_on_after, move_on_at};
+pub use deadline::{current_effective_deadline, fail_after, fail_at, move_on_after, move_on_at, move_on_shutdown};
 pub use error::{BoxError, Failure, JoinError, NurseryError, SpawnError, StartError, TooSlow};
 pub use join::JoinHandle;
 pub use nursery::{Nursery, nursery};

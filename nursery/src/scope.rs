@@ -147,6 +147,12 @@ impl CancelScope {
         self.state.cancel_gracefully(grace)
     }
 
+    /// Makes a graceful cancellation that reaches this scope cancel it (reason
+    /// [`Reason::ShutdownRequested`]); see [`move_on_shutdown`](crate::move_on_shutdown).
+    pub fn set_cancel_on_shutdown_request(&self) {
+        self.state.set_cancel_on_graceful(true)
+    }
+
     /// A `Send + Sync` handle that can cancel this scope from anywhere.
     pub fn handle(&self) -> CancelHandle {
         CancelHandle { state: self.state.clone() }

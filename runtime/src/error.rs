@@ -103,6 +103,9 @@ pub enum Reason {
     Shutdown,
     /// A graceful cancellation's grace period ended before the code inside finished.
     GracePeriodEnded,
+    /// A graceful cancellation reached a scope that ends on shutdown requests
+    /// (`move_on_shutdown`): the wait inside it was idle work to give up.
+    ShutdownRequested,
     /// A reason given by the program.
     Other(String),
 }
@@ -116,6 +119,7 @@ impl fmt::Display for Reason {
             Reason::Signal => f.write_str("signal received"),
             Reason::Shutdown => f.write_str("runtime shutting down"),
             Reason::GracePeriodEnded => f.write_str("the grace period of a graceful cancellation ended"),
+            Reason::ShutdownRequested => f.write_str("a graceful shutdown was requested"),
             Reason::Other(s) => f.write_str(s),
         }
     }

@@ -68,6 +68,8 @@ pub(crate) struct Watcher {
 pub struct ScopeState {
     cancelled: AtomicBool,
     graceful: AtomicBool,
+    /// Turns a graceful cancellation that reaches this scope into a cancellation of it.
+    cancel_on_graceful: AtomicBool,
     shield: AtomicBool,
     /// [`to_nanos`] of the deadline, or `NO_DEADLINE`.
     deadline: AtomicU64,
@@ -99,6 +101,7 @@ impl ScopeState {
         Arc::new(ScopeState {
             cancelled: AtomicBool::new(false),
             graceful: AtomicBool::new(false),
+            cancel_on_graceful: AtomicBool::new(false),
             shield: AtomicBool::new(false),
             deadline: AtomicU64::new(NO_DEADLINE),
             grace_end: AtomicU64::new(NO_DEADLINE),
@@ -195,6 +198,18 @@ impl ScopeState {
     /// True once graceful cancellation was requested.
     pub fn graceful_flag(&self) -> bool {
         self.graceful.load(Ordering::SeqCst)
+    }
+
+    /// Makes a graceful cancellation that reaches this scope cancel it (reason
+    /// [`Reason::ShutdownRequested`]): for waits that should end as soon as a shutdown is
+    /// requested (an idle connection's next read, an accept loop). Set it before the scope runs.
+    pub fn set_cancel_on_graceful(&self, on: bool) {
+        self.cancel_on_graceful.store(on, Ordering::SeqCst);
+    }
+
+    /// See [`ScopeState::set_cancel_on_graceful`].
+    pub fn cancel_on_graceful(&self) -> bool {
+        self.cancel_on_graceful.load(Ordering::SeqCst)
     }
 
     /// True once `cancel` was called or the deadline (or a grace period) passed. Permanent (S1).

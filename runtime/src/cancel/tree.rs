@@ -353,7 +353,16 @@ impl Tree {
         let parent = n.parent.and_then(|p| self.node(p));
         let inherited = if shield { None } else { parent.and_then(|p| p.effective.clone()) };
         let inherited_graceful = !shield && parent.is_some_and(|p| p.graceful);
-        (own.or(inherited), own_graceful || inherited_graceful)
+        let graceful = own_graceful || inherited_graceful;
+        let own = match (&own, &n.state) {
+            // A scope that ends on a shutdown request: the request cancels it (S1: for good).
+            (None, Some(s)) if graceful && s.cancel_on_graceful() => {
+                s.set_cancelled(Reason::ShutdownRequested, 0);
+                Some(s.reason().unwrap_or(Reason::ShutdownRequested))
+            }
+            _ => own,
+        };
+        (own.or(inherited), graceful)
     }
 
     /// Aborts the leaves of node `i`: all of them if it is cancelled, the graceful waits if it
