@@ -1,4 +1,4 @@
-//! Networking on the ring: TCP, UDP and Unix domain sockets, and name resolution.
+//! Networking on the ring: TCP, UDP and Unix domain sockets (stream, datagram, fd passing).
 //!
 //! Every async operation is a checkpoint and keeps "`Cancelled` ⇒ nothing happened"; buffers are
 //! owned by the op until the kernel is done with them. Socket setup and options (`bind`,
@@ -7,10 +7,17 @@
 mod addr;
 mod msg;
 mod ops;
+mod stream;
 mod tcp;
 mod udp;
+mod unix;
+mod unix_addr;
+mod unix_dgram;
 
 pub(crate) use ops::clamp as clamp_len;
 pub use msg::{MAX_FDS, RecvMeta};
 pub use tcp::{ListenOptions, TcpListener, TcpStream};
 pub use udp::UdpSocket;
+pub use unix::{UnixListener, UnixStream};
+pub use unix_addr::UnixSocketAddr;
+pub use unix_dgram::UnixDatagram;

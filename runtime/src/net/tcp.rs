@@ -1,8 +1,8 @@
 //! TCP listener and stream.
 
 use super::addr::{self, RawAddr, cvt, set_opt};
-use super::ops;
-use crate::buf::{IoBuf, IoBufMut, read_region};
+use super::{ops, stream};
+use crate::buf::{IoBuf, IoBufMut};
 use crate::error::OpError;
 use crate::fd::SharedFd;
 use crate::op::Op;
@@ -140,18 +140,7 @@ impl TcpStream {
     /// A checkpoint. If it returns `Cancelled`, no byte was consumed from the socket; data that
     /// arrived as the cancel raced it is returned as a normal result.
     pub async fn recv<B: IoBufMut>(&self, buf: B) -> (Result<usize, OpError>, B) {
-        let (off, len) = match read_region(&buf) {
-            Ok(r) => r,
-            Err(e) => return (Err(e.into()), buf),
-        };
-        let (res, data) = Op::new(ops::Recv { fd: self.fd.clone(), buf, off, len }).await;
-        let mut data = *data;
-        let res = res.map(|n| {
-            // SAFETY: the kernel wrote `n <= len` bytes at `off`, after `off` initialised ones.
-            unsafe { data.buf.set_init(off + n as usize) };
-            n as usize
-        });
-        (res, data.buf)
+        stream::recv(&self.fd, buf).await
     }
 
     /// Sends (part of) `buf`.
@@ -159,8 +148,7 @@ impl TcpStream {
     /// # Cancellation
     /// A checkpoint. If it returns `Cancelled`, no byte was sent.
     pub async fn send<B: IoBuf>(&self, buf: B) -> (Result<usize, OpError>, B) {
-        let (res, data) = Op::new(ops::Send { fd: self.fd.clone(), buf, offset: 0 }).await;
-        (res.map(|n| n as usize), data.buf)
+        stream::send(&self.fd, buf).await
     }
 
     /// Sends all of `buf`.
@@ -170,32 +158,12 @@ impl TcpStream {
     /// the error is an `io::ErrorKind::Interrupted` naming how much was sent (the stream's framing
     /// is then unknown), never a silent `Cancelled`.
     pub async fn send_all<B: IoBuf>(&self, buf: B) -> (Result<(), OpError>, B) {
-        let total = buf.bytes_init();
-        let mut data = Box::new(ops::Send { fd: self.fd.clone(), buf, offset: 0 });
-        while data.offset < total {
-            let (res, d) = Op::new(*data).await;
-            data = d;
-            match res {
-                Ok(0) => return (Err(io::Error::from(io::ErrorKind::WriteZero).into()), data.buf),
-                Ok(n) => data.offset += n as usize,
-                Err(OpError::Cancelled(c)) if data.offset > 0 => {
-                    let msg = format!("send_all interrupted after {} of {total} bytes: {c}", data.offset);
-                    return (Err(io::Error::new(io::ErrorKind::Interrupted, msg).into()), data.buf);
-                }
-                Err(e) => return (Err(e), data.buf),
-            }
-        }
-        (Ok(()), data.buf)
+        stream::send_all(&self.fd, buf).await
     }
 
     /// Shuts down the read half, write half, or both.
     pub async fn shutdown(&self, how: Shutdown) -> Result<(), OpError> {
-        let how = match how {
-            Shutdown::Read => libc::SHUT_RD,
-            Shutdown::Write => libc::SHUT_WR,
-            Shutdown::Both => libc::SHUT_RDWR,
-        };
-        Op::new(ops::Shutdown { fd: self.fd.clone(), how }).await.0.map(drop)
+        stream::shutdown(&self.fd, how).await
     }
 
     /// Sets `TCP_NODELAY`.
