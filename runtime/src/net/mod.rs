@@ -1,10 +1,12 @@
-//! Networking on the ring: TCP, UDP and Unix domain sockets (stream, datagram, fd passing).
+//! Networking on the ring: TCP, UDP and Unix domain sockets (stream, datagram, fd passing),
+//! and name resolution on a worker thread.
 //!
 //! Every async operation is a checkpoint and keeps "`Cancelled` ⇒ nothing happened"; buffers are
 //! owned by the op until the kernel is done with them. Socket setup and options (`bind`,
 //! `listen`, `setsockopt`) never block and are plain synchronous calls.
 
 mod addr;
+mod lookup;
 mod msg;
 mod ops;
 mod stream;
@@ -15,6 +17,7 @@ mod unix_addr;
 mod unix_dgram;
 
 pub(crate) use ops::clamp as clamp_len;
+pub use lookup::lookup_host;
 pub use msg::{MAX_FDS, RecvMeta};
 pub use tcp::{ListenOptions, TcpListener, TcpStream};
 pub use udp::UdpSocket;
