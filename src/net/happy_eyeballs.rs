@@ -40,7 +40,8 @@ pub enum ConnectError {
     #[error("all {} connection attempts failed: {}", .0.len(), list(.0))]
     AllFailed(Vec<(SocketAddr, OpError)>),
     /// The caller's scope was cancelled before any attempt connected.
-    #[error(transparent)]
+    /// (The `Cancelled` is this error's `source()`, so cancel scopes recognise it.)
+    #[error("{0}")]
     Cancelled(#[from] Cancelled),
 }
 

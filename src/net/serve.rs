@@ -97,7 +97,8 @@ pub enum ServeError {
     #[error("server failed: {0}")]
     Failed(#[source] NurseryError),
     /// The enclosing scope was cancelled: the usual way to stop a server.
-    #[error(transparent)]
+    /// (The `Cancelled` is this error's `source()`, so cancel scopes recognise it.)
+    #[error("{0}")]
     Cancelled(#[from] Cancelled),
 }
 
