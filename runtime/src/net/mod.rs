@@ -19,7 +19,7 @@ mod unix_dgram;
 pub(crate) use ops::clamp as clamp_len;
 pub use lookup::lookup_host;
 pub use msg::{MAX_FDS, RecvMeta};
-pub use tcp::{ListenOptions, TcpListener, TcpStream};
+pub use tcp::{Incoming, ListenOptions, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};
 pub use unix_addr::UnixSocketAddr;

@@ -8,7 +8,11 @@ use crate::fd::SharedFd;
 use crate::op::Op;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsRawFd, RawFd};
+use futures_core::Stream;
+use std::future::Future;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 /// Options for [`TcpListener::bind_with`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,15 +101,90 @@ impl TcpListener {
     /// is dropped instead, such a connection is closed by the driver.
     pub async fn accept(&self) -> Result<(TcpStream, SocketAddr), OpError> {
         let (res, data) = Op::new(ops::Accept { fd: self.fd.clone(), addr: RawAddr::empty() }).await;
-        let fd = res?;
-        let stream = TcpStream { fd: SharedFd::new(fd as RawFd) };
-        let peer = data.addr.to_std().or_else(|_| stream.peer_addr())?;
-        Ok((stream, peer))
+        accepted(res, &data)
+    }
+
+    /// The connections as a [`Stream`](futures_core::Stream) of `accept` results: it never ends
+    /// (a listener always has a next connection). Errors are items, so a caller can skip an
+    /// `ECONNABORTED` and keep going.
+    ///
+    /// # Cancellation
+    /// Each item is an `accept`, with its guarantees: an `Err(Cancelled)` item took no
+    /// connection; dropping the stream while an accept is in flight closes a connection the
+    /// kernel accepted meanwhile (nobody could receive it).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use quartet_runtime::net::TcpListener;
+    /// use std::future::poll_fn;
+    /// use std::pin::pin;
+    /// use futures_core::Stream;
+    /// # quartet_runtime::run(async {
+    /// let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    /// let mut incoming = pin!(listener.incoming());
+    /// while let Some(conn) = poll_fn(|cx| incoming.as_mut().poll_next(cx)).await {
+    ///     let (stream, peer) = conn?;
+    ///     println!("connection from {peer}");
+    /// }
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self, op: None }
+    }
+
+    /// Adopts a std listener (switched to blocking mode, which ring ops expect).
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        Self::from_fd(listener.into())
+    }
+
+    /// Adopts a listening socket fd made elsewhere, e.g. one passed by systemd socket activation
+    /// (`LISTEN_FDS`, starting at fd 3: `OwnedFd::from_raw_fd(3)`).
+    ///
+    /// # Errors
+    /// `InvalidInput` if `fd` is not a stream socket.
+    pub fn from_fd(fd: OwnedFd) -> io::Result<TcpListener> {
+        Ok(TcpListener { fd: addr::adopt(fd, libc::SOCK_STREAM)? })
     }
 
     /// Closes the listener, unblocking a pending `accept`. Not a cancellation point.
     pub async fn close(self) -> Result<(), OpError> {
         self.fd.close().await
+    }
+}
+
+fn accepted(res: Result<u32, OpError>, data: &ops::Accept) -> Result<(TcpStream, SocketAddr), OpError> {
+    let stream = TcpStream { fd: SharedFd::new(res? as RawFd) };
+    let peer = data.addr.to_std().or_else(|_| stream.peer_addr())?;
+    Ok((stream, peer))
+}
+
+/// The stream of connections of [`TcpListener::incoming`].
+#[must_use = "streams do nothing unless polled"]
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+    op: Option<Op<ops::Accept>>,
+}
+
+impl std::fmt::Debug for Incoming<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Incoming").field("listener", self.listener).field("accepting", &self.op.is_some()).finish()
+    }
+}
+
+impl Stream for Incoming<'_> {
+    type Item = Result<(TcpStream, SocketAddr), OpError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let fd = &this.listener.fd;
+        let op = this.op.get_or_insert_with(|| Op::new(ops::Accept { fd: fd.clone(), addr: RawAddr::empty() }));
+        match Pin::new(op).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready((res, data)) => {
+                this.op = None;
+                Poll::Ready(Some(accepted(res, &data)))
+            }
+        }
     }
 }
 
@@ -131,6 +210,19 @@ impl TcpStream {
         let (res, data) = Op::new(ops::Connect { fd, addr: RawAddr::from_std(&addr) }).await;
         res?;
         Ok(TcpStream { fd: data.fd.clone() })
+    }
+
+    /// Adopts a connected std stream (switched to blocking mode, which ring ops expect).
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        Self::from_fd(stream.into())
+    }
+
+    /// Adopts a connected stream socket fd made elsewhere.
+    ///
+    /// # Errors
+    /// `InvalidInput` if `fd` is not a stream socket.
+    pub fn from_fd(fd: OwnedFd) -> io::Result<TcpStream> {
+        Ok(TcpStream { fd: addr::adopt(fd, libc::SOCK_STREAM)? })
     }
 
     /// Receives into `buf`: a `Vec` appends into its spare capacity, a fixed-size buffer is filled
@@ -198,3 +290,5 @@ impl AsRawFd for TcpStream {
         self.fd.raw()
     }
 }
+
+super::unix::fd_traits_fd!(TcpListener, TcpStream);

@@ -231,15 +231,4 @@ fn mreq_v6(group: Ipv6Addr, interface: u32) -> libc::ipv6_mreq {
     libc::ipv6_mreq { ipv6mr_multiaddr: libc::in6_addr { s6_addr: group.octets() }, ipv6mr_interface: interface }
 }
 
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.raw()
-    }
-}
-
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        // SAFETY: the fd stays open while `self` (which holds a reference to it) is borrowed.
-        unsafe { BorrowedFd::borrow_raw(self.fd.raw()) }
-    }
-}
+super::unix::fd_traits!(UdpSocket);

@@ -227,13 +227,9 @@ impl UnixStream {
     }
 }
 
-macro_rules! fd_traits {
+/// `AsFd` for socket types holding a `SharedFd` in `fd`.
+macro_rules! fd_traits_fd {
     ($($t:ty),*) => {$(
-        impl AsRawFd for $t {
-            fn as_raw_fd(&self) -> RawFd {
-                self.fd.raw()
-            }
-        }
         impl AsFd for $t {
             fn as_fd(&self) -> BorrowedFd<'_> {
                 // SAFETY: the fd stays open while `self`, which holds a reference to it, is
@@ -243,5 +239,17 @@ macro_rules! fd_traits {
         }
     )*};
 }
+
+/// `AsRawFd` and `AsFd` for socket types holding a `SharedFd` in `fd`.
+macro_rules! fd_traits {
+    ($($t:ty),*) => {$(
+        impl AsRawFd for $t {
+            fn as_raw_fd(&self) -> RawFd {
+                self.fd.raw()
+            }
+        }
+        super::unix::fd_traits_fd!($t);
+    )*};
+}
 fd_traits!(UnixListener, UnixStream);
-pub(crate) use fd_traits;
+pub(crate) use {fd_traits, fd_traits_fd};
