@@ -8,7 +8,9 @@
 mod nursery_support;
 
 use nursery_support::{poll_once, run};
-use quartet::net::{ConnectError, ListenOptions, OpenTcp, Outcome, TcpListener, TcpStream, interleave_families, open_tcp_stream};
+use quartet::net::{
+    ConnectError, ListenOptions, OpenTcp, Outcome, TcpListener, TcpStream, interleave_families, open_tcp_stream,
+};
 use quartet::{move_on_after, sleep};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -96,7 +98,9 @@ fn a_failed_attempt_starts_the_next_without_waiting_for_the_stagger() {
         let addrs = [refused("127.0.0.1"), good.local_addr().unwrap()];
         // a stagger far longer than the test's hang guard: only the failure can start attempt 2
         let r = move_on_after(Duration::from_secs(10), async {
-            Ok::<_, quartet::Cancelled>(OpenTcp::new().stagger(Duration::from_secs(60)).connect_addrs_traced(&addrs).await)
+            Ok::<_, quartet::Cancelled>(
+                OpenTcp::new().stagger(Duration::from_secs(60)).connect_addrs_traced(&addrs).await,
+            )
         })
         .await
         .unwrap();

@@ -43,9 +43,8 @@ fn blocking_connect(fd: i32, addr: SocketAddr) {
     };
     // SAFETY: `sin` is a live sockaddr_in and its size is passed. A loopback connect completes
     // in the kernel's backlog at once, so this blocks only briefly.
-    let r = unsafe {
-        libc::connect(fd, (&sin as *const libc::sockaddr_in).cast(), size_of::<libc::sockaddr_in>() as u32)
-    };
+    let r =
+        unsafe { libc::connect(fd, (&sin as *const libc::sockaddr_in).cast(), size_of::<libc::sockaddr_in>() as u32) };
     assert_eq!(r, 0, "connect: {}", std::io::Error::last_os_error());
 }
 
@@ -103,7 +102,12 @@ fn accept_under_emfile_reports_backs_off_and_recovers() {
                 // Backing off, not spinning: reports are at least one backoff apart (a sleep never
                 // ends early), so three of them span at least two backoffs.
                 let (first, third) = (b[0].0, b[2].0);
-                assert!(third - first >= backoff * 2 - Duration::from_millis(1), "{} reports within {:?}", b.len(), third - first);
+                assert!(
+                    third - first >= backoff * 2 - Duration::from_millis(1),
+                    "{} reports within {:?}",
+                    b.len(),
+                    third - first
+                );
             }
             // Fds are free again: the queued connection is accepted and served.
             // SAFETY: `client_fd` is a connected socket this test made and owns.

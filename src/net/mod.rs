@@ -9,6 +9,8 @@
 mod happy_eyeballs;
 mod serve;
 
-pub use happy_eyeballs::{Attempt, ConnectError, DEFAULT_STAGGER, OpenTcp, Outcome, interleave_families, open_tcp_stream};
+pub use happy_eyeballs::{
+    Attempt, ConnectError, DEFAULT_STAGGER, OpenTcp, Outcome, interleave_families, open_tcp_stream,
+};
 pub use quartet_runtime::net::*;
 pub use serve::{ACCEPT_BACKOFF, HandlerFailure, Serve, ServeError, ServeEvent, serve_listeners, serve_tcp};

@@ -280,7 +280,10 @@ where
 }
 
 fn panic_message(p: &(dyn Any + Send)) -> &str {
-    p.downcast_ref::<&str>().copied().or_else(|| p.downcast_ref::<String>().map(String::as_str)).unwrap_or("<non-string panic>")
+    p.downcast_ref::<&str>()
+        .copied()
+        .or_else(|| p.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("<non-string panic>")
 }
 
 /// Errors after which accepting again at once would fail again (H9).

@@ -96,10 +96,8 @@ pub(crate) fn bind_raw(fd: RawFd, raw: &RawAddr) -> io::Result<()> {
 /// Sets a socket option whose value is any plain struct (`ip_mreq`, `ipv6_mreq`, ...).
 pub(crate) fn set_opt_raw<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
     // SAFETY: passes a pointer to a live `T` and its exact size.
-    cvt(unsafe {
-        libc::setsockopt(fd, level, name, (value as *const T).cast(), size_of::<T>() as libc::socklen_t)
-    })
-    .map(drop)
+    cvt(unsafe { libc::setsockopt(fd, level, name, (value as *const T).cast(), size_of::<T>() as libc::socklen_t) })
+        .map(drop)
 }
 
 /// Checks that `fd` is a socket of type `ty` (for adopting fds from elsewhere).

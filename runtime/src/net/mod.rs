@@ -16,9 +16,9 @@ mod unix;
 mod unix_addr;
 mod unix_dgram;
 
-pub(crate) use ops::clamp as clamp_len;
 pub use lookup::lookup_host;
 pub use msg::{MAX_FDS, RecvMeta};
+pub(crate) use ops::clamp as clamp_len;
 pub use tcp::{Incoming, ListenOptions, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};

@@ -73,13 +73,20 @@ fn for_each_passed_fd(control: &Control, len: usize, mut f: impl FnMut(RawFd)) {
             let n = (clen - data_off) / size_of::<RawFd>();
             for i in 0..n {
                 // SAFETY: the fd array lies within this message, inside the buffer.
-                let fd: RawFd = unsafe { std::ptr::read_unaligned(base.add(off + data_off + i * size_of::<RawFd>()).cast()) };
+                let fd: RawFd =
+                    unsafe { std::ptr::read_unaligned(base.add(off + data_off + i * size_of::<RawFd>()).cast()) };
                 f(fd);
             }
         }
         // SAFETY: CMSG_SPACE only computes a size.
         off += unsafe { libc::CMSG_SPACE((clen - data_off) as u32) } as usize;
     }
+}
+
+/// The control length the kernel reported (`size_t` on glibc, `socklen_t` on musl).
+#[allow(clippy::unnecessary_cast)]
+fn controllen(msg: &libc::msghdr) -> usize {
+    msg.msg_controllen as usize
 }
 
 /// Duplicates `fds` (close-on-exec) so the op owns copies the caller cannot close under it.
@@ -185,7 +192,7 @@ impl<B: IoBufMut> RecvMsg<B> {
     /// Takes ownership of the fds the kernel installed; afterwards nothing is closed on drop.
     pub fn take_fds(&mut self) -> Vec<OwnedFd> {
         let mut out = Vec::new();
-        for_each_passed_fd(&self.hdr.control, self.hdr.msg.msg_controllen as usize, |fd| {
+        for_each_passed_fd(&self.hdr.control, controllen(&self.hdr.msg), |fd| {
             // SAFETY: each fd in an SCM_RIGHTS message was installed in this process by the kernel
             // for this message and is owned by nobody else; clearing `msg_controllen` below makes
             // sure it is taken only once.
@@ -221,7 +228,7 @@ impl Drop for RecvHeader {
         // Fds that arrived but were never taken (an abandoned op that completed, or a result the
         // caller did not collect). The control buffer starts zeroed, so an op that never completed
         // parses as empty.
-        for_each_passed_fd(&self.control, self.msg.msg_controllen as usize, |fd| {
+        for_each_passed_fd(&self.control, controllen(&self.msg), |fd| {
             // SAFETY: installed by the kernel for this message and never handed out (see above).
             drop(unsafe { OwnedFd::from_raw_fd(fd) })
         });

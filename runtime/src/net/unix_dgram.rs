@@ -2,9 +2,9 @@
 
 use super::addr::{self, cvt};
 use super::msg::{self, RecvMeta, dup_fds};
+use super::stream;
 use super::unix::fd_traits;
 use super::unix_addr::{self, UnixSocketAddr};
-use super::stream;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::error::OpError;
 use crate::fd::SharedFd;
