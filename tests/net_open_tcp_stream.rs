@@ -18,7 +18,7 @@ use std::time::Duration;
 /// A listener whose SYN queue drops new connections, and the connection that fills it.
 struct Blackhole {
     addr: SocketAddr,
-    _listener: TcpListener,
+    listener: TcpListener,
     _filler: std::net::TcpStream,
 }
 
@@ -26,7 +26,7 @@ fn blackhole(ip: &str) -> Option<Blackhole> {
     let listener = TcpListener::bind_with(format!("{ip}:0").parse().ok()?, ListenOptions::default().backlog(0)).ok()?;
     let addr = listener.local_addr().ok()?;
     let filler = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    Some(Blackhole { addr, _listener: listener, _filler: filler })
+    Some(Blackhole { addr, listener, _filler: filler })
 }
 
 /// A port on `ip` where nothing listens (connects are refused at once).
@@ -88,6 +88,32 @@ fn attempts_start_in_order_staggered_and_the_first_to_connect_wins() {
         drop(server_side);
         assert!(until_no_syn_sent(hole4.addr).await, "the losing attempt's socket to {} was closed", hole4.addr);
         assert!(until_no_syn_sent(hole6.addr).await, "the losing attempt's socket to {} was closed", hole6.addr);
+    });
+}
+
+#[test]
+fn a_slow_first_address_wins_when_it_answers_within_the_stagger() {
+    run(async {
+        let Some(slow) = blackhole("127.0.0.2") else {
+            eprintln!("skipped: no 127.0.0.2 loopback here");
+            return;
+        };
+        let never_tried = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addrs = [slow.addr, never_tried.local_addr().unwrap()];
+        let r = quartet::nursery(async |n| {
+            // After 200 ms the slow listener takes its queued connection; the attempt's SYN, sent
+            // again after the kernel's 1 s retransmit timeout, then gets through.
+            n.spawn(async {
+                sleep(Duration::from_millis(200)).await?;
+                slow.listener.accept().await.map(drop)
+            })?;
+            Ok::<_, quartet::BoxError>(OpenTcp::new().stagger(Duration::from_secs(20)).connect_addrs_traced(&addrs).await)
+        })
+        .await;
+        let (r, trace) = r.unwrap();
+        assert_eq!(r.unwrap().peer_addr().unwrap(), slow.addr, "the first address answered late and won");
+        assert_eq!(trace.len(), 1, "the second attempt never started: {trace:?}");
+        assert_eq!(trace[0].outcome, Outcome::Won);
     });
 }
 
