@@ -22,6 +22,22 @@ use std::time::Duration;
 pub const DEFAULT_STAGGER: Duration = Duration::from_millis(250);
 
 /// Why [`open_tcp_stream`] did not connect.
+///
+/// # Examples
+/// ```no_run
+/// use quartet::net::{ConnectError, open_tcp_stream};
+/// # quartet::run(async {
+/// match open_tcp_stream("example.invalid", 80).await {
+///     Ok(stream) => println!("connected to {}", stream.peer_addr()?),
+///     Err(ConnectError::AllFailed(errors)) => {
+///         for (addr, e) in errors {
+///             eprintln!("{addr}: {e}");
+///         }
+///     }
+///     Err(e) => eprintln!("{e}"),
+/// }
+/// # Ok::<(), std::io::Error>(()) }).unwrap().unwrap();
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConnectError {
@@ -50,6 +66,19 @@ fn list(errors: &[(SocketAddr, OpError)]) -> String {
 }
 
 /// What happened to one connection attempt (see [`OpenTcp::connect_addrs_traced`]).
+///
+/// # Examples
+/// ```no_run
+/// use quartet::net::{OpenTcp, Outcome};
+/// # quartet::run(async {
+/// let addrs = ["[::1]:80".parse().unwrap(), "127.0.0.1:80".parse().unwrap()];
+/// let (result, attempts) = OpenTcp::new().connect_addrs_traced(&addrs).await;
+/// for a in &attempts {
+///     println!("{a}"); // e.g. "[::1]:80 at +0ns: Failed"
+/// }
+/// assert_eq!(result.is_ok(), attempts.iter().any(|a| a.outcome == Outcome::Won));
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Outcome {
@@ -66,6 +95,7 @@ pub enum Outcome {
 }
 
 /// One connection attempt: where, when it started (since the call began), and how it ended.
+/// See [`Outcome`] for an example.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Attempt {
     /// The address tried.

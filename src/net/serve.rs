@@ -32,6 +32,18 @@ use std::time::Duration;
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// What a connection handler's error or panic does to the server.
+///
+/// # Examples
+/// ```no_run
+/// use quartet::net::{HandlerFailure, Serve, TcpStream};
+/// # quartet::run(async {
+/// // Trio's behaviour: the first failing connection stops the whole server.
+/// Serve::new()
+///     .handler_failure(HandlerFailure::Propagate)
+///     .tcp(8080, async |s: TcpStream| s.send_all(b"hi\n".to_vec()).await.0)
+///     .await
+/// # }).unwrap().ok();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum HandlerFailure {
@@ -43,6 +55,20 @@ pub enum HandlerFailure {
 }
 
 /// Something the server reports instead of failing.
+///
+/// # Examples
+/// ```no_run
+/// use quartet::net::{Serve, ServeEvent, TcpStream};
+/// # quartet::run(async {
+/// Serve::new()
+///     .report(|e: &ServeEvent<'_>| match e {
+///         ServeEvent::AcceptBackoff { .. } => eprintln!("out of fds: {e}"),
+///         other => eprintln!("{other}"),
+///     })
+///     .tcp(8080, async |s: TcpStream| s.send_all(b"hi\n".to_vec()).await.0)
+///     .await
+/// # }).unwrap().ok();
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ServeEvent<'a> {
@@ -86,6 +112,18 @@ impl fmt::Display for ServeEvent<'_> {
 }
 
 /// Why a server stopped.
+///
+/// # Examples
+/// ```no_run
+/// use quartet::net::{ServeError, TcpStream, serve_tcp};
+/// # quartet::run(async {
+/// match serve_tcp(8080, async |s: TcpStream| s.send_all(b"hi\n".to_vec()).await.0).await {
+///     Err(ServeError::Bind(e)) => eprintln!("port 8080: {e}"),
+///     Err(ServeError::Cancelled(_)) => println!("stopped"),
+///     other => println!("{other:?}"),
+/// }
+/// # }).unwrap();
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServeError {

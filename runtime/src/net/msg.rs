@@ -27,6 +27,10 @@ use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 /// The most fds one message may carry (the kernel's `SCM_MAX_FD` is 253).
+///
+/// ```
+/// assert_eq!(quartet_runtime::net::MAX_FDS, 253);
+/// ```
 pub const MAX_FDS: usize = 253;
 
 /// A control buffer with the alignment `cmsghdr` needs, zeroed so that unused space never parses
@@ -237,6 +241,21 @@ impl Drop for RecvHeader {
 
 /// The outcome of receiving one message: how much of it was stored, how long it really was, and
 /// who sent it.
+///
+/// # Examples
+/// ```no_run
+/// use quartet_runtime::net::UdpSocket;
+/// # quartet_runtime::run(async {
+/// let socket = UdpSocket::bind("127.0.0.1:9999".parse().unwrap())?;
+/// let (meta, buf) = socket.recv_from([0u8; 512]).await;
+/// let meta = meta?;
+/// if meta.truncated() {
+///     eprintln!("{} sent {} bytes; kept the first {}", meta.addr, meta.datagram_len, meta.len);
+/// }
+/// let payload = &buf[..meta.len];
+/// # let _ = payload;
+/// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecvMeta<A> {
     /// Bytes stored in the buffer.

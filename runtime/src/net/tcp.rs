@@ -158,7 +158,7 @@ fn accepted(res: Result<u32, OpError>, data: &ops::Accept) -> Result<(TcpStream,
     Ok((stream, peer))
 }
 
-/// The stream of connections of [`TcpListener::incoming`].
+/// The stream of connections of [`TcpListener::incoming`] (see there for an example).
 #[must_use = "streams do nothing unless polled"]
 pub struct Incoming<'a> {
     listener: &'a TcpListener,
