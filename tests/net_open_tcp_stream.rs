@@ -107,7 +107,9 @@ fn a_slow_first_address_wins_when_it_answers_within_the_stagger() {
                 sleep(Duration::from_millis(200)).await?;
                 slow.listener.accept().await.map(drop)
             })?;
-            Ok::<_, quartet::BoxError>(OpenTcp::new().stagger(Duration::from_secs(20)).connect_addrs_traced(&addrs).await)
+            Ok::<_, quartet::BoxError>(
+                OpenTcp::new().stagger(Duration::from_secs(20)).connect_addrs_traced(&addrs).await,
+            )
         })
         .await;
         let (r, trace) = r.unwrap();

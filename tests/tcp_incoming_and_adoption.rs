@@ -5,7 +5,7 @@ mod nursery_support;
 
 use futures_core::Stream;
 use nursery_support::{poll_once, run};
-use quartet::net::{TcpListener, TcpStream};
+use quartet::net::{ListenOptions, TcpListener, TcpStream};
 use quartet::{CancelScope, nop};
 use std::future::poll_fn;
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
@@ -100,5 +100,24 @@ fn std_and_raw_fd_sockets_are_adopted() {
         let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let e = TcpListener::from_fd(udp.into()).expect_err("a UDP fd is not a TCP listener");
         assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+    });
+}
+
+#[test]
+fn v6_only_decides_whether_an_ipv6_wildcard_listener_takes_ipv4_clients() {
+    run(async {
+        let any6: std::net::SocketAddr = "[::]:0".parse().unwrap();
+        let Ok(only) = TcpListener::bind_with(any6, ListenOptions::default().v6_only(true)) else {
+            eprintln!("skipped: no IPv6 here");
+            return;
+        };
+        let port = only.local_addr().unwrap().port();
+        let e = TcpStream::connect(([127, 0, 0, 1], port).into()).await.expect_err("IPv6 only");
+        assert_eq!(e.as_io().and_then(|e| e.raw_os_error()), Some(libc::ECONNREFUSED));
+        let dual = TcpListener::bind_with(any6, ListenOptions::default().v6_only(false)).unwrap();
+        let port = dual.local_addr().unwrap().port();
+        let client = TcpStream::connect(([127, 0, 0, 1], port).into()).await.unwrap();
+        let (_, peer) = dual.accept().await.unwrap();
+        assert_eq!(peer.port(), client.local_addr().unwrap().port());
     });
 }

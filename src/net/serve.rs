@@ -15,7 +15,7 @@
 //!   connection's handler; the call then returns the cancellation.
 
 use quartet_nursery::{BoxError, NurseryError, TaskStatus, nursery};
-use quartet_runtime::net::{TcpListener, TcpStream};
+use quartet_runtime::net::{ListenOptions, TcpListener, TcpStream};
 use quartet_runtime::{Cancelled, OpError, is_cancellation, sleep};
 use std::any::Any;
 use std::error::Error as StdError;
@@ -225,7 +225,8 @@ impl<'h> Serve<'h> {
     where
         H: AsyncFn(TcpStream) -> Result<(), OpError>,
     {
-        let listener = TcpListener::bind(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)))
+        let dual = ListenOptions::default().v6_only(false);
+        let listener = TcpListener::bind_with(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)), dual)
             .or_else(|_| TcpListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))))
             .map_err(ServeError::Bind)?;
         self.listeners(vec![listener], handler).await

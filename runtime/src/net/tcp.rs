@@ -24,11 +24,14 @@ pub struct ListenOptions {
     pub reuse_port: bool,
     /// The `listen(2)` backlog (default 1024).
     pub backlog: i32,
+    /// `IPV6_V6ONLY` for an IPv6 address (default `None`: the system's `net.ipv6.bindv6only`).
+    /// `Some(false)` makes `[::]` accept IPv4 clients too (as `::ffff:a.b.c.d`).
+    pub v6_only: Option<bool>,
 }
 
 impl Default for ListenOptions {
     fn default() -> Self {
-        ListenOptions { reuse_addr: true, reuse_port: false, backlog: 1024 }
+        ListenOptions { reuse_addr: true, reuse_port: false, backlog: 1024, v6_only: None }
     }
 }
 
@@ -46,6 +49,11 @@ impl ListenOptions {
     /// Sets the backlog.
     pub fn backlog(mut self, n: i32) -> Self {
         self.backlog = n;
+        self
+    }
+    /// Sets `IPV6_V6ONLY` (ignored for IPv4 addresses).
+    pub fn v6_only(mut self, on: bool) -> Self {
+        self.v6_only = Some(on);
         self
     }
 }
@@ -79,6 +87,9 @@ impl TcpListener {
         }
         if opts.reuse_port {
             set_opt(fd.raw(), libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
+        }
+        if let (Some(only), true) = (opts.v6_only, addr.is_ipv6()) {
+            set_opt(fd.raw(), libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, i32::from(only))?;
         }
         let raw = RawAddr::from_std(&addr);
         // SAFETY: the address storage is live and `len` is its valid length.
