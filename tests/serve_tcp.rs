@@ -210,3 +210,19 @@ fn a_server_in_a_cancelled_scope_returns_cancelled() {
         assert!(quartet::is_cancellation(&e), "scopes recognise a cancelled server's error");
     });
 }
+
+#[test]
+fn a_bind_failure_comes_out_of_start() {
+    run(async {
+        let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let r = nursery(async |n| {
+            let e = n.start(|st| Serve::new().started(st).tcp(port, echo)).await.expect_err("the port is taken");
+            let text = e.to_string();
+            assert!(text.contains("could not listen"), "{text}");
+            Ok::<_, BoxError>(())
+        })
+        .await;
+        assert!(r.is_ok(), "the failure went to the start call, not the nursery: {r:?}");
+    });
+}

@@ -221,9 +221,10 @@ impl<'h> Serve<'h> {
     /// # Cancellation
     /// Runs until cancelled: cancelling stops accepting and cancels every connection's handler,
     /// waits for them to finish, and returns [`ServeError::Cancelled`].
-    pub async fn tcp<H>(self, port: u16, handler: H) -> Result<(), ServeError>
+    pub async fn tcp<H, E>(self, port: u16, handler: H) -> Result<(), ServeError>
     where
-        H: AsyncFn(TcpStream) -> Result<(), OpError>,
+        H: AsyncFn(TcpStream) -> Result<(), E>,
+        E: Into<BoxError>,
     {
         let dual = ListenOptions::default().v6_only(false);
         let listener = TcpListener::bind_with(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)), dual)
@@ -233,6 +234,7 @@ impl<'h> Serve<'h> {
     }
 
     /// Serves connections from `listeners`: an accept loop per listener, a child per connection.
+    /// With no listeners there is nothing to serve and it returns `Ok(())` at once.
     ///
     /// # Cancellation
     /// As for [`tcp`](Self::tcp).
@@ -369,9 +371,10 @@ impl<F: Future> Future for CatchUnwind<F> {
 /// .await
 /// # }).unwrap().ok();
 /// ```
-pub async fn serve_tcp<H>(port: u16, handler: H) -> Result<(), ServeError>
+pub async fn serve_tcp<H, E>(port: u16, handler: H) -> Result<(), ServeError>
 where
-    H: AsyncFn(TcpStream) -> Result<(), OpError>,
+    H: AsyncFn(TcpStream) -> Result<(), E>,
+    E: Into<BoxError>,
 {
     Serve::new().tcp(port, handler).await
 }

@@ -101,7 +101,7 @@ pub(crate) fn dup_fds(fds: &[BorrowedFd<'_>]) -> io::Result<Vec<OwnedFd>> {
     fds.iter().map(|fd| fd.try_clone_to_owned()).collect()
 }
 
-/// `sendmsg`: `buf` (from `offset`) to `addr` (or the connected peer), with optional fds.
+/// `sendmsg`: all of `buf` to `addr` (or the connected peer), with optional fds.
 pub(crate) struct SendMsg<B> {
     pub fd: SharedFd,
     pub buf: B,
