@@ -175,6 +175,8 @@ impl OpenTcp {
     }
 
     async fn race(&self, addrs: &[SocketAddr], trace: &RefCell<Vec<Attempt>>) -> Result<TcpStream, ConnectError> {
+        // A checkpoint even when there is nothing to try.
+        quartet_runtime::checkpoint().await?;
         if addrs.is_empty() {
             return Err(ConnectError::NoAddresses);
         }
