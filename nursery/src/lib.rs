@@ -18,12 +18,12 @@ mod start;
 pub mod sync;
 mod task_local;
 
-pub use deadline::{current_effective_deadline, fail_after, fail_at, move_on_after, move_on_at};
+pub use deadline::{current_effective_deadline, fail_after, fail_at, move_on_after, move_on_at, move_on_shutdown};
 pub use error::{BoxError, Failure, JoinError, NurseryError, SpawnError, StartError, TooSlow};
 pub use join::JoinHandle;
 pub use nursery::{Nursery, nursery};
 pub use race::race;
-pub use scope::{CancelHandle, CancelScope, shield};
+pub use scope::{CancelHandle, CancelScope, shield, shutdown_requested, wait_shutdown_requested};
 pub use start::TaskStatus;
 pub use task_local::{TaskLocal, TaskLocalScope};
 

@@ -135,6 +135,11 @@ pub enum Reason {
     /// A `fail_after`/`fail_at` deadline passed ([`TooSlow`] converted into a `Cancelled`, for
     /// bodies whose error type is `Cancelled`).
     TooSlow,
+    /// A graceful cancellation's grace period ended before the code inside finished.
+    GracePeriodEnded,
+    /// A graceful cancellation reached a scope that ends on shutdown requests
+    /// (`move_on_shutdown`): the wait inside it was idle work to give up.
+    ShutdownRequested,
     /// A reason given by the program.
     Other(String),
 }
@@ -148,6 +153,8 @@ impl fmt::Display for Reason {
             Reason::Signal => f.write_str("signal received"),
             Reason::Shutdown => f.write_str("runtime shutting down"),
             Reason::TooSlow => f.write_str("deadline exceeded (fail_after/fail_at)"),
+            Reason::GracePeriodEnded => f.write_str("the grace period of a graceful cancellation ended"),
+            Reason::ShutdownRequested => f.write_str("a graceful shutdown was requested"),
             Reason::Other(s) => f.write_str(s),
         }
     }

@@ -112,7 +112,7 @@ impl Event {
     /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
     /// ```
     pub fn wait(&self) -> EventWait<'_> {
-        EventWait { event: self, phase: Phase::Start }
+        EventWait { event: self, phase: Phase::Start, park: cancel::Park::new() }
     }
 
     /// A snapshot of the event's state.
@@ -177,6 +177,8 @@ enum Phase {
 pub struct EventWait<'a> {
     event: &'a Event,
     phase: Phase,
+    /// Parked on the cancel-status tree while waiting.
+    park: cancel::Park,
 }
 
 impl Future for EventWait<'_> {
@@ -194,7 +196,10 @@ impl Future for EventWait<'_> {
                     let mut waiters = lock(&event.waiters);
                     if !event.is_set() {
                         let key = waiters.insert(WAIT_Q, Waiter::new(cx.waker(), None));
+                        drop(waiters);
                         self.phase = Phase::Parked(key);
+                        // Not cancelled a moment ago (checked above), so this registers.
+                        let _ = self.park.park(cx);
                         return Poll::Pending;
                     }
                 }
@@ -207,7 +212,7 @@ impl Future for EventWait<'_> {
                 Poll::Ready(Ok(()))
             }
             Phase::Parked(key) => {
-                let cancelled = cancel::current();
+                let cancelled = self.park.park(cx).err();
                 let mut waiters = lock(&event.waiters);
                 let outcome = if event.is_set() { Some(Ok(())) } else { cancelled.map(Err) };
                 if let Some(out) = outcome {

@@ -400,7 +400,12 @@ impl CapacityLimiter {
     /// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
     /// ```
     pub fn acquire(&self) -> Acquire {
-        Acquire { shared: self.shared.clone(), borrower: Borrower::new(), state: AcquireState::Start }
+        Acquire {
+            shared: self.shared.clone(),
+            borrower: Borrower::new(),
+            state: AcquireState::Start,
+            park: cancel::Park::new(),
+        }
     }
 
     /// Waits for a token for `borrower` (see [`acquire`](Self::acquire)).
@@ -425,7 +430,8 @@ impl CapacityLimiter {
         if lock(&self.shared.state).borrowers.contains_key(&borrower) {
             return Err(AcquireError::AlreadyBorrowing(borrower));
         }
-        let acquire = Acquire { shared: self.shared.clone(), borrower, state: AcquireState::Start };
+        let acquire =
+            Acquire { shared: self.shared.clone(), borrower, state: AcquireState::Start, park: cancel::Park::new() };
         acquire.await.map_err(AcquireError::Cancelled)
     }
 }
@@ -508,6 +514,8 @@ pub struct Acquire {
     shared: Arc<Shared>,
     borrower: Borrower,
     state: AcquireState,
+    /// Parked on the cancel-status tree while waiting for a token.
+    park: cancel::Park,
 }
 
 impl fmt::Debug for Acquire {
@@ -554,14 +562,21 @@ impl Future for Acquire {
                     let id = st.next_waiter;
                     st.next_waiter += 1;
                     st.waiters.push_back(Waiter { id, borrower: this.borrower, waker: cx.waker().clone() });
+                    drop(st);
                     this.state = AcquireState::Waiting(id);
+                    // Not cancelled a moment ago (checked above), so this registers.
+                    if let Err(c) = this.park.park(cx) {
+                        this.give_up();
+                        return Poll::Ready(Err(c));
+                    }
                 }
                 Poll::Pending
             }
             AcquireState::Yielding(token) => Poll::Ready(Ok(token)),
             AcquireState::Waiting(id) => {
                 this.state = AcquireState::Waiting(id);
-                if let Some(c) = cancel::current() {
+                if let Err(c) = this.park.park(cx) {
+                    this.park.unpark();
                     this.give_up();
                     return Poll::Ready(Err(c));
                 }
@@ -569,6 +584,7 @@ impl Future for Acquire {
                 if let Some(pos) = st.granted.iter().position(|&g| g == id) {
                     st.granted.swap_remove(pos);
                     drop(st);
+                    this.park.unpark();
                     this.state = AcquireState::Done;
                     return Poll::Ready(Ok(Token { shared: this.shared.clone(), borrower: this.borrower }));
                 }

@@ -124,7 +124,7 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    ToThread { f: Some(f), limiter: None, abandon: false, state: State::Start }
+    ToThread { f: Some(f), limiter: None, abandon: false, state: State::Start, park: cancel::Park::new() }
 }
 
 /// The future of [`to_thread`].
@@ -147,6 +147,8 @@ pub struct ToThread<F, R> {
     limiter: Option<CapacityLimiter>,
     abandon: bool,
     state: State<R>,
+    /// Parked on the cancel-status tree while the job runs.
+    park: cancel::Park,
 }
 
 enum State<R> {
@@ -248,6 +250,7 @@ where
                 }
                 State::Running { job, told } => {
                     if let Poll::Ready(outcome) = job.poll_outcome(cx) {
+                        this.park.unpark();
                         this.state = State::Done;
                         return Poll::Ready(match outcome {
                             Outcome::Done(Ok(v)) => Ok(v),
@@ -255,7 +258,7 @@ where
                             Outcome::NotStarted(c) => Err(c.into()),
                         });
                     }
-                    let Some(c) = cancel::current() else { return Poll::Pending };
+                    let Err(c) = this.park.park(cx) else { return Poll::Pending };
                     if !*told {
                         *told = true;
                         job.cancel(c.reason().clone());
