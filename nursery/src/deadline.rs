@@ -5,7 +5,7 @@
 use crate::error::TooSlow;
 use crate::scope::CancelScope;
 use quartet_runtime::Instant;
-use std::error::Error as StdError;
+use crate::scope_error::ScopeError;
 use std::future::Future;
 use std::time::Duration;
 
@@ -24,37 +24,37 @@ fn after(d: Duration) -> Instant {
 ///     assert_eq!(r, Ok(None));
 /// }).unwrap();
 /// ```
-pub async fn move_on_after<T, E, F>(d: Duration, fut: F) -> Result<Option<T>, E>
+pub async fn move_on_after<T, E, F, Via>(d: Duration, fut: F) -> Result<Option<T>, E>
 where
     F: Future<Output = Result<T, E>>,
-    E: StdError + 'static,
+    E: ScopeError<Via>,
 {
     CancelScope::with_deadline(after(d)).run(fut).await
 }
 
 /// Like [`move_on_after`] with an absolute deadline.
-pub async fn move_on_at<T, E, F>(deadline: Instant, fut: F) -> Result<Option<T>, E>
+pub async fn move_on_at<T, E, F, Via>(deadline: Instant, fut: F) -> Result<Option<T>, E>
 where
     F: Future<Output = Result<T, E>>,
-    E: StdError + 'static,
+    E: ScopeError<Via>,
 {
     CancelScope::with_deadline(deadline).run(fut).await
 }
 
 /// Runs `fut`, failing with [`TooSlow`] (converted into `E`) if `d` passes first.
-pub async fn fail_after<T, E, F>(d: Duration, fut: F) -> Result<T, E>
+pub async fn fail_after<T, E, F, Via>(d: Duration, fut: F) -> Result<T, E>
 where
     F: Future<Output = Result<T, E>>,
-    E: StdError + From<TooSlow> + 'static,
+    E: ScopeError<Via> + From<TooSlow>,
 {
     fail_at(after(d), fut).await
 }
 
 /// Like [`fail_after`] with an absolute deadline.
-pub async fn fail_at<T, E, F>(deadline: Instant, fut: F) -> Result<T, E>
+pub async fn fail_at<T, E, F, Via>(deadline: Instant, fut: F) -> Result<T, E>
 where
     F: Future<Output = Result<T, E>>,
-    E: StdError + From<TooSlow> + 'static,
+    E: ScopeError<Via> + From<TooSlow>,
 {
     match CancelScope::with_deadline(deadline).run(fut).await? {
         Some(v) => Ok(v),
@@ -69,8 +69,8 @@ where
 ///
 /// # Examples
 /// ```no_run
-/// use quartet::net::TcpStream;
-/// use quartet::{OpError, move_on_shutdown};
+/// use quartet_runtime::{OpError, net::TcpStream};
+/// use quartet_nursery::move_on_shutdown;
 /// async fn serve(stream: TcpStream) -> Result<(), OpError> {
 ///     let mut buf = Vec::with_capacity(4096);
 ///     loop {
@@ -90,10 +90,10 @@ where
 ///     }
 /// }
 /// ```
-pub async fn move_on_shutdown<T, E, F>(fut: F) -> Result<Option<T>, E>
+pub async fn move_on_shutdown<T, E, F, Via>(fut: F) -> Result<Option<T>, E>
 where
     F: Future<Output = Result<T, E>>,
-    E: StdError + 'static,
+    E: ScopeError<Via>,
 {
     let scope = CancelScope::new();
     scope.set_cancel_on_shutdown_request();

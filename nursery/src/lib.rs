@@ -14,6 +14,7 @@ mod join;
 mod nursery;
 mod race;
 mod scope;
+pub mod scope_error;
 mod start;
 pub mod sync;
 mod task_local;
@@ -24,6 +25,7 @@ pub use join::JoinHandle;
 pub use nursery::{Nursery, nursery};
 pub use race::race;
 pub use scope::{CancelHandle, CancelScope, shield, shutdown_requested, wait_shutdown_requested};
+pub use scope_error::ScopeError;
 pub use start::TaskStatus;
 pub use task_local::{TaskLocal, TaskLocalScope};
 

@@ -7,9 +7,9 @@
 //! normally. A deadline is a cancel that fires by itself. A shield hides outer cancellations.
 
 use quartet_runtime::cancel::{Activation, ScopeState};
-use quartet_runtime::{Instant, Reason, is_cancellation};
+use crate::scope_error::{self, ScopeError};
+use quartet_runtime::{Instant, Reason};
 use std::cell::Cell;
-use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -199,15 +199,15 @@ impl CancelScope {
     /// `Cancelled` that this scope owns (it was cancelled and no outer cancellation reaches it;
     /// then [`cancelled_caught`](Self::cancelled_caught) is true), and `Err(e)` otherwise: a real
     /// error, or a cancellation that belongs to an outer scope and keeps propagating.
-    pub async fn run<T, E, F>(&self, fut: F) -> Result<Option<T>, E>
+    pub async fn run<T, E, F, Via>(&self, fut: F) -> Result<Option<T>, E>
     where
         F: Future<Output = Result<T, E>>,
-        E: StdError + 'static,
+        E: ScopeError<Via>,
     {
         let (out, owns) = Scoped::new(self.state.clone(), fut).await;
         match out {
             Ok(v) => Ok(Some(v)),
-            Err(e) if owns && is_cancellation(&e) => {
+            Err(e) if owns && scope_error::is_cancelled(&e) => {
                 self.caught.set(true);
                 Ok(None)
             }
@@ -281,10 +281,10 @@ pub fn wait_shutdown_requested() -> quartet_runtime::cancel::ShutdownRequested {
 
 /// Runs `fut` shielded from outer cancellation (bounded cleanup: combine with a deadline, e.g.
 /// `CancelScope::shielded()` + `set_deadline`). Returns what [`CancelScope::run`] returns.
-pub async fn shield<T, E, F>(fut: F) -> Result<Option<T>, E>
+pub async fn shield<T, E, F, Via>(fut: F) -> Result<Option<T>, E>
 where
     F: Future<Output = Result<T, E>>,
-    E: StdError + 'static,
+    E: ScopeError<Via>,
 {
     CancelScope::shielded().run(fut).await
 }
