@@ -8,6 +8,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod channel;
+mod child_output;
 mod deadline;
 mod error;
 mod join;
@@ -19,6 +20,7 @@ mod start;
 pub mod sync;
 mod task_local;
 
+pub use child_output::ChildOutput;
 pub use deadline::{current_effective_deadline, fail_after, fail_at, move_on_after, move_on_at, move_on_shutdown};
 pub use error::{BoxError, Failure, JoinError, NurseryError, SpawnError, StartError, TooSlow};
 pub use join::JoinHandle;

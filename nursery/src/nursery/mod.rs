@@ -35,6 +35,7 @@ use crate::join::{JoinHandle, Slot as JoinSlot};
 use crate::scope::{CancelHandle, CancelScope};
 use crate::start::StartSink;
 use quartet_runtime::cancel::{Activation, ScopeState};
+use crate::child_output::ChildOutput;
 use quartet_runtime::task::TaskInfo;
 use quartet_runtime::{Cancelled, OpError, ReadyQueue, Reason, is_cancellation};
 use run::Run;
@@ -48,6 +49,9 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Waker;
+
+/// What a child's `JoinHandle` yields.
+type ValueOf<F> = <<F as Future>::Output as ChildOutput>::Value;
 
 /// Slot 0 of the ready queue is the nursery's body.
 const BODY: usize = 0;
@@ -215,48 +219,49 @@ impl<'env> Nursery<'env> {
         }
     }
 
-    /// Spawns a child. Its `Ok` value goes to the returned handle; its `Err` or panic cancels the
-    /// nursery and is reported by it.
+    /// Spawns a child. The child returns `()` or any `Result<T, E>` with `E: Into<BoxError>`
+    /// ([`ChildOutput`]); its `Ok` value goes to the returned handle; its `Err` or panic cancels
+    /// the nursery and is reported by it.
     ///
     /// # Errors
     /// [`SpawnError`] if the nursery has finished.
     #[track_caller]
-    pub fn spawn<F, T, E>(&self, fut: F) -> Result<JoinHandle<T>, SpawnError>
+    pub fn spawn<F>(&self, fut: F) -> Result<JoinHandle<ValueOf<F>>, SpawnError>
     where
-        F: Future<Output = Result<T, E>> + 'env,
-        T: 'env,
-        E: Into<BoxError>,
+        F: Future + 'env,
+        F::Output: ChildOutput,
+        ValueOf<F>: 'env,
     {
         self.spawn_with(None, Location::caller(), fut)
     }
 
     /// Spawns a named child; the name appears in failure reports and diagnostics.
     #[track_caller]
-    pub fn spawn_named<F, T, E>(&self, name: impl Into<String>, fut: F) -> Result<JoinHandle<T>, SpawnError>
+    pub fn spawn_named<F>(&self, name: impl Into<String>, fut: F) -> Result<JoinHandle<ValueOf<F>>, SpawnError>
     where
-        F: Future<Output = Result<T, E>> + 'env,
-        T: 'env,
-        E: Into<BoxError>,
+        F: Future + 'env,
+        F::Output: ChildOutput,
+        ValueOf<F>: 'env,
     {
         self.spawn_with(Some(name.into()), Location::caller(), fut)
     }
 
-    fn spawn_with<F, T, E>(
+    fn spawn_with<F>(
         &self,
         name: Option<String>,
         loc: &'static Location<'static>,
         fut: F,
-    ) -> Result<JoinHandle<T>, SpawnError>
+    ) -> Result<JoinHandle<ValueOf<F>>, SpawnError>
     where
-        F: Future<Output = Result<T, E>> + 'env,
-        T: 'env,
-        E: Into<BoxError>,
+        F: Future + 'env,
+        F::Output: ChildOutput,
+        ValueOf<F>: 'env,
     {
         let slot = JoinSlot::new();
         let result = slot.clone();
         let child = async move {
             let guard = DroppedGuard(&result);
-            let out = fut.await;
+            let out = fut.await.into_child_result();
             std::mem::forget(guard);
             match out {
                 Ok(v) => {
@@ -264,7 +269,6 @@ impl<'env> Nursery<'env> {
                     Ok(())
                 }
                 Err(e) => {
-                    let e: BoxError = e.into();
                     let je = if is_cancellation(&*e) { JoinError::ChildCancelled } else { JoinError::Failed };
                     result.set(Err(je));
                     Err(e)
