@@ -168,23 +168,32 @@ impl NurseryError {
     }
 
     /// True if the nursery ended because its *own* scope was cancelled ([`Nursery::cancel`],
-    /// its deadline) and no enclosing scope's cancellation reached it: the usual way to stop a
-    /// server nursery, which callers treat as success. A cancellation from an enclosing scope (a
-    /// `fail_after` around the nursery, say) is not "own" and keeps propagating.
+    /// its deadline) and no enclosing scope's cancellation reached it.
     ///
-    /// ```no_run
-    /// # async fn f() -> Result<(), quartet_nursery::NurseryError> {
-    /// let r = quartet_nursery::nursery(async |n| -> Result<(), quartet_nursery::BoxError> {
+    /// A nursery stopped from inside exits normally (as in Trio): if its body's value is `()` it
+    /// returns `Ok(())` whether or not the body had returned. Only a body with a value to return
+    /// (`Result<u32, _>`, say) that was cancelled before returning it ends with this error. A
+    /// cancellation from an enclosing scope (a `fail_after` around the nursery, say) is not "own"
+    /// and keeps propagating.
+    ///
+    /// ```
+    /// # quartet_runtime::run(async {
+    /// use quartet_nursery::{BoxError, nursery};
+    /// let stopped = nursery(async |n| -> Result<(), BoxError> {
     ///     n.cancel(); // e.g. on a shutdown request
     ///     quartet_runtime::checkpoint().await?;
     ///     Ok(())
     /// })
     /// .await;
-    /// match r {
-    ///     Err(e) if e.is_own_cancel() => Ok(()), // we stopped it ourselves
-    ///     other => other,
-    /// }
-    /// # }
+    /// assert!(stopped.is_ok()); // stopped from inside: a normal exit
+    /// let no_value = nursery(async |n| -> Result<u32, BoxError> {
+    ///     n.cancel();
+    ///     quartet_runtime::checkpoint().await?;
+    ///     Ok(5)
+    /// })
+    /// .await;
+    /// assert!(no_value.unwrap_err().is_own_cancel()); // the 5 never came
+    /// # }).unwrap();
     /// ```
     ///
     /// [`Nursery::cancel`]: crate::Nursery::cancel

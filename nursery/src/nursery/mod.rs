@@ -117,6 +117,12 @@ impl fmt::Debug for Nursery<'_> {
 /// one with its origin, and a panic is resumed here with its original payload. Cancellations are
 /// never reported as failures.
 ///
+/// Stopped from inside ([`Nursery::cancel`], its cancel handle), a nursery exits normally, as in
+/// Trio: a body whose value is `()` gives `Ok(())` whether or not it had returned; a body with a
+/// value to return that was cancelled first gives an error with
+/// [`is_own_cancel`](NurseryError::is_own_cancel). (That is why the body's value is `'static`: the
+/// nursery must be able to tell `()` apart.)
+///
 /// # Examples
 /// ```no_run
 /// use quartet_nursery::{SpawnError, nursery};
@@ -189,6 +195,7 @@ impl fmt::Debug for Nursery<'_> {
 pub async fn nursery<'env, F, T, E>(body: F) -> Result<T, NurseryError>
 where
     F: AsyncFnOnce(&Nursery<'env>) -> Result<T, E>,
+    T: 'static,
     E: Into<BoxError>,
 {
     let n = Nursery::new();

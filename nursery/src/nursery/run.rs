@@ -41,7 +41,7 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<'env, T, E, B> Future for Run<'_, 'env, B>
+impl<'env, T: 'static, E, B> Future for Run<'_, 'env, B>
 where
     B: Future<Output = Result<T, E>>,
     E: Into<BoxError>,
@@ -121,7 +121,14 @@ where
                     Err(NurseryError::from_cancel(child_cancelled.expect("checked"), false))
                 }
                 Some(Ok(Ok(v))) => Ok(v),
-                Some(Err(c)) => Err(NurseryError::from_cancel(c, this.activation.owns_cancellation())),
+                // Stopped from inside (its own scope, no outer one): like Trio, the nursery exits
+                // normally. A body that returns `()` has its value; any other body that was
+                // cancelled before returning its value ends with `is_own_cancel()`.
+                Some(Err(c)) if this.activation.owns_cancellation() => match unit_value::<T>() {
+                    Some(unit) => Ok(unit),
+                    None => Err(NurseryError::from_cancel(c, true)),
+                },
+                Some(Err(c)) => Err(NurseryError::from_cancel(c, false)),
                 _ => Err(NurseryError::from_cancel(Cancelled::new(Reason::Explicit), false)),
             });
         }
@@ -147,4 +154,10 @@ impl<'n, 'env, B: Future> Run<'n, 'env, B> {
             activation,
         }
     }
+}
+
+/// `Some(())` as a `T` if `T` is `()`: the value of a body that had none to return.
+fn unit_value<T: 'static>() -> Option<T> {
+    let unit: Box<dyn std::any::Any> = Box::new(());
+    unit.downcast::<T>().ok().map(|b| *b)
 }
