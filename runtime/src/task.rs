@@ -80,17 +80,46 @@ pub fn io_queued() -> bool {
     with_core(|c| c.driver.try_borrow_mut().map(|mut d| d.has_queued()).unwrap_or(true)).unwrap_or(false)
 }
 
-/// Who a task is, for error reports and diagnostics.
+/// Who a task is, for error reports and diagnostics: its name or spawn location, and the task
+/// whose nursery it runs in, so that reports name the whole path (`'server' > 'conn 10.0.0.1:5'
+/// > 'reader' (spawned at src/main.rs:9:11)`).
 #[derive(Debug, Clone)]
 pub struct TaskInfo {
     name: Option<String>,
     location: &'static Location<'static>,
+    parent: Option<std::sync::Arc<TaskInfo>>,
 }
 
 impl TaskInfo {
     /// A task spawned at `location`, optionally named.
     pub fn new(name: Option<String>, location: &'static Location<'static>) -> TaskInfo {
-        TaskInfo { name, location }
+        TaskInfo { name, location, parent: None }
+    }
+
+    /// The same task, running in a nursery opened by `parent` (`None`: the root future).
+    ///
+    /// ```
+    /// use quartet_runtime::task::TaskInfo;
+    /// let here = std::panic::Location::caller();
+    /// let server = TaskInfo::new(Some("server".into()), here);
+    /// let conn = TaskInfo::new(Some("conn 10.0.0.1:5000".into()), here).with_parent(Some(server));
+    /// let reader = TaskInfo::new(Some("reader".into()), here).with_parent(Some(conn));
+    /// assert!(reader.to_string().starts_with("'server' > 'conn 10.0.0.1:5000' > 'reader' (spawned at "));
+    /// assert_eq!(reader.parent().and_then(|p| p.name()), Some("conn 10.0.0.1:5000"));
+    /// ```
+    pub fn with_parent(mut self, parent: Option<TaskInfo>) -> TaskInfo {
+        self.parent = parent.map(std::sync::Arc::new);
+        self
+    }
+
+    /// The task whose nursery this task runs in, if it is not the root future's.
+    ///
+    /// ```
+    /// let t = quartet_runtime::task::TaskInfo::new(None, std::panic::Location::caller());
+    /// assert!(t.parent().is_none());
+    /// ```
+    pub fn parent(&self) -> Option<&TaskInfo> {
+        self.parent.as_deref()
     }
 
     /// The task's name, if it has one.
@@ -119,7 +148,21 @@ impl TaskInfo {
 }
 
 impl std::fmt::Display for TaskInfo {
+    /// The path from the outermost task: `'server' > 'conn 1.2.3.4:5' > 'reader' (spawned at
+    /// src/main.rs:9:11)`; an unnamed ancestor shows as `task at <location>`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut ancestors = Vec::new();
+        let mut cur = self.parent.as_deref();
+        while let Some(t) = cur {
+            ancestors.push(t);
+            cur = t.parent.as_deref();
+        }
+        for t in ancestors.iter().rev() {
+            match &t.name {
+                Some(n) => write!(f, "'{n}' > ")?,
+                None => write!(f, "task at {} > ", t.location)?,
+            }
+        }
         match &self.name {
             Some(n) => write!(f, "'{n}' (spawned at {})", self.location),
             None => write!(f, "task spawned at {}", self.location),

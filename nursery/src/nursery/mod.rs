@@ -86,6 +86,9 @@ struct Inner<'env> {
     scope: Arc<ScopeState>,
     ready: Option<std::sync::Arc<ReadyQueue>>,
     state: RefCell<State<'env>>,
+    /// The task that opened the nursery (`None`: the root future): the parent in children's
+    /// task paths.
+    owner: Option<TaskInfo>,
 }
 
 /// A handle to a running nursery: spawn children, start them, cancel the nursery.
@@ -221,7 +224,12 @@ impl<'env> Nursery<'env> {
         // Slot 0 is the body; its waker is created lazily by `Run`.
         state.slots.push(Slot { child: None, busy: true, waker: None });
         Nursery {
-            inner: Rc::new(Inner { scope: ScopeState::new(), ready: ReadyQueue::new(), state: RefCell::new(state) }),
+            inner: Rc::new(Inner {
+                scope: ScopeState::new(),
+                ready: ReadyQueue::new(),
+                state: RefCell::new(state),
+                owner: quartet_runtime::task::current_task(),
+            }),
             _invariant: PhantomData,
         }
     }
@@ -282,8 +290,13 @@ impl<'env> Nursery<'env> {
                 }
             }
         };
-        self.insert(Child { fut: Box::pin(child), info: TaskInfo::new(name, loc), start: None })?;
+        self.insert(Child { fut: Box::pin(child), info: self.child_info(name, loc), start: None })?;
         Ok(JoinHandle::new(slot))
+    }
+
+    /// Who a new child is: its name or spawn location, under the task that opened this nursery.
+    fn child_info(&self, name: Option<String>, loc: &'static Location<'static>) -> TaskInfo {
+        TaskInfo::new(name, loc).with_parent(self.inner.owner.clone())
     }
 
     fn insert(&self, child: Child<'env>) -> Result<(), SpawnError> {

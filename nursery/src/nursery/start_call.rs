@@ -4,7 +4,6 @@ use super::{Child, Nursery};
 use crate::error::{BoxError, StartError};
 use crate::start::{self, StartScoped, StartSink, StartSlot, TaskStatus};
 use quartet_runtime::cancel::{Park, StatusRef};
-use quartet_runtime::task::TaskInfo;
 use quartet_runtime::{Cancelled, is_cancellation};
 use std::future::{Future, poll_fn};
 use std::panic::Location;
@@ -52,7 +51,7 @@ impl<'env> Nursery<'env> {
                 }
             };
             let sink: Rc<dyn StartSink + 'env> = slot.clone();
-            self.insert(Child { fut: Box::pin(child), info: TaskInfo::new(None, loc), start: Some(sink) })?;
+            self.insert(Child { fut: Box::pin(child), info: self.child_info(None, loc), start: Some(sink) })?;
             let guard = AbandonOnDrop(Some(slot.clone()));
             let mut cancelled: Option<Cancelled> = None;
             let mut park = Park::new();
