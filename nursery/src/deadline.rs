@@ -33,6 +33,20 @@ where
 }
 
 /// Like [`move_on_after`] with an absolute deadline.
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::*;
+/// # quartet_runtime::run(async {
+/// use quartet_runtime::{Instant, sleep};
+/// use std::time::Duration;
+/// let deadline = Instant::now() + Duration::from_millis(5);
+/// // Several steps share one absolute deadline.
+/// let first = move_on_at(deadline, async { sleep(Duration::from_millis(1)).await.map(|_| 1) }).await;
+/// let second = move_on_at(deadline, sleep(Duration::from_secs(60))).await;
+/// assert_eq!((first, second), (Ok(Some(1)), Ok(None)));
+/// # }).unwrap();
+/// ```
 pub async fn move_on_at<T, E, F, Via>(deadline: Instant, fut: F) -> Result<Option<T>, E>
 where
     F: Future<Output = Result<T, E>>,
@@ -42,6 +56,25 @@ where
 }
 
 /// Runs `fut`, failing with [`TooSlow`] (converted into `E`) if `d` passes first.
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::*;
+/// # quartet_runtime::run(async {
+/// use quartet_runtime::{OpError, TooSlow, fs::File};
+/// use std::time::Duration;
+/// let r = fail_after(Duration::from_secs(5), async {
+///     let f = File::open("/proc/self/stat").await?;
+///     Ok::<_, OpError>(f.metadata().await?.len)
+/// })
+/// .await;
+/// match r {
+///     Ok(_) => {}
+///     Err(OpError::TooSlow(TooSlow)) => eprintln!("the disk is too slow"), // matchable directly
+///     Err(e) => panic!("{e}"),
+/// }
+/// # }).unwrap();
+/// ```
 pub async fn fail_after<T, E, F, Via>(d: Duration, fut: F) -> Result<T, E>
 where
     F: Future<Output = Result<T, E>>,
@@ -51,6 +84,17 @@ where
 }
 
 /// Like [`fail_after`] with an absolute deadline.
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::*;
+/// # quartet_runtime::run(async {
+/// use quartet_runtime::{Instant, Reason, sleep};
+/// use std::time::Duration;
+/// let r = fail_at(Instant::now() + Duration::from_millis(1), sleep(Duration::from_secs(60))).await;
+/// assert_eq!(r.unwrap_err().reason(), &Reason::TooSlow);
+/// # }).unwrap();
+/// ```
 pub async fn fail_at<T, E, F, Via>(deadline: Instant, fut: F) -> Result<T, E>
 where
     F: Future<Output = Result<T, E>>,
@@ -102,6 +146,20 @@ where
 
 /// The earliest deadline that applies to the calling code (Trio's `current_effective_deadline`);
 /// `None` if nothing bounds it. Inside a cancelled scope it is in the past.
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::*;
+/// # quartet_runtime::run(async {
+/// use std::time::Duration;
+/// assert_eq!(current_effective_deadline(), None); // nothing bounds the caller
+/// let inner = move_on_after(Duration::from_secs(10), async {
+///     Ok::<_, quartet_runtime::Cancelled>(current_effective_deadline())
+/// })
+/// .await;
+/// assert!(inner.unwrap().unwrap().is_some());
+/// # }).unwrap();
+/// ```
 pub fn current_effective_deadline() -> Option<Instant> {
     quartet_runtime::cancel::effective_deadline()
 }

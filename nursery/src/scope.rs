@@ -91,11 +91,27 @@ impl fmt::Debug for CancelScope {
 
 impl CancelScope {
     /// A scope with no deadline and no shield.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// let scope = CancelScope::new();
+    /// assert!(!scope.cancel_called() && scope.deadline().is_none() && !scope.shield());
+    /// ```
     pub fn new() -> CancelScope {
         CancelScope { state: ScopeState::new(), caught: Rc::new(Cell::new(false)) }
     }
 
     /// A scope that cancels itself at `deadline`.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// # quartet_runtime::run(async {
+    /// use std::time::Duration;
+    /// let scope = CancelScope::with_deadline(quartet_runtime::Instant::now() + Duration::from_millis(5));
+    /// let r = scope.run(quartet_runtime::sleep(Duration::from_secs(60))).await;
+    /// assert!(matches!(r, Ok(None)) && scope.cancelled_caught());
+    /// # }).unwrap();
+    /// ```
     pub fn with_deadline(deadline: Instant) -> CancelScope {
         let s = Self::new();
         s.set_deadline(Some(deadline));
@@ -103,6 +119,24 @@ impl CancelScope {
     }
 
     /// A shielded scope: cancellations of outer scopes do not reach inside.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// # quartet_runtime::run(async {
+    /// use std::time::Duration;
+    /// let outer = CancelScope::new();
+    /// outer.cancel();
+    /// let inner = outer
+    ///     .run(async {
+    ///         // Cleanup that must await, inside a cancelled scope: shielded, with its own bound.
+    ///         let cleanup = CancelScope::shielded();
+    ///         cleanup.set_deadline(Some(quartet_runtime::Instant::now() + Duration::from_secs(1)));
+    ///         cleanup.run(quartet_runtime::sleep(Duration::from_millis(1))).await
+    ///     })
+    ///     .await;
+    /// assert!(matches!(inner, Ok(Some(Some(())))));
+    /// # }).unwrap();
+    /// ```
     pub fn shielded() -> CancelScope {
         let s = Self::new();
         s.set_shield(true);
@@ -114,11 +148,33 @@ impl CancelScope {
     }
 
     /// Cancels the scope (reason: explicit). Idempotent.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// # quartet_runtime::run(async {
+    /// let scope = CancelScope::new();
+    /// let r = scope
+    ///     .run(async {
+    ///         scope.cancel();
+    ///         quartet_runtime::checkpoint().await // fails: the scope is cancelled
+    ///     })
+    ///     .await;
+    /// assert!(matches!(r, Ok(None)));
+    /// # }).unwrap();
+    /// ```
     pub fn cancel(&self) {
         self.state.cancel(Reason::Explicit)
     }
 
     /// Cancels the scope with a reason that `Cancelled` errors will show.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// use quartet_runtime::Reason;
+    /// let scope = CancelScope::new();
+    /// scope.cancel_with(Reason::Other("user pressed stop".into()));
+    /// assert_eq!(scope.reason(), Some(Reason::Other("user pressed stop".into())));
+    /// ```
     pub fn cancel_with(&self, reason: Reason) {
         self.state.cancel(reason)
     }
@@ -154,41 +210,113 @@ impl CancelScope {
     }
 
     /// A `Send + Sync` handle that can cancel this scope from anywhere.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// let scope = CancelScope::new();
+    /// let handle = scope.handle(); // Send + Sync + Clone
+    /// std::thread::spawn(move || handle.cancel()).join().unwrap();
+    /// assert!(scope.cancel_called());
+    /// ```
     pub fn handle(&self) -> CancelHandle {
         CancelHandle { state: self.state.clone() }
     }
 
     /// True once a cancel was requested or the deadline passed.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// let scope = CancelScope::new();
+    /// scope.cancel();
+    /// assert!(scope.cancel_called() && !scope.cancelled_caught()); // nothing ran in it yet
+    /// ```
     pub fn cancel_called(&self) -> bool {
         self.state.cancel_called()
     }
 
     /// True if this scope absorbed a `Cancelled` when its block ended.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// # quartet_runtime::run(async {
+    /// let scope = CancelScope::new();
+    /// scope.cancel();
+    /// let _ = scope.run(quartet_runtime::checkpoint()).await;
+    /// assert!(scope.cancelled_caught());
+    /// # }).unwrap();
+    /// ```
     pub fn cancelled_caught(&self) -> bool {
         self.caught.get()
     }
 
     /// The deadline, if any.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// let at = quartet_runtime::Instant::now() + std::time::Duration::from_secs(5);
+    /// assert_eq!(CancelScope::with_deadline(at).deadline(), Some(at));
+    /// ```
     pub fn deadline(&self) -> Option<Instant> {
         self.state.deadline()
     }
 
     /// Moves the deadline (later or earlier), or removes it. Takes effect while the scope runs.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// # quartet_runtime::run(async {
+    /// use quartet_runtime::Instant;
+    /// use std::time::Duration;
+    /// // A sliding idle timeout: every bit of progress pushes the deadline back.
+    /// let idle = CancelScope::with_deadline(Instant::now() + Duration::from_millis(50));
+    /// let r = idle
+    ///     .run(async {
+    ///         for _ in 0..3 {
+    ///             quartet_runtime::sleep(Duration::from_millis(1)).await?;
+    ///             idle.set_deadline(Some(Instant::now() + Duration::from_millis(50)));
+    ///         }
+    ///         Ok::<_, quartet_runtime::Cancelled>("made progress")
+    ///     })
+    ///     .await;
+    /// assert_eq!(r, Ok(Some("made progress")));
+    /// # }).unwrap();
+    /// ```
     pub fn set_deadline(&self, deadline: Option<Instant>) {
         self.state.set_deadline(deadline)
     }
 
     /// Whether outer cancellations are hidden.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// assert!(CancelScope::shielded().shield());
+    /// ```
     pub fn shield(&self) -> bool {
         self.state.shield()
     }
 
     /// Turns the shield on or off. Takes effect while the scope runs.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// let scope = CancelScope::new();
+    /// scope.set_shield(true); // outer cancellations no longer reach inside
+    /// assert!(scope.shield());
+    /// ```
     pub fn set_shield(&self, on: bool) {
         self.state.set_shield(on)
     }
 
     /// Why the scope was cancelled, if it was.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// use quartet_runtime::Reason;
+    /// let scope = CancelScope::new();
+    /// assert_eq!(scope.reason(), None);
+    /// scope.cancel();
+    /// assert_eq!(scope.reason(), Some(Reason::Explicit));
+    /// ```
     pub fn reason(&self) -> Option<Reason> {
         self.state.reason()
     }
@@ -199,6 +327,21 @@ impl CancelScope {
     /// `Cancelled` that this scope owns (it was cancelled and no outer cancellation reaches it;
     /// then [`cancelled_caught`](Self::cancelled_caught) is true), and `Err(e)` otherwise: a real
     /// error, or a cancellation that belongs to an outer scope and keeps propagating.
+    ///
+    /// # Examples
+    /// ```
+    /// use quartet_nursery::*;
+    /// # quartet_runtime::run(async {
+    /// let scope = CancelScope::new();
+    /// let r = scope
+    ///     .run(async {
+    ///         quartet_runtime::checkpoint().await?;
+    ///         Ok::<_, BoxError>(5) // any error type users return works, BoxError included
+    ///     })
+    ///     .await;
+    /// assert_eq!(r.unwrap(), Some(5));
+    /// # }).unwrap();
+    /// ```
     pub async fn run<T, E, F, Via>(&self, fut: F) -> Result<Option<T>, E>
     where
         F: Future<Output = Result<T, E>>,
@@ -217,6 +360,22 @@ impl CancelScope {
 }
 
 /// Cancels a scope from any task or thread.
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::*;
+/// # quartet_runtime::run(async {
+/// let scope = CancelScope::new();
+/// let stop: CancelHandle = scope.handle();
+/// let worker = std::thread::spawn(move || {
+///     // e.g. a GUI thread or a signal handler thread
+///     stop.cancel();
+/// });
+/// worker.join().unwrap();
+/// let r = scope.run(quartet_runtime::sleep(std::time::Duration::from_secs(60))).await;
+/// assert!(matches!(r, Ok(None)));
+/// # }).unwrap();
+/// ```
 #[derive(Clone)]
 pub struct CancelHandle {
     state: Arc<ScopeState>,
@@ -230,11 +389,26 @@ impl fmt::Debug for CancelHandle {
 
 impl CancelHandle {
     /// Cancels the scope (reason: explicit).
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// let scope = CancelScope::new();
+    /// scope.handle().cancel();
+    /// assert!(scope.cancel_called());
+    /// ```
     pub fn cancel(&self) {
         self.state.cancel(Reason::Explicit)
     }
 
     /// Cancels the scope with a reason.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// use quartet_runtime::Reason;
+    /// let scope = CancelScope::new();
+    /// scope.handle().cancel_with(Reason::Signal);
+    /// assert_eq!(scope.reason(), Some(Reason::Signal));
+    /// ```
     pub fn cancel_with(&self, reason: Reason) {
         self.state.cancel(reason)
     }
@@ -262,6 +436,15 @@ impl CancelHandle {
     }
 
     /// True once a cancel was requested or the deadline passed.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// let scope = CancelScope::new();
+    /// let h = scope.handle();
+    /// assert!(!h.cancel_called());
+    /// scope.cancel();
+    /// assert!(h.cancel_called());
+    /// ```
     pub fn cancel_called(&self) -> bool {
         self.state.cancel_called()
     }
@@ -281,6 +464,29 @@ pub fn wait_shutdown_requested() -> quartet_runtime::cancel::ShutdownRequested {
 
 /// Runs `fut` shielded from outer cancellation (bounded cleanup: combine with a deadline, e.g.
 /// `CancelScope::shielded()` + `set_deadline`). Returns what [`CancelScope::run`] returns.
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::*;
+/// # quartet_runtime::run(async {
+/// use std::time::Duration;
+/// let outer = CancelScope::new();
+/// let r = outer
+///     .run(async {
+///         outer.cancel();
+///         // Runs to completion although the enclosing scope is cancelled.
+///         let done = shield(async {
+///             quartet_runtime::sleep(Duration::from_millis(1)).await?;
+///             Ok::<_, quartet_runtime::Cancelled>("flushed")
+///         })
+///         .await?;
+///         assert_eq!(done, Some("flushed"));
+///         quartet_runtime::checkpoint().await // the cancellation is still there afterwards
+///     })
+///     .await;
+/// assert!(matches!(r, Ok(None)));
+/// # }).unwrap();
+/// ```
 pub async fn shield<T, E, F, Via>(fut: F) -> Result<Option<T>, E>
 where
     F: Future<Output = Result<T, E>>,

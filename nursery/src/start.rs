@@ -113,6 +113,26 @@ impl<V> StartSink for StartSlot<V> {
 
 /// Given to a task started with [`Nursery::start`](crate::Nursery::start); call
 /// [`started`](TaskStatus::started) once the task is ready.
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::*;
+/// # quartet_runtime::run(async {
+/// use quartet_runtime::net::TcpListener;
+/// nursery(async |n| -> Result<(), BoxError> {
+///     let addr = n
+///         .start(|status: TaskStatus<std::net::SocketAddr>| async move {
+///             let listener = TcpListener::bind("127.0.0.1:0".parse()?)?;
+///             status.started(listener.local_addr()?); // `start` returns this to the caller
+///             Ok::<(), BoxError>(()) // ... then serve until cancelled
+///         })
+///         .await?;
+///     assert_ne!(addr.port(), 0);
+///     Ok(())
+/// })
+/// .await?;
+/// # Ok::<(), NurseryError>(()) }).unwrap().unwrap();
+/// ```
 pub struct TaskStatus<V> {
     slot: Rc<StartSlot<V>>,
 }
@@ -128,6 +148,22 @@ impl<V> TaskStatus<V> {
     /// If the caller of `start` has been cancelled meanwhile, the task is not moved into the
     /// nursery (Trio's rule): it stays cancelled, and `start` returns `Cancelled` once the task
     /// has finished.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// # quartet_runtime::run(async {
+    /// nursery(async |n| -> Result<(), BoxError> {
+    ///     let v = n.start(|status| async move {
+    ///         status.started(42u32);
+    ///         Ok::<(), BoxError>(())
+    ///     })
+    ///     .await?;
+    ///     assert_eq!(v, 42);
+    ///     Ok(())
+    /// })
+    /// .await?;
+    /// # Ok::<(), NurseryError>(()) }).unwrap().unwrap();
+    /// ```
     pub fn started(self, value: V) {
         if self.slot.refuse.get() {
             let mut cur = self.slot.state.borrow_mut();

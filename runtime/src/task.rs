@@ -16,6 +16,15 @@ use std::task::{Context, Poll};
 /// Yields to the scheduler once: the task goes to the back of its run queue.
 ///
 /// Not a cancellation point (it never returns `Cancelled`); use [`checkpoint`] for that.
+///
+/// # Examples
+/// ```
+/// # quartet_runtime::run(async {
+/// for _ in 0..3 {
+///     quartet_runtime::yield_now().await; // let other tasks run; never fails
+/// }
+/// # }).unwrap();
+/// ```
 pub fn yield_now() -> YieldNow {
     YieldNow { yielded: false }
 }
@@ -23,6 +32,14 @@ pub fn yield_now() -> YieldNow {
 /// The future of [`yield_now`].
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
+///
+/// # Examples
+/// ```
+/// # quartet_runtime::run(async {
+/// let y: quartet_runtime::task::YieldNow = quartet_runtime::yield_now();
+/// y.await;
+/// # }).unwrap();
+/// ```
 pub struct YieldNow {
     yielded: bool,
 }
@@ -84,6 +101,14 @@ pub fn io_queued() -> bool {
 /// whose nursery it runs in, so that reports name the whole path (`'server' > 'conn 10.0.0.1:5'
 /// > 'reader' (spawned at src/main.rs:9:11)`).
 #[derive(Debug, Clone)]
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::task::TaskInfo;
+/// let info = TaskInfo::new(Some("db".into()), std::panic::Location::caller());
+/// assert_eq!(info.name(), Some("db"));
+/// assert!(info.to_string().starts_with("'db' (spawned at "));
+/// ```
 pub struct TaskInfo {
     name: Option<String>,
     location: &'static Location<'static>,
@@ -92,6 +117,11 @@ pub struct TaskInfo {
 
 impl TaskInfo {
     /// A task spawned at `location`, optionally named.
+    ///
+    /// ```
+    /// let info = quartet_runtime::task::TaskInfo::new(None, std::panic::Location::caller());
+    /// assert!(info.name().is_none());
+    /// ```
     pub fn new(name: Option<String>, location: &'static Location<'static>) -> TaskInfo {
         TaskInfo { name, location, parent: None }
     }
@@ -123,11 +153,22 @@ impl TaskInfo {
     }
 
     /// The task's name, if it has one.
+    ///
+    /// ```
+    /// let info = quartet_runtime::task::TaskInfo::new(Some("worker".into()), std::panic::Location::caller());
+    /// assert_eq!(info.name(), Some("worker"));
+    /// ```
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
 
     /// Where the task was spawned.
+    ///
+    /// ```
+    /// let here = std::panic::Location::caller();
+    /// let info = quartet_runtime::task::TaskInfo::new(None, here);
+    /// assert_eq!(info.location().line(), here.line());
+    /// ```
     pub fn location(&self) -> &'static Location<'static> {
         self.location
     }
@@ -135,6 +176,14 @@ impl TaskInfo {
     /// Runs `f` with this task marked as the one being polled (restored afterwards, also on
     /// unwind). A closure rather than a guard, so the mark can never outlive `self` or be
     /// restored out of order.
+    ///
+    /// ```
+    /// use quartet_runtime::task::{TaskInfo, current_task};
+    /// let info = TaskInfo::new(Some("probe".into()), std::panic::Location::caller());
+    /// let seen = info.run_as(|| current_task().and_then(|t| t.name().map(String::from)));
+    /// assert_eq!(seen.as_deref(), Some("probe"));
+    /// assert!(current_task().is_none()); // restored
+    /// ```
     pub fn run_as<R>(&self, f: impl FnOnce() -> R) -> R {
         struct Restore(*const TaskInfo);
         impl Drop for Restore {
@@ -175,6 +224,14 @@ thread_local! {
 }
 
 /// A description of the task being polled on this thread, if a nursery marked one.
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::task::{TaskInfo, current_task};
+/// assert!(current_task().is_none()); // no nursery is polling a child here
+/// let info = TaskInfo::new(Some("x".into()), std::panic::Location::caller());
+/// info.run_as(|| assert_eq!(current_task().unwrap().name(), Some("x"))); // what nurseries do
+/// ```
 pub fn current_task() -> Option<TaskInfo> {
     let p = CURRENT.with(Cell::get);
     // SAFETY: the pointer is only set by `TaskInfo::run_as`, which borrows the `TaskInfo` for the

@@ -126,6 +126,17 @@ impl Drop for Timer {
 }
 
 /// Waits until `deadline`. A checkpoint: see [`Sleep`].
+///
+/// # Examples
+/// ```
+/// # quartet_runtime::run(async {
+/// use quartet_runtime::{Instant, sleep_until};
+/// use std::time::Duration;
+/// let tick = Instant::now() + Duration::from_millis(2);
+/// sleep_until(tick).await?; // wakes at the instant, however long the code before it took
+/// assert!(Instant::now() >= tick);
+/// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
+/// ```
 pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep { deadline, timer: Timer::new(), polled: false, park: cancel::Park::new() }
 }
@@ -153,6 +164,14 @@ pub(crate) fn far_future() -> Instant {
 /// deadline, and always yields at least once, even for a deadline in the past.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
+///
+/// # Examples
+/// ```
+/// # quartet_runtime::run(async {
+/// let s: quartet_runtime::Sleep = quartet_runtime::sleep(std::time::Duration::from_millis(1));
+/// s.await?;
+/// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
+/// ```
 pub struct Sleep {
     deadline: Instant,
     timer: Timer,
@@ -163,6 +182,15 @@ pub struct Sleep {
 
 impl Sleep {
     /// The instant this sleep ends.
+    ///
+    /// ```
+    /// # quartet_runtime::run(async {
+    /// use std::time::Duration;
+    /// let s = quartet_runtime::sleep(Duration::from_secs(1));
+    /// assert!(s.deadline() > quartet_runtime::Instant::now());
+    /// # drop(s);
+    /// # }).unwrap();
+    /// ```
     pub fn deadline(&self) -> Instant {
         self.deadline
     }
