@@ -77,6 +77,7 @@ pub async fn checkpoint() -> Result<(), Cancelled> {
 
 /// Takes one unit of the current tick's budget (H8). Returns false when the tick's budget is used
 /// up: the caller should stop polling children and let the kernel turn the ring.
+#[doc(hidden)] // for quartet-nursery's scheduler, not a user API
 pub fn consume_budget() -> bool {
     with_core(|c| {
         let b = c.budget.get();
@@ -93,6 +94,7 @@ pub fn consume_budget() -> bool {
 /// True if operations queued during this tick are waiting for the kernel to submit them. A
 /// scheduler that runs several rounds of tasks per tick stops when this is true, so I/O is
 /// submitted promptly rather than after the whole budget.
+#[doc(hidden)] // for quartet-nursery's scheduler, not a user API
 pub fn io_queued() -> bool {
     with_core(|c| c.driver.try_borrow_mut().map(|mut d| d.has_queued()).unwrap_or(true)).unwrap_or(false)
 }

@@ -95,6 +95,45 @@ struct Inner<'env> {
 ///
 /// Cloning the handle is cheap; a clone moved into a child lets it spawn siblings. Children
 /// inherit the nursery's cancel scopes, not the spawner's.
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::*;
+/// # quartet_runtime::run(async {
+/// use quartet_runtime::sleep;
+/// use std::time::Duration;
+///
+/// // A struct that keeps a nursery handle: two lifetimes, the borrow of the handle ('a) and
+/// // what the children may borrow ('env).
+/// struct Server<'a, 'env> {
+///     nursery: &'a Nursery<'env>,
+///     greeting: &'env str,
+/// }
+///
+/// impl Server<'_, '_> {
+///     fn accept(&self, who: u32) -> Result<(), SpawnError> {
+///         let greeting = self.greeting;
+///         self.nursery.spawn_named(format!("conn {who}"), async move {
+///             sleep(Duration::from_millis(1)).await?;
+///             println!("{greeting}, {who}");
+///             Ok::<_, BoxError>(())
+///         })?;
+///         Ok(())
+///     }
+/// }
+///
+/// let greeting = String::from("hello");
+/// nursery(async |n| -> Result<(), BoxError> {
+///     let server = Server { nursery: n, greeting: &greeting };
+///     for who in 0..3 {
+///         server.accept(who)?;
+///     }
+///     assert_eq!(n.live_children(), 3);
+///     Ok(())
+/// })
+/// .await?;
+/// # Ok::<(), NurseryError>(()) }).unwrap().unwrap();
+/// ```
 pub struct Nursery<'env> {
     inner: Rc<Inner<'env>>,
     _invariant: PhantomData<fn(&'env ()) -> &'env ()>,
@@ -241,6 +280,23 @@ impl<'env> Nursery<'env> {
     /// # Errors
     /// [`SpawnError`] if the nursery has finished.
     #[track_caller]
+    ///
+    /// # Examples
+    /// ```
+    /// use quartet_nursery::*;
+    /// # quartet_runtime::run(async {
+    /// let total = std::cell::Cell::new(0);
+    /// nursery(async |n| -> Result<(), BoxError> {
+    ///     for i in 1..=3 {
+    ///         let total = &total; // children may borrow what outlives the nursery
+    ///         n.spawn(async move { total.set(total.get() + i) })?;
+    ///     }
+    ///     Ok(())
+    /// })
+    /// .await?;
+    /// assert_eq!(total.get(), 6);
+    /// # Ok::<(), NurseryError>(()) }).unwrap().unwrap();
+    /// ```
     pub fn spawn<F>(&self, fut: F) -> Result<JoinHandle<ValueOf<F>>, SpawnError>
     where
         F: Future + 'env,
@@ -252,6 +308,19 @@ impl<'env> Nursery<'env> {
 
     /// Spawns a named child; the name appears in failure reports and diagnostics.
     #[track_caller]
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// # quartet_runtime::run(async {
+    /// let err = nursery(async |n| -> Result<(), BoxError> {
+    ///     n.spawn_named("db", async { Err::<(), _>(std::io::Error::other("connection refused")) })?;
+    ///     Ok(())
+    /// })
+    /// .await
+    /// .unwrap_err();
+    /// assert!(err.to_string().contains("'db'"));
+    /// # }).unwrap();
+    /// ```
     pub fn spawn_named<F>(&self, name: impl Into<String>, fut: F) -> Result<JoinHandle<ValueOf<F>>, SpawnError>
     where
         F: Future + 'env,
@@ -323,32 +392,120 @@ impl<'env> Nursery<'env> {
     }
 
     /// Cancels the nursery: its body and every child (reason: explicit).
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// # quartet_runtime::run(async {
+    /// nursery(async |n| -> Result<(), BoxError> {
+    ///     n.spawn(quartet_runtime::sleep(std::time::Duration::from_secs(3600)))?;
+    ///     n.cancel(); // the child and the body are cancelled; the nursery exits normally
+    ///     Ok(())
+    /// })
+    /// .await?;
+    /// # Ok::<(), NurseryError>(()) }).unwrap().unwrap();
+    /// ```
     pub fn cancel(&self) {
         self.inner.scope.cancel(Reason::Explicit)
     }
 
     /// Asks the nursery's body and children to finish within `grace`, then cancels it (see
     /// [`CancelScope::cancel_gracefully`]).
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// # quartet_runtime::run(async {
+    /// use std::time::Duration;
+    /// nursery(async |n| -> Result<(), BoxError> {
+    ///     n.spawn(async {
+    ///         // idle work gives up on a graceful request; busy work has `grace` to finish
+    ///         move_on_shutdown(quartet_runtime::sleep(Duration::from_secs(3600))).await?;
+    ///         Ok::<_, BoxError>(())
+    ///     })?;
+    ///     n.cancel_gracefully(Duration::from_millis(100));
+    ///     Ok(())
+    /// })
+    /// .await?;
+    /// # Ok::<(), NurseryError>(()) }).unwrap().unwrap();
+    /// ```
     pub fn cancel_gracefully(&self, grace: std::time::Duration) {
         self.inner.scope.cancel_gracefully(grace)
     }
 
     /// A `Send + Sync` handle that cancels this nursery from anywhere.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// # quartet_runtime::run(async {
+    /// nursery(async |n| -> Result<(), BoxError> {
+    ///     let stop = n.cancel_handle(); // Send + Sync: a thread or a sibling may stop the nursery
+    ///     n.spawn(async move {
+    ///         quartet_runtime::checkpoint().await?;
+    ///         stop.cancel();
+    ///         Ok::<_, BoxError>(())
+    ///     })?;
+    ///     quartet_runtime::sleep(std::time::Duration::from_secs(3600)).await?;
+    ///     Ok(())
+    /// })
+    /// .await?;
+    /// # Ok::<(), NurseryError>(()) }).unwrap().unwrap();
+    /// ```
     pub fn cancel_handle(&self) -> CancelHandle {
         CancelScope::from_state(self.inner.scope.clone()).handle()
     }
 
     /// The nursery's own cancel scope (for its deadline, shield and state).
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// # quartet_runtime::run(async {
+    /// use std::time::Duration;
+    /// let r = nursery(async |n| -> Result<(), BoxError> {
+    ///     // A deadline for the whole nursery: body and children.
+    ///     n.cancel_scope().set_deadline(Some(quartet_runtime::Instant::now() + Duration::from_millis(5)));
+    ///     n.spawn(quartet_runtime::sleep(Duration::from_secs(3600)))?;
+    ///     Ok(())
+    /// })
+    /// .await;
+    /// assert!(r.is_ok()); // its own deadline: a normal exit
+    /// # }).unwrap();
+    /// ```
     pub fn cancel_scope(&self) -> CancelScope {
         CancelScope::from_state(self.inner.scope.clone())
     }
 
     /// Children that have not finished.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// # quartet_runtime::run(async {
+    /// nursery(async |n| -> Result<(), BoxError> {
+    ///     assert_eq!(n.live_children(), 0);
+    ///     n.spawn(async {})?;
+    ///     assert_eq!(n.live_children(), 1);
+    ///     Ok(())
+    /// })
+    /// .await?;
+    /// # Ok::<(), NurseryError>(()) }).unwrap().unwrap();
+    /// ```
     pub fn live_children(&self) -> usize {
         self.inner.state.borrow().live
     }
 
     /// True once the nursery has finished; spawning then fails.
+    ///
+    /// ```
+    /// use quartet_nursery::*;
+    /// # quartet_runtime::run(async {
+    /// let mut kept = None;
+    /// nursery(async |n| -> Result<(), BoxError> {
+    ///     assert!(!n.is_closed());
+    ///     kept = Some(n.clone());
+    ///     Ok(())
+    /// })
+    /// .await?;
+    /// assert!(kept.unwrap().is_closed());
+    /// # Ok::<(), NurseryError>(()) }).unwrap().unwrap();
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.inner.state.borrow().closed
     }

@@ -26,6 +26,25 @@ impl<'env> Nursery<'env> {
     /// moved into this nursery (Trio's rule): it stays cancelled, `start` waits for it and returns
     /// `StartError::Cancelled`. Dropping the future also cancels a child that has not started; its
     /// outcome then goes to the nursery like any child's, so no failure is lost.
+    ///
+    /// # Examples
+    /// ```
+    /// use quartet_nursery::*;
+    /// # quartet_runtime::run(async {
+    /// nursery(async |n| -> Result<(), BoxError> {
+    ///     let port: u16 = n
+    ///         .start(|status| async move {
+    ///             status.started(8080); // e.g. after binding
+    ///             quartet_runtime::checkpoint().await?; // ... then keep serving
+    ///             Ok::<(), BoxError>(())
+    ///         })
+    ///         .await?;
+    ///     assert_eq!(port, 8080);
+    ///     Ok(())
+    /// })
+    /// .await?;
+    /// # Ok::<(), NurseryError>(()) }).unwrap().unwrap();
+    /// ```
     #[track_caller]
     pub fn start<V, F, Fut, E>(&self, f: F) -> impl Future<Output = Result<V, StartError>> + use<'_, 'env, V, F, Fut, E>
     where
