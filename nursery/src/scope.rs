@@ -452,12 +452,35 @@ impl CancelHandle {
 
 /// True once graceful (or hard) cancellation reaches the calling code: an enclosing scope, a
 /// nursery or the root was asked to shut down gracefully. Finish the work in hand and return.
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::{CancelScope, shutdown_requested};
+/// # quartet_runtime::run(async {
+/// assert!(!shutdown_requested());
+/// let scope = CancelScope::new();
+/// scope.cancel_gracefully(std::time::Duration::from_secs(1));
+/// let seen = scope.run(async { Ok::<_, quartet_runtime::Cancelled>(shutdown_requested()) }).await;
+/// assert_eq!(seen, Ok(Some(true))); // finish the work in hand, then return
+/// # }).unwrap();
+/// ```
 pub fn shutdown_requested() -> bool {
     quartet_runtime::cancel::shutdown_requested()
 }
 
 /// Waits until graceful cancellation reaches the calling code; `Err(Cancelled)` if it is
 /// hard-cancelled first. See [`CancelScope::cancel_gracefully`].
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::{CancelScope, wait_shutdown_requested};
+/// # quartet_runtime::run(async {
+/// let scope = CancelScope::new();
+/// scope.cancel_gracefully(std::time::Duration::from_secs(1));
+/// let r = scope.run(async { wait_shutdown_requested().await }).await;
+/// assert_eq!(r, Ok(Some(())));
+/// # }).unwrap();
+/// ```
 pub fn wait_shutdown_requested() -> quartet_runtime::cancel::ShutdownRequested {
     quartet_runtime::cancel::shutdown_requested_wait()
 }

@@ -18,9 +18,20 @@ use std::error::Error as StdError;
 /// Markers that keep the [`ScopeError`] impls apart. Never named by callers.
 pub mod via {
     /// The error implements `std::error::Error`.
+    ///
+    /// ```
+    /// fn body_error<E: quartet_nursery::ScopeError<V>, V>(_: &E) {}
+    /// body_error(&std::io::Error::other("any std::error::Error")); // V is inferred
+    /// ```
     #[derive(Debug)]
     pub struct StdError;
     /// A `Box<dyn Error ...>`.
+    ///
+    /// ```
+    /// fn body_error<E: quartet_nursery::ScopeError<V>, V>(_: &E) {}
+    /// let e: quartet_nursery::BoxError = "boxed".into();
+    /// body_error(&e); // V is inferred
+    /// ```
     #[derive(Debug)]
     pub struct Boxed;
     /// An `anyhow::Error`.

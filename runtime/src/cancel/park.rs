@@ -147,7 +147,7 @@ fn unpark(reg: &mut Option<Registered>) {
     drop(kind); // a stored waker is dropped outside the borrow
 }
 
-/// What [`OpPark::park`] found.
+/// What `OpPark::park` found.
 #[derive(Debug)]
 pub enum OpParkStatus {
     /// Parked; nothing to do.

@@ -242,6 +242,15 @@ fn accepted(res: Result<u32, OpError>, data: &ops::Accept) -> Result<(TcpStream,
 }
 
 /// The stream of connections of [`TcpListener::incoming`] (see there for an example).
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::net::{Incoming, TcpListener};
+/// let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+/// let incoming: Incoming<'_> = listener.incoming(); // a Stream of accepted connections
+/// # drop(incoming);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[must_use = "streams do nothing unless polled"]
 pub struct Incoming<'a> {
     listener: &'a TcpListener,
