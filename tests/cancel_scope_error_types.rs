@@ -6,9 +6,7 @@
 mod nursery_support;
 
 use nursery_support::run;
-use quartet::{
-    BoxError, CancelScope, Cancelled, OpError, Reason, TooSlow, fail_after, move_on_after, shield, sleep,
-};
+use quartet::{BoxError, CancelScope, Cancelled, OpError, Reason, TooSlow, fail_after, move_on_after, shield, sleep};
 use std::fmt;
 use std::time::Duration;
 

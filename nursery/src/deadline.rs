@@ -4,8 +4,8 @@
 
 use crate::error::TooSlow;
 use crate::scope::CancelScope;
-use quartet_runtime::Instant;
 use crate::scope_error::ScopeError;
+use quartet_runtime::Instant;
 use std::future::Future;
 use std::time::Duration;
 

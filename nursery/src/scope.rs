@@ -6,8 +6,8 @@
 //! returns; the scope then absorbs that cancellation (`cancelled_caught`), so code after it runs
 //! normally. A deadline is a cancel that fires by itself. A shield hides outer cancellations.
 
-use quartet_runtime::cancel::{Activation, ScopeState};
 use crate::scope_error::{self, ScopeError};
+use quartet_runtime::cancel::{Activation, ScopeState};
 use quartet_runtime::{Instant, Reason};
 use std::cell::Cell;
 use std::fmt;

@@ -30,12 +30,12 @@ mod outcome;
 mod run;
 mod start_call;
 
+use crate::child_output::ChildOutput;
 use crate::error::{BoxError, Failure, JoinError, NurseryError, SpawnError};
 use crate::join::{JoinHandle, Slot as JoinSlot};
 use crate::scope::{CancelHandle, CancelScope};
 use crate::start::StartSink;
 use quartet_runtime::cancel::{Activation, ScopeState};
-use crate::child_output::ChildOutput;
 use quartet_runtime::task::TaskInfo;
 use quartet_runtime::{Cancelled, OpError, ReadyQueue, Reason, is_cancellation};
 use run::Run;
