@@ -5,7 +5,8 @@
 //! - owned-buffer I/O ([`net`], [`fs`], [`IoBuf`]/[`IoBufMut`]) whose buffers the driver keeps alive
 //!   until the kernel is done with them, whatever happens to the future;
 //! - time ([`sleep`], [`Timer`]) and the cancel state every operation checks ([`cancel`]);
-//! - the task machinery nurseries build on ([`ReadyQueue`], [`task`]).
+//! - the hooks a structured scheduler builds on ([`hooks`]: ready queues, the cancel-status tree,
+//!   the park primitive, the tick budget), used by `quartet-nursery`.
 //!
 //! There is no `spawn` here and no API that takes a callback: concurrency comes from nurseries in
 //! `quartet-nursery`, and a completion only ever wakes the future that waits for it.
@@ -28,6 +29,7 @@ mod driver;
 mod error;
 mod fd;
 pub mod fs;
+pub mod hooks;
 mod kernel;
 pub mod monitor;
 pub mod net;
@@ -42,7 +44,9 @@ pub use buf::{IoBuf, IoBufMut};
 pub use builder::{Builder, RuntimeStats, run, stats};
 pub use driver::{DriverStats, Mode, SetupFlags};
 pub use error::{Cancelled, Error, OpError, Reason, Unavailable, find_cancelled, is_cancellation};
+#[doc(hidden)]
 pub use kernel::remote::{RemoteQueue, Unpark};
+#[doc(hidden)]
 pub use kernel::waker::ReadyQueue;
 pub use task::{checkpoint, yield_now};
 pub use time::{Instant, Sleep, Timer, sleep, sleep_until};
