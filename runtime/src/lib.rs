@@ -28,6 +28,7 @@ mod driver;
 mod error;
 mod fd;
 pub mod fs;
+pub mod io;
 mod kernel;
 pub mod monitor;
 pub mod net;
@@ -38,7 +39,7 @@ pub mod task;
 pub mod thread;
 mod time;
 
-pub use buf::{IoBuf, IoBufMut};
+pub use buf::{DEFAULT_READ_CHUNK, IoBuf, IoBufMut};
 pub use builder::{Builder, RuntimeStats, run, stats};
 pub use driver::{DriverStats, Mode, SetupFlags};
 pub use error::{Cancelled, Error, OpError, Reason, Unavailable, find_cancelled, is_cancellation};

@@ -134,13 +134,14 @@ impl TcpStream {
     }
 
     /// Receives into `buf`: a `Vec` appends into its spare capacity, a fixed-size buffer is filled
-    /// from the start. `Ok(0)` is end of stream; a buffer with no room is an `InvalidInput` error.
+    /// from the start. `Ok(0)` is end of stream. A `Vec` with no spare capacity first grows by
+    /// [`DEFAULT_READ_CHUNK`](crate::DEFAULT_READ_CHUNK); a full fixed-size buffer is an `InvalidInput` error.
     ///
     /// # Cancellation
     /// A checkpoint. If it returns `Cancelled`, no byte was consumed from the socket; data that
     /// arrived as the cancel raced it is returned as a normal result.
-    pub async fn recv<B: IoBufMut>(&self, buf: B) -> (Result<usize, OpError>, B) {
-        let (off, len) = match read_region(&buf) {
+    pub async fn recv<B: IoBufMut>(&self, mut buf: B) -> (Result<usize, OpError>, B) {
+        let (off, len) = match read_region(&mut buf) {
             Ok(r) => r,
             Err(e) => return (Err(e.into()), buf),
         };
