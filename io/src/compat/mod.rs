@@ -138,6 +138,7 @@ impl<S: OwnedRead + OwnedWrite + 'static> Compat<S> {
             let fut = self.reading.get_or_insert_with(|| {
                 let mut buf = std::mem::take(&mut self.rbuf);
                 buf.clear();
+                self.rpos = 0;
                 if buf.capacity() < self.rcap {
                     buf.reserve_exact(self.rcap);
                 }
