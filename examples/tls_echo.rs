@@ -47,7 +47,11 @@ async fn echo_server(listener: &TcpListener, config: Arc<ServerConfig>) -> Resul
 }
 
 /// Connects, verifies the server against `cert`, sends `message`, and returns the echo.
-async fn client(addr: std::net::SocketAddr, cert: CertificateDer<'static>, message: &[u8]) -> Result<Vec<u8>, BoxError> {
+async fn client(
+    addr: std::net::SocketAddr,
+    cert: CertificateDer<'static>,
+    message: &[u8],
+) -> Result<Vec<u8>, BoxError> {
     let mut roots = RootCertStore::empty();
     roots.add(cert)?;
     let config = ClientConfig::builder_with_provider(provider())

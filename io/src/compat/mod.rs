@@ -20,6 +20,9 @@
 //!
 //! The adapter is `!Send`, like every quartet stream: it lives on the runtime's thread.
 
+// Without any trait feature only `fill_buf` uses the poll methods.
+#![cfg_attr(not(any(feature = "futures-io", feature = "tokio-io", feature = "hyper")), allow(dead_code))]
+
 #[cfg(feature = "futures-io")]
 mod futures_io;
 #[cfg(feature = "tokio-io")]
@@ -159,6 +162,7 @@ impl<S: OwnedRead + OwnedWrite + 'static> Compat<S> {
     }
 
     /// Copies buffered bytes into `dst` (reading first if none); `Ok(0)` is end of stream.
+    #[cfg_attr(not(feature = "futures-io"), allow(dead_code))]
     pub(crate) fn poll_read_into(&mut self, cx: &mut Context<'_>, dst: &mut [u8]) -> Poll<io::Result<usize>> {
         if dst.is_empty() {
             return Poll::Ready(Ok(0));
