@@ -201,8 +201,13 @@ impl<R: OwnedRead> BufReader<R> {
         }
     }
 
-    /// Reads more bytes after the unconsumed ones; returns how many (0 at end of stream).
-    async fn read_more(&mut self) -> Result<usize, OpError> {
+    /// Reads more bytes after the buffered ones, keeping them (for parsers that found an
+    /// incomplete frame in [`buffer`](Self::buffer)); returns how many arrived (0 at end of
+    /// stream).
+    ///
+    /// # Cancellation
+    /// A checkpoint; `Cancelled` means nothing was read, and the buffered bytes are untouched.
+    pub async fn read_more(&mut self) -> Result<usize, OpError> {
         if self.pos == self.buf.len() {
             // Nothing buffered: read straight into the buffer.
             let mut buf = std::mem::take(&mut self.buf);
