@@ -4,7 +4,9 @@
 mod nursery_support;
 
 use nursery_support::{poll_once, readable_bytes, run, tcp_pair};
-use quartet::io::{BufReader, BufWriter, OwnedRead, OwnedWrite, ReadExt, WriteExt, copy, copy_bidirectional};
+use quartet::io::{
+    BufReader, BufWriter, FileCursor, OwnedRead, OwnedWrite, ReadExt, WriteExt, copy, copy_bidirectional,
+};
 use quartet::net::TcpStream;
 use quartet::{CancelScope, IoBuf, OpError, is_cancellation, nop, nursery};
 use std::io;
@@ -209,5 +211,54 @@ fn copy_bidirectional_failure_cancels_the_other_direction() {
         assert_eq!(err.failures().len(), 1, "{err}");
         assert!(err.failures()[0].origin().contains("b->a"), "{err}");
         assert!(!is_cancellation(err.failures()[0].error()));
+    });
+}
+
+fn temp_path(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("quartet-io-{}-{name}", std::process::id()))
+}
+
+#[test]
+fn file_cursor_writes_and_reads_lines_in_sequence() {
+    run(async {
+        let path = temp_path("lines");
+        let mut w = BufWriter::with_capacity(8, FileCursor::new(quartet::fs::File::create(&path).await.unwrap()));
+        for i in 0..100 {
+            w.write_all(format!("line {i}\n").as_bytes()).await.unwrap();
+        }
+        w.flush().await.unwrap();
+        let (cursor, _) = w.into_parts();
+        assert_eq!(cursor.position(), (0..100).map(|i| format!("line {i}\n").len() as u64).sum::<u64>());
+        cursor.into_inner().close().await.unwrap();
+
+        let file = quartet::fs::File::open(&path).await.unwrap();
+        let mut lines = BufReader::with_capacity(16, FileCursor::new(file)).lines();
+        let mut n = 0;
+        while let Some(line) = lines.next_line().await {
+            assert_eq!(line.unwrap(), format!("line {n}"));
+            n += 1;
+        }
+        assert_eq!(n, 100);
+        let _ = std::fs::remove_file(&path);
+    });
+}
+
+#[test]
+fn file_cursor_refuses_a_second_operation_in_flight() {
+    run(async {
+        let path = temp_path("busy");
+        std::fs::write(&path, b"0123456789").unwrap();
+        let cursor = FileCursor::new(quartet::fs::File::open(&path).await.unwrap());
+        let mut first = pin!(cursor.read(Vec::with_capacity(4)));
+        assert!(poll_once(first.as_mut()).await.is_pending());
+        let (second, _) = cursor.read(Vec::with_capacity(4)).await;
+        assert_eq!(second.unwrap_err().as_io().map(io::Error::kind), Some(io::ErrorKind::ResourceBusy));
+        let (res, buf) = first.await;
+        assert_eq!(res.unwrap(), 4);
+        assert_eq!(buf, b"0123");
+        let (res, buf) = cursor.read(Vec::with_capacity(4)).await;
+        assert_eq!(res.unwrap(), 4);
+        assert_eq!(buf, b"4567", "the position moved past the first read");
+        let _ = std::fs::remove_file(&path);
     });
 }

@@ -7,7 +7,8 @@
 //! - **Native, the fast path** (no trait objects, no copies beyond the buffer): [`BufReader`]
 //!   (`read_line`, `read_until`, [`lines`](BufReader::lines) as a `Stream`), [`BufWriter`],
 //!   [`ReadExt::read_exact`], [`ReadExt::read_to_end`], [`WriteExt::write_all`], [`copy`] and
-//!   [`copy_bidirectional`] (both directions are children of one nursery).
+//!   [`copy_bidirectional`] (both directions are children of one nursery). [`FileCursor`] gives a
+//!   positional `File` a current position, so all of these work on files too.
 //! - **Compatibility**: [`Compat`] implements `futures-io`'s `AsyncRead`/`AsyncWrite`/
 //!   `AsyncBufRead` (feature `futures-io`, default), tokio's (feature `tokio-io`) and hyper's
 //!   (feature `hyper`, with [`hyper::HyperTimer`] and [`hyper::NurseryExecutor`]). The adapter
@@ -34,6 +35,7 @@ mod buf_writer;
 mod compat;
 mod copy;
 mod ext;
+mod file_cursor;
 #[cfg(feature = "hyper")]
 pub mod hyper;
 mod lines;
@@ -44,6 +46,7 @@ pub use buf_writer::BufWriter;
 pub use compat::Compat;
 pub use copy::{copy, copy_bidirectional};
 pub use ext::{ReadExt, WriteExt};
+pub use file_cursor::FileCursor;
 pub use lines::Lines;
 pub use quartet_runtime::io::{OwnedRead, OwnedWrite};
 pub use slice::Slice;
