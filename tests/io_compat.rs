@@ -133,3 +133,45 @@ fn tokio_io_traits_work_with_a_real_peer_and_see_cancellation() {
         let _ = tokio::io::AsyncWriteExt::shutdown(&mut io).await;
     });
 }
+
+#[test]
+fn bytes_accepted_before_a_cancel_are_sent_by_a_later_flush_exactly_once() {
+    run(async {
+        let (peer, stream) = tcp_pair().await.unwrap();
+        let mut io = Compat::new(stream);
+        let data: Vec<u8> = (0..4_000_000u32).map(|i| (i % 253) as u8).collect();
+        let mut accepted = 0usize;
+        let scope = CancelScope::new();
+        {
+            let mut fut = pin!(scope.run(async {
+                while accepted < data.len() {
+                    accepted += io.write(&data[accepted..]).await?;
+                }
+                Ok::<_, io::Error>(())
+            }));
+            // Let a few sends go out, then cancel while one is in flight or the socket is full.
+            for _ in 0..3 {
+                assert!(poll_once(fut.as_mut()).await.is_pending());
+                nop().await.unwrap();
+            }
+            scope.cancel();
+            assert_eq!(fut.await.unwrap(), None, "the cancellation reached the writer");
+        }
+        assert!(accepted > 0 && accepted < data.len(), "accepted {accepted}");
+        // Outside the cancelled scope, a flush sends what was accepted and nothing else.
+        let expected = data[..accepted].to_vec();
+        quartet::nursery(async |n| {
+            n.spawn(async {
+                let (res, got) = peer.read_to_end(Vec::new()).await;
+                res?;
+                assert_eq!(got.len(), expected.len());
+                assert!(got == expected, "the peer got exactly the accepted bytes, in order");
+                Ok::<_, quartet::OpError>(())
+            })?;
+            io.close().await?;
+            Ok::<_, quartet::BoxError>(())
+        })
+        .await
+        .unwrap();
+    });
+}
