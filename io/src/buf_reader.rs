@@ -101,6 +101,14 @@ impl<R: OwnedRead> BufReader<R> {
     ///
     /// # Cancellation
     /// A checkpoint when the buffer is empty; `Cancelled` means nothing was read.
+    ///
+    /// ```no_run
+    /// # async fn f(s: quartet_runtime::net::TcpStream) -> Result<(), quartet_runtime::OpError> {
+    /// let mut reader = quartet_io::BufReader::new(s);
+    /// let n = reader.fill_buf().await?.len();
+    /// reader.consume(n); // used it all
+    /// # Ok(()) }
+    /// ```
     pub async fn fill_buf(&mut self) -> Result<&[u8], OpError> {
         if self.pos == self.buf.len() {
             self.read_more().await?;
@@ -139,6 +147,14 @@ impl<R: OwnedRead> BufReader<R> {
     /// # Cancellation
     /// `Cancelled` means nothing was consumed and `out` is unchanged: the partial line read so
     /// far stays in the buffer and the next call returns it whole.
+    ///
+    /// ```no_run
+    /// # async fn f(s: quartet_runtime::net::TcpStream) -> Result<(), quartet_runtime::OpError> {
+    /// let mut reader = quartet_io::BufReader::new(s);
+    /// let mut record = Vec::new();
+    /// reader.read_until(0, &mut record).await?; // a NUL-terminated record
+    /// # Ok(()) }
+    /// ```
     pub async fn read_until(&mut self, byte: u8, out: &mut Vec<u8>) -> Result<usize, OpError> {
         let end = self.find(byte).await?;
         let n = end - self.pos;
@@ -173,6 +189,15 @@ impl<R: OwnedRead> BufReader<R> {
 
     /// The lines of the stream, without their `\n` or `\r\n`, as a
     /// [`Stream`](futures_core::Stream).
+    ///
+    /// ```no_run
+    /// # async fn f(s: quartet_runtime::net::TcpStream) -> Result<(), quartet_runtime::OpError> {
+    /// let mut lines = quartet_io::BufReader::new(s).lines();
+    /// while let Some(line) = lines.next_line().await {
+    ///     println!("{}", line?);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn lines<'a>(self) -> Lines<'a, R>
     where
         R: 'a,
@@ -207,6 +232,27 @@ impl<R: OwnedRead> BufReader<R> {
     ///
     /// # Cancellation
     /// A checkpoint; `Cancelled` means nothing was read, and the buffered bytes are untouched.
+    ///
+    /// ```no_run
+    /// # async fn f(s: quartet_runtime::net::TcpStream) -> Result<(), quartet_runtime::OpError> {
+    /// // A length-prefixed frame: wait until the prefix and the body are buffered.
+    /// let mut reader = quartet_io::BufReader::new(s);
+    /// let frame = loop {
+    ///     let buf = reader.buffer();
+    ///     if buf.len() >= 4 {
+    ///         let len = u32::from_be_bytes(buf[..4].try_into().unwrap()) as usize;
+    ///         if buf.len() >= 4 + len {
+    ///             let frame = buf[4..4 + len].to_vec();
+    ///             reader.consume(4 + len);
+    ///             break frame;
+    ///         }
+    ///     }
+    ///     if reader.read_more().await? == 0 {
+    ///         return Ok(()); // end of stream
+    ///     }
+    /// };
+    /// # Ok(()) }
+    /// ```
     pub async fn read_more(&mut self) -> Result<usize, OpError> {
         if self.pos == self.buf.len() {
             // Nothing buffered: read straight into the buffer.

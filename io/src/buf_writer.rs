@@ -83,6 +83,14 @@ impl<W: OwnedWrite> BufWriter<W> {
     /// the buffer went out is an `Interrupted` I/O error saying how much; the unsent rest stays
     /// buffered, so a later `flush` finishes the job (nothing lost, nothing sent twice). Drop the
     /// future mid-send instead and the buffered bytes are gone: cancel through a scope.
+    ///
+    /// ```no_run
+    /// # async fn f(s: quartet_runtime::net::TcpStream) -> Result<(), quartet_runtime::OpError> {
+    /// let mut w = quartet_io::BufWriter::new(s);
+    /// w.write_all(b"PING\r\n").await?;
+    /// w.flush().await?; // now it is on the wire
+    /// # Ok(()) }
+    /// ```
     pub async fn flush(&mut self) -> Result<(), OpError> {
         let total = self.buf.len();
         let mut slice = Slice::new(std::mem::take(&mut self.buf), 0);

@@ -5,7 +5,6 @@ use quartet_runtime::fs::File;
 use quartet_runtime::io::{OwnedRead, OwnedWrite};
 use quartet_runtime::{IoBuf, IoBufMut, OpError};
 use std::cell::Cell;
-use std::future::Future;
 use std::io;
 
 /// A [`File`] with a current position: each read or write happens at the position and moves it
@@ -79,19 +78,17 @@ impl OwnedRead for FileCursor {
     ///
     /// # Cancellation
     /// A checkpoint; `Cancelled` means nothing was read and the position is unchanged.
-    fn read<B: IoBufMut>(&self, buf: B) -> impl Future<Output = (Result<usize, OpError>, B)> {
-        async move {
-            let _busy = match self.claim() {
-                Ok(b) => b,
-                Err(e) => return (Err(e), buf),
-            };
-            let pos = self.pos.get();
-            let (res, buf) = self.file.read_at(buf, pos).await;
-            if let Ok(n) = res {
-                self.pos.set(pos + n as u64);
-            }
-            (res, buf)
+    async fn read<B: IoBufMut>(&self, buf: B) -> (Result<usize, OpError>, B) {
+        let _busy = match self.claim() {
+            Ok(b) => b,
+            Err(e) => return (Err(e), buf),
+        };
+        let pos = self.pos.get();
+        let (res, buf) = self.file.read_at(buf, pos).await;
+        if let Ok(n) = res {
+            self.pos.set(pos + n as u64);
         }
+        (res, buf)
     }
 }
 
@@ -100,18 +97,16 @@ impl OwnedWrite for FileCursor {
     ///
     /// # Cancellation
     /// A checkpoint; `Cancelled` means nothing was written and the position is unchanged.
-    fn write<B: IoBuf>(&self, buf: B) -> impl Future<Output = (Result<usize, OpError>, B)> {
-        async move {
-            let _busy = match self.claim() {
-                Ok(b) => b,
-                Err(e) => return (Err(e), buf),
-            };
-            let pos = self.pos.get();
-            let (res, buf) = self.file.write_at(buf, pos).await;
-            if let Ok(n) = res {
-                self.pos.set(pos + n as u64);
-            }
-            (res, buf)
+    async fn write<B: IoBuf>(&self, buf: B) -> (Result<usize, OpError>, B) {
+        let _busy = match self.claim() {
+            Ok(b) => b,
+            Err(e) => return (Err(e), buf),
+        };
+        let pos = self.pos.get();
+        let (res, buf) = self.file.write_at(buf, pos).await;
+        if let Ok(n) = res {
+            self.pos.set(pos + n as u64);
         }
+        (res, buf)
     }
 }

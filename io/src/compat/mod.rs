@@ -130,6 +130,13 @@ impl<S: OwnedRead + OwnedWrite + 'static> Compat<S> {
     ///
     /// # Cancellation
     /// `Cancelled` (inside the `io::Error`) means nothing was consumed.
+    ///
+    /// ```no_run
+    /// # async fn f(s: quartet_runtime::net::TcpStream) -> std::io::Result<()> {
+    /// let mut io = quartet_io::Compat::new(s);
+    /// let is_h2 = io.fill_buf().await?.starts_with(b"PRI * HTTP/2.0");
+    /// # Ok(()) }
+    /// ```
     pub async fn fill_buf(&mut self) -> io::Result<&[u8]> {
         poll_fn(|cx| self.poll_fill(cx).map_ok(|_| ())).await?;
         Ok(self.buffered())
