@@ -11,12 +11,20 @@
 //! spawned stream is then a child of that nursery: it is cancelled with it, and the nursery does
 //! not return until the stream has finished. No channel or thread hop is needed.
 //!
+//! Some APIs built on hyper do want a `Send + Sync + 'static` executor for `Send` futures
+//! (hyper-util's pooled client, for one). For them, [`send_executor`] returns a [`SendExecutor`]
+//! that may be cloned and called from any thread: it only pushes the boxed future into a quartet
+//! channel. The other end, a [`SendExecutorTask`] that the program runs as a child of its nursery,
+//! receives each future and spawns it there. Both ways, the futures end up as nursery children.
+//!
 //! The timer's `Sleep` is `Send + Sync` as hyper requires: quartet's [`Sleep`](quartet_runtime::Sleep)
 //! holds only an instant and a timer key (it registers with the thread's runtime when polled).
 
 use crate::compat::Compat;
 use hyper::rt::{self, ReadBufCursor};
-use quartet_nursery::Nursery;
+use quartet_nursery::channel::{Receiver, RecvError, Sender, unbounded_channel};
+use quartet_nursery::{Nursery, SpawnError};
+use quartet_runtime::Cancelled;
 use quartet_runtime::io::{OwnedRead, OwnedWrite};
 use std::convert::Infallible;
 use std::fmt;
@@ -140,5 +148,96 @@ where
         };
         // Err only if the nursery has finished: nothing can run the future then.
         let _ = self.nursery.spawn_named("hyper task", task);
+    }
+}
+
+type SendFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// A hyper `rt::Executor` that is `Send + Sync + 'static`, for APIs that require one. Futures go
+/// through a channel to the [`SendExecutorTask`] made with it, which spawns them into a nursery.
+/// If that task has ended, `execute` drops the future.
+///
+/// # Examples
+/// ```no_run
+/// # async fn f() -> Result<(), quartet_nursery::NurseryError> {
+/// use hyper::rt::Executor;
+/// let (exec, task) = quartet_io::hyper::send_executor();
+/// quartet_nursery::nursery(async |n| {
+///     n.spawn(task.run(n.clone()))?;
+///     std::thread::spawn(move || exec.execute(async { println!("runs as a nursery child") }));
+///     Ok::<_, quartet_nursery::SpawnError>(())
+/// })
+/// .await
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct SendExecutor {
+    tx: Sender<SendFuture>,
+}
+
+impl fmt::Debug for SendExecutor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendExecutor").finish_non_exhaustive()
+    }
+}
+
+impl<F> rt::Executor<F> for SendExecutor
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    fn execute(&self, fut: F) {
+        // Unbounded: never full. Err only if the task has ended; the future is then dropped.
+        let _ = self.tx.try_send(Box::pin(fut));
+    }
+}
+
+/// The receiving end of a [`SendExecutor`]: run it as a child of the nursery that should own the
+/// executed futures.
+#[derive(Debug)]
+pub struct SendExecutorTask {
+    rx: Receiver<SendFuture>,
+}
+
+/// A `Send + Sync` executor and the task that spawns what it is given (see [`SendExecutor`]).
+pub fn send_executor() -> (SendExecutor, SendExecutorTask) {
+    let (tx, rx) = unbounded_channel();
+    (SendExecutor { tx }, SendExecutorTask { rx })
+}
+
+/// Why a [`SendExecutorTask`] stopped before every executor handle was gone.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExecutorTaskError {
+    /// The task's scope was cancelled.
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
+    /// The nursery has finished, so nothing more can be spawned into it.
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
+}
+
+impl SendExecutorTask {
+    /// Spawns every future the executor is given into `nursery` (pass a clone of the handle),
+    /// until every [`SendExecutor`]
+    /// clone is dropped (then `Ok`).
+    ///
+    /// # Cancellation
+    /// Returns `Cancelled` when its scope is cancelled; futures already spawned are children of
+    /// `nursery` and are cancelled with it, not by this task.
+    pub async fn run(self, nursery: Nursery<'_>) -> Result<(), ExecutorTaskError> {
+        loop {
+            match self.rx.recv().await {
+                Ok(Some(fut)) => {
+                    nursery.spawn_named("hyper task", async move {
+                        fut.await;
+                        Ok::<(), Infallible>(())
+                    })?;
+                }
+                // Every executor handle is gone (or this end was closed): nothing more will come.
+                Ok(None) | Err(RecvError::Closed) => return Ok(()),
+                Err(RecvError::Cancelled(c)) => return Err(c.into()),
+                Err(_) => return Ok(()),
+            }
+        }
     }
 }

@@ -11,7 +11,8 @@
 //!   positional `File` a current position, so all of these work on files too.
 //! - **Compatibility**: [`Compat`] implements `futures-io`'s `AsyncRead`/`AsyncWrite`/
 //!   `AsyncBufRead` (feature `futures-io`, default), tokio's (feature `tokio-io`) and hyper's
-//!   (feature `hyper`, with [`hyper::HyperTimer`] and [`hyper::NurseryExecutor`]). The adapter
+//!   (feature `hyper`, with [`hyper::HyperTimer`], [`hyper::NurseryExecutor`] and, for APIs that
+//!   need a `Send` executor, [`hyper::send_executor`]). The adapter
 //!   owns its buffers, so a dropped read future loses no byte, and a cancel scope reaches a
 //!   blocked read and reports it as cancellation, not end of file.
 //!
