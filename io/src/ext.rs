@@ -35,8 +35,11 @@ pub trait ReadExt: OwnedRead {
                 // A read fills all spare capacity, so read through an exact-size buffer when the
                 // spare room is larger than what is missing: no byte past `n` leaves the stream.
                 let res = if buf.capacity() - buf.len() > want {
-                    let (res, part) = self.read(Vec::with_capacity(want)).await;
-                    buf.extend_from_slice(&part[..part.len().min(want)]);
+                    // A boxed slice is filled from its start and never beyond its length.
+                    let (res, part) = self.read(vec![0u8; want].into_boxed_slice()).await;
+                    if let Ok(n) = res {
+                        buf.extend_from_slice(&part[..n.min(want)]);
+                    }
                     res
                 } else {
                     let (res, back) = self.read(buf).await;

@@ -11,7 +11,9 @@
 //!   the adapter's buffer and the next read returns it.
 //! - **Writes** are write-behind: `poll_write` copies the bytes into the adapter's buffer, starts
 //!   the send and reports them accepted; the next `poll_write` or `poll_flush` waits for that send
-//!   to finish (resending the rest after a short send). One send is in flight at a time.
+//!   to finish (resending the rest after a short send). One send is in flight at a time. As with
+//!   any buffered writer, flush or close before dropping the adapter: a send still in flight when
+//!   it is dropped is cancelled.
 //! - **Cancellation.** The ops are ring ops, so a cancel scope around a blocked read reaches it
 //!   like any quartet operation. It comes back as an `io::Error` of kind `Interrupted` whose inner
 //!   error is the [`Cancelled`](quartet_runtime::Cancelled) (so
