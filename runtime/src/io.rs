@@ -3,7 +3,7 @@
 //!
 //! They keep quartet's owned-buffer shape: the buffer goes in by value and comes back with the
 //! result, because the kernel may still write it after the future is gone (H1). Methods take
-//! `&self` so one task can read while another writes (as [`TcpStream`](crate::net::TcpStream)
+//! `&self` so one task can read while another writes (as [`TcpStream`]
 //! allows); `&S` implements them too, so generic code can borrow a stream.
 //!
 //! Contract for implementors: an operation that returns `Err(OpError::Cancelled(_))` did nothing

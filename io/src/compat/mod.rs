@@ -1,24 +1,7 @@
 //! [`Compat`]: a quartet stream seen through the poll-based I/O traits of the ecosystem
 //! (`futures-io`, tokio, hyper), each behind its cargo feature.
 //!
-//! Completion I/O does not fit `poll_read(&mut [u8])`: the kernel needs a buffer it owns until
-//! the operation completes, and the caller's slice is gone as soon as its future is dropped. So
-//! the adapter owns its buffers and its in-flight operations (H1, H10):
-//!
-//! - **Reads** go into the adapter's buffer; `poll_read` copies out of it. The in-flight read op
-//!   lives in the adapter, not in the caller's future, so a read future dropped mid-flight (a
-//!   `select`, a caller's timeout) loses nothing: the op stays in the adapter, its data lands in
-//!   the adapter's buffer and the next read returns it.
-//! - **Writes** are write-behind: `poll_write` copies the bytes into the adapter's buffer, starts
-//!   the send and reports them accepted; the next `poll_write` or `poll_flush` waits for that send
-//!   to finish (resending the rest after a short send). One send is in flight at a time. As with
-//!   any buffered writer, flush or close before dropping the adapter: a send still in flight when
-//!   it is dropped is cancelled.
-//! - **Cancellation.** The ops are ring ops, so a cancel scope around a blocked read reaches it
-//!   like any quartet operation. It comes back as an `io::Error` of kind `Interrupted` whose inner
-//!   error is the [`Cancelled`](quartet_runtime::Cancelled) (so
-//!   [`is_cancellation`](quartet_runtime::is_cancellation) recognises it), never as end of file;
-//!   it consumed nothing, and unsent write data stays in the adapter for a later flush.
+//! Why and how: see [`Compat`].
 //!
 //! The adapter is `!Send`, like every quartet stream: it lives on the runtime's thread.
 
@@ -44,15 +27,32 @@ type ReadFuture = Pin<Box<dyn Future<Output = (Result<usize, OpError>, Vec<u8>)>
 type WriteFuture = Pin<Box<dyn Future<Output = (Result<usize, OpError>, Slice<Vec<u8>>)>>>;
 type ShutdownFuture = Pin<Box<dyn Future<Output = Result<(), OpError>>>>;
 
-/// Default read buffer size (16 KiB), also the largest chunk one `poll_write` accepts (64 KiB is
-/// used for writes).
+/// Default read buffer size (16 KiB); one `poll_write` accepts at most `MAX_WRITE` (64 KiB).
 const READ_BUF: usize = 16 * 1024;
 const MAX_WRITE: usize = 64 * 1024;
 
 /// A quartet stream with the poll-based I/O traits: `futures_io::{AsyncRead, AsyncWrite,
 /// AsyncBufRead}` (feature `futures-io`, on by default), tokio's (feature `tokio-io`) and
-/// hyper's `rt::Read`/`rt::Write` (feature `hyper`). See the [module docs](self) for how reads,
-/// writes and cancellation behave.
+/// hyper's `rt::Read`/`rt::Write` (feature `hyper`).
+///
+/// Completion I/O does not fit `poll_read(&mut [u8])`: the kernel needs a buffer it owns until
+/// the operation completes, and the caller's slice is gone as soon as its future is dropped. So
+/// the adapter owns its buffers and its in-flight operations (H1, H10):
+///
+/// - **Reads** go into the adapter's buffer; `poll_read` copies out of it. The in-flight read op
+///   lives in the adapter, not in the caller's future, so a read future dropped mid-flight (a
+///   `select`, a caller's timeout) loses nothing: the op stays in the adapter, its data lands in
+///   the adapter's buffer and the next read returns it.
+/// - **Writes** are write-behind: `poll_write` copies the bytes into the adapter's buffer, starts
+///   the send and reports them accepted; the next `poll_write` or `poll_flush` waits for that send
+///   to finish (resending the rest after a short send). One send is in flight at a time. As with
+///   any buffered writer, flush or close before dropping the adapter: a send still in flight when
+///   it is dropped is cancelled.
+/// - **Cancellation.** The ops are ring ops, so a cancel scope around a blocked read reaches it
+///   like any quartet operation. It comes back as an `io::Error` of kind `Interrupted` whose inner
+///   error is the [`Cancelled`](quartet_runtime::Cancelled) (so
+///   [`is_cancellation`](quartet_runtime::is_cancellation) recognises it), never as end of file;
+///   it consumed nothing, and unsent write data stays in the adapter for a later flush.
 ///
 /// # Examples
 /// ```no_run
