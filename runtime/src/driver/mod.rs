@@ -324,9 +324,18 @@ impl Driver {
     }
 
     /// Submits queued work, optionally waits, and collects the wakers of completed ops.
+    ///
+    /// It never blocks while work it found is pending: flushing a full SQ reaps completions (which
+    /// may wake tasks or fire the wake read) and may queue closes, so a wait asked for by a caller
+    /// that could not know this becomes a non-blocking enter (H7).
     pub fn turn(&mut self, wait: Option<Option<Duration>>, wakers: &mut Vec<Waker>) -> io::Result<()> {
+        let woken_before = wakers.len();
         self.arm_wake();
         self.flush(wakers)?;
+        let wait = match wait {
+            Some(_) if self.found_work(wakers.len() > woken_before) => None,
+            w => w,
+        };
         match wait {
             // Non-blocking, with nothing to submit: skip the syscall for a few busy ticks (tasks
             // that only wake each other need no kernel), but never more than BUSY_SKIPS in a row,
@@ -346,6 +355,12 @@ impl Driver {
         }
         self.reap(wakers);
         Ok(())
+    }
+
+    /// True if the loop has something to do without waiting: tasks were woken, a remote wake
+    /// arrived, or SQEs are still queued in userspace.
+    fn found_work(&mut self, woken: bool) -> bool {
+        woken || self.wake_fired || !self.backlog.is_empty() || !self.cancels.is_empty() || self.closes.peek().is_some()
     }
 
     fn reap(&mut self, wakers: &mut Vec<Waker>) {
