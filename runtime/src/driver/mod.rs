@@ -403,7 +403,8 @@ impl Driver {
     /// still in flight, then close remaining fds. The ring itself is closed when `self` drops,
     /// before the slab frees any memory (field order).
     pub fn shutdown(&mut self, bound: Duration) -> ShutdownReport {
-        let end = Instant::now() + bound;
+        // A bound too large for an `Instant` (e.g. `Duration::MAX`) waits "forever": 30 years.
+        let end = Instant::now().checked_add(bound).unwrap_or_else(crate::time::far_future);
         let e = opcode::AsyncCancel2::new(types::CancelBuilder::any()).build().user_data(TAG_CANCEL);
         self.internal_in_flight += 1;
         self.push(e);
