@@ -54,6 +54,13 @@ pub(crate) use net::clamp_len as net_clamp;
 ///
 /// # Cancellation
 /// A checkpoint; `Cancelled` means the nop was not submitted or was cancelled.
+///
+/// # Threads
+/// Not `Send`, like every future that holds a ring op:
+/// ```compile_fail,E0277
+/// fn assert_send<T: Send>(_: T) {}
+/// assert_send(quartet_runtime::nop());
+/// ```
 pub async fn nop() -> Result<(), OpError> {
     op::Op::new(op::Nop).await.0.map(drop)
 }

@@ -156,6 +156,13 @@ pub struct File {
 
 impl File {
     /// Opens read-only.
+    ///
+    /// Like every I/O future, the returned one is not `Send`: it must be polled, and dropped, on
+    /// the thread of the runtime that submitted it.
+    /// ```compile_fail,E0277
+    /// fn assert_send<T: Send>(_: T) {}
+    /// assert_send(quartet_runtime::fs::File::open("/etc/hostname"));
+    /// ```
     pub async fn open(path: impl AsRef<Path>) -> Result<File, OpError> {
         OpenOptions::new().read(true).open(path).await
     }
