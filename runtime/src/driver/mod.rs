@@ -448,6 +448,10 @@ impl Drop for Driver {
             // any in-flight op's memory, so leak it rather than free it (H4). The ring closes next.
             self.ops.leak_all();
             std::mem::forget(std::mem::replace(&mut self.wake_buf, Box::new(0)));
+            // fds queued for a ring close were given up by their owners and no op refers to them
+            // (an op's fd owner lives in its data, leaked above): close them now, and make later
+            // drops of fd owners close at once, rather than leak every one of them.
+            self.closes.shut();
         }
     }
 }
@@ -495,6 +499,9 @@ impl Closes {
         }
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests;
 
 #[derive(Debug, Clone, Copy)]
 enum CancelTarget {
