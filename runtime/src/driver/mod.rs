@@ -12,6 +12,7 @@
 //! Completions are routed by `user_data` to exactly the op that waits for them; internal ops use
 //! the band with bit 63 set and unknown completions are ignored (H6).
 
+mod closes;
 mod probe;
 mod slab;
 
@@ -20,6 +21,7 @@ pub(crate) use slab::{Cleanup, Lifecycle, OpKey};
 
 use crate::error::Unavailable;
 use io_uring::{IoUring, opcode, squeue, types};
+pub(crate) use closes::Closes;
 use slab::{Completion, INTERNAL, Slab};
 use std::any::Any;
 use std::collections::VecDeque;
@@ -452,50 +454,6 @@ impl Drop for Driver {
             // (an op's fd owner lives in its data, leaked above): close them now, and make later
             // drops of fd owners close at once, rather than leak every one of them.
             self.closes.shut();
-        }
-    }
-}
-
-/// fds waiting to be closed through the ring. Shared (single-threaded) so that an fd owner dropped
-/// while the driver is busy (e.g. inside `reclaim`) can queue its close without a re-borrow.
-#[derive(Debug, Clone)]
-pub(crate) struct Closes(std::rc::Rc<std::cell::RefCell<Option<Vec<RawFd>>>>);
-
-impl Closes {
-    fn new() -> Closes {
-        Closes(std::rc::Rc::new(std::cell::RefCell::new(Some(Vec::new()))))
-    }
-}
-
-impl Closes {
-    /// Queues `fd`; after shutdown, closes it at once.
-    pub fn push(&self, fd: RawFd) {
-        let mut v = self.0.borrow_mut();
-        match v.as_mut() {
-            Some(v) => v.push(fd),
-            None => {
-                // SAFETY: the caller owned `fd` and gives it up; no op uses it after shutdown.
-                unsafe { libc::close(fd) };
-            }
-        }
-    }
-
-    fn peek(&self) -> Option<RawFd> {
-        self.0.borrow().as_ref().and_then(|v| v.last().copied())
-    }
-
-    fn pop(&self) {
-        if let Some(v) = self.0.borrow_mut().as_mut() {
-            v.pop();
-        }
-    }
-
-    /// Closes everything still queued with close(2) and makes later pushes close at once.
-    fn shut(&self) {
-        let v = self.0.borrow_mut().take().unwrap_or_default();
-        for fd in v {
-            // SAFETY: each fd was given up by its owner and no op uses it any more.
-            unsafe { libc::close(fd) };
         }
     }
 }
