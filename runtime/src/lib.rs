@@ -49,6 +49,14 @@ pub use time::{Instant, Sleep, Timer, sleep, sleep_until};
 
 pub(crate) use net::clamp_len as net_clamp;
 
+/// What loom models need to run the real wakers without a ring (`runtime/tests/loom_waker.rs`).
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod model {
+    pub use crate::kernel::context::{ModelKernel, enter_model_kernel};
+    pub use crate::kernel::remote::EventFd;
+}
+
 /// Submits a no-op through the ring and waits for it: the cheapest real ring round trip, useful
 /// for measuring the driver's overhead.
 ///
