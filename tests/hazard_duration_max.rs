@@ -66,11 +66,11 @@ fn shutdown_drain_of_duration_max_waits_for_the_drain_without_panicking() {
     let out = Builder::new()
         .shutdown_drain(Duration::MAX)
         .run(async {
-            // An op still in flight at shutdown, so the drain really waits (for its cancel).
+            // An op still in flight when the root returns: it is abandoned to the driver, and
+            // the drain really waits (for its cancel).
             let (stream, _peer) = tcp_pair().await?;
             let mut recv = Box::pin(stream.recv(Vec::with_capacity(8)));
             assert!(hazard_support::poll_once(recv.as_mut()).await.is_pending());
-            std::mem::forget(recv);
             Ok::<_, OpError>(7)
         })
         .unwrap()
@@ -98,11 +98,12 @@ fn timeouts_of_duration_max_and_far_deadlines_do_not_fire() {
             assert_eq!(scope.run(async { quartet::nop().await.map(|()| 5) }).await?, Some(5));
             assert!(scope.deadline().is_some_and(|d| d > Instant::now()), "the deadline stays in the future");
             // Sleeps that long are ended by an enclosing timeout, not by a panic or a wrap-around.
-            let slept = move_on_after(Duration::from_millis(5), async { sleep(Duration::MAX).await.map_err(Failed::from) })
-                .await?;
+            let slept =
+                move_on_after(Duration::from_millis(5), async { sleep(Duration::MAX).await.map_err(Failed::from) })
+                    .await?;
             assert!(slept.is_none(), "sleep(Duration::MAX) was still sleeping");
-            let slept = move_on_after(Duration::from_millis(5), async { sleep_until(far).await.map_err(Failed::from) })
-                .await?;
+            let slept =
+                move_on_after(Duration::from_millis(5), async { sleep_until(far).await.map_err(Failed::from) }).await?;
             assert!(slept.is_none(), "sleep_until(far future) was still sleeping");
             // A nested Duration::MAX timeout inside a short one: the short one wins.
             let nested = move_on_after(Duration::from_millis(5), async {

@@ -14,12 +14,13 @@ mod hazard_support;
 mod stress_support;
 
 use hazard_support::{open_fds, watchdog};
+use quartet::channel::SendError;
 use quartet::fs::OpenOptions;
 use quartet::net::{TcpListener, TcpStream};
-use quartet::channel::SendError;
 use quartet::{BoxError, Lock, Semaphore, channel, nursery, sleep, to_thread};
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
+use std::io::Write;
 use std::net::Shutdown;
 use std::time::{Duration, Instant};
 use stress_support::{Outcome, Rng, attempt, fnv, stream_byte};
@@ -51,12 +52,19 @@ async fn tcp_direction(tx: &TcpStream, rx: &TcpStream, stream: u64, total: usize
             match attempt(rng.how(false), async {
                 let (r, buf) = rx.recv(Vec::with_capacity(cap)).await;
                 r.map(|n| (n, buf))
-            }).await {
+            })
+            .await
+            {
                 Outcome::Done((0, _)) => break,
                 Outcome::Done((n, buf)) => {
                     for (k, &b) in buf[..n].iter().enumerate() {
                         let want = stream_byte(stream, got + k);
-                        assert_eq!(b, want, "tcp stream {stream:#x}: byte {} differs (lost or duplicated data)", got + k);
+                        assert_eq!(
+                            b,
+                            want,
+                            "tcp stream {stream:#x}: byte {} differs (lost or duplicated data)",
+                            got + k
+                        );
                     }
                     sum = stress_support::fnv_more(sum, &buf[..n]);
                     got += n;
@@ -310,8 +318,10 @@ fn random_ops_with_random_cancels_lose_duplicate_and_leak_nothing() {
     let seed = stress_support::seed();
     let _report = stress_support::SeedReport(seed);
     let secs = stress_support::secs();
-    let what: &'static str = Box::leak(format!("stress seed {seed}").into_boxed_str());
-    let _w = watchdog(Duration::from_secs(60).max(secs * 4), what);
+    // Straight to stderr (not captured by the test harness), so the seed is known even if the
+    // watchdog has to abort the process.
+    let _ = writeln!(std::io::stderr(), "stress_random_ops: QUARTET_STRESS_SEED={seed}");
+    let _w = watchdog(Duration::from_secs(60).max(secs * 4), "stress_random_ops (seed printed above)");
     let (fds, threads_before) = (open_fds(), threads());
     let mut rng = Rng::new(seed);
     let end = Instant::now() + secs;

@@ -5,8 +5,8 @@
 //! wakers' "am I on my kernel's thread" checks run as in a program.
 #![cfg(loom)]
 
-use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
+use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
 use quartet_runtime::model::{EventFd, enter_model_kernel};
 use quartet_runtime::{ReadyQueue, RemoteQueue};

@@ -20,8 +20,8 @@ pub use probe::{Mode, SetupFlags};
 pub(crate) use slab::{Cleanup, Lifecycle, OpKey};
 
 use crate::error::Unavailable;
-use io_uring::{IoUring, opcode, squeue, types};
 pub(crate) use closes::Closes;
+use io_uring::{IoUring, opcode, squeue, types};
 use slab::{Completion, INTERNAL, Slab};
 use std::any::Any;
 use std::collections::VecDeque;

@@ -102,7 +102,11 @@ impl EventFd {
         if fd < 0 {
             return Err(std::io::Error::last_os_error());
         }
-        Ok(EventFd(fd, #[cfg(loom)] ModelCounter::default()))
+        Ok(EventFd(
+            fd,
+            #[cfg(loom)]
+            ModelCounter::default(),
+        ))
     }
 
     /// The driver's wake read, modelled: blocks until the counter is non-zero, then resets it

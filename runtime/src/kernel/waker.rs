@@ -87,7 +87,12 @@ impl ReadyQueue {
         Arc::new(ReadyQueue {
             core_id,
             remote,
-            inner: UnsafeCell::new(Ready { queue: VecDeque::new(), queued: Vec::new(), parent: None, parent_woken: false }),
+            inner: UnsafeCell::new(Ready {
+                queue: VecDeque::new(),
+                queued: Vec::new(),
+                parent: None,
+                parent_woken: false,
+            }),
         })
     }
 
