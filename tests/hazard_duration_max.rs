@@ -126,3 +126,35 @@ fn worker_pool_with_an_idle_timeout_of_duration_max_runs_jobs_and_closes() {
     assert_eq!(rx.recv().unwrap(), 42);
     pool.close();
 }
+
+/// The loop parks with the earliest timer as its timeout; a lone far-future timer (the only thing
+/// the loop waits for, apart from a thread job) must give a valid park, not a ring error.
+#[test]
+fn loop_parks_with_only_a_far_future_timer_pending() {
+    let _w = watchdog(Duration::from_secs(30), "park with a far-future timer");
+    for far in [None, Some(far_instant())] {
+        Builder::new()
+            .run(async {
+                let sleeper = async {
+                    match far {
+                        Some(at) => sleep_until(at).await,
+                        None => sleep(Duration::MAX).await,
+                    }
+                };
+                let job = quartet::to_thread(|| std::thread::sleep(Duration::from_millis(20)));
+                // The job's completion (a remote wake) ends the wait; the sleep is still pending.
+                let raced = quartet::nursery(async |n| {
+                    let scope = CancelScope::new();
+                    let handle = scope.handle();
+                    n.spawn(async move { scope.run(async { sleeper.await.map_err(OpError::from) }).await })?;
+                    job.await?;
+                    handle.cancel();
+                    Ok::<_, quartet::BoxError>(())
+                })
+                .await;
+                raced.map_err(|e| OpError::Io(std::io::Error::other(e.to_string())))
+            })
+            .expect("the ring accepted the park")
+            .unwrap();
+    }
+}
