@@ -174,7 +174,7 @@ impl File {
 
     /// Reads at `pos` into `buf`: a `Vec` appends into its spare capacity, a fixed-size buffer is
     /// filled from the start. `Ok(0)` is end of file; a buffer with no room, or a `pos` above
-    /// `i64::MAX`, is `InvalidInput`.
+    /// `i64::MAX`, is `InvalidInput`. One call reads at most 2 GiB - 4 KiB (`MAX_RW_COUNT`).
     ///
     /// # Cancellation
     /// A checkpoint; `Cancelled` means nothing was read. Reads of cached regular files usually
@@ -195,7 +195,8 @@ impl File {
     }
 
     /// Writes `buf` at `pos`, returning how many bytes were written. A `pos` above `i64::MAX` is
-    /// `InvalidInput` (as with `pwrite`), never "the current position".
+    /// `InvalidInput` (as with `pwrite`), never "the current position". One call writes at most
+    /// 2 GiB - 4 KiB (`MAX_RW_COUNT`); `write_all_at` loops.
     ///
     /// # Cancellation
     /// A checkpoint; `Cancelled` means nothing was written.
