@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: formatting, lints, unit/integration/doc tests, and the loom
-# models (in their own target dir, because `--cfg loom` changes every crate's build).
+# The whole test suite, as CI runs it: formatting, lints, unit/integration/doc tests, the loom
+# models (in their own target dir, because `--cfg loom` changes every crate's build) and their
+# mutants, and AddressSanitizer on nightly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,11 @@ cargo test --workspace --exclude quartet-benches   # benches has no tests; clipp
 echo "== loom models (LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-2})"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" \
   cargo test --profile loom -p quartet-runtime -p quartet-nursery --test 'loom_*'
+
+# Every planted bug must still be caught by its model (about 2 minutes: the two workspace crates
+# rebuild once per mutant; dependencies are shared with the stage above).
+echo "== loom mutants (scripts/mutants.sh)"
+LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" ./scripts/mutants.sh
 
 # AddressSanitizer + LeakSanitizer over a chosen subset of the test binaries (the whole suite takes
 # too long under ASan on 2 cores; the subset covers the driver, every op kind, shutdown and the
