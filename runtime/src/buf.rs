@@ -5,13 +5,38 @@
 //! result: `read(buf) -> (Result<usize, OpError>, B)`. While an op is in flight its buffer lives in
 //! a heap allocation owned by the op and, if the op's future is dropped, by the driver, until the
 //! op's final completion. It is never moved in that time, so even an inline array is safe.
+//!
+//! That last point is a rule for the runtime, written into the traits' contracts below: the
+//! pointers an implementation returns may be valid only while the value stays where it is (an
+//! inline `[u8; N]` moves with its value), so the runtime must keep every buffer in place (boxed)
+//! from the moment it takes a pointer until the kernel's final completion for it. A change to op
+//! storage that moves op data while in flight would break inline buffers silently; it must not be
+//! made, or must pin the data first.
 
 /// A buffer the kernel may read from.
 ///
 /// # Safety
-/// `stable_ptr` must point to `bytes_init` initialised bytes that stay valid and unchanged for as
-/// long as the value is neither moved nor dropped nor accessed mutably, and `bytes_init` must not
-/// change while the value is not accessed mutably (it is read again when an op completes).
+/// For implementors: `stable_ptr` must point to `bytes_init` initialised bytes that stay valid
+/// and unchanged for as long as the value is neither moved nor dropped nor accessed mutably, and
+/// `bytes_init` must not change while the value is not accessed mutably (it is read again when an
+/// op completes).
+///
+/// The no-move rule, for the runtime (the user of this trait): the pointer is only promised valid
+/// while the value is not moved, so the runtime keeps the value in place, in a heap box it never
+/// moves out of, from the moment it calls `stable_ptr` until the op's final completion, whatever
+/// happens to the future (dropped futures hand the box to the driver). Only then may the value be
+/// moved or returned to the caller.
+///
+/// # Examples
+/// ```no_run
+/// # quartet_runtime::run(async {
+/// # let stream: quartet_runtime::net::TcpStream = todo!();
+/// // A Vec, a boxed slice, a String, static bytes or an inline array all work; the runtime takes
+/// // the buffer by value and hands it back with the result.
+/// let (sent, _buf) = stream.send(*b"ping").await;
+/// sent?;
+/// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+/// ```
 pub unsafe trait IoBuf: 'static {
     /// Pointer to the first byte.
     fn stable_ptr(&self) -> *const u8;
@@ -22,9 +47,23 @@ pub unsafe trait IoBuf: 'static {
 /// A buffer the kernel may write into.
 ///
 /// # Safety
-/// `stable_mut_ptr` must point to `bytes_total` writable bytes that stay valid for as long as the
-/// value is neither moved nor dropped; `bytes_init <= bytes_total` and `read_offset <= bytes_total`. `set_init(n)` is only called with `n <= bytes_total` after
-/// the kernel initialised the first `n` bytes.
+/// For implementors: `stable_mut_ptr` must point to `bytes_total` writable bytes that stay valid
+/// for as long as the value is neither moved nor dropped; `bytes_init <= bytes_total` and
+/// `read_offset <= bytes_total`. The runtime only calls `set_init(n)` with `n <= bytes_total`
+/// after the kernel initialised the first `n` bytes.
+///
+/// The runtime follows the same no-move rule as for [`IoBuf`]: the value stays in place (boxed)
+/// from the call to `stable_mut_ptr` until the kernel's final completion for that op.
+///
+/// # Examples
+/// ```no_run
+/// # quartet_runtime::run(async {
+/// # let stream: quartet_runtime::net::TcpStream = todo!();
+/// // A Vec receives into its spare capacity; the filled buffer comes back with the count.
+/// let (n, buf) = stream.recv(Vec::with_capacity(4096)).await;
+/// println!("got {:?}", &buf[..n?]);
+/// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+/// ```
 pub unsafe trait IoBufMut: IoBuf {
     /// Pointer to the first byte.
     fn stable_mut_ptr(&mut self) -> *mut u8;
@@ -127,8 +166,10 @@ unsafe impl IoBufMut for Box<[u8]> {
     unsafe fn set_init(&mut self, _n: usize) {}
 }
 
-// SAFETY: the array is read in place. Ops box their data before taking pointers and never move it
-// until the final completion, which is what the trait requires.
+// SAFETY: the pointer is into the array itself, so it is valid exactly while the array is not
+// moved: what the trait promises, no more. The runtime's side of the contract (the no-move rule:
+// ops box their data before taking pointers and never move it until the final completion) is what
+// makes an inline array usable.
 unsafe impl<const N: usize> IoBuf for [u8; N] {
     fn stable_ptr(&self) -> *const u8 {
         self.as_ptr()

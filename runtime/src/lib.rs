@@ -54,11 +54,26 @@ pub use time::{Instant, Sleep, Timer, sleep, sleep_until};
 
 pub(crate) use net::clamp_len as net_clamp;
 
+/// What loom models need to run the real wakers without a ring (`runtime/tests/loom_waker.rs`).
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod model {
+    pub use crate::kernel::context::{ModelKernel, enter_model_kernel};
+    pub use crate::kernel::remote::EventFd;
+}
+
 /// Submits a no-op through the ring and waits for it: the cheapest real ring round trip, useful
 /// for measuring the driver's overhead.
 ///
 /// # Cancellation
 /// A checkpoint; `Cancelled` means the nop was not submitted or was cancelled.
+///
+/// # Threads
+/// Not `Send`, like every future that holds a ring op:
+/// ```compile_fail,E0277
+/// fn assert_send<T: Send>(_: T) {}
+/// assert_send(quartet_runtime::nop());
+/// ```
 pub async fn nop() -> Result<(), OpError> {
     op::Op::new(op::Nop).await.0.map(drop)
 }

@@ -39,7 +39,9 @@ impl Future for YieldNow {
 }
 
 /// A checkpoint: returns `Err(Cancelled)` if an enclosing scope is cancelled, and otherwise yields
-/// once to the scheduler.
+/// once to the scheduler. Outside `quartet::run` it returns `Err(Cancelled)` with
+/// [`Reason::NoRuntime`](crate::Reason::NoRuntime) (which converts to
+/// [`OpError::NoRuntime`](crate::OpError::NoRuntime)).
 ///
 /// # Examples
 /// ```no_run
@@ -51,6 +53,9 @@ impl Future for YieldNow {
 /// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
 /// ```
 pub async fn checkpoint() -> Result<(), Cancelled> {
+    if with_core(|_| ()).is_none() {
+        return Err(Cancelled::new(crate::Reason::NoRuntime));
+    }
     if let Some(c) = cancel::current() {
         return Err(c);
     }

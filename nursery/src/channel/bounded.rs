@@ -316,7 +316,8 @@ impl<T> RecvOp<T> {
                 let mut st = chan.state();
                 let w = st.waiters.remove(key);
                 match w.value {
-                    Some(v) if w.done => st.unreceive(v),
+                    // Planted bug (scripts/mutants.sh): the taken value is dropped, not put back.
+                    Some(v) if w.done && !cfg!(quartet_mutant = "recv_drop_loses_value") => st.unreceive(v),
                     _ => return,
                 }
             }

@@ -156,6 +156,13 @@ pub struct File {
 
 impl File {
     /// Opens read-only.
+    ///
+    /// Like every I/O future, the returned one is not `Send`: it must be polled, and dropped, on
+    /// the thread of the runtime that submitted it.
+    /// ```compile_fail,E0277
+    /// fn assert_send<T: Send>(_: T) {}
+    /// assert_send(quartet_runtime::fs::File::open("/etc/hostname"));
+    /// ```
     pub async fn open(path: impl AsRef<Path>) -> Result<File, OpError> {
         OpenOptions::new().read(true).open(path).await
     }
@@ -167,13 +174,14 @@ impl File {
 
     /// Reads at `pos` into `buf`: a `Vec` appends into its spare capacity, a fixed-size buffer is
     /// filled from the start. `Ok(0)` is end of file. A `Vec` with no spare capacity first grows by
-    /// [`DEFAULT_READ_CHUNK`](crate::DEFAULT_READ_CHUNK); a full fixed-size buffer is `InvalidInput`.
+    /// [`DEFAULT_READ_CHUNK`](crate::DEFAULT_READ_CHUNK); a full fixed-size buffer, or a `pos` above
+    /// `i64::MAX`, is `InvalidInput`. One call reads at most 2 GiB - 4 KiB (`MAX_RW_COUNT`).
     ///
     /// # Cancellation
     /// A checkpoint; `Cancelled` means nothing was read. Reads of cached regular files usually
     /// complete before a cancel can take effect, and then return their data.
     pub async fn read_at<B: IoBufMut>(&self, mut buf: B, pos: u64) -> (Result<usize, OpError>, B) {
-        let (off, len) = match read_region(&mut buf) {
+        let (off, len) = match read_region(&mut buf).and_then(|r| check_position(pos).map(|_| r)) {
             Ok(r) => r,
             Err(e) => return (Err(e.into()), buf),
         };
@@ -187,11 +195,16 @@ impl File {
         (res, data.buf)
     }
 
-    /// Writes `buf` at `pos`, returning how many bytes were written.
+    /// Writes `buf` at `pos`, returning how many bytes were written. A `pos` above `i64::MAX` is
+    /// `InvalidInput` (as with `pwrite`), never "the current position". One call writes at most
+    /// 2 GiB - 4 KiB (`MAX_RW_COUNT`); `write_all_at` loops.
     ///
     /// # Cancellation
     /// A checkpoint; `Cancelled` means nothing was written.
     pub async fn write_at<B: IoBuf>(&self, buf: B, pos: u64) -> (Result<usize, OpError>, B) {
+        if let Err(e) = check_position(pos) {
+            return (Err(e.into()), buf);
+        }
         let (res, data) = Op::new(ops::WriteAt { fd: self.fd.clone(), buf, pos }).await;
         (res.map(|n| n as usize), data.buf)
     }
@@ -199,6 +212,9 @@ impl File {
     /// Writes all of `buf` at `pos` (see [`TcpStream::send_all`](crate::net::TcpStream::send_all)
     /// for what a cancel after partial progress returns).
     pub async fn write_all_at<B: IoBuf>(&self, buf: B, pos: u64) -> (Result<(), OpError>, B) {
+        if let Err(e) = check_position(pos) {
+            return (Err(e.into()), buf);
+        }
         let total = buf.bytes_init();
         let mut done = 0usize;
         let mut data = Box::new(ops::WriteAt { fd: self.fd.clone(), buf, pos });
@@ -210,7 +226,11 @@ impl File {
                     // SAFETY: `done < total = bytes_init`, so the range is initialised and in bounds.
                     unsafe { std::slice::from_raw_parts(data.buf.stable_ptr().add(done), total - done) }.to_vec()
                 };
-                let (res, _) = Op::new(ops::WriteAt { fd: self.fd.clone(), buf: rest, pos: pos + done as u64 }).await;
+                let at = match pos.checked_add(done as u64).ok_or_else(past_end).and_then(check_position) {
+                    Ok(at) => at,
+                    Err(e) => return (Err(partial(e.into(), done, total)), data.buf),
+                };
+                let (res, _) = Op::new(ops::WriteAt { fd: self.fd.clone(), buf: rest, pos: at }).await;
                 match res {
                     Ok(0) => return (Err(io::Error::from(io::ErrorKind::WriteZero).into()), data.buf),
                     Ok(n) => done += n as usize,
@@ -256,6 +276,17 @@ impl File {
     pub async fn close(self) -> Result<(), OpError> {
         self.fd.close().await
     }
+}
+
+/// A file position the kernel can take: at most `i64::MAX`. io_uring reads an offset of -1
+/// (`u64::MAX`) as "the current file position", so without this check a bad offset would silently
+/// read or write somewhere else; `pread`/`pwrite` refuse it with `EINVAL`, and so do we.
+fn check_position(pos: u64) -> io::Result<u64> {
+    if i64::try_from(pos).is_ok() { Ok(pos) } else { Err(past_end()) }
+}
+
+fn past_end() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, "file position above i64::MAX")
 }
 
 fn partial(e: OpError, done: usize, total: usize) -> OpError {
