@@ -22,6 +22,8 @@ MUTANTS=(
   "event_skip_recheck          quartet-nursery loom_event       set_races_wait_parking"
   "acquire_drop_keeps_unit     quartet-nursery loom_lock        acquire_dropped_as_lock_is_handed_over"
   "recv_drop_loses_value       quartet-nursery loom_channel     recv_dropped_as_sender_hands_over"
+  "cancel_skip_remote_walk     quartet-runtime loom_cancel_scope cancel_races_activation_attach"
+  "cancel_walk_skips_leaves    quartet-runtime loom_cancel_scope walk_requested_by_another_thread_wakes_the_parked_task"
 )
 
 export RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom

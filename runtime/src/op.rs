@@ -63,7 +63,13 @@ pub(crate) struct Op<T: OpData> {
 
 impl<T: OpData> Op<T> {
     pub fn new(data: T) -> Op<T> {
-        Op { data: Some(Box::new(data)), state: State::Start, cancellable: true, park: OpPark::new(), _not_send: PhantomData }
+        Op {
+            data: Some(Box::new(data)),
+            state: State::Start,
+            cancellable: true,
+            park: OpPark::new(),
+            _not_send: PhantomData,
+        }
     }
 
     /// An op that ignores cancel scopes (used for `close`, which must happen even when cancelled).
