@@ -26,6 +26,7 @@ mod builder;
 pub mod cancel;
 mod driver;
 mod error;
+mod fallback;
 mod fd;
 pub mod fs;
 mod kernel;
