@@ -33,6 +33,7 @@ mod kernel;
 pub mod monitor;
 pub mod net;
 mod op;
+pub mod process;
 pub mod signal;
 pub mod sync;
 pub mod task;

@@ -56,6 +56,7 @@ pub(crate) const REQUIRED_OPCODES: &[(u8, &str)] = &[
     (opcode::Close::CODE, "CLOSE"),
     (opcode::Statx::CODE, "STATX"),
     (opcode::Shutdown::CODE, "SHUTDOWN"),
+    (opcode::PollAdd::CODE, "POLL_ADD"),
     (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
 ];
 

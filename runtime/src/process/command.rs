@@ -1,0 +1,149 @@
+//! [`Command`]: what to run, with which arguments, environment and stdio.
+
+use super::child::Child;
+use std::ffi::OsStr;
+use std::io;
+use std::path::Path;
+use std::process::Stdio;
+
+/// A process to start, like `std::process::Command`; [`spawn`](Command::spawn) gives a
+/// [`Child`] whose piped stdio are quartet [`PipeReader`](super::PipeReader)s and
+/// [`PipeWriter`](super::PipeWriter)s.
+///
+/// The child starts with an empty signal mask and default signal dispositions (std resets them),
+/// so signals quartet blocks for a [`Signals`](crate::signal::Signals) do not leak into it.
+///
+/// # Examples
+/// ```no_run
+/// use quartet_runtime::process::Command;
+/// use std::process::Stdio;
+/// # quartet_runtime::run(async {
+/// let mut child = Command::new("sh").args(["-c", "echo $GREETING"]).env("GREETING", "hi")
+///     .stdout(Stdio::piped()).spawn()?;
+/// let (n, out) = child.stdout.take().unwrap().read_to_end(Vec::new()).await;
+/// n?;
+/// assert!(child.wait().await?.success());
+/// assert_eq!(out, b"hi\n");
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+/// ```
+#[derive(Debug)]
+pub struct Command {
+    std: std::process::Command,
+    stdin_set: bool,
+}
+
+impl Command {
+    /// A command that runs `program` (looked up in `PATH` if it has no slash) with no arguments,
+    /// the parent's environment and working directory, and inherited stdio.
+    pub fn new(program: impl AsRef<OsStr>) -> Command {
+        Command { std: std::process::Command::new(program), stdin_set: false }
+    }
+
+    /// Adds an argument.
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Command {
+        self.std.arg(arg);
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<I, S>(&mut self, args: I) -> &mut Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.std.args(args);
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(&mut self, key: impl AsRef<OsStr>, val: impl AsRef<OsStr>) -> &mut Command {
+        self.std.env(key, val);
+        self
+    }
+
+    /// Sets several environment variables.
+    pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Command
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        self.std.envs(vars);
+        self
+    }
+
+    /// Removes an environment variable.
+    pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Command {
+        self.std.env_remove(key);
+        self
+    }
+
+    /// Starts from an empty environment.
+    pub fn env_clear(&mut self) -> &mut Command {
+        self.std.env_clear();
+        self
+    }
+
+    /// Sets the working directory.
+    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Command {
+        self.std.current_dir(dir);
+        self
+    }
+
+    /// Configures stdin: `Stdio::piped()` makes [`Child::stdin`] a [`PipeWriter`](super::PipeWriter).
+    pub fn stdin(&mut self, cfg: impl Into<Stdio>) -> &mut Command {
+        self.std.stdin(cfg);
+        self.stdin_set = true;
+        self
+    }
+
+    /// Configures stdout: `Stdio::piped()` makes [`Child::stdout`] a [`PipeReader`](super::PipeReader).
+    pub fn stdout(&mut self, cfg: impl Into<Stdio>) -> &mut Command {
+        self.std.stdout(cfg);
+        self
+    }
+
+    /// Configures stderr: `Stdio::piped()` makes [`Child::stderr`] a [`PipeReader`](super::PipeReader).
+    pub fn stderr(&mut self, cfg: impl Into<Stdio>) -> &mut Command {
+        self.std.stderr(cfg);
+        self
+    }
+
+    /// The program's name, as given.
+    pub fn get_program(&self) -> &OsStr {
+        self.std.get_program()
+    }
+
+    /// The underlying `std::process::Command`, for settings not mirrored here (`uid`, `pre_exec`,
+    /// `process_group`...).
+    pub fn as_std_mut(&mut self) -> &mut std::process::Command {
+        &mut self.std
+    }
+
+    pub(crate) fn stdin_was_set(&self) -> bool {
+        self.stdin_set
+    }
+
+    /// Starts the process. Synchronous (fork/exec take microseconds) and not a checkpoint.
+    ///
+    /// # Errors
+    /// The spawn error (`NotFound` for a missing program, `PermissionDenied`...), or the
+    /// `pidfd_open` error (Linux < 5.3), in which case the child is killed and reaped first.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # quartet_runtime::run(async {
+    /// let mut child = quartet_runtime::process::Command::new("true").spawn()?;
+    /// assert!(child.wait().await?.success());
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+    /// ```
+    pub fn spawn(&mut self) -> io::Result<Child> {
+        Child::spawn(self.std.spawn()?)
+    }
+}
+
+impl From<std::process::Command> for Command {
+    fn from(std: std::process::Command) -> Command {
+        Command { std, stdin_set: true }
+    }
+}
