@@ -6,8 +6,8 @@
 //! benchmarks use.
 
 use quartet::net::{TcpListener, TcpStream};
-use quartet::signal::{Signal, Signals};
-use quartet::{BoxError, Cancelled, OpError, Reason, nursery};
+use quartet::signal::Signal;
+use quartet::{BoxError, Cancelled, OpError, cancel_on_signals, nursery};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -29,17 +29,16 @@ async fn serve(stream: TcpStream) -> Result<(), OpError> {
 }
 
 async fn server(addr: SocketAddr) -> Result<(), BoxError> {
-    let signals = Signals::new(&[Signal::Interrupt, Signal::Terminate])?;
     let listener = TcpListener::bind(addr)?;
-    println!("echo: listening on {}", listener.local_addr()?);
     let result = nursery(async |n| {
-        let stop = n.cancel_handle();
+        // Set up before announcing the address: from here on a signal is queued, not fatal.
+        let on_signal = cancel_on_signals(&[Signal::Interrupt, Signal::Terminate], n.cancel_handle())?;
         n.spawn_named("signal watcher", async move {
-            let s = signals.recv().await?;
+            let s = on_signal.await?;
             eprintln!("echo: {s:?} received, cancelling the root scope");
-            stop.cancel_with(Reason::Signal);
             Ok::<_, OpError>(())
         })?;
+        println!("echo: listening on {}", listener.local_addr()?);
         loop {
             let (stream, peer) = listener.accept().await?;
             n.spawn_named(format!("connection {peer}"), async move {
@@ -63,7 +62,9 @@ async fn server(addr: SocketAddr) -> Result<(), BoxError> {
     }
 }
 
-fn main() -> ExitCode {
+/// Parses the address, runs the server, maps the outcome to an exit code (public so
+/// `tests/signal_cancel_example.rs` can run it in a child process).
+pub fn main() -> ExitCode {
     let arg = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:7878".to_string());
     let addr: SocketAddr = match arg.parse() {
         Ok(a) => a,
