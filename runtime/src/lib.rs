@@ -4,7 +4,7 @@
 //! - [`run`] / [`Builder`]: create the ring, drive a future, shut down cleanly;
 //! - owned-buffer I/O ([`net`], [`fs`], [`IoBuf`]/[`IoBufMut`]) whose buffers the driver keeps alive
 //!   until the kernel is done with them, whatever happens to the future;
-//! - time ([`sleep`], [`Timer`]) and the cancel state every operation checks ([`cancel`]);
+//! - time ([`sleep`], [`Timer`], [`interval`]) and the cancel state every operation checks ([`cancel`]);
 //! - the task machinery nurseries build on ([`ReadyQueue`], [`task`]).
 //!
 //! There is no `spawn` here and no API that takes a callback: concurrency comes from nurseries in
@@ -29,6 +29,7 @@ mod error;
 mod fallback;
 mod fd;
 pub mod fs;
+mod interval;
 mod kernel;
 pub mod monitor;
 pub mod net;
@@ -44,6 +45,7 @@ pub use buf::{IoBuf, IoBufMut};
 pub use builder::{Builder, RuntimeStats, run, stats};
 pub use driver::{DriverStats, Mode, SetupFlags};
 pub use error::{Cancelled, Error, OpError, Reason, Unavailable, find_cancelled, is_cancellation};
+pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
 pub use kernel::remote::{RemoteQueue, Unpark};
 pub use kernel::waker::ReadyQueue;
 pub use task::{checkpoint, yield_now};
