@@ -17,6 +17,13 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// What an [`Interval`] does after missing ticks.
+///
+/// # Examples
+/// ```no_run
+/// use quartet_runtime::{MissedTickBehavior, interval};
+/// let mut frames = interval(std::time::Duration::from_millis(16));
+/// frames.set_missed_tick_behavior(MissedTickBehavior::Skip); // never render stale frames
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MissedTickBehavior {
     /// Fire the missed ticks one after the other, as fast as the task takes them, until caught
@@ -120,6 +127,16 @@ impl Interval {
     ///
     /// # Cancellation
     /// A checkpoint; `Cancelled` means no tick was consumed.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # quartet_runtime::run(async {
+    /// let mut every = quartet_runtime::interval(std::time::Duration::from_millis(100));
+    /// let first = every.tick().await?; // at once
+    /// let second = every.tick().await?; // 100 ms later
+    /// assert_eq!(second - first, every.period());
+    /// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
+    /// ```
     pub async fn tick(&mut self) -> Result<Instant, Cancelled> {
         poll_fn(|cx| self.poll_tick(cx)).await
     }
@@ -151,6 +168,14 @@ impl Interval {
     }
 
     /// Restarts the schedule: the next tick is one period from now.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # quartet_runtime::run(async {
+    /// let mut idle = quartet_runtime::interval(std::time::Duration::from_secs(30));
+    /// idle.reset(); // activity seen: the idle tick moves 30 s ahead
+    /// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
+    /// ```
     pub fn reset(&mut self) {
         self.next = Instant::now() + self.period;
         self.sleep = None;

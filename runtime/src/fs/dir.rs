@@ -147,7 +147,20 @@ pub async fn remove_dir_all(path: impl AsRef<Path>) -> Result<(), OpError> {
     blocking(move || std::fs::remove_dir_all(path)).await
 }
 
-/// One entry of a directory listing.
+/// One entry of a directory listing: its path and kind (from the listing itself, no extra
+/// `stat`).
+///
+/// # Examples
+/// ```no_run
+/// # quartet_runtime::run(async {
+/// let mut dir = quartet_runtime::fs::read_dir("/etc").await?;
+/// while let Some(entry) = dir.next_entry().await? {
+///     if entry.file_type().is_dir() {
+///         println!("{:?} is a directory", entry.file_name());
+///     }
+/// }
+/// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+/// ```
 #[derive(Debug, Clone)]
 pub struct DirEntry {
     path: PathBuf,
@@ -228,6 +241,17 @@ impl ReadDir {
     ///
     /// # Cancellation
     /// A checkpoint; `Cancelled` means no entry was consumed.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # quartet_runtime::run(async {
+    /// let mut dir = quartet_runtime::fs::read_dir("/tmp").await?;
+    /// let mut count = 0;
+    /// while dir.next_entry().await?.is_some() {
+    ///     count += 1;
+    /// }
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub async fn next_entry(&mut self) -> Result<Option<DirEntry>, OpError> {
         std::future::poll_fn(|cx| self.poll_entry(cx)).await.transpose()
     }

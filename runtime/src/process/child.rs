@@ -64,7 +64,16 @@ impl Child {
         })
     }
 
-    /// The process id.
+    /// The process id (valid until the child is reaped; signal it with
+    /// [`send_signal`](Child::send_signal), which cannot hit a recycled pid).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # quartet_runtime::run(async {
+    /// let child = quartet_runtime::process::Command::new("sleep").arg("1").spawn()?;
+    /// println!("started {}", child.id());
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+    /// ```
     pub fn id(&self) -> u32 {
         self.pid
     }

@@ -34,7 +34,18 @@ pub struct Command {
 
 impl Command {
     /// A command that runs `program` (looked up in `PATH` if it has no slash) with no arguments,
-    /// the parent's environment and working directory, and inherited stdio.
+    /// the parent's environment and working directory, and inherited stdio. The other builder
+    /// methods mirror `std::process::Command`'s.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use quartet_runtime::process::Command;
+    /// use std::process::Stdio;
+    /// let mut cmd = Command::new("grep");
+    /// cmd.args(["-c", "root"]).arg("/etc/passwd").env_clear().env("LC_ALL", "C").current_dir("/")
+    ///     .stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    /// assert_eq!(cmd.get_program(), "grep");
+    /// ```
     pub fn new(program: impl AsRef<OsStr>) -> Command {
         Command { std: std::process::Command::new(program), stdin_set: false }
     }

@@ -10,6 +10,18 @@ use std::process::{ExitStatus, Output, Stdio};
 use std::task::Poll;
 
 /// Why [`run_process`] failed.
+///
+/// # Examples
+/// ```no_run
+/// use quartet_runtime::process::{Command, ProcessError, run_process};
+/// # quartet_runtime::run(async {
+/// match run_process(&mut Command::new("false")).await {
+///     Err(e @ ProcessError::Failed { .. }) => assert_eq!(e.status().and_then(|s| s.code()), Some(1)),
+///     Err(e) if e.is_cancelled() => {} // a cancel scope absorbs it
+///     other => panic!("{other:?}"),
+/// }
+/// # }).unwrap();
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProcessError {
