@@ -4,7 +4,7 @@
 
 mod fs_support;
 
-use fs_support::{TempDir, Via, both, kind, ring_ops, run_with};
+use fs_support::{TempDir, Via, both, kind, ring_ops, run_with, yields};
 use quartet::{CancelScope, OpError, fs};
 use std::io::ErrorKind;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -218,5 +218,36 @@ fn cancelled_path_ops_change_nothing() {
         names.sort();
         assert_eq!(names, ["keep"], "nothing was created, moved or removed");
         assert_ne!(std::fs::metadata(dir.join("keep")).unwrap().permissions().mode() & 0o777, 0o600);
+    });
+}
+
+#[test]
+fn every_fs_operation_yields_at_least_once() {
+    both("yields", |_, dir| async move {
+        std::fs::write(dir.join("f"), b"data").unwrap();
+        let d = dir.path();
+        yields("create_dir", fs::create_dir(d.join("a"))).await.unwrap();
+        yields("create_dir_all on an existing dir", fs::create_dir_all(d.join("a"))).await.unwrap();
+        yields("metadata", fs::metadata(d.join("f"))).await.unwrap();
+        yields("symlink_metadata", fs::symlink_metadata(d.join("f"))).await.unwrap();
+        yields("read", fs::read(d.join("f"))).await.unwrap();
+        yields("write", fs::write(d.join("g"), "x")).await.unwrap();
+        yields("rename", fs::rename(d.join("g"), d.join("h"))).await.unwrap();
+        yields("hard_link", fs::hard_link(d.join("h"), d.join("i"))).await.unwrap();
+        yields("symlink", fs::symlink("h", d.join("j"))).await.unwrap();
+        yields("canonicalize", fs::canonicalize(d.join("j"))).await.unwrap();
+        yields("set_permissions", fs::set_permissions(d.join("h"), std::fs::Permissions::from_mode(0o600)))
+            .await
+            .unwrap();
+        yields("remove_file", fs::remove_file(d.join("i"))).await.unwrap();
+        yields("remove_dir", fs::remove_dir(d.join("a"))).await.unwrap();
+        let mut listing = yields("read_dir", fs::read_dir(d)).await.unwrap();
+        yields("next_entry", listing.next_entry()).await.unwrap();
+        yields("next_entry (read ahead)", listing.next_entry()).await.unwrap();
+        let f = fs::OpenOptions::new().write(true).open(d.join("f")).await.unwrap();
+        yields("set_len", f.set_len(2)).await.unwrap();
+        yields("fallocate", f.fallocate(0, 4096)).await.unwrap();
+        yields("sync_data", f.sync_data()).await.unwrap();
+        yields("remove_dir_all", fs::remove_dir_all(d.join("gone").as_path())).await.unwrap_err();
     });
 }

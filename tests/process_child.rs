@@ -226,3 +226,15 @@ fn cancelled_pipe_read_takes_no_bytes() {
         assert_eq!(&buf[..n.unwrap()], b"kept");
     });
 }
+
+#[test]
+fn process_operations_yield_at_least_once() {
+    both("proc-yields", |_, _| async {
+        let mut child = Command::new("true").stdout(Stdio::piped()).spawn().unwrap();
+        let out = child.stdout.take().unwrap();
+        fs_support::yields("read_to_end", out.read_to_end(Vec::new())).await.0.unwrap();
+        fs_support::yields("wait", child.wait()).await.unwrap();
+        fs_support::yields("wait after reaping", child.wait()).await.unwrap();
+        fs_support::yields("run_process", run_process(&mut Command::new("true"))).await.unwrap();
+    });
+}

@@ -88,3 +88,17 @@ pub async fn next<S: futures_core::Stream + Unpin>(s: &mut S) -> Option<S::Item>
 pub fn kind(e: &quartet::OpError) -> Option<std::io::ErrorKind> {
     e.as_io().map(std::io::Error::kind)
 }
+
+/// Awaits `fut`, asserting that its first poll did not complete: the operation is a checkpoint
+/// that yields at least once, even when it could finish at once.
+pub async fn yields<F: Future>(what: &str, fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let mut first = true;
+    poll_fn(|cx| {
+        let p = fut.as_mut().poll(cx);
+        assert!(!(first && p.is_ready()), "{what} completed without yielding");
+        first = false;
+        p
+    })
+    .await
+}

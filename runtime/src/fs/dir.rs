@@ -5,7 +5,7 @@ use super::metadata::{FileType, Metadata};
 use super::names::unlink;
 use super::ops::Statx;
 use super::path_ops::MkDir;
-use crate::error::OpError;
+use crate::error::{Cancelled, OpError};
 use crate::fallback::{blocking, ring_has};
 use crate::op::Op;
 use futures_core::Stream;
@@ -193,8 +193,8 @@ type Batch = Result<Vec<DirEntry>, OpError>;
 /// come in the order the filesystem returns them; `.` and `..` are skipped.
 ///
 /// # Cancellation
-/// Each step is a checkpoint. A step that returns `Cancelled` consumed no entry (the worker job did
-/// not start), so the listing can go on from there.
+/// Each step is a checkpoint (also when the entry was already read ahead). A step that returns
+/// `Cancelled` consumed no entry, so the listing can go on from there.
 ///
 /// # Examples
 /// ```no_run
@@ -209,6 +209,8 @@ pub struct ReadDir {
     inner: Arc<Mutex<std::fs::ReadDir>>,
     ready: VecDeque<DirEntry>,
     pending: Option<Pin<Box<dyn Future<Output = Batch>>>>,
+    /// The checkpoint taken before handing out an already-read entry.
+    checkpoint: Option<Pin<Box<dyn Future<Output = Result<(), Cancelled>>>>>,
     done: bool,
 }
 
@@ -233,7 +235,13 @@ impl std::fmt::Debug for ReadDir {
 pub async fn read_dir(path: impl AsRef<Path>) -> Result<ReadDir, OpError> {
     let path = path.as_ref().to_owned();
     let inner = blocking(move || std::fs::read_dir(path)).await?;
-    Ok(ReadDir { inner: Arc::new(Mutex::new(inner)), ready: VecDeque::new(), pending: None, done: false })
+    Ok(ReadDir {
+        inner: Arc::new(Mutex::new(inner)),
+        ready: VecDeque::new(),
+        pending: None,
+        checkpoint: None,
+        done: false,
+    })
 }
 
 impl ReadDir {
@@ -258,8 +266,16 @@ impl ReadDir {
 
     fn poll_entry(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<DirEntry, OpError>>> {
         loop {
-            if let Some(e) = self.ready.pop_front() {
-                return Poll::Ready(Some(Ok(e)));
+            if !self.ready.is_empty() {
+                // Entries read ahead are handed out through a checkpoint too (every step
+                // checks for cancellation and yields), consuming nothing when cancelled.
+                let cp = self.checkpoint.get_or_insert_with(|| Box::pin(crate::task::checkpoint()));
+                let res = std::task::ready!(cp.as_mut().poll(cx));
+                self.checkpoint = None;
+                if let Err(c) = res {
+                    return Poll::Ready(Some(Err(c.into())));
+                }
+                return Poll::Ready(self.ready.pop_front().map(Ok));
             }
             if self.done {
                 return Poll::Ready(None);
