@@ -186,6 +186,8 @@ impl DirEntry {
 const BATCH: usize = 64;
 
 type Batch = Result<Vec<DirEntry>, OpError>;
+/// A boxed step of the listing, kept across polls.
+type Step<T> = Pin<Box<dyn Future<Output = T>>>;
 
 /// A directory listing, read in batches on a worker thread (io_uring has no `getdents` opcode).
 ///
@@ -208,9 +210,9 @@ type Batch = Result<Vec<DirEntry>, OpError>;
 pub struct ReadDir {
     inner: Arc<Mutex<std::fs::ReadDir>>,
     ready: VecDeque<DirEntry>,
-    pending: Option<Pin<Box<dyn Future<Output = Batch>>>>,
+    pending: Option<Step<Batch>>,
     /// The checkpoint taken before handing out an already-read entry.
-    checkpoint: Option<Pin<Box<dyn Future<Output = Result<(), Cancelled>>>>>,
+    checkpoint: Option<Step<Result<(), Cancelled>>>,
     done: bool,
 }
 
