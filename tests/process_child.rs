@@ -238,3 +238,14 @@ fn process_operations_yield_at_least_once() {
         fs_support::yields("run_process", run_process(&mut Command::new("true"))).await.unwrap();
     });
 }
+
+#[test]
+fn children_do_not_inherit_signals_blocked_for_a_signal_receiver() {
+    run_with(Via::Ring, async {
+        let _signals = quartet::signal::Signals::new(&[quartet::signal::Signal::Terminate]).unwrap();
+        let mut child = Command::new("sleep").arg("100").spawn().unwrap();
+        child.send_signal(quartet::signal::Signal::Terminate).unwrap();
+        // a child that inherited the blocked SIGTERM would sleep on (the watchdog would fire)
+        assert_eq!(child.wait().await.unwrap().signal(), Some(libc::SIGTERM));
+    });
+}

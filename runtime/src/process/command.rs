@@ -3,6 +3,7 @@
 use super::child::Child;
 use std::ffi::OsStr;
 use std::io;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Stdio;
 
@@ -10,8 +11,11 @@ use std::process::Stdio;
 /// [`Child`] whose piped stdio are quartet [`PipeReader`](super::PipeReader)s and
 /// [`PipeWriter`](super::PipeWriter)s.
 ///
-/// The child starts with an empty signal mask and default signal dispositions (std resets them),
-/// so signals quartet blocks for a [`Signals`](crate::signal::Signals) do not leak into it.
+/// The child starts with an empty signal mask: signals blocked in the spawning thread (as a
+/// [`Signals`](crate::signal::Signals) does) would otherwise stay blocked in the child, which
+/// could then not be stopped with SIGTERM or Ctrl-C. std's `posix_spawn` path keeps the mask, so
+/// when the spawning thread has signals blocked, `spawn` resets it in the child (a `pre_exec`
+/// hook, which makes std fork instead).
 ///
 /// # Examples
 /// ```no_run
@@ -30,6 +34,8 @@ use std::process::Stdio;
 pub struct Command {
     std: std::process::Command,
     stdin_set: bool,
+    /// The hook that empties the child's signal mask is installed (once: hooks accumulate).
+    resets_mask: bool,
 }
 
 impl Command {
@@ -47,7 +53,7 @@ impl Command {
     /// assert_eq!(cmd.get_program(), "grep");
     /// ```
     pub fn new(program: impl AsRef<OsStr>) -> Command {
-        Command { std: std::process::Command::new(program), stdin_set: false }
+        Command { std: std::process::Command::new(program), stdin_set: false, resets_mask: false }
     }
 
     /// Adds an argument.
@@ -149,12 +155,40 @@ impl Command {
     /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
     /// ```
     pub fn spawn(&mut self) -> io::Result<Child> {
+        if !self.resets_mask && signals_blocked() {
+            self.resets_mask = true;
+            // SAFETY: the hook runs between fork and exec, where only async-signal-safe calls
+            // are allowed: it calls sigemptyset and sigprocmask on a local set, nothing else.
+            unsafe {
+                self.std.pre_exec(|| {
+                    let mut empty: libc::sigset_t = std::mem::zeroed();
+                    libc::sigemptyset(&mut empty);
+                    if libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    Ok(())
+                })
+            };
+        }
         Child::spawn(self.std.spawn()?)
+    }
+}
+
+/// True if the calling thread has any signal blocked.
+fn signals_blocked() -> bool {
+    // SAFETY: sigset_t is plain data; pthread_sigmask only writes the current mask into `cur`.
+    unsafe {
+        let mut cur: libc::sigset_t = std::mem::zeroed();
+        if libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut cur) != 0 {
+            return true; // unknown: reset to be safe
+        }
+        // 64 signals on Linux; sigismember returns -1 for a number it does not know.
+        (1..=64).any(|s| libc::sigismember(&cur, s) == 1)
     }
 }
 
 impl From<std::process::Command> for Command {
     fn from(std: std::process::Command) -> Command {
-        Command { std, stdin_set: true }
+        Command { std, stdin_set: true, resets_mask: false }
     }
 }
