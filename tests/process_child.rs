@@ -21,6 +21,15 @@ fn reaped(pid: u32) -> bool {
     rc == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD)
 }
 
+/// True if /proc lists `pid` as a child of this process (alive or zombie). A recycled pid
+/// belongs to someone else's child, so this does not flake on pid reuse.
+fn is_our_child(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    // fields after the parenthesised command name: state, ppid, ...
+    let after = &stat[stat.rfind(')').map_or(0, |i| i + 1)..];
+    after.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id())
+}
+
 #[test]
 fn cat_echoes_what_is_written_to_its_stdin() {
     both("cat", |_, _| async {
@@ -58,6 +67,7 @@ fn wait_reports_exit_codes_and_signals() {
         assert_eq!(seven.wait().await.unwrap().code(), Some(7), "a second wait returns the same status");
         let mut sleeper = Command::new("sleep").arg("100").spawn().unwrap();
         assert!(sleeper.try_wait().unwrap().is_none());
+        assert!(is_our_child(sleeper.id()), "the /proc check sees a live child");
         sleeper.kill().unwrap();
         let status = sleeper.wait().await.unwrap();
         assert_eq!(status.signal(), Some(libc::SIGKILL));
@@ -91,7 +101,7 @@ fn cancelled_wait_kills_and_reaps_the_child() {
         assert!(matches!(r, Ok(None)), "the scope absorbed the cancellation: {r:?}");
         assert!(started.elapsed() < Duration::from_secs(50), "the wait did not run to the child's end");
         assert!(reaped(pid), "no zombie and no running child");
-        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+        assert!(!is_our_child(pid), "/proc shows no child {pid} of ours");
     });
 }
 
@@ -171,6 +181,7 @@ fn cancelled_run_process_leaves_no_process_behind() {
         assert!(matches!(r, Ok(None)), "cancelled and absorbed: {r:?}");
         let pid: u32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
         assert!(reaped(pid), "the killed child was reaped");
+        assert!(!is_our_child(pid), "/proc shows no child {pid} of ours");
     });
 }
 

@@ -1,6 +1,7 @@
-//! Helpers for the `fs_*` and `process_*` tests: a unique temporary directory removed on drop, and
-//! a runner that runs a test body twice, once with the ring's optional opcodes and once with their
-//! worker-thread fallbacks, under a watchdog.
+//! Helpers for the tests of the OS-facing modules (`fs_*`, `process_*`, `signal_*`, `time_*`): a
+//! unique temporary directory removed on drop, a runner that runs a test body twice, once with the
+//! ring's optional opcodes and once with their worker-thread fallbacks, under a watchdog, and
+//! small stream and checkpoint helpers.
 #![allow(dead_code)]
 
 use std::future::{Future, poll_fn};
