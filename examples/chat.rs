@@ -1,8 +1,10 @@
 //! A TCP chat server: every line a client sends is broadcast to every other client.
 //!
 //! Usage: `cargo run --example chat [ADDR:PORT]` (default 127.0.0.1:7879); talk to it with
-//! `nc 127.0.0.1 7879` from a few terminals. Ctrl-C or SIGTERM cancels the root scope and every
-//! task unwinds through its cleanup.
+//! `nc 127.0.0.1 7879` from a few terminals. The first Ctrl-C or SIGTERM is a graceful shutdown:
+//! the server stops accepting, each client's reader stops at its next idle wait, lines already
+//! read are still delivered, for up to 3 s; a second signal cancels everything at once. Every task
+//! unwinds through its cleanup.
 //!
 //! Structure (every task is a child of a nursery):
 //! - the accept loop spawns one task per client;
@@ -21,11 +23,15 @@
 use quartet::channel::{Receiver, Sender, TrySendError};
 use quartet::net::{TcpListener, TcpStream};
 use quartet::signal::{Signal, Signals};
-use quartet::{BoxError, Cancelled, OpError, Reason, channel, is_cancellation, nursery};
+use quartet::{BoxError, CancelScope, Cancelled, OpError, Reason, channel, is_cancellation, move_on_shutdown, nursery};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a graceful shutdown lets clients finish.
+const GRACE: Duration = Duration::from_secs(3);
 
 /// Messages a client may fall behind by before it is disconnected.
 pub const DEFAULT_QUEUE: usize = 128;
@@ -41,7 +47,8 @@ enum Event {
     Left(u64),
 }
 
-/// Serves chat clients accepted from `listener` until cancelled (or until `accept` fails).
+/// Serves chat clients accepted from `listener` until cancelled, gracefully cancelled (then it
+/// stops accepting and returns once the clients have left), or until `accept` fails.
 /// `queue` is each client's outgoing queue capacity: a client that falls that many messages
 /// behind is disconnected.
 ///
@@ -51,8 +58,9 @@ pub async fn serve(listener: &TcpListener, queue: usize) -> Result<(), BoxError>
     nursery(async |n| {
         let (events, inbox) = channel::<Event>(0);
         n.spawn_named("hub", hub(inbox))?;
-        for id in 1.. {
-            let (stream, peer) = listener.accept().await?;
+        let mut id = 0;
+        while let Some((stream, peer)) = move_on_shutdown(listener.accept()).await? {
+            id += 1;
             let events = events.clone();
             n.spawn_named(format!("client {id} ({peer})"), async move {
                 match client(id, stream, events, queue).await {
@@ -139,7 +147,13 @@ async fn read_lines(stream: &TcpStream, id: u64, events: &Sender<Event>) -> Resu
     let mut buf = Vec::with_capacity(16 * 1024);
     loop {
         buf.clear();
-        let (n, b) = stream.recv(buf).await;
+        // Idle: a graceful shutdown ends the wait for the next line.
+        let next = move_on_shutdown(async {
+            let (n, b) = stream.recv(buf).await;
+            Ok::<_, OpError>((n, b))
+        })
+        .await?;
+        let Some((n, b)) = next else { return Ok(()) };
         buf = b;
         match n {
             Ok(0) => return Ok(()),
@@ -195,21 +209,25 @@ async fn server(addr: SocketAddr) -> Result<(), BoxError> {
     let listener = TcpListener::bind(addr)?;
     let local = listener.local_addr()?;
     println!("chat: listening on {local} (try `nc {} {}`)", local.ip(), local.port());
-    let result = nursery(async |n| {
-        let stop = n.cancel_handle();
-        n.spawn_named("signal watcher", async move {
+    let clients = CancelScope::new();
+    let handle = clients.handle();
+    nursery(async |outer| {
+        outer.spawn_named("signal watcher", async move {
             let s = signals.recv().await?;
-            eprintln!("chat: {s:?} received, shutting down");
-            stop.cancel_with(Reason::Signal);
+            eprintln!("chat: {s:?} received, letting clients finish for up to {GRACE:?} (again to stop now)");
+            handle.cancel_gracefully(GRACE);
+            let s = signals.recv().await?;
+            eprintln!("chat: {s:?} received again, stopping now");
+            handle.cancel_with(Reason::Signal);
             Ok::<_, OpError>(())
         })?;
-        serve(&listener, DEFAULT_QUEUE).await
+        clients.run(async { serve(&listener, DEFAULT_QUEUE).await.map_err(std::io::Error::other) }).await?;
+        outer.cancel(); // the clients are gone: stop the signal watcher
+        Ok::<_, BoxError>(())
     })
-    .await;
-    match result {
-        Err(e) if e.is_cancelled() => Ok(()),
-        other => other.map_err(Into::into),
-    }
+    .await?;
+    println!("chat: shut down cleanly");
+    Ok(())
 }
 
 fn main() -> ExitCode {

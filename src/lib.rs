@@ -38,12 +38,14 @@
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+pub mod net;
+
 pub use quartet_nursery::*;
 pub use quartet_runtime::thread::{CapacityLimiter, from_thread, from_thread_sync, to_thread};
 pub use quartet_runtime::{
     Builder, Cancelled, Error, Instant, Interval, IoBuf, IoBufMut, MissedTickBehavior, Mode, OpError, Reason,
     RuntimeStats, SetupFlags, Sleep, Unavailable, checkpoint, find_cancelled, fs, interval, interval_at,
-    is_cancellation, monitor, net, nop, process, run, signal, sleep, sleep_until, stats, task, thread, yield_now,
+    is_cancellation, monitor, nop, process, run, signal, sleep, sleep_until, stats, task, thread, yield_now,
 };
 
 /// The runtime crate, for lower-level pieces (the cancel stack, ready queues, the loom shim).

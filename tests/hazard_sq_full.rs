@@ -126,7 +126,7 @@ fn op_cancelled_while_still_in_the_sq_backlog_reports_cancelled() {
 /// will ever wake its task: it must report `Cancelled` without needing one.
 #[test]
 fn backlogged_op_cancelled_without_a_wake_still_completes() {
-    use quartet::runtime::cancel::{self, ScopeState};
+    use quartet::runtime::cancel::{Activation, ScopeState};
     use std::future::poll_fn;
     use std::task::Poll;
 
@@ -140,6 +140,7 @@ fn backlogged_op_cancelled_without_a_wake_still_completes() {
             let mut target = Box::pin(stream.recv(Vec::with_capacity(8)));
             let mut alarm = Box::pin(sleep(Duration::from_secs(2)));
             let scope = ScopeState::new();
+            let mut activation = Activation::new(scope.clone());
             let mut first = true;
             let sq_full_before = quartet::stats().unwrap().driver.sq_full;
             let outcome = poll_fn(|cx| {
@@ -149,7 +150,7 @@ fn backlogged_op_cancelled_without_a_wake_still_completes() {
                         assert!(r.as_mut().poll(cx).is_pending());
                     }
                     {
-                        let _in = cancel::enter(&scope);
+                        let _in = activation.enter();
                         assert!(target.as_mut().poll(cx).is_pending(), "submitted into the backlog");
                     }
                     assert!(quartet::stats().unwrap().driver.sq_full > sq_full_before, "the SQ was full");
@@ -160,7 +161,7 @@ fn backlogged_op_cancelled_without_a_wake_still_completes() {
                     return Poll::Ready(Err("the cancelled op never woke its task"));
                 }
                 let polled = {
-                    let _in = cancel::enter(&scope);
+                    let _in = activation.enter();
                     target.as_mut().poll(cx)
                 };
                 polled.map(|(r, _)| Ok(r))

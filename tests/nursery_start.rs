@@ -237,9 +237,10 @@ fn started_child_is_not_cancelled_by_the_callers_scope() {
 }
 
 #[test]
-fn child_that_starts_despite_a_cancelled_start_is_not_cancelled_afterwards() {
-    // Trio: once `started` is called the task moves into the target nursery; the cancellation of
-    // the `start` call no longer applies to it.
+fn child_that_starts_inside_a_cancelled_start_is_not_moved_and_start_reports_cancelled() {
+    // Trio (`test_nursery_start`): `started` called while the `start` call's caller is cancelled
+    // does not move the task into the target nursery. It stays cancelled, `start` waits for it to
+    // finish and raises `Cancelled`, and the caller's scope catches that.
     let after = RefCell::new(None);
     run(async {
         nursery(async |n| {
@@ -249,21 +250,53 @@ fn child_that_starts_despite_a_cancelled_start_is_not_cancelled_afterwards() {
                 n.start(|status: TaskStatus<u8>| async move {
                     let first = sleep(Duration::from_secs(3600)).await;
                     assert!(first.is_err(), "the start call was cancelled");
-                    status.started(1); // starts anyway
+                    status.started(1); // too late: the caller is cancelled
                     let second = sleep(Duration::from_millis(5)).await;
                     *after.borrow_mut() = Some(second.is_ok());
                     Ok::<_, Cancelled>(())
                 }),
             )
             .await;
-            // The child did start, so `start` returns its value (the next checkpoint would raise).
-            assert!(matches!(r, Ok(Some(1))), "{r:?}");
+            assert!(matches!(r, Ok(None)), "start must report Cancelled, caught by the deadline: {r:?}");
             Ok::<_, SpawnError>(())
         })
         .await
     })
     .unwrap();
-    assert_eq!(*after.borrow(), Some(true), "the started child was still cancelled by the start call");
+    assert_eq!(*after.borrow(), Some(false), "the child was moved out of the cancelled caller");
+}
+
+#[test]
+fn start_called_in_an_already_cancelled_scope_returns_cancelled() {
+    // Trio: the child runs until its first checkpoint; its `started` does not move it; `start`
+    // raises Cancelled and the scope around it catches it.
+    let seen = RefCell::new(Vec::new());
+    let out = run(async {
+        nursery(async |n| {
+            let seen = &seen;
+            let scope = CancelScope::new();
+            scope.cancel();
+            let r = scope
+                .run(async {
+                    n.start(|status: TaskStatus<&str>| async move {
+                        seen.borrow_mut().push("child ran");
+                        status.started("value");
+                        let r = checkpoint().await;
+                        seen.borrow_mut().push(if r.is_err() { "child cancelled" } else { "child not cancelled" });
+                        r
+                    })
+                    .await
+                })
+                .await;
+            assert!(matches!(r, Ok(None)), "{r:?}");
+            assert!(scope.cancelled_caught());
+            assert_eq!(n.live_children(), 0, "start returned only after the child finished");
+            Ok::<_, SpawnError>(())
+        })
+        .await
+    });
+    out.unwrap();
+    assert_eq!(*seen.borrow(), vec!["child ran", "child cancelled"]);
 }
 
 #[test]

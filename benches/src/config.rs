@@ -33,6 +33,8 @@ pub struct Config {
     pub mem_sleep: Duration,
     /// Round trips over the capacity-1 channel.
     pub pingpong_n: usize,
+    /// UDP ping-pong round trips.
+    pub udp_n: usize,
     /// Children blocked in recv when the scope is cancelled.
     pub cancel_n: usize,
     /// Concurrent timers.
@@ -96,6 +98,7 @@ impl Config {
             mem_n: 100_000,
             mem_sleep: Duration::from_secs(1),
             pingpong_n: 1_000_000,
+            udp_n: 200_000,
             cancel_n: 10_000,
             timers_n: 100_000,
             timers_window: Duration::from_secs(1),
@@ -117,6 +120,7 @@ impl Config {
             mem_n: 20_000,
             mem_sleep: Duration::from_millis(200),
             pingpong_n: 100_000,
+            udp_n: 20_000,
             cancel_n: 2_000,
             timers_n: 20_000,
             timers_window: Duration::from_millis(200),
@@ -146,6 +150,7 @@ impl Config {
             "mem_n" => self.mem_n = n()?,
             "mem_sleep_ms" => self.mem_sleep = ms()?,
             "pingpong_n" => self.pingpong_n = n()?,
+            "udp_n" => self.udp_n = n()?,
             "cancel_n" => self.cancel_n = n()?,
             "timers_n" => self.timers_n = n()?,
             "timers_window_ms" => self.timers_window = ms()?,
@@ -167,7 +172,7 @@ impl Config {
     pub fn describe(&self) -> String {
         format!(
             "{} mode, {} interleaved runs per figure; echo: {} connections, {:?} B, {} ms warm-up + {} ms measured; \
-             latency: {} round trips; spawn: {}; memory: {} children sleeping {} ms; ping-pong: {}; cancel: {}; \
+             latency: {} round trips; spawn: {}; memory: {} children sleeping {} ms; ping-pong: {}; udp: {}; cancel: {}; \
              timers: {} in a {} ms window; to_thread: {}; file: {} MiB, {} reads, {} in flight",
             if self.quick { "quick" } else { "full" },
             self.runs,
@@ -180,6 +185,7 @@ impl Config {
             self.mem_n,
             self.mem_sleep.as_millis(),
             self.pingpong_n,
+            self.udp_n,
             self.cancel_n,
             self.timers_n,
             self.timers_window.as_millis(),
@@ -204,6 +210,7 @@ const KEYS: &[&str] = &[
     "mem_n",
     "mem_sleep_ms",
     "pingpong_n",
+    "udp_n",
     "cancel_n",
     "timers_n",
     "timers_window_ms",

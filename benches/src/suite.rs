@@ -212,6 +212,19 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
         )],
     );
     micro(
+        "udp",
+        vec!["quartet", "tokio-ct"],
+        Params::default().with("n", cfg.udp_n),
+        vec![row(
+            "udp-pingpong",
+            format!("UDP ping-pong over loopback, 64 B, {} round trips", cfg.udp_n),
+            "ns_per_rtt",
+            "ns/rtt",
+            false,
+            vec![info(Vs::Peer("tokio-ct"))],
+        )],
+    );
+    micro(
         "cancel",
         vec!["quartet", "tokio-ct"],
         Params::default().with("n", cfg.cancel_n),

@@ -62,6 +62,44 @@ where
     }
 }
 
+/// Runs `fut`, giving up as soon as a graceful shutdown is requested for the calling code
+/// ([`CancelScope::cancel_gracefully`] on an enclosing scope, a nursery or the root): `Ok(None)`
+/// then. For the *idle* waits of a server (the next request on a connection, the next `accept`):
+/// work already in hand is not interrupted by a graceful request, but waiting for new work is.
+///
+/// # Examples
+/// ```no_run
+/// use quartet::net::TcpStream;
+/// use quartet::{OpError, move_on_shutdown};
+/// async fn serve(stream: TcpStream) -> Result<(), OpError> {
+///     let mut buf = Vec::with_capacity(4096);
+///     loop {
+///         buf.clear();
+///         // idle: ends on a graceful shutdown request
+///         let Some((n, b)) = move_on_shutdown(async { let (n, b) = stream.recv(buf).await; n.map(|n| (n, b)) }).await? else {
+///             return Ok(());
+///         };
+///         buf = b;
+///         if n == 0 {
+///             return Ok(());
+///         }
+///         // busy: finishes even if a shutdown was requested meanwhile
+///         let (r, b) = stream.send_all(buf).await;
+///         buf = b;
+///         r?;
+///     }
+/// }
+/// ```
+pub async fn move_on_shutdown<T, E, F>(fut: F) -> Result<Option<T>, E>
+where
+    F: Future<Output = Result<T, E>>,
+    E: StdError + 'static,
+{
+    let scope = CancelScope::new();
+    scope.set_cancel_on_shutdown_request();
+    scope.run(fut).await
+}
+
 /// The earliest deadline that applies to the calling code (Trio's `current_effective_deadline`);
 /// `None` if nothing bounds it. Inside a cancelled scope it is in the past.
 pub fn current_effective_deadline() -> Option<Instant> {

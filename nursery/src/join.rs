@@ -45,11 +45,13 @@ pub struct JoinHandle<T> {
     slot: Rc<Slot<T>>,
     /// This await has passed its entry checkpoint and yielded once.
     yielded: bool,
+    /// Parked on the cancel-status tree while waiting for the child.
+    park: cancel::Park,
 }
 
 impl<T> JoinHandle<T> {
     pub(crate) fn new(slot: Rc<Slot<T>>) -> Self {
-        JoinHandle { slot, yielded: false }
+        JoinHandle { slot, yielded: false, park: cancel::Park::new() }
     }
 
     /// True once the child has finished.
@@ -81,10 +83,12 @@ impl<T> Future for JoinHandle<T> {
         // first); the next checkpoint raises.
         let done = self.slot.result.borrow_mut().take();
         if let Some(r) = done {
+            self.park.unpark();
             self.yielded = false;
             return Poll::Ready(r);
         }
-        if let Some(c) = cancel::current() {
+        if let Err(c) = self.park.park(cx) {
+            self.park.unpark();
             self.yielded = false;
             return Poll::Ready(Err(JoinError::Cancelled(c)));
         }

@@ -5,7 +5,8 @@
 //!   and is reported with its origin.
 //! - [`CancelScope`], [`shield`], [`move_on_after`], [`fail_after`]: scoped, level-triggered
 //!   cancellation. An operation that returns `Cancelled` did nothing.
-//! - [`cancel_on_signals`]: Ctrl-C / SIGTERM cancel a scope, so the program unwinds cleanly.
+//! - [`cancel_on_signals`], [`cancel_on_signals_gracefully`]: Ctrl-C / SIGTERM cancel a scope (at
+//!   once, or after a drain period), so the program unwinds cleanly.
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod channel;
@@ -18,12 +19,12 @@ mod signals;
 mod start;
 pub mod sync;
 
-pub use deadline::{current_effective_deadline, fail_after, fail_at, move_on_after, move_on_at};
+pub use deadline::{current_effective_deadline, fail_after, fail_at, move_on_after, move_on_at, move_on_shutdown};
 pub use error::{BoxError, Failure, JoinError, NurseryError, SpawnError, StartError, TooSlow};
 pub use join::JoinHandle;
 pub use nursery::{Nursery, nursery};
-pub use scope::{CancelHandle, CancelScope, shield};
-pub use signals::cancel_on_signals;
+pub use scope::{CancelHandle, CancelScope, shield, shutdown_requested, wait_shutdown_requested};
+pub use signals::{cancel_on_signals, cancel_on_signals_gracefully};
 pub use start::TaskStatus;
 
 pub use channel::{Receiver, Sender, channel, unbounded_channel};

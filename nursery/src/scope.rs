@@ -6,30 +6,30 @@
 //! returns; the scope then absorbs that cancellation (`cancelled_caught`), so code after it runs
 //! normally. A deadline is a cancel that fires by itself. A shield hides outer cancellations.
 
-use quartet_runtime::cancel::{self, ScopeState};
-use quartet_runtime::sync::Arc;
-use quartet_runtime::{Instant, Reason, Timer, is_cancellation};
+use quartet_runtime::cancel::{Activation, ScopeState};
+use quartet_runtime::{Instant, Reason, is_cancellation};
 use std::cell::Cell;
 use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 pin_project_lite::pin_project! {
-    /// Polls `fut` with `state` as the innermost scope and arms its deadline.
+    /// Polls `fut` with an activation of `state` as the current cancel status. The activation is
+    /// declared after `fut` so that it is freed after everything parked inside it.
     pub(crate) struct Scoped<F> {
-        state: Arc<ScopeState>,
-        timer: Timer,
         #[pin]
         fut: F,
+        activation: Activation,
     }
 }
 
 impl<F> Scoped<F> {
     pub fn new(state: Arc<ScopeState>, fut: F) -> Self {
-        Scoped { state, timer: Timer::new(), fut }
+        Scoped { fut, activation: Activation::new(state) }
     }
 }
 
@@ -40,19 +40,11 @@ impl<F: Future> Future for Scoped<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let _entered = cancel::enter(this.state);
-        this.state.register(cx.waker());
-        match this.state.deadline() {
-            Some(d) => {
-                let _ = this.timer.poll_at(d, cx);
-            }
-            None => this.timer.disarm(),
-        }
-        match this.fut.poll(cx) {
-            Poll::Ready(v) => {
-                let owns = this.state.cancel_called() && !cancel::outer_cancelled();
-                Poll::Ready((v, owns))
-            }
+        let entered = this.activation.enter();
+        let polled = this.fut.poll(cx);
+        drop(entered);
+        match polled {
+            Poll::Ready(v) => Poll::Ready((v, this.activation.owns_cancellation())),
             Poll::Pending => Poll::Pending,
         }
     }
@@ -129,6 +121,36 @@ impl CancelScope {
     /// Cancels the scope with a reason that `Cancelled` errors will show.
     pub fn cancel_with(&self, reason: Reason) {
         self.state.cancel(reason)
+    }
+
+    /// Requests graceful cancellation: code inside sees
+    /// [`shutdown_requested`](crate::shutdown_requested) become true and
+    /// [`wait_shutdown_requested`](crate::wait_shutdown_requested) complete, so it can finish its
+    /// work; when `grace` has passed the scope is cancelled (reason
+    /// [`Reason::GracePeriodEnded`]). A later [`cancel`](Self::cancel) makes it hard at once.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use quartet_nursery::{CancelScope, wait_shutdown_requested};
+    /// use std::time::Duration;
+    /// quartet_runtime::run(async {
+    ///     let scope = CancelScope::new();
+    ///     scope.cancel_gracefully(Duration::from_secs(1));
+    ///     let r = scope.run(async {
+    ///         wait_shutdown_requested().await?; // returns at once: shutdown was requested
+    ///         Ok::<_, quartet_runtime::Cancelled>("drained")
+    ///     }).await;
+    ///     assert_eq!(r, Ok(Some("drained")));
+    /// }).unwrap();
+    /// ```
+    pub fn cancel_gracefully(&self, grace: std::time::Duration) {
+        self.state.cancel_gracefully(grace)
+    }
+
+    /// Makes a graceful cancellation that reaches this scope cancel it (reason
+    /// [`Reason::ShutdownRequested`]); see [`move_on_shutdown`](crate::move_on_shutdown).
+    pub fn set_cancel_on_shutdown_request(&self) {
+        self.state.set_cancel_on_graceful(true)
     }
 
     /// A `Send + Sync` handle that can cancel this scope from anywhere.
@@ -217,10 +239,44 @@ impl CancelHandle {
         self.state.cancel(reason)
     }
 
+    /// Requests graceful cancellation (see [`CancelScope::cancel_gracefully`]).
+    pub fn cancel_gracefully(&self, grace: std::time::Duration) {
+        self.state.cancel_gracefully(grace)
+    }
+
+    /// A handle to the root scope of the runtime running on this thread: cancelling it (or
+    /// cancelling it gracefully, e.g. on SIGTERM) reaches every task. `None` outside `run`.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use quartet_nursery::CancelHandle;
+    /// quartet_runtime::run(async {
+    ///     let root = CancelHandle::root().expect("inside run");
+    ///     std::thread::spawn(move || root.cancel()); // e.g. from a signal-handling thread
+    ///     let r = quartet_runtime::sleep(std::time::Duration::from_secs(60)).await;
+    ///     assert!(r.is_err());
+    /// }).unwrap();
+    /// ```
+    pub fn root() -> Option<CancelHandle> {
+        quartet_runtime::cancel::root().map(|state| CancelHandle { state })
+    }
+
     /// True once a cancel was requested or the deadline passed.
     pub fn cancel_called(&self) -> bool {
         self.state.cancel_called()
     }
+}
+
+/// True once graceful (or hard) cancellation reaches the calling code: an enclosing scope, a
+/// nursery or the root was asked to shut down gracefully. Finish the work in hand and return.
+pub fn shutdown_requested() -> bool {
+    quartet_runtime::cancel::shutdown_requested()
+}
+
+/// Waits until graceful cancellation reaches the calling code; `Err(Cancelled)` if it is
+/// hard-cancelled first. See [`CancelScope::cancel_gracefully`].
+pub fn wait_shutdown_requested() -> quartet_runtime::cancel::ShutdownRequested {
+    quartet_runtime::cancel::shutdown_requested_wait()
 }
 
 /// Runs `fut` shielded from outer cancellation (bounded cleanup: combine with a deadline, e.g.

@@ -1,25 +1,33 @@
 //! The start handshake (Trio's `nursery.start`): run a child until it reports that it is ready.
 //!
-//! The child lives in the target nursery from the beginning, but until it calls
-//! [`TaskStatus::started`] it is also inside a private cancel scope that the `start` call cancels
-//! when its caller is cancelled (or drops the call). Once started, that scope no longer applies:
-//! like Trio's re-parenting, the child is then an ordinary child of the nursery, cancelled only by
-//! the nursery's own scopes, even if the `start` call had been cancelled before.
+//! The child lives in the target nursery from the beginning (the nursery polls it), but until it
+//! calls [`TaskStatus::started`] it runs inside a private cancel scope whose node in the
+//! cancel-status tree hangs under the *caller's* status, so the caller's cancellation reaches it
+//! (Trio runs it in a nursery of the caller). Dropping the `start` call cancels that scope.
+//!
+//! When the child calls `started` and its private status is not cancelled, the node is moved
+//! under the target nursery's status (Trio's re-parenting), together with everything parked
+//! under it: from then on only the nursery's scopes apply. If the private status is cancelled at
+//! that moment (the caller was cancelled), the child is not moved (Trio's rule): it stays
+//! cancelled, `start` waits for it to finish and returns `Cancelled`.
 
 use crate::error::{BoxError, StartError};
 use quartet_runtime::Reason;
-use quartet_runtime::cancel::{self, ScopeState};
-use quartet_runtime::sync::Arc;
+use quartet_runtime::cancel::{Activation, ScopeState, StatusRef};
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 pub(crate) enum StartState<V> {
     Waiting,
+    /// `started` was called while the caller was cancelled: the child was not moved and `start`
+    /// will report `Cancelled` once the child has finished.
+    Refused,
     Started(V),
     Failed(BoxError),
     Panicked(Box<dyn Any + Send>),
@@ -35,6 +43,9 @@ pub(crate) struct StartSlot<V> {
     /// Set when the `start` future is dropped before the child started: nobody will collect the
     /// child's outcome, so its failures go to the nursery like any child's.
     abandoned: Cell<bool>,
+    /// Set by `StartScoped` while the child's private status is cancelled: `started` then
+    /// refuses to move the child.
+    refuse: Cell<bool>,
 }
 
 impl<V> StartSlot<V> {
@@ -44,12 +55,14 @@ impl<V> StartSlot<V> {
             state: RefCell::new(StartState::Waiting),
             waker: Cell::new(None),
             abandoned: Cell::new(false),
+            refuse: Cell::new(false),
         })
     }
 
-    /// True while the child has not called `started` (whether or not anyone still waits).
+    /// True while the child has not (successfully) called `started`, whether or not anyone
+    /// still waits.
     fn waiting(&self) -> bool {
-        matches!(*self.state.borrow(), StartState::Waiting)
+        matches!(*self.state.borrow(), StartState::Waiting | StartState::Refused)
     }
 
     /// The caller of `start` stopped waiting: the child's outcome now goes to the nursery, and the
@@ -63,7 +76,7 @@ impl<V> StartSlot<V> {
 
     fn settle(&self, s: StartState<V>) {
         let mut cur = self.state.borrow_mut();
-        if matches!(*cur, StartState::Waiting) {
+        if matches!(*cur, StartState::Waiting | StartState::Refused) {
             *cur = s;
         }
         drop(cur);
@@ -111,10 +124,19 @@ impl<V> TaskStatus<V> {
 
     /// Reports readiness: `start` returns `value`. From now on the task is an ordinary child of
     /// its nursery, and its failures go to the nursery.
+    ///
+    /// If the caller of `start` has been cancelled meanwhile, the task is not moved into the
+    /// nursery (Trio's rule): it stays cancelled, and `start` returns `Cancelled` once the task
+    /// has finished.
     pub fn started(self, value: V) {
+        if self.slot.refuse.get() {
+            let mut cur = self.slot.state.borrow_mut();
+            if matches!(*cur, StartState::Waiting) {
+                *cur = StartState::Refused;
+            }
+            return;
+        }
         self.slot.settle(StartState::Started(value));
-        // From here on only the nursery's scopes apply, even for the rest of the current poll.
-        self.slot.scope.uncancel();
     }
 }
 
@@ -131,6 +153,10 @@ pub(crate) fn take<V>(slot: &StartSlot<V>) -> Option<Result<V, StartError>> {
             *st = StartState::Waiting;
             None
         }
+        StartState::Refused => {
+            *st = StartState::Refused;
+            None
+        }
         StartState::Started(v) => Some(Ok(v)),
         StartState::Failed(e) => Some(Err(StartError::Failed(e))),
         StartState::Exited => Some(Err(StartError::ExitedWithoutStarting)),
@@ -143,17 +169,21 @@ pub(crate) fn take<V>(slot: &StartSlot<V>) -> Option<Result<V, StartError>> {
 }
 
 pin_project_lite::pin_project! {
-    /// Polls a child inside its `start` call's private scope until it calls `started`.
+    /// Polls a child inside its `start` call's private scope: under the caller's status until it
+    /// has started, then under the nursery's.
     pub(crate) struct StartScoped<V, F> {
         slot: Rc<StartSlot<V>>,
         #[pin]
         fut: F,
+        activation: Activation,
+        moved: bool,
     }
 }
 
 impl<V, F> StartScoped<V, F> {
-    pub fn new(slot: Rc<StartSlot<V>>, fut: F) -> Self {
-        StartScoped { slot, fut }
+    pub fn new(slot: Rc<StartSlot<V>>, caller: StatusRef, fut: F) -> Self {
+        let activation = Activation::under(slot.scope.clone(), caller);
+        StartScoped { slot, fut, activation, moved: false }
     }
 }
 
@@ -162,11 +192,17 @@ impl<V, F: Future> Future for StartScoped<V, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        if !this.slot.waiting() {
-            return this.fut.poll(cx);
+        // The nursery polls its children under its own status: that is where a started child goes.
+        let nursery = StatusRef::current();
+        let entered = this.activation.enter();
+        this.slot.refuse.set(this.activation.effectively_cancelled());
+        let polled = this.fut.poll(cx);
+        drop(entered);
+        if !*this.moved && matches!(*this.slot.state.borrow(), StartState::Started(_) | StartState::Taken) {
+            // Started (and not refused): move under the nursery with everything parked inside.
+            *this.moved = true;
+            this.activation.move_under(nursery);
         }
-        let _entered = cancel::enter(&this.slot.scope);
-        this.slot.scope.register(cx.waker());
-        this.fut.poll(cx)
+        polled
     }
 }

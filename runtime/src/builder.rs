@@ -142,7 +142,10 @@ impl Builder {
             monitor: self.monitor.build(),
         };
         let guard = CoreGuard::enter(&core).ok_or(Error::NestedRuntime)?;
+        // The root of this thread's cancel-status tree is a fresh scope for this run (C1).
+        let root = crate::cancel::RootGuard::install();
         let finished = kernel::block_on(&core, fut, self.drain);
+        drop(root);
         drop(guard);
         Ok(kernel::finish(finished?))
     }

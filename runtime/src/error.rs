@@ -101,6 +101,11 @@ pub enum Reason {
     Signal,
     /// The runtime is shutting down.
     Shutdown,
+    /// A graceful cancellation's grace period ended before the code inside finished.
+    GracePeriodEnded,
+    /// A graceful cancellation reached a scope that ends on shutdown requests
+    /// (`move_on_shutdown`): the wait inside it was idle work to give up.
+    ShutdownRequested,
     /// A reason given by the program.
     Other(String),
 }
@@ -113,6 +118,8 @@ impl fmt::Display for Reason {
             Reason::SiblingFailed(who) => write!(f, "sibling task {who} failed"),
             Reason::Signal => f.write_str("signal received"),
             Reason::Shutdown => f.write_str("runtime shutting down"),
+            Reason::GracePeriodEnded => f.write_str("the grace period of a graceful cancellation ended"),
+            Reason::ShutdownRequested => f.write_str("a graceful shutdown was requested"),
             Reason::Other(s) => f.write_str(s),
         }
     }

@@ -13,7 +13,7 @@
 //! "Cancelled means nothing happened": only the kernel's `-ECANCELED` (or never submitting) yields
 //! `Cancelled`. A result that raced the cancel is returned, and the *next* checkpoint raises.
 
-use crate::cancel;
+use crate::cancel::{self, OpPark, OpParkStatus};
 use crate::driver::{Cleanup, OpKey};
 use crate::error::{Cancelled, OpError};
 use crate::kernel::context::{was_unclean, with_core};
@@ -36,7 +36,13 @@ pub(crate) unsafe trait OpData: 'static {
 
 enum State {
     Start,
-    Waiting { core: u64, key: OpKey, cancel: Option<Cancelled> },
+    /// In flight. `cancel` is set once a cancel was requested (by a walk or by a poll that found
+    /// the code cancelled), so at most one `ASYNC_CANCEL` is ever queued for the op.
+    Waiting {
+        core: u64,
+        key: OpKey,
+        cancel: Option<Cancelled>,
+    },
     Done,
 }
 
@@ -45,16 +51,18 @@ pub(crate) struct Op<T: OpData> {
     data: Option<Box<T>>,
     state: State,
     cancellable: bool,
+    /// The op's registration with the cancel-status tree while it is in flight.
+    park: OpPark,
 }
 
 impl<T: OpData> Op<T> {
     pub fn new(data: T) -> Op<T> {
-        Op { data: Some(Box::new(data)), state: State::Start, cancellable: true }
+        Op { data: Some(Box::new(data)), state: State::Start, cancellable: true, park: OpPark::new() }
     }
 
     /// An op that ignores cancel scopes (used for `close`, which must happen even when cancelled).
     pub fn uncancellable(data: T) -> Op<T> {
-        Op { data: Some(Box::new(data)), state: State::Start, cancellable: false }
+        Op { data: Some(Box::new(data)), state: State::Start, cancellable: false, park: OpPark::new() }
     }
 }
 
@@ -83,6 +91,10 @@ impl<T: OpData> Future for Op<T> {
                 });
                 match submitted {
                     Some((core, key)) => {
+                        if this.cancellable {
+                            // Not cancelled a moment ago (checked above), so this registers.
+                            let _ = this.park.park(key);
+                        }
                         this.state = State::Waiting { core, key, cancel: None };
                         Poll::Pending
                     }
@@ -94,24 +106,31 @@ impl<T: OpData> Future for Op<T> {
             }
             State::Waiting { core, key, cancel } => {
                 let (core_id, key) = (*core, *key);
+                let mut released = Vec::new();
                 let polled = with_core(|c| {
                     if c.id != core_id {
                         return None;
                     }
-                    let mut driver = c.driver.borrow_mut();
-                    let mut p = driver.poll_op(key, cx);
+                    let mut p = c.driver.borrow_mut().poll_op(key, cx);
                     if p.is_pending() && cancel.is_none() && this.cancellable {
-                        if let Some(c) = cancel::current() {
-                            driver.cancel(key);
-                            *cancel = Some(c);
-                            // An op still in the SQ backlog never reached the kernel: `cancel`
-                            // completes it on the spot, and no CQE will ever wake this task.
-                            p = driver.poll_op(key, cx);
+                        match this.park.park(key) {
+                            OpParkStatus::Parked => {}
+                            // A walk queued the op's ASYNC_CANCEL already; its CQE decides.
+                            OpParkStatus::Aborted(c) => *cancel = Some(c),
+                            OpParkStatus::Cancelled(cancelled) => {
+                                let mut driver = c.driver.borrow_mut();
+                                driver.cancel(key, &mut released);
+                                *cancel = Some(cancelled);
+                                // An op still in the SQ backlog never reached the kernel: `cancel`
+                                // completed it on the spot, and no CQE will ever wake this task.
+                                p = driver.poll_op(key, cx);
+                            }
                         }
                     }
                     Some(p)
                 })
                 .flatten();
+                drop(released); // this task is being polled: the backlog op's waker is not needed
                 let (res, _flags) = match polled {
                     Some(Poll::Pending) => return Poll::Pending,
                     Some(Poll::Ready(r)) => r,
@@ -132,12 +151,15 @@ impl<T: OpData> Future for Op<T> {
                         return Poll::Ready((Err(OpError::Io(e)), this.data.take().expect("data")));
                     }
                 };
-                let cancelled = cancel.take();
+                // Report the reason in force now if the code is still cancelled (an inner scope may
+                // have been cancelled since the abort), else the one recorded.
+                let cancelled = cancel.take().or_else(|| this.park.aborted()).map(|c| cancel::current().unwrap_or(c));
+                this.park.unpark();
                 this.state = State::Done;
                 let data = this.data.take().expect("data");
                 let out = if res >= 0 {
                     Ok(res as u32)
-                } else if res == -libc::ECANCELED {
+                } else if res == -libc::ECANCELED || (res == -libc::EINTR && cancelled.is_some()) {
                     match cancelled {
                         Some(c) => Err(OpError::Cancelled(c)),
                         None => Err(OpError::from_errno(libc::ECANCELED)),
@@ -155,8 +177,11 @@ impl<T: OpData> Future for Op<T> {
 impl<T: OpData> Drop for Op<T> {
     fn drop(&mut self) {
         let State::Waiting { core, key, cancel } = &self.state else { return };
-        // An uncancellable op (close) must still run once abandoned: never cancel it.
-        let (core, key, send_cancel) = (*core, *key, cancel.is_none() && self.cancellable);
+        // An uncancellable op (close) must still run once abandoned: never cancel it. An op a
+        // walk already cancelled needs no second ASYNC_CANCEL.
+        let already = cancel.is_some() || self.park.aborted().is_some();
+        self.park.unpark();
+        let (core, key, send_cancel) = (*core, *key, !already && self.cancellable);
         let mut data = self.data.take();
         with_core(|c| {
             if c.id == core {

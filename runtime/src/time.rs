@@ -15,7 +15,9 @@ use std::time::Duration;
 
 pub use std::time::Instant;
 
-type Key = (Instant, u64);
+pub(crate) type Key = (Instant, u64);
+/// A timer registration (for scope deadlines in `cancel`).
+pub(crate) type TimerKey = Key;
 
 #[derive(Default)]
 pub(crate) struct Timers {
@@ -24,7 +26,7 @@ pub(crate) struct Timers {
 }
 
 impl Timers {
-    fn insert(&mut self, at: Instant, waker: &Waker) -> Key {
+    pub(crate) fn insert(&mut self, at: Instant, waker: &Waker) -> Key {
         self.seq += 1;
         let key = (at, self.seq);
         self.map.insert(key, waker.clone());
@@ -42,7 +44,7 @@ impl Timers {
     }
 
     /// Removes a registration, returning its waker for the caller to drop outside the borrow.
-    fn remove(&mut self, key: Key) -> Option<Waker> {
+    pub(crate) fn remove(&mut self, key: Key) -> Option<Waker> {
         self.map.remove(&key)
     }
 
@@ -125,7 +127,7 @@ impl Drop for Timer {
 
 /// Waits until `deadline`. A checkpoint: see [`Sleep`].
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep { deadline, timer: Timer::new(), polled: false }
+    Sleep { deadline, timer: Timer::new(), polled: false, park: cancel::Park::new() }
 }
 
 /// Waits for `duration`. A checkpoint: see [`Sleep`].
@@ -155,6 +157,8 @@ pub struct Sleep {
     deadline: Instant,
     timer: Timer,
     polled: bool,
+    /// Parked on the cancel-status tree while waiting: a cancel wakes it through its own waker.
+    park: cancel::Park,
 }
 
 impl Sleep {
@@ -169,7 +173,8 @@ impl Future for Sleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if let Some(c) = cancel::current() {
+        if let Err(c) = this.park.park(cx) {
+            this.park.unpark();
             this.timer.disarm();
             return Poll::Ready(Err(c));
         }
@@ -179,7 +184,10 @@ impl Future for Sleep {
                 cx.waker().wake_by_ref();
                 Poll::Pending
             }
-            Poll::Ready(()) => Poll::Ready(Ok(())),
+            Poll::Ready(()) => {
+                this.park.unpark();
+                Poll::Ready(Ok(()))
+            }
             Poll::Pending => Poll::Pending,
         }
     }

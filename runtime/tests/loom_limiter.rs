@@ -5,7 +5,7 @@
 
 use loom::future::block_on;
 use loom::thread;
-use quartet_runtime::cancel::{self, ScopeState};
+use quartet_runtime::cancel::{self, Activation, CancelSink, ScopeState};
 use quartet_runtime::sync::Arc;
 use quartet_runtime::thread::CapacityLimiter;
 use quartet_runtime::{Cancelled, Reason};
@@ -14,12 +14,47 @@ use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool as StdBool, Ordering as StdOrdering};
 use std::task::Context;
 
-/// Polls `fut` inside `scope`, registered as the scope's owner (what `CancelScope::run` does).
-async fn in_scope<F: Future>(scope: &Arc<ScopeState>, fut: F) -> F::Output {
+/// The owner thread's inbox for walk requests from other threads (the kernel's remote-wake path
+/// in production).
+struct ModelSink {
+    owner: u64,
+    inbox: loom::sync::Mutex<(Vec<std::sync::Arc<ScopeState>>, Option<std::task::Waker>)>,
+}
+
+impl CancelSink for ModelSink {
+    fn owner(&self) -> u64 {
+        self.owner
+    }
+
+    fn request_walk(&self, state: std::sync::Arc<ScopeState>) {
+        let waker = {
+            let mut inbox = self.inbox.lock().unwrap();
+            inbox.0.push(state);
+            inbox.1.clone()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+/// Polls `fut` inside `scope` (what `CancelScope::run` does), delivering cancels from other
+/// threads through a model sink.
+async fn in_scope<F: Future>(scope: &std::sync::Arc<ScopeState>, fut: F) -> F::Output {
+    let sink = std::sync::Arc::new(ModelSink {
+        owner: cancel::thread_owner_id(),
+        inbox: loom::sync::Mutex::new((Vec::new(), None)),
+    });
+    let mut activation = Activation::with_sink(scope.clone(), sink.clone());
     let mut fut = pin!(fut);
     std::future::poll_fn(|cx: &mut Context<'_>| {
-        scope.register(cx.waker());
-        let _entered = cancel::enter(scope);
+        let queued = {
+            let mut inbox = sink.inbox.lock().unwrap();
+            inbox.1 = Some(cx.waker().clone());
+            std::mem::take(&mut inbox.0)
+        };
+        queued.iter().for_each(cancel::deliver);
+        let _entered = activation.enter();
         fut.as_mut().poll(cx)
     })
     .await

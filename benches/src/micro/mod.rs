@@ -7,6 +7,7 @@ pub mod pingpong;
 pub mod spawn;
 pub mod thread;
 pub mod timers;
+pub mod udp;
 
 use crate::child::{Metrics, Params};
 
@@ -20,6 +21,7 @@ pub fn run(bench: &str, peer: &str, p: &Params) -> Result<Metrics, String> {
         "timers" => timers::run(peer, p),
         "thread" => thread::run(peer, p),
         "file" => file::run(peer, p),
+        "udp" => udp::run(peer, p),
         other => Err(format!("unknown benchmark {other:?}")),
     }
 }

@@ -17,7 +17,7 @@
 
 use super::error::{RecvError, SendError};
 use crate::sync::waitset::{Key, Queue, WaitSet, Waiter};
-use quartet_runtime::cancel;
+use quartet_runtime::cancel::{self, Park};
 use quartet_runtime::sync::{Mutex, MutexGuard, lock};
 use std::collections::VecDeque;
 use std::task::{Context, Poll, Waker};
@@ -169,7 +169,8 @@ pub(crate) enum SendOp<T> {
     Fail(SendError<T>),
     /// Finished; yielding once before returning the outcome.
     Yield(Result<(), SendError<T>>),
-    Parked(Key),
+    /// Queued; parked on the cancel-status tree so a cancel wakes it.
+    Parked(Key, Park),
     Done,
 }
 
@@ -189,7 +190,12 @@ impl<T> SendOp<T> {
                     }
                     Err(Refused::Broken(v)) => Err(SendError::Broken(v)),
                     Err(Refused::Full(v)) => {
-                        *self = SendOp::Parked(st.waiters.insert(SEND_Q, Waiter::new(cx.waker(), Some(v))));
+                        let key = st.waiters.insert(SEND_Q, Waiter::new(cx.waker(), Some(v)));
+                        drop(st);
+                        let mut park = Park::new();
+                        // Not cancelled a moment ago (checked above), so this registers.
+                        let _ = park.park(cx);
+                        *self = SendOp::Parked(key, park);
                         return Poll::Pending;
                     }
                 };
@@ -199,8 +205,8 @@ impl<T> SendOp<T> {
             }
             SendOp::Yield(outcome) => Poll::Ready(outcome),
             SendOp::Fail(e) => Poll::Ready(Err(e)),
-            SendOp::Parked(key) => {
-                let cancelled = cancel::current();
+            SendOp::Parked(key, mut park) => {
+                let cancelled = park.park(cx).err();
                 let mut st = chan.state();
                 if st.waiters.get(key).done {
                     st.waiters.remove(key);
@@ -217,7 +223,7 @@ impl<T> SendOp<T> {
                     return Poll::Ready(Err(SendError::Broken(v)));
                 }
                 st.waiters.get_mut(key).set_waker(cx.waker());
-                *self = SendOp::Parked(key);
+                *self = SendOp::Parked(key, park);
                 Poll::Pending
             }
             SendOp::Done => panic!("send future polled after it completed"),
@@ -226,7 +232,7 @@ impl<T> SendOp<T> {
 
     /// Withdraws a parked send (its value, not delivered, is dropped with the op).
     pub fn abandon(&mut self, chan: &Chan<T>) {
-        if let SendOp::Parked(key) = std::mem::replace(self, SendOp::Done) {
+        if let SendOp::Parked(key, _park) = std::mem::replace(self, SendOp::Done) {
             let waiter = chan.state().waiters.remove(key);
             drop(waiter);
         }
@@ -241,7 +247,8 @@ pub(crate) enum RecvOp<T> {
     Fail(RecvError),
     /// Finished; yielding once before returning the outcome.
     Yield(Option<T>),
-    Parked(Key),
+    /// Queued; parked on the cancel-status tree so a cancel wakes it.
+    Parked(Key, Park),
     Done,
 }
 
@@ -261,7 +268,12 @@ impl<T> RecvOp<T> {
                     }
                     Err(Nothing::End) => None,
                     Err(Nothing::Empty) => {
-                        *self = RecvOp::Parked(st.waiters.insert(RECV_Q, Waiter::new(cx.waker(), None)));
+                        let key = st.waiters.insert(RECV_Q, Waiter::new(cx.waker(), None));
+                        drop(st);
+                        let mut park = Park::new();
+                        // Not cancelled a moment ago (checked above), so this registers.
+                        let _ = park.park(cx);
+                        *self = RecvOp::Parked(key, park);
                         return Poll::Pending;
                     }
                 };
@@ -271,8 +283,8 @@ impl<T> RecvOp<T> {
             }
             RecvOp::Yield(got) => Poll::Ready(Ok(got)),
             RecvOp::Fail(e) => Poll::Ready(Err(e)),
-            RecvOp::Parked(key) => {
-                let cancelled = cancel::current();
+            RecvOp::Parked(key, mut park) => {
+                let cancelled = park.park(cx).err();
                 let mut st = chan.state();
                 if st.waiters.get(key).done {
                     let v = st.waiters.remove(key).value;
@@ -289,7 +301,7 @@ impl<T> RecvOp<T> {
                     return Poll::Ready(Err(RecvError::Cancelled(c)));
                 }
                 st.waiters.get_mut(key).set_waker(cx.waker());
-                *self = RecvOp::Parked(key);
+                *self = RecvOp::Parked(key, park);
                 Poll::Pending
             }
             RecvOp::Done => panic!("recv future polled after it completed"),
@@ -299,7 +311,7 @@ impl<T> RecvOp<T> {
     /// Withdraws a receive; a value it had already taken goes back into the channel.
     pub fn abandon(&mut self, chan: &Chan<T>) {
         let (woken, dropped) = match std::mem::replace(self, RecvOp::Done) {
-            RecvOp::Parked(key) => {
+            RecvOp::Parked(key, _park) => {
                 let mut st = chan.state();
                 let w = st.waiters.remove(key);
                 match w.value {

@@ -46,11 +46,13 @@ enum Phase {
 pub(crate) struct Acquire<'a, R: Resource> {
     res: &'a R,
     phase: Phase,
+    /// Parked on the cancel-status tree while queued.
+    park: cancel::Park,
 }
 
 impl<'a, R: Resource> Acquire<'a, R> {
     pub fn new(res: &'a R) -> Self {
-        Acquire { res, phase: Phase::Start }
+        Acquire { res, phase: Phase::Start, park: cancel::Park::new() }
     }
 
     /// The resource being acquired.
@@ -86,6 +88,8 @@ impl<R: Resource> Future for Acquire<'_, R> {
                     let key = R::waiters(&mut st).insert(ACQUIRE_Q, Waiter::new(cx.waker(), None));
                     drop(st);
                     self.phase = Phase::Parked(key);
+                    // Not cancelled a moment ago (checked above), so this registers.
+                    let _ = self.park.park(cx);
                 }
                 Poll::Pending
             }
@@ -94,7 +98,7 @@ impl<R: Resource> Future for Acquire<'_, R> {
                 Poll::Ready(Ok(()))
             }
             Phase::Parked(key) => {
-                let cancelled = cancel::current();
+                let cancelled = self.park.park(cx).err();
                 let mut st = self.res.state();
                 let waiters = R::waiters(&mut st);
                 let w = waiters.get_mut(key);

@@ -88,7 +88,7 @@ impl<T> Condition<T> {
     /// the guard (the next checkpoint reports the cancellation). Dropping the future releases a
     /// lock handed to it.
     pub fn wait<'a>(&'a self, guard: LockGuard<'a, T>) -> ConditionWait<'a, T> {
-        ConditionWait { cond: self, phase: Phase::Start(guard) }
+        ConditionWait { cond: self, phase: Phase::Start(guard), park: cancel::Park::new() }
     }
 
     /// Wakes up to `n` waiters, oldest first, and returns how many. Not a checkpoint. Usually
@@ -170,6 +170,8 @@ enum Phase<'a, T> {
 pub struct ConditionWait<'a, T> {
     cond: &'a Condition<T>,
     phase: Phase<'a, T>,
+    /// Parked on the cancel-status tree while waiting.
+    park: cancel::Park,
 }
 
 impl<T> fmt::Debug for ConditionWait<'_, T> {
@@ -203,6 +205,8 @@ impl<'a, T> Future for ConditionWait<'a, T> {
                     self.phase = Phase::Parked(key);
                     st.release()
                 };
+                // Not cancelled a moment ago (checked above), so this registers.
+                let _ = self.park.park(cx);
                 // Ownership went back to the lock above; the guard must not release it again.
                 std::mem::forget(guard);
                 if let Some(w) = woken {
@@ -211,7 +215,7 @@ impl<'a, T> Future for ConditionWait<'a, T> {
                 Poll::Pending
             }
             Phase::Parked(key) => {
-                let cancelled = cancel::current();
+                let cancelled = self.park.park(cx).err();
                 let mut st = lock.state();
                 if st.waiters.get(key).done {
                     st.waiters.remove(key);

@@ -76,7 +76,7 @@ impl Event {
     /// changes nothing; once the event is set, the wait succeeds even if a cancellation arrived
     /// meanwhile (the next checkpoint reports it).
     pub fn wait(&self) -> EventWait<'_> {
-        EventWait { event: self, phase: Phase::Start }
+        EventWait { event: self, phase: Phase::Start, park: cancel::Park::new() }
     }
 
     /// A snapshot of the event's state.
@@ -115,6 +115,8 @@ enum Phase {
 pub struct EventWait<'a> {
     event: &'a Event,
     phase: Phase,
+    /// Parked on the cancel-status tree while waiting.
+    park: cancel::Park,
 }
 
 impl Future for EventWait<'_> {
@@ -132,7 +134,10 @@ impl Future for EventWait<'_> {
                     let mut waiters = lock(&event.waiters);
                     if !event.is_set() {
                         let key = waiters.insert(WAIT_Q, Waiter::new(cx.waker(), None));
+                        drop(waiters);
                         self.phase = Phase::Parked(key);
+                        // Not cancelled a moment ago (checked above), so this registers.
+                        let _ = self.park.park(cx);
                         return Poll::Pending;
                     }
                 }
@@ -145,7 +150,7 @@ impl Future for EventWait<'_> {
                 Poll::Ready(Ok(()))
             }
             Phase::Parked(key) => {
-                let cancelled = cancel::current();
+                let cancelled = self.park.park(cx).err();
                 let mut waiters = lock(&event.waiters);
                 let outcome = if event.is_set() { Some(Ok(())) } else { cancelled.map(Err) };
                 if let Some(out) = outcome {

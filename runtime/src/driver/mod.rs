@@ -164,12 +164,15 @@ impl Driver {
     }
 
     /// Asks the kernel to cancel an op. Its own completion still decides the outcome.
-    pub fn cancel(&mut self, key: OpKey) {
+    ///
+    /// An op still in the SQ backlog never reached the kernel: it completes as cancelled on the
+    /// spot, and its waker (if any) is pushed to `wakers` for the caller to wake.
+    pub fn cancel(&mut self, key: OpKey, wakers: &mut Vec<Waker>) {
         let ud = key.user_data();
         if let Some(pos) = self.backlog.iter().position(|e| e.get_user_data() == ud) {
             // Never reached the kernel: it did nothing, so it completes as cancelled now.
             self.backlog.remove(pos);
-            self.deliver(ud, -libc::ECANCELED, 0, &mut Vec::new());
+            self.deliver(ud, -libc::ECANCELED, 0, wakers);
             return;
         }
         self.cancels.push_back(CancelTarget::Op(ud));
@@ -191,7 +194,10 @@ impl Driver {
             Some(state @ Lifecycle::Waiting(_)) => {
                 *state = Lifecycle::Abandoned(data, cleanup);
                 if cancel {
-                    self.cancel(key);
+                    // An abandoned slot has no waker: nothing is collected.
+                    let mut none = Vec::new();
+                    self.cancel(key, &mut none);
+                    self.dead_wakers.append(&mut none);
                 }
             }
             _ => self.graveyard.push(data),

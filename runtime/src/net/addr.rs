@@ -73,9 +73,41 @@ pub(crate) fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
 
 /// A new TCP socket for `addr`'s family; the caller owns the returned fd.
 pub(crate) fn tcp_socket(addr: &SocketAddr) -> io::Result<RawFd> {
-    let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    socket(family_of(addr), libc::SOCK_STREAM)
+}
+
+/// `AF_INET` or `AF_INET6`.
+pub(crate) fn family_of(addr: &SocketAddr) -> libc::c_int {
+    if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 }
+}
+
+/// A new close-on-exec socket; the caller owns the returned fd.
+pub(crate) fn socket(family: libc::c_int, ty: libc::c_int) -> io::Result<RawFd> {
     // SAFETY: plain syscall without pointers.
-    cvt(unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) })
+    cvt(unsafe { libc::socket(family, ty | libc::SOCK_CLOEXEC, 0) })
+}
+
+/// `bind(2)` to a raw address.
+pub(crate) fn bind_raw(fd: RawFd, raw: &RawAddr) -> io::Result<()> {
+    // SAFETY: the address storage is live and `len` is its valid length.
+    cvt(unsafe { libc::bind(fd, (&raw.storage as *const libc::sockaddr_storage).cast(), raw.len) }).map(drop)
+}
+
+/// Sets a socket option whose value is any plain struct (`ip_mreq`, `ipv6_mreq`, ...).
+pub(crate) fn set_opt_raw<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
+    // SAFETY: passes a pointer to a live `T` and its exact size.
+    cvt(unsafe { libc::setsockopt(fd, level, name, (value as *const T).cast(), size_of::<T>() as libc::socklen_t) })
+        .map(drop)
+}
+
+/// Checks that `fd` is a socket of type `ty` (for adopting fds from elsewhere).
+pub(crate) fn check_type(fd: RawFd, ty: libc::c_int) -> io::Result<()> {
+    let got = get_opt(fd, libc::SOL_SOCKET, libc::SO_TYPE)?;
+    if got == ty {
+        Ok(())
+    } else {
+        Err(io::Error::new(io::ErrorKind::InvalidInput, format!("fd {fd} is a socket of type {got}, expected {ty}")))
+    }
 }
 
 pub(crate) fn set_opt(fd: RawFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
@@ -112,4 +144,19 @@ pub(crate) fn peer_addr(fd: RawFd) -> io::Result<SocketAddr> {
     // SAFETY: as in `local_addr`.
     cvt(unsafe { libc::getpeername(fd, (&mut raw.storage as *mut libc::sockaddr_storage).cast(), &mut raw.len) })?;
     raw.to_std()
+}
+
+/// Takes ownership of a socket made elsewhere (a std socket, an fd from systemd): checks its type
+/// and clears `O_NONBLOCK`, so ring ops wait for readiness instead of failing with `EAGAIN`.
+pub(crate) fn adopt(fd: std::os::fd::OwnedFd, ty: libc::c_int) -> io::Result<crate::fd::SharedFd> {
+    use std::os::fd::{AsRawFd, IntoRawFd};
+    let raw = fd.as_raw_fd();
+    check_type(raw, ty)?;
+    // SAFETY: plain fcntl calls on an fd we own.
+    let flags = cvt(unsafe { libc::fcntl(raw, libc::F_GETFL) })?;
+    if flags & libc::O_NONBLOCK != 0 {
+        // SAFETY: as above.
+        cvt(unsafe { libc::fcntl(raw, libc::F_SETFL, flags & !libc::O_NONBLOCK) })?;
+    }
+    Ok(crate::fd::SharedFd::new(fd.into_raw_fd()))
 }

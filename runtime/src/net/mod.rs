@@ -1,8 +1,26 @@
-//! Networking: TCP over the ring. UDP and Unix sockets are not yet provided.
+//! Networking on the ring: TCP, UDP and Unix domain sockets (stream, datagram, fd passing),
+//! and name resolution on a worker thread.
+//!
+//! Every async operation is a checkpoint and keeps "`Cancelled` ⇒ nothing happened"; buffers are
+//! owned by the op until the kernel is done with them. Socket setup and options (`bind`,
+//! `listen`, `setsockopt`) never block and are plain synchronous calls.
 
 mod addr;
+mod lookup;
+mod msg;
 mod ops;
+mod stream;
 mod tcp;
+mod udp;
+mod unix;
+mod unix_addr;
+mod unix_dgram;
 
+pub use lookup::lookup_host;
+pub use msg::{MAX_FDS, RecvMeta};
 pub(crate) use ops::clamp as clamp_len;
-pub use tcp::{ListenOptions, TcpListener, TcpStream};
+pub use tcp::{Incoming, ListenOptions, TcpListener, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixListener, UnixStream};
+pub use unix_addr::UnixSocketAddr;
+pub use unix_dgram::UnixDatagram;

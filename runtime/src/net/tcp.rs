@@ -1,14 +1,18 @@
 //! TCP listener and stream.
 
 use super::addr::{self, RawAddr, cvt, set_opt};
-use super::ops;
-use crate::buf::{IoBuf, IoBufMut, read_region};
+use super::{ops, stream};
+use crate::buf::{IoBuf, IoBufMut};
 use crate::error::OpError;
 use crate::fd::SharedFd;
 use crate::op::Op;
+use futures_core::Stream;
+use std::future::Future;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 /// Options for [`TcpListener::bind_with`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,11 +24,14 @@ pub struct ListenOptions {
     pub reuse_port: bool,
     /// The `listen(2)` backlog (default 1024).
     pub backlog: i32,
+    /// `IPV6_V6ONLY` for an IPv6 address (default `None`: the system's `net.ipv6.bindv6only`).
+    /// `Some(false)` makes `[::]` accept IPv4 clients too (as `::ffff:a.b.c.d`).
+    pub v6_only: Option<bool>,
 }
 
 impl Default for ListenOptions {
     fn default() -> Self {
-        ListenOptions { reuse_addr: true, reuse_port: false, backlog: 1024 }
+        ListenOptions { reuse_addr: true, reuse_port: false, backlog: 1024, v6_only: None }
     }
 }
 
@@ -42,6 +49,11 @@ impl ListenOptions {
     /// Sets the backlog.
     pub fn backlog(mut self, n: i32) -> Self {
         self.backlog = n;
+        self
+    }
+    /// Sets `IPV6_V6ONLY` (ignored for IPv4 addresses).
+    pub fn v6_only(mut self, on: bool) -> Self {
+        self.v6_only = Some(on);
         self
     }
 }
@@ -76,6 +88,9 @@ impl TcpListener {
         if opts.reuse_port {
             set_opt(fd.raw(), libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
         }
+        if let (Some(only), true) = (opts.v6_only, addr.is_ipv6()) {
+            set_opt(fd.raw(), libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, i32::from(only))?;
+        }
         let raw = RawAddr::from_std(&addr);
         // SAFETY: the address storage is live and `len` is its valid length.
         cvt(unsafe { libc::bind(fd.raw(), (&raw.storage as *const libc::sockaddr_storage).cast(), raw.len) })?;
@@ -97,15 +112,90 @@ impl TcpListener {
     /// is dropped instead, such a connection is closed by the driver.
     pub async fn accept(&self) -> Result<(TcpStream, SocketAddr), OpError> {
         let (res, data) = Op::new(ops::Accept { fd: self.fd.clone(), addr: RawAddr::empty() }).await;
-        let fd = res?;
-        let stream = TcpStream { fd: SharedFd::new(fd as RawFd) };
-        let peer = data.addr.to_std().or_else(|_| stream.peer_addr())?;
-        Ok((stream, peer))
+        accepted(res, &data)
+    }
+
+    /// The connections as a [`Stream`](futures_core::Stream) of `accept` results: it never ends
+    /// (a listener always has a next connection). Errors are items, so a caller can skip an
+    /// `ECONNABORTED` and keep going.
+    ///
+    /// # Cancellation
+    /// Each item is an `accept`, with its guarantees: an `Err(Cancelled)` item took no
+    /// connection; dropping the stream while an accept is in flight closes a connection the
+    /// kernel accepted meanwhile (nobody could receive it).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use quartet_runtime::net::TcpListener;
+    /// use std::future::poll_fn;
+    /// use std::pin::pin;
+    /// use futures_core::Stream;
+    /// # quartet_runtime::run(async {
+    /// let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    /// let mut incoming = pin!(listener.incoming());
+    /// while let Some(conn) = poll_fn(|cx| incoming.as_mut().poll_next(cx)).await {
+    ///     let (stream, peer) = conn?;
+    ///     println!("connection from {peer}");
+    /// }
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming { listener: self, op: None }
+    }
+
+    /// Adopts a std listener (switched to blocking mode, which ring ops expect).
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        Self::from_fd(listener.into())
+    }
+
+    /// Adopts a listening socket fd made elsewhere, e.g. one passed by systemd socket activation
+    /// (`LISTEN_FDS`, starting at fd 3: `OwnedFd::from_raw_fd(3)`).
+    ///
+    /// # Errors
+    /// `InvalidInput` if `fd` is not a stream socket.
+    pub fn from_fd(fd: OwnedFd) -> io::Result<TcpListener> {
+        Ok(TcpListener { fd: addr::adopt(fd, libc::SOCK_STREAM)? })
     }
 
     /// Closes the listener, unblocking a pending `accept`. Not a cancellation point.
     pub async fn close(self) -> Result<(), OpError> {
         self.fd.close().await
+    }
+}
+
+fn accepted(res: Result<u32, OpError>, data: &ops::Accept) -> Result<(TcpStream, SocketAddr), OpError> {
+    let stream = TcpStream { fd: SharedFd::new(res? as RawFd) };
+    let peer = data.addr.to_std().or_else(|_| stream.peer_addr())?;
+    Ok((stream, peer))
+}
+
+/// The stream of connections of [`TcpListener::incoming`] (see there for an example).
+#[must_use = "streams do nothing unless polled"]
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+    op: Option<Op<ops::Accept>>,
+}
+
+impl std::fmt::Debug for Incoming<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Incoming").field("listener", self.listener).field("accepting", &self.op.is_some()).finish()
+    }
+}
+
+impl Stream for Incoming<'_> {
+    type Item = Result<(TcpStream, SocketAddr), OpError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let fd = &this.listener.fd;
+        let op = this.op.get_or_insert_with(|| Op::new(ops::Accept { fd: fd.clone(), addr: RawAddr::empty() }));
+        match Pin::new(op).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready((res, data)) => {
+                this.op = None;
+                Poll::Ready(Some(accepted(res, &data)))
+            }
+        }
     }
 }
 
@@ -133,6 +223,19 @@ impl TcpStream {
         Ok(TcpStream { fd: data.fd.clone() })
     }
 
+    /// Adopts a connected std stream (switched to blocking mode, which ring ops expect).
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        Self::from_fd(stream.into())
+    }
+
+    /// Adopts a connected stream socket fd made elsewhere.
+    ///
+    /// # Errors
+    /// `InvalidInput` if `fd` is not a stream socket.
+    pub fn from_fd(fd: OwnedFd) -> io::Result<TcpStream> {
+        Ok(TcpStream { fd: addr::adopt(fd, libc::SOCK_STREAM)? })
+    }
+
     /// Receives into `buf`: a `Vec` appends into its spare capacity, a fixed-size buffer is filled
     /// from the start. `Ok(0)` is end of stream; a buffer with no room is an `InvalidInput` error.
     ///
@@ -140,18 +243,7 @@ impl TcpStream {
     /// A checkpoint. If it returns `Cancelled`, no byte was consumed from the socket; data that
     /// arrived as the cancel raced it is returned as a normal result.
     pub async fn recv<B: IoBufMut>(&self, buf: B) -> (Result<usize, OpError>, B) {
-        let (off, len) = match read_region(&buf) {
-            Ok(r) => r,
-            Err(e) => return (Err(e.into()), buf),
-        };
-        let (res, data) = Op::new(ops::Recv { fd: self.fd.clone(), buf, off, len }).await;
-        let mut data = *data;
-        let res = res.map(|n| {
-            // SAFETY: the kernel wrote `n <= len` bytes at `off`, after `off` initialised ones.
-            unsafe { data.buf.set_init(off + n as usize) };
-            n as usize
-        });
-        (res, data.buf)
+        stream::recv(&self.fd, buf).await
     }
 
     /// Sends (part of) `buf`.
@@ -159,8 +251,7 @@ impl TcpStream {
     /// # Cancellation
     /// A checkpoint. If it returns `Cancelled`, no byte was sent.
     pub async fn send<B: IoBuf>(&self, buf: B) -> (Result<usize, OpError>, B) {
-        let (res, data) = Op::new(ops::Send { fd: self.fd.clone(), buf, offset: 0 }).await;
-        (res.map(|n| n as usize), data.buf)
+        stream::send(&self.fd, buf).await
     }
 
     /// Sends all of `buf`.
@@ -170,32 +261,12 @@ impl TcpStream {
     /// the error is an `io::ErrorKind::Interrupted` naming how much was sent (the stream's framing
     /// is then unknown), never a silent `Cancelled`.
     pub async fn send_all<B: IoBuf>(&self, buf: B) -> (Result<(), OpError>, B) {
-        let total = buf.bytes_init();
-        let mut data = Box::new(ops::Send { fd: self.fd.clone(), buf, offset: 0 });
-        while data.offset < total {
-            let (res, d) = Op::new(*data).await;
-            data = d;
-            match res {
-                Ok(0) => return (Err(io::Error::from(io::ErrorKind::WriteZero).into()), data.buf),
-                Ok(n) => data.offset += n as usize,
-                Err(OpError::Cancelled(c)) if data.offset > 0 => {
-                    let msg = format!("send_all interrupted after {} of {total} bytes: {c}", data.offset);
-                    return (Err(io::Error::new(io::ErrorKind::Interrupted, msg).into()), data.buf);
-                }
-                Err(e) => return (Err(e), data.buf),
-            }
-        }
-        (Ok(()), data.buf)
+        stream::send_all(&self.fd, buf).await
     }
 
     /// Shuts down the read half, write half, or both.
     pub async fn shutdown(&self, how: Shutdown) -> Result<(), OpError> {
-        let how = match how {
-            Shutdown::Read => libc::SHUT_RD,
-            Shutdown::Write => libc::SHUT_WR,
-            Shutdown::Both => libc::SHUT_RDWR,
-        };
-        Op::new(ops::Shutdown { fd: self.fd.clone(), how }).await.0.map(drop)
+        stream::shutdown(&self.fd, how).await
     }
 
     /// Sets `TCP_NODELAY`.
@@ -230,3 +301,5 @@ impl AsRawFd for TcpStream {
         self.fd.raw()
     }
 }
+
+super::unix::fd_traits_fd!(TcpListener, TcpStream);

@@ -62,7 +62,7 @@ pub enum FromThreadError {
 #[derive(Clone)]
 pub struct Handle {
     system: Arc<SystemQueue>,
-    caller: Option<Arc<ScopeState>>,
+    caller: Option<std::sync::Arc<ScopeState>>,
 }
 
 impl fmt::Debug for Handle {
@@ -74,7 +74,7 @@ impl fmt::Debug for Handle {
 impl Handle {
     /// A handle for `system`'s kernel; `caller` is the cancel scope of the task the calls act for
     /// (the `to_thread` caller), if any. Low-level: programs use [`Handle::current`].
-    pub fn new(system: Arc<SystemQueue>, caller: Option<Arc<ScopeState>>) -> Handle {
+    pub fn new(system: Arc<SystemQueue>, caller: Option<std::sync::Arc<ScopeState>>) -> Handle {
         Handle { system, caller }
     }
 

@@ -69,7 +69,7 @@ where
 /// The caller's side of a started job.
 pub struct Running<R> {
     rx: Option<Receiver<Outcome<R>>>,
-    scope: Arc<ScopeState>,
+    scope: std::sync::Arc<ScopeState>,
 }
 
 impl<R> fmt::Debug for Running<R> {

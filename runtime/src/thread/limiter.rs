@@ -274,7 +274,12 @@ impl CapacityLimiter {
     /// yields once (cancel-shielded) so that it is a scheduling point even when a token is free.
     /// Dropping the future gives back any token it was handed.
     pub fn acquire(&self) -> Acquire {
-        Acquire { shared: self.shared.clone(), borrower: Borrower::new(), state: AcquireState::Start }
+        Acquire {
+            shared: self.shared.clone(),
+            borrower: Borrower::new(),
+            state: AcquireState::Start,
+            park: cancel::Park::new(),
+        }
     }
 
     /// Waits for a token for `borrower` (see [`acquire`](Self::acquire)).
@@ -289,7 +294,8 @@ impl CapacityLimiter {
         if lock(&self.shared.state).borrowers.contains_key(&borrower) {
             return Err(AcquireError::AlreadyBorrowing(borrower));
         }
-        let acquire = Acquire { shared: self.shared.clone(), borrower, state: AcquireState::Start };
+        let acquire =
+            Acquire { shared: self.shared.clone(), borrower, state: AcquireState::Start, park: cancel::Park::new() };
         acquire.await.map_err(AcquireError::Cancelled)
     }
 }
@@ -339,6 +345,8 @@ pub struct Acquire {
     shared: Arc<Shared>,
     borrower: Borrower,
     state: AcquireState,
+    /// Parked on the cancel-status tree while waiting for a token.
+    park: cancel::Park,
 }
 
 impl fmt::Debug for Acquire {
@@ -385,14 +393,21 @@ impl Future for Acquire {
                     let id = st.next_waiter;
                     st.next_waiter += 1;
                     st.waiters.push_back(Waiter { id, borrower: this.borrower, waker: cx.waker().clone() });
+                    drop(st);
                     this.state = AcquireState::Waiting(id);
+                    // Not cancelled a moment ago (checked above), so this registers.
+                    if let Err(c) = this.park.park(cx) {
+                        this.give_up();
+                        return Poll::Ready(Err(c));
+                    }
                 }
                 Poll::Pending
             }
             AcquireState::Yielding(token) => Poll::Ready(Ok(token)),
             AcquireState::Waiting(id) => {
                 this.state = AcquireState::Waiting(id);
-                if let Some(c) = cancel::current() {
+                if let Err(c) = this.park.park(cx) {
+                    this.park.unpark();
                     this.give_up();
                     return Poll::Ready(Err(c));
                 }
@@ -400,6 +415,7 @@ impl Future for Acquire {
                 if let Some(pos) = st.granted.iter().position(|&g| g == id) {
                     st.granted.swap_remove(pos);
                     drop(st);
+                    this.park.unpark();
                     this.state = AcquireState::Done;
                     return Poll::Ready(Ok(Token { shared: this.shared.clone(), borrower: this.borrower }));
                 }

@@ -103,7 +103,7 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    ToThread { f: Some(f), limiter: None, abandon: false, state: State::Start }
+    ToThread { f: Some(f), limiter: None, abandon: false, state: State::Start, park: cancel::Park::new() }
 }
 
 /// The future of [`to_thread`].
@@ -113,6 +113,8 @@ pub struct ToThread<F, R> {
     limiter: Option<CapacityLimiter>,
     abandon: bool,
     state: State<R>,
+    /// Parked on the cancel-status tree while the job runs.
+    park: cancel::Park,
 }
 
 enum State<R> {
@@ -195,6 +197,7 @@ where
                 }
                 State::Running { job, told } => {
                     if let Poll::Ready(outcome) = job.poll_outcome(cx) {
+                        this.park.unpark();
                         this.state = State::Done;
                         return Poll::Ready(match outcome {
                             Outcome::Done(Ok(v)) => Ok(v),
@@ -202,7 +205,7 @@ where
                             Outcome::NotStarted(c) => Err(c.into()),
                         });
                     }
-                    let Some(c) = cancel::current() else { return Poll::Pending };
+                    let Err(c) = this.park.park(cx) else { return Poll::Pending };
                     if !*told {
                         *told = true;
                         job.cancel(c.reason().clone());

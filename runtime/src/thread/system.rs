@@ -145,7 +145,7 @@ impl SystemRunner {
 /// `caller`'s cancel scope (if any), catching panics, and sends the outcome.
 pub(crate) fn task<M, Fut>(
     make: M,
-    caller: Option<Arc<ScopeState>>,
+    caller: Option<std::sync::Arc<ScopeState>>,
     info: TaskInfo,
     tx: Sender<std::thread::Result<Fut::Output>>,
 ) -> SystemJob
@@ -158,14 +158,13 @@ where
         let mut make = Some(make);
         let mut fut: Option<Pin<Box<Fut>>> = None;
         let mut tx = Some(tx);
+        // The job runs under the caller's scope: an activation of it in this kernel's tree.
+        let mut activation = caller.map(cancel::Activation::new);
         Box::pin(std::future::poll_fn(move |cx| {
             if tx.as_ref().is_none_or(Sender::is_closed) {
                 return Poll::Ready(()); // the submitter is gone
             }
-            let _entered = caller.as_ref().map(|s| {
-                s.register(cx.waker());
-                cancel::enter(s)
-            });
+            let _entered = activation.as_mut().map(cancel::Activation::enter);
             let polled = info.run_as(|| {
                 let _timer = crate::monitor::PollTimer::start(Some(&info));
                 catch_unwind(AssertUnwindSafe(|| {

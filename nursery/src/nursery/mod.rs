@@ -1,0 +1,341 @@
+//! Nurseries: the only way to run tasks concurrently (semantics §1, §2).
+//!
+//! Design (why children may borrow, soundly): a child is a future stored *inside* its nursery and
+//! polled only from the nursery future's own `poll`. Nothing else (no kernel run queue, no waker)
+//! can poll it; a waker only records "slot i is ready" in the nursery's [`ReadyQueue`] and wakes
+//! the nursery. So if the nursery future is leaked with `mem::forget`, its children are never
+//! polled again and never dropped: they leak with it, and can never touch the borrowed data after
+//! it is freed. If the nursery future is dropped, it drops its children first. The nursery's
+//! lifetime `'env` is invariant, so a child can borrow what outlives the nursery call, but not
+//! the body's own locals.
+//!
+//! The module is split by concern: this file holds the handle and its spawning API,
+//! `start_call.rs` the start handshake, `run.rs` the future that polls the body and the children,
+//! `outcome.rs` what happens when one of them finishes.
+//!
+//! # Invariants
+//! - **N1** The body and the children are polled inside the nursery's activation (its node in the
+//!   cancel-status tree is the current status), so children see the nursery's scopes, never their
+//!   spawner's, and everything they park hangs under the nursery's node: cancelling the nursery
+//!   (explicitly, by a failure, by an outer scope or by its deadline) reaches every blocked
+//!   operation of every child through the walk, with no re-polling of the children.
+//! - **N2** Children are polled only from the nursery future's poll (see above), in FIFO rounds
+//!   from the `ReadyQueue`, within the tick's budget.
+//! - **N3** The nursery future returns `Pending` at least once before it completes (exit is a
+//!   schedule point), but exit itself never produces a `Cancelled`.
+//! - **N4** A child's `Err` or panic cancels the nursery's scope; everything that failed is
+//!   reported when all have finished, a panic is resumed with its payload.
+
+mod outcome;
+mod run;
+mod start_call;
+
+use crate::error::{BoxError, Failure, JoinError, NurseryError, SpawnError};
+use crate::join::{JoinHandle, Slot as JoinSlot};
+use crate::scope::{CancelHandle, CancelScope};
+use crate::start::StartSink;
+use quartet_runtime::cancel::{Activation, ScopeState};
+use quartet_runtime::task::TaskInfo;
+use quartet_runtime::{Cancelled, OpError, ReadyQueue, Reason, is_cancellation};
+use run::Run;
+use std::any::Any;
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::Location;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::Waker;
+
+/// Slot 0 of the ready queue is the nursery's body.
+const BODY: usize = 0;
+
+type ChildFuture<'env> = Pin<Box<dyn Future<Output = Result<(), BoxError>> + 'env>>;
+
+struct Child<'env> {
+    fut: ChildFuture<'env>,
+    info: TaskInfo,
+    start: Option<Rc<dyn StartSink + 'env>>,
+}
+
+struct Slot<'env> {
+    child: Option<Child<'env>>,
+    /// Set while the child is taken out to be polled, so a re-spawn cannot reuse the slot.
+    busy: bool,
+    waker: Option<Waker>,
+}
+
+struct State<'env> {
+    slots: Vec<Slot<'env>>,
+    free: Vec<usize>,
+    live: usize,
+    closed: bool,
+    failures: Vec<Failure>,
+    panic: Option<Box<dyn Any + Send>>,
+    /// The first `Cancelled` a child ended with: re-raised if an outer scope owns it.
+    child_cancelled: Option<Cancelled>,
+}
+
+struct Inner<'env> {
+    scope: Arc<ScopeState>,
+    ready: Option<std::sync::Arc<ReadyQueue>>,
+    state: RefCell<State<'env>>,
+}
+
+/// A handle to a running nursery: spawn children, start them, cancel the nursery.
+///
+/// Cloning the handle is cheap; a clone moved into a child lets it spawn siblings. Children
+/// inherit the nursery's cancel scopes, not the spawner's.
+pub struct Nursery<'env> {
+    inner: Rc<Inner<'env>>,
+    _invariant: PhantomData<fn(&'env ()) -> &'env ()>,
+}
+
+impl Clone for Nursery<'_> {
+    fn clone(&self) -> Self {
+        Nursery { inner: self.inner.clone(), _invariant: PhantomData }
+    }
+}
+
+impl fmt::Debug for Nursery<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.inner.state.borrow();
+        f.debug_struct("Nursery").field("live", &st.live).field("closed", &st.closed).finish()
+    }
+}
+
+/// Opens a nursery, runs `body` in it, and returns once the body and every child have finished.
+///
+/// The body gets a [`Nursery`] handle. A child's `Err` or panic cancels the nursery (body and
+/// siblings); once everything has finished, failures come back as a [`NurseryError`] listing each
+/// one with its origin, and a panic is resumed here with its original payload. Cancellations are
+/// never reported as failures.
+///
+/// # Examples
+/// ```no_run
+/// use quartet_nursery::{SpawnError, nursery};
+/// use quartet_runtime::{Cancelled, run, sleep};
+/// use std::time::Duration;
+/// run(async {
+///     let names = vec!["a", "b", "c"];
+///     nursery(async |n| {
+///         for name in &names {
+///             // children may borrow `names`: it outlives the nursery
+///             n.spawn(async move {
+///                 sleep(Duration::from_millis(10)).await?;
+///                 println!("{name} done");
+///                 Ok::<_, Cancelled>(())
+///             })?;
+///         }
+///         Ok::<_, SpawnError>(())
+///     })
+///     .await
+/// }).unwrap().unwrap();
+/// ```
+///
+/// A child cannot borrow the body's own locals, which die before the children do:
+/// ```compile_fail,E0597
+/// use quartet_nursery::{SpawnError, nursery};
+/// use quartet_runtime::{Cancelled, run};
+/// run(async {
+///     nursery(async |n| {
+///         let local = 5;
+///         let borrowed = &local; // error: `local` does not live long enough
+///         n.spawn(async move { assert_eq!(*borrowed, 5); Ok::<_, Cancelled>(()) })?;
+///         Ok::<_, SpawnError>(())
+///     }).await
+/// }).unwrap().unwrap();
+/// ```
+///
+/// Nor can a child hand its own locals to a sibling through the nursery handle:
+/// ```compile_fail,E0597
+/// use quartet_nursery::{SpawnError, nursery};
+/// use quartet_runtime::{Cancelled, run};
+/// run(async {
+///     nursery(async |n| {
+///         let handle = n.clone();
+///         n.spawn(async move {
+///             let local = 5;
+///             let borrowed = &local; // error: `local` does not live long enough
+///             handle.spawn(async move { assert_eq!(*borrowed, 5); Ok::<_, Cancelled>(()) })?;
+///             Ok::<_, SpawnError>(())
+///         })?;
+///         Ok::<_, SpawnError>(())
+///     }).await
+/// }).unwrap().unwrap();
+/// ```
+///
+/// And borrowed data cannot be freed while the nursery future that borrows it is alive (leaking
+/// that future with `mem::forget` ends the borrow; its children then never run again):
+/// ```compile_fail,E0505
+/// use quartet_nursery::{SpawnError, nursery};
+/// use quartet_runtime::{Cancelled, run};
+/// run(async {
+///     let data = vec![1, 2, 3];
+///     let fut = nursery(async |n| {
+///         n.spawn(async { assert_eq!(data.len(), 3); Ok::<_, Cancelled>(()) })?;
+///         Ok::<_, SpawnError>(())
+///     });
+///     drop(data); // error: cannot move out of `data` because it is borrowed
+///     fut.await
+/// }).unwrap().unwrap();
+/// ```
+pub async fn nursery<'env, F, T, E>(body: F) -> Result<T, NurseryError>
+where
+    F: AsyncFnOnce(&Nursery<'env>) -> Result<T, E>,
+    E: Into<BoxError>,
+{
+    let n = Nursery::new();
+    if n.inner.ready.is_none() {
+        return Err(NurseryError::failed(vec![Failure::new("nursery".into(), Box::new(OpError::NoRuntime))]));
+    }
+    let fut = body(&n);
+    Run::new(&n.inner, Activation::new(n.inner.scope.clone()), fut).await
+}
+
+impl<'env> Nursery<'env> {
+    fn new() -> Nursery<'env> {
+        let state = State {
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            closed: false,
+            failures: Vec::new(),
+            panic: None,
+            child_cancelled: None,
+        };
+        let mut state = state;
+        // Slot 0 is the body; its waker is created lazily by `Run`.
+        state.slots.push(Slot { child: None, busy: true, waker: None });
+        Nursery {
+            inner: Rc::new(Inner { scope: ScopeState::new(), ready: ReadyQueue::new(), state: RefCell::new(state) }),
+            _invariant: PhantomData,
+        }
+    }
+
+    /// Spawns a child. Its `Ok` value goes to the returned handle; its `Err` or panic cancels the
+    /// nursery and is reported by it.
+    ///
+    /// # Errors
+    /// [`SpawnError`] if the nursery has finished.
+    #[track_caller]
+    pub fn spawn<F, T, E>(&self, fut: F) -> Result<JoinHandle<T>, SpawnError>
+    where
+        F: Future<Output = Result<T, E>> + 'env,
+        T: 'env,
+        E: Into<BoxError>,
+    {
+        self.spawn_with(None, Location::caller(), fut)
+    }
+
+    /// Spawns a named child; the name appears in failure reports and diagnostics.
+    #[track_caller]
+    pub fn spawn_named<F, T, E>(&self, name: impl Into<String>, fut: F) -> Result<JoinHandle<T>, SpawnError>
+    where
+        F: Future<Output = Result<T, E>> + 'env,
+        T: 'env,
+        E: Into<BoxError>,
+    {
+        self.spawn_with(Some(name.into()), Location::caller(), fut)
+    }
+
+    fn spawn_with<F, T, E>(
+        &self,
+        name: Option<String>,
+        loc: &'static Location<'static>,
+        fut: F,
+    ) -> Result<JoinHandle<T>, SpawnError>
+    where
+        F: Future<Output = Result<T, E>> + 'env,
+        T: 'env,
+        E: Into<BoxError>,
+    {
+        let slot = JoinSlot::new();
+        let result = slot.clone();
+        let child = async move {
+            let guard = DroppedGuard(&result);
+            let out = fut.await;
+            std::mem::forget(guard);
+            match out {
+                Ok(v) => {
+                    result.set(Ok(v));
+                    Ok(())
+                }
+                Err(e) => {
+                    let e: BoxError = e.into();
+                    let je = if is_cancellation(&*e) { JoinError::ChildCancelled } else { JoinError::Failed };
+                    result.set(Err(je));
+                    Err(e)
+                }
+            }
+        };
+        self.insert(Child { fut: Box::pin(child), info: TaskInfo::new(name, loc), start: None })?;
+        Ok(JoinHandle::new(slot))
+    }
+
+    fn insert(&self, child: Child<'env>) -> Result<(), SpawnError> {
+        let index = {
+            let mut st = self.inner.state.borrow_mut();
+            if st.closed {
+                return Err(SpawnError);
+            }
+            let index = match st.free.pop() {
+                Some(i) => i,
+                None => {
+                    st.slots.push(Slot { child: None, busy: false, waker: None });
+                    st.slots.len() - 1
+                }
+            };
+            st.slots[index].child = Some(child);
+            st.live += 1;
+            index
+        };
+        if let Some(r) = &self.inner.ready {
+            r.push(index);
+        }
+        Ok(())
+    }
+
+    /// Cancels the nursery: its body and every child (reason: explicit).
+    pub fn cancel(&self) {
+        self.inner.scope.cancel(Reason::Explicit)
+    }
+
+    /// Asks the nursery's body and children to finish within `grace`, then cancels it (see
+    /// [`CancelScope::cancel_gracefully`]).
+    pub fn cancel_gracefully(&self, grace: std::time::Duration) {
+        self.inner.scope.cancel_gracefully(grace)
+    }
+
+    /// A `Send + Sync` handle that cancels this nursery from anywhere.
+    pub fn cancel_handle(&self) -> CancelHandle {
+        CancelScope::from_state(self.inner.scope.clone()).handle()
+    }
+
+    /// The nursery's own cancel scope (for its deadline, shield and state).
+    pub fn cancel_scope(&self) -> CancelScope {
+        CancelScope::from_state(self.inner.scope.clone())
+    }
+
+    /// Children that have not finished.
+    pub fn live_children(&self) -> usize {
+        self.inner.state.borrow().live
+    }
+
+    /// True once the nursery has finished; spawning then fails.
+    pub fn is_closed(&self) -> bool {
+        self.inner.state.borrow().closed
+    }
+}
+
+/// Marks a join slot `Dropped`/`Panicked` if the child never finished.
+struct DroppedGuard<'a, T>(&'a Rc<JoinSlot<T>>);
+
+impl<T> Drop for DroppedGuard<'_, T> {
+    fn drop(&mut self) {
+        let e = if std::thread::panicking() { JoinError::Panicked } else { JoinError::Dropped };
+        self.0.set(Err(e));
+    }
+}

@@ -1,0 +1,124 @@
+//! What happens when the body or a child is polled and finishes: its outcome is recorded,
+//! failures cancel the nursery (N4), and a `start`ed child's outcome goes to its caller.
+
+use super::{BODY, Child, Inner};
+use crate::error::{BoxError, Failure};
+use quartet_runtime::{Cancelled, Reason, cancel, find_cancelled};
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+pub(super) fn poll_body<T, E, B>(
+    inner: &Inner<'_>,
+    body: Pin<&mut Option<B>>,
+    out: &mut Option<Result<Result<T, E>, Cancelled>>,
+    _cx: &mut Context<'_>,
+) where
+    B: Future<Output = Result<T, E>>,
+    E: Into<BoxError>,
+{
+    let Some(waker) = inner.state.borrow().slots[BODY].waker.clone() else { return };
+    let mut cx = Context::from_waker(&waker);
+    let mut body = body;
+    let Some(fut) = body.as_mut().as_pin_mut() else { return };
+    let r = catch_unwind(AssertUnwindSafe(|| fut.poll(&mut cx)));
+    let result = match r {
+        Ok(Poll::Pending) => return,
+        Ok(Poll::Ready(r)) => Some(r),
+        Err(p) => {
+            record_panic(inner, p, "the nursery body");
+            None
+        }
+    };
+    let dropped = catch_unwind(AssertUnwindSafe(|| body.set(None)));
+    if let Err(p) = dropped {
+        record_panic(inner, p, "the nursery body");
+    }
+    match result {
+        Some(Ok(v)) => *out = Some(Ok(Ok(v))),
+        Some(Err(e)) => {
+            let e: BoxError = e.into();
+            match find_cancelled(&*e).filter(|_| cancel::current().is_some()) {
+                Some(c) => *out = Some(Err(c)),
+                None => fail(inner, Failure::new("the nursery body".into(), e)),
+            }
+        }
+        None => {}
+    }
+}
+
+pub(super) fn poll_child(inner: &Inner<'_>, i: usize) {
+    let (mut child, mut waker) = {
+        let mut st = inner.state.borrow_mut();
+        let slot = &mut st.slots[i];
+        let Some(child) = slot.child.take() else { return };
+        slot.busy = true;
+        (child, slot.waker.take())
+    };
+    let ready = inner.ready.as_ref().expect("checked in nursery()");
+    let Child { fut, info, .. } = &mut child;
+    // The slot's waker is made only if the child keeps it (most short children never do).
+    let polled = ready.with_waker(i, &mut waker, |w| {
+        let mut cx = Context::from_waker(w);
+        info.run_as(|| {
+            let _timer = quartet_runtime::monitor::PollTimer::start(Some(info));
+            catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)))
+        })
+    });
+    inner.state.borrow_mut().slots[i].waker = waker;
+    let outcome = match polled {
+        Ok(Poll::Pending) => {
+            let mut st = inner.state.borrow_mut();
+            st.slots[i].child = Some(child);
+            st.slots[i].busy = false;
+            return;
+        }
+        Ok(Poll::Ready(r)) => Ok(r),
+        Err(p) => Err(p),
+    };
+    let Child { fut, info, start } = child;
+    let dropped = catch_unwind(AssertUnwindSafe(move || drop(fut)));
+    {
+        let mut st = inner.state.borrow_mut();
+        st.slots[i].busy = false;
+        st.live -= 1;
+        st.free.push(i);
+    }
+    let start = start.filter(|s| s.pending());
+    match (outcome, start) {
+        (Ok(Ok(())), Some(s)) => s.exited(),
+        (Ok(Ok(())), None) => {}
+        (Ok(Err(e)), Some(s)) => s.failed(e),
+        // A `Cancelled` is only a cancellation if a scope the child runs under is cancelled (this
+        // runs inside the nursery's poll, with its scopes entered). A stray one, e.g. from a
+        // `start` on another nursery, is a failure: nothing is filtered silently.
+        (Ok(Err(e)), None) => match find_cancelled(&*e).filter(|_| cancel::current().is_some()) {
+            Some(c) => {
+                inner.state.borrow_mut().child_cancelled.get_or_insert(c);
+            }
+            None => fail(inner, Failure::new(info.to_string(), e)),
+        },
+        (Err(p), Some(s)) => s.panicked(p),
+        (Err(p), None) => record_panic(inner, p, &info.to_string()),
+    }
+    if let Err(p) = dropped {
+        record_panic(inner, p, &info.to_string());
+    }
+}
+
+fn fail(inner: &Inner<'_>, failure: Failure) {
+    let who = failure.origin().to_string();
+    inner.state.borrow_mut().failures.push(failure);
+    inner.scope.cancel(Reason::SiblingFailed(who));
+}
+
+fn record_panic(inner: &Inner<'_>, p: Box<dyn Any + Send>, who: &str) {
+    {
+        let mut st = inner.state.borrow_mut();
+        if st.panic.is_none() {
+            st.panic = Some(p);
+        }
+    }
+    inner.scope.cancel(Reason::SiblingFailed(format!("{who} (panicked)")));
+}

@@ -1,0 +1,212 @@
+//! The one blocking primitive: a leaf parked on the current cancel status (Trio's
+//! `wait_task_rescheduled` with its `abort_func`).
+//!
+//! Every operation that can block registers itself here when it returns `Pending`, so a
+//! cancellation reaches it wherever it is awaited. Two kinds:
+//! - [`Park`]: an in-memory wait. The abort wakes the waker the wait stored at its last poll
+//!   (never the task's root waker, so the wake reaches it through any combinator) and records the
+//!   cancellation; the next `park` call returns it (`Abort.SUCCEEDED`: the wait leaves its queue
+//!   then, unless it was served first, in which case it returns its outcome).
+//! - [`OpPark`]: a ring op. The abort queues `ASYNC_CANCEL` for it; the op keeps waiting for its
+//!   own completion, which decides (`Abort.FAILED`).
+//!
+//! # Invariants
+//! - **P1** `park` reads the effective state of the current status once: if it is cancelled the
+//!   leaf does not register and gets `Err` (level-triggered, C2); otherwise it is linked under it.
+//! - **P2** Each park is aborted at most once (T3); after an abort, every later `park` of the same
+//!   leaf returns the same `Cancelled` until `unpark`.
+//! - **P3** A served wait calls `unpark` (or drops the `Park`) before returning its outcome, so a
+//!   later walk never aborts it.
+//! - **P4** A leaf re-polled under another status moves there (its future was moved); the stored
+//!   waker is replaced only when `will_wake` says it differs, and the old one is dropped outside
+//!   the tree's borrow.
+
+use super::tree::{LeafId, LeafKind};
+use super::{CURRENT, here, with_tree};
+use crate::driver::OpKey;
+use crate::error::Cancelled;
+use std::task::{Context, Waker};
+
+#[derive(Debug, Clone, Copy)]
+struct Registered {
+    thread: u64,
+    leaf: LeafId,
+}
+
+/// An in-memory wait's registration with the cancel-status tree (see the module docs).
+///
+/// # Examples
+/// A wait that parks on the tree: cancellation wakes it through its own waker.
+/// ```
+/// use quartet_runtime::cancel::Park;
+/// use quartet_runtime::Cancelled;
+/// use std::future::poll_fn;
+/// use std::task::Poll;
+///
+/// async fn wait_until_cancelled() -> Cancelled {
+///     let mut park = Park::new();
+///     poll_fn(|cx| match park.park(cx) {
+///         Err(c) => Poll::Ready(c),
+///         Ok(()) => Poll::Pending, // someone with the waker would wake us when served
+///     })
+///     .await
+/// }
+/// ```
+#[derive(Debug, Default)]
+pub struct Park {
+    reg: Option<Registered>,
+}
+
+impl Park {
+    /// A wait that is not parked yet.
+    pub const fn new() -> Park {
+        Park { reg: None }
+    }
+
+    /// Parks (or re-parks) on the current status with `cx`'s waker. `Err` if the code here is
+    /// cancelled, now or by an earlier abort of this wait (P1, P2).
+    pub fn park(&mut self, cx: &Context<'_>) -> Result<(), Cancelled> {
+        self.park_kind(cx.waker(), false).map(drop)
+    }
+
+    /// Parks a wait for graceful cancellation: `Ok(true)` once graceful cancellation reaches the
+    /// code here, `Ok(false)` while parked, `Err` once it is hard-cancelled.
+    pub fn park_graceful(&mut self, cx: &Context<'_>) -> Result<bool, Cancelled> {
+        self.park_kind(cx.waker(), true)
+    }
+
+    fn park_kind(&mut self, waker: &Waker, graceful: bool) -> Result<bool, Cancelled> {
+        let node = CURRENT.with(std::cell::Cell::get);
+        let thread = here();
+        if let Some(r) = self.reg.filter(|r| r.thread == thread) {
+            // Re-park: return a recorded abort, else follow the current status and refresh the waker.
+            let status = with_tree(|t| {
+                if let Some(c) = t.leaf_aborted(r.leaf) {
+                    // The reason in force now (an inner scope may have been cancelled since).
+                    let now = t.effective(node).cloned().map(Cancelled::new);
+                    return Some(Err(now.unwrap_or_else(|| c.clone())));
+                }
+                if graceful && t.leaf_graceful_fired(r.leaf) {
+                    return Some(Ok(true));
+                }
+                if let Some(reason) = t.effective(node) {
+                    return Some(Err(Cancelled::new(reason.clone())));
+                }
+                if graceful && t.graceful(node) {
+                    return Some(Ok(true));
+                }
+                t.move_leaf(r.leaf, node);
+                let same = t.leaf_waker(r.leaf).is_some_and(|w| w.as_ref().is_some_and(|w| w.will_wake(waker)));
+                if same { Some(Ok(false)) } else { None }
+            });
+            if let Some(s) = status {
+                return s;
+            }
+            let new = waker.clone();
+            let old = with_tree(|t| t.leaf_waker(r.leaf).and_then(|w| w.replace(new)));
+            drop(old);
+            return Ok(false);
+        }
+        if let Some(reason) = with_tree(|t| t.effective(node).cloned()) {
+            return Err(Cancelled::new(reason));
+        }
+        if graceful && with_tree(|t| t.graceful(node)) {
+            return Ok(true);
+        }
+        let w = Some(waker.clone());
+        let kind = if graceful { LeafKind::Graceful(w) } else { LeafKind::Wake(w) };
+        let leaf = with_tree(|t| t.park(node, kind));
+        self.reg = Some(Registered { thread, leaf });
+        Ok(false)
+    }
+
+    /// The cancellation recorded by an abort of this wait, if it was aborted.
+    pub fn aborted(&self) -> Option<Cancelled> {
+        let r = self.reg.filter(|r| r.thread == here())?;
+        with_tree(|t| t.leaf_aborted(r.leaf).cloned())
+    }
+
+    /// Ends the wait: it is served (or gave up) and must not be aborted any more (P3).
+    pub fn unpark(&mut self) {
+        unpark(&mut self.reg);
+    }
+}
+
+impl Drop for Park {
+    fn drop(&mut self) {
+        unpark(&mut self.reg);
+    }
+}
+
+fn unpark(reg: &mut Option<Registered>) {
+    let Some(r) = reg.take() else { return };
+    if r.thread != here() {
+        return; // dropped on another thread: the slot stays until that tree is gone
+    }
+    let kind = with_tree(|t| t.unpark(r.leaf));
+    drop(kind); // a stored waker is dropped outside the borrow
+}
+
+/// What [`OpPark::park`] found.
+#[derive(Debug)]
+pub enum OpParkStatus {
+    /// Parked; nothing to do.
+    Parked,
+    /// A walk aborted the op: `ASYNC_CANCEL` is queued already.
+    Aborted(Cancelled),
+    /// The code here is cancelled: the caller must cancel the op itself (P1).
+    Cancelled(Cancelled),
+}
+
+/// A ring op's registration with the cancel-status tree: the abort queues `ASYNC_CANCEL`.
+#[derive(Debug, Default)]
+pub struct OpPark {
+    reg: Option<Registered>,
+}
+
+impl OpPark {
+    /// Not parked yet.
+    pub const fn new() -> OpPark {
+        OpPark { reg: None }
+    }
+
+    /// Parks (or re-parks) the op `key` on the current status.
+    pub(crate) fn park(&mut self, key: OpKey) -> OpParkStatus {
+        let node = CURRENT.with(std::cell::Cell::get);
+        let thread = here();
+        with_tree(|t| {
+            if let Some(r) = self.reg.filter(|r| r.thread == thread) {
+                if let Some(c) = t.leaf_aborted(r.leaf) {
+                    return OpParkStatus::Aborted(c.clone());
+                }
+                if let Some(reason) = t.effective(node) {
+                    return OpParkStatus::Cancelled(Cancelled::new(reason.clone()));
+                }
+                t.move_leaf(r.leaf, node);
+                return OpParkStatus::Parked;
+            }
+            if let Some(reason) = t.effective(node) {
+                return OpParkStatus::Cancelled(Cancelled::new(reason.clone()));
+            }
+            self.reg = Some(Registered { thread, leaf: t.park(node, LeafKind::Op(key)) });
+            OpParkStatus::Parked
+        })
+    }
+
+    /// The cancellation recorded by an abort, if any.
+    pub fn aborted(&self) -> Option<Cancelled> {
+        let r = self.reg.filter(|r| r.thread == here())?;
+        with_tree(|t| t.leaf_aborted(r.leaf).cloned())
+    }
+
+    /// Ends the registration (the op completed or was handed to the driver).
+    pub fn unpark(&mut self) {
+        unpark(&mut self.reg);
+    }
+}
+
+impl Drop for OpPark {
+    fn drop(&mut self) {
+        unpark(&mut self.reg);
+    }
+}

@@ -1,0 +1,514 @@
+//! The cancel-status tree of one thread, and the leaves parked on it (Trio's `CancelStatus`).
+//!
+//! A data structure only: it never touches the kernel, the driver or the timers. The front-end
+//! ([`super`]) runs the walks on the owning thread and carries out the [`Abort`]s a walk returns
+//! after it has released the tree, because waking a waker or cancelling an op may run foreign code.
+//!
+//! # Invariants
+//! - **T1** A node is one *activation* of a scope: one place where a scope's future runs. Its parent
+//!   is the node that was innermost when it was attached (or the one given explicitly). A node
+//!   whose parent was freed is re-linked to its grandparent (misnested exits, leaked futures).
+//! - **T2** `effective` is `Some(reason)` iff the node's scope was cancelled, or its parent is
+//!   effectively cancelled and the node's scope is not shielded (Trio's
+//!   `parent_cancellation_is_visible_to_us`). `graceful` likewise for graceful cancellation. Every
+//!   change to a flag, a shield or a parent is followed by [`Tree::recalc`] from that node, which
+//!   restores T2 for the whole subtree and prunes where nothing changed.
+//! - **T3** A leaf is linked into the parked list of a node only while that node is not
+//!   effectively cancelled. When a node becomes effectively cancelled, every leaf parked on it is
+//!   unlinked, marked aborted (with the reason) and its abort returned to the caller, in the same
+//!   step. So each park is aborted at most once, and a leaf that completed first (and unparked)
+//!   is never aborted.
+//! - **T4** Ids carry a generation: a stale id (freed slot) is never confused with its reuse.
+
+use crate::driver::OpKey;
+use crate::error::{Cancelled, Reason};
+// std's Arc, not the shim's: a scope is shared by pointer; its modelled state is the atomics and
+// mutexes inside (loom's Arc cannot be a method receiver or unsize to a trait object).
+use std::sync::Arc;
+use std::task::Waker;
+
+use super::state::ScopeState;
+
+/// Names one node of one thread's tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeId {
+    index: u32,
+    generation: u32,
+}
+
+impl NodeId {
+    /// The id as one number (for [`ScopeState::watch`]).
+    pub fn to_u64(self) -> u64 {
+        (u64::from(self.generation) << 32) | u64::from(self.index)
+    }
+
+    /// The inverse of [`NodeId::to_u64`].
+    pub fn from_u64(v: u64) -> NodeId {
+        NodeId { index: v as u32, generation: (v >> 32) as u32 }
+    }
+}
+
+/// Names one parked leaf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LeafId {
+    index: u32,
+    generation: u32,
+}
+
+/// The root node of every thread's tree: never freed.
+pub(crate) const ROOT: NodeId = NodeId { index: 0, generation: 0 };
+
+/// How to abort a parked leaf.
+pub(crate) enum LeafKind {
+    /// An in-memory wait (sleep, channel, lock, thread job...): abort = wake it; its next poll sees
+    /// that it was aborted (Trio's `Abort.SUCCEEDED`).
+    Wake(Option<Waker>),
+    /// A wait for graceful cancellation: woken when the node becomes graceful or cancelled.
+    Graceful(Option<Waker>),
+    /// A ring op: abort = queue `ASYNC_CANCEL`; its own completion decides (`Abort.FAILED`).
+    Op(OpKey),
+}
+
+/// What the front-end must do after a walk, with no borrow of the tree alive.
+pub(crate) enum Abort {
+    Wake(Waker),
+    Op(OpKey),
+}
+
+struct Node {
+    generation: u32,
+    live: bool,
+    state: Option<Arc<ScopeState>>,
+    parent: Option<NodeId>,
+    first_child: Option<u32>,
+    prev: Option<u32>,
+    next: Option<u32>,
+    effective: Option<Reason>,
+    graceful: bool,
+    first_leaf: Option<u32>,
+    /// The deadline timer registration, owned by the front-end.
+    pub timer: Option<crate::time::TimerKey>,
+}
+
+struct Leaf {
+    generation: u32,
+    live: bool,
+    node: Option<NodeId>,
+    prev: Option<u32>,
+    next: Option<u32>,
+    kind: LeafKind,
+    aborted: Option<Cancelled>,
+    graceful_fired: bool,
+}
+
+/// One thread's cancel-status tree.
+pub(crate) struct Tree {
+    nodes: Vec<Node>,
+    free_nodes: Vec<u32>,
+    leaves: Vec<Leaf>,
+    free_leaves: Vec<u32>,
+    scratch: Vec<u32>,
+}
+
+fn empty_node(generation: u32) -> Node {
+    Node {
+        generation,
+        live: false,
+        state: None,
+        parent: None,
+        first_child: None,
+        prev: None,
+        next: None,
+        effective: None,
+        graceful: false,
+        first_leaf: None,
+        timer: None,
+    }
+}
+
+impl Tree {
+    pub fn new() -> Tree {
+        let mut root = empty_node(0);
+        root.live = true;
+        Tree {
+            nodes: vec![root],
+            free_nodes: Vec::new(),
+            leaves: Vec::new(),
+            free_leaves: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    fn node(&self, id: NodeId) -> Option<&Node> {
+        self.nodes.get(id.index as usize).filter(|n| n.live && n.generation == id.generation)
+    }
+
+    /// True if `id` names a live node.
+    pub fn contains(&self, id: NodeId) -> bool {
+        self.node(id).is_some()
+    }
+
+    /// The scope state of a node.
+    pub fn state(&self, id: NodeId) -> Option<&Arc<ScopeState>> {
+        self.node(id).and_then(|n| n.state.as_ref())
+    }
+
+    /// Replaces the root's scope (a new `run` on this thread); returns the old one.
+    pub fn set_root_state(&mut self, state: Option<Arc<ScopeState>>, out: &mut Vec<Abort>) -> Option<Arc<ScopeState>> {
+        let old = std::mem::replace(&mut self.nodes[0].state, state);
+        self.recalc(ROOT, out);
+        old
+    }
+
+    /// The reason code at `id` is cancelled with, if it is effectively cancelled.
+    pub fn effective(&self, id: NodeId) -> Option<&Reason> {
+        self.node(id).and_then(|n| n.effective.as_ref())
+    }
+
+    /// Whether graceful cancellation (or hard cancellation) reaches code at `id`.
+    pub fn graceful(&self, id: NodeId) -> bool {
+        self.node(id).is_some_and(|n| n.graceful || n.effective.is_some())
+    }
+
+    /// The parent of `id`, if it has a live one.
+    pub fn parent(&self, id: NodeId) -> Option<NodeId> {
+        self.node(id).and_then(|n| n.parent).filter(|p| self.contains(*p))
+    }
+
+    /// Whether the parent's cancellation reaches `id` (parent effectively cancelled and `id` not
+    /// shielded): Trio's `parent_cancellation_is_visible_to_us`.
+    pub fn parent_visible(&self, id: NodeId) -> bool {
+        let Some(n) = self.node(id) else { return false };
+        let shielded = n.state.as_ref().is_some_and(|s| s.shield());
+        !shielded && self.parent(id).and_then(|p| self.effective(p)).is_some()
+    }
+
+    /// The nodes from `id` up to the root, stopping after the first shielded one.
+    pub fn ancestry(&self, id: NodeId) -> impl Iterator<Item = &Arc<ScopeState>> + '_ {
+        let mut cur = Some(id);
+        std::iter::from_fn(move || {
+            loop {
+                let id = cur?;
+                let n = self.node(id)?;
+                let shielded = n.state.as_ref().is_some_and(|s| s.shield());
+                cur = if shielded { None } else { self.parent(id) };
+                if let Some(s) = &n.state {
+                    return Some(s);
+                }
+            }
+        })
+    }
+
+    pub fn timer_mut(&mut self, id: NodeId) -> Option<&mut Option<crate::time::TimerKey>> {
+        let n = self.nodes.get_mut(id.index as usize).filter(|n| n.live && n.generation == id.generation)?;
+        Some(&mut n.timer)
+    }
+
+    /// Adds a node for `state` under `parent` and computes its state (T2). A node that starts out
+    /// cancelled has no leaves yet, so nothing is aborted.
+    pub fn insert(&mut self, state: Arc<ScopeState>, parent: NodeId) -> NodeId {
+        let parent = if self.contains(parent) { parent } else { ROOT };
+        let index = match self.free_nodes.pop() {
+            Some(i) => i,
+            None => {
+                self.nodes.push(empty_node(0));
+                u32::try_from(self.nodes.len() - 1).expect("fewer than 2^32 live cancel scopes")
+            }
+        };
+        let generation = self.nodes[index as usize].generation;
+        let mut node = empty_node(generation);
+        node.live = true;
+        node.state = Some(state);
+        self.nodes[index as usize] = node;
+        let id = NodeId { index, generation };
+        self.link(id, parent);
+        let mut none = Vec::new();
+        self.recalc(id, &mut none);
+        debug_assert!(none.is_empty());
+        id
+    }
+
+    fn link(&mut self, id: NodeId, parent: NodeId) {
+        let head = self.nodes[parent.index as usize].first_child.replace(id.index);
+        if let Some(h) = head {
+            self.nodes[h as usize].prev = Some(id.index);
+        }
+        let n = &mut self.nodes[id.index as usize];
+        n.parent = Some(parent);
+        n.prev = None;
+        n.next = head;
+    }
+
+    fn unlink(&mut self, id: NodeId) {
+        let (parent, prev, next) = {
+            let n = &mut self.nodes[id.index as usize];
+            (n.parent.take(), n.prev.take(), n.next.take())
+        };
+        if let Some(p) = prev {
+            self.nodes[p as usize].next = next;
+        } else if let Some(parent) = parent {
+            // The parent slot may have been reused since; only fix a list that names us.
+            let pn = &mut self.nodes[parent.index as usize];
+            if pn.first_child == Some(id.index) {
+                pn.first_child = next;
+            }
+        }
+        if let Some(nx) = next {
+            self.nodes[nx as usize].prev = prev;
+        }
+    }
+
+    /// Moves `id` under `parent` and recomputes it (Trio's `parent` setter).
+    pub fn reparent(&mut self, id: NodeId, parent: NodeId, out: &mut Vec<Abort>) {
+        if !self.contains(id) || id == ROOT {
+            return;
+        }
+        let parent = if self.contains(parent) && parent != id { parent } else { ROOT };
+        self.unlink(id);
+        self.link(id, parent);
+        self.recalc(id, out);
+    }
+
+    /// Frees a node. Its children move to its parent (T1) and are recomputed; leaves still parked
+    /// on it (a leaf that outlived its scope) are unlinked and re-park wherever they are polled
+    /// next. Returns the node's timer registration for the front-end to remove.
+    pub fn remove(&mut self, id: NodeId, out: &mut Vec<Abort>) -> Option<crate::time::TimerKey> {
+        if !self.contains(id) || id == ROOT {
+            return None;
+        }
+        let parent = self.parent(id).unwrap_or(ROOT);
+        let mut children = Vec::new();
+        let mut c = self.nodes[id.index as usize].first_child;
+        while let Some(ci) = c {
+            c = self.nodes[ci as usize].next;
+            children.push(NodeId { index: ci, generation: self.nodes[ci as usize].generation });
+        }
+        let mut leaf = self.nodes[id.index as usize].first_leaf.take();
+        while let Some(li) = leaf {
+            let l = &mut self.leaves[li as usize];
+            leaf = l.next;
+            l.node = None;
+            l.prev = None;
+            l.next = None;
+        }
+        self.unlink(id);
+        let n = &mut self.nodes[id.index as usize];
+        n.live = false;
+        n.generation = n.generation.wrapping_add(1);
+        n.first_child = None;
+        let timer = n.timer.take();
+        let state = n.state.take();
+        self.free_nodes.push(id.index);
+        for child in children {
+            self.nodes[child.index as usize].parent = None;
+            self.link(child, parent);
+            self.recalc(child, out);
+        }
+        drop(state);
+        timer
+    }
+
+    /// Restores T2 from `start` down, pruning unchanged subtrees, and aborts the leaves of every
+    /// node that became cancelled (T3). Explicit stack: no recursion depth limit.
+    pub fn recalc(&mut self, start: NodeId, out: &mut Vec<Abort>) {
+        if !self.contains(start) {
+            return;
+        }
+        let mut stack = std::mem::take(&mut self.scratch);
+        stack.push(start.index);
+        let mut first = true;
+        while let Some(i) = stack.pop() {
+            let (effective, graceful) = self.compute(i);
+            let n = &mut self.nodes[i as usize];
+            // A change of reason alone (an inner scope cancelled with its own reason after an outer
+            // one) is propagated too, so that code sees the innermost cancelled scope's reason; it
+            // aborts nothing new.
+            let changed = n.effective != effective || n.graceful != graceful;
+            if !changed && !first {
+                continue;
+            }
+            first = false;
+            let became_cancelled = n.effective.is_none() && effective.is_some();
+            let became_graceful = !n.graceful && graceful;
+            n.effective = effective;
+            n.graceful = graceful;
+            if became_cancelled || became_graceful {
+                self.abort_leaves(i, out);
+            }
+            let mut c = self.nodes[i as usize].first_child;
+            while let Some(ci) = c {
+                stack.push(ci);
+                c = self.nodes[ci as usize].next;
+            }
+        }
+        self.scratch = stack;
+    }
+
+    fn compute(&self, i: u32) -> (Option<Reason>, bool) {
+        let n = &self.nodes[i as usize];
+        let (own, own_graceful, shield) = match &n.state {
+            Some(s) => (s.cancel_flag().then(|| s.reason().unwrap_or(Reason::Explicit)), s.graceful_flag(), s.shield()),
+            None => (None, false, false),
+        };
+        let parent = n.parent.and_then(|p| self.node(p));
+        let inherited = if shield { None } else { parent.and_then(|p| p.effective.clone()) };
+        let inherited_graceful = !shield && parent.is_some_and(|p| p.graceful);
+        let graceful = own_graceful || inherited_graceful;
+        let own = match (&own, &n.state) {
+            // A scope that ends on a shutdown request: the request cancels it (S1: for good).
+            (None, Some(s)) if graceful && s.cancel_on_graceful() => {
+                s.set_cancelled(Reason::ShutdownRequested, 0);
+                Some(s.reason().unwrap_or(Reason::ShutdownRequested))
+            }
+            _ => own,
+        };
+        (own.or(inherited), graceful)
+    }
+
+    /// Aborts the leaves of node `i`: all of them if it is cancelled, the graceful waits if it
+    /// only became graceful.
+    fn abort_leaves(&mut self, i: u32, out: &mut Vec<Abort>) {
+        let reason = self.nodes[i as usize].effective.clone();
+        let mut cur = self.nodes[i as usize].first_leaf;
+        while let Some(li) = cur {
+            cur = self.leaves[li as usize].next;
+            let hard = reason.is_some();
+            let is_graceful = matches!(self.leaves[li as usize].kind, LeafKind::Graceful(_));
+            if !hard && !is_graceful {
+                continue;
+            }
+            self.unlink_leaf(li);
+            let l = &mut self.leaves[li as usize];
+            if hard {
+                l.aborted = Some(Cancelled::new(reason.clone().unwrap_or(Reason::Explicit)));
+            }
+            l.graceful_fired = true;
+            match &mut l.kind {
+                LeafKind::Wake(w) | LeafKind::Graceful(w) => {
+                    if let Some(w) = w.take() {
+                        out.push(Abort::Wake(w));
+                    }
+                }
+                LeafKind::Op(key) => out.push(Abort::Op(*key)),
+            }
+        }
+    }
+
+    fn leaf(&self, id: LeafId) -> Option<&Leaf> {
+        self.leaves.get(id.index as usize).filter(|l| l.live && l.generation == id.generation)
+    }
+
+    fn leaf_mut(&mut self, id: LeafId) -> Option<&mut Leaf> {
+        self.leaves.get_mut(id.index as usize).filter(|l| l.live && l.generation == id.generation)
+    }
+
+    fn unlink_leaf(&mut self, li: u32) {
+        let (node, prev, next) = {
+            let l = &mut self.leaves[li as usize];
+            (l.node.take(), l.prev.take(), l.next.take())
+        };
+        if let Some(p) = prev {
+            self.leaves[p as usize].next = next;
+        } else if let Some(node) = node {
+            let n = &mut self.nodes[node.index as usize];
+            if n.first_leaf == Some(li) {
+                n.first_leaf = next;
+            }
+        }
+        if let Some(nx) = next {
+            self.leaves[nx as usize].prev = prev;
+        }
+    }
+
+    fn link_leaf(&mut self, li: u32, node: NodeId) {
+        let head = self.nodes[node.index as usize].first_leaf.replace(li);
+        if let Some(h) = head {
+            self.leaves[h as usize].prev = Some(li);
+        }
+        let l = &mut self.leaves[li as usize];
+        l.node = Some(node);
+        l.prev = None;
+        l.next = head;
+    }
+
+    /// Parks a new leaf on `node`. The caller has checked that `node` is not cancelled (T3).
+    pub fn park(&mut self, node: NodeId, kind: LeafKind) -> LeafId {
+        let node = if self.contains(node) { node } else { ROOT };
+        let index = match self.free_leaves.pop() {
+            Some(i) => i,
+            None => {
+                self.leaves.push(Leaf {
+                    generation: 0,
+                    live: false,
+                    node: None,
+                    prev: None,
+                    next: None,
+                    kind: LeafKind::Wake(None),
+                    aborted: None,
+                    graceful_fired: false,
+                });
+                u32::try_from(self.leaves.len() - 1).expect("fewer than 2^32 parked operations")
+            }
+        };
+        let l = &mut self.leaves[index as usize];
+        l.live = true;
+        l.kind = kind;
+        l.aborted = None;
+        l.graceful_fired = false;
+        let id = LeafId { index, generation: l.generation };
+        self.link_leaf(index, node);
+        id
+    }
+
+    /// The abort recorded for a leaf, if it was aborted.
+    pub fn leaf_aborted(&self, id: LeafId) -> Option<&Cancelled> {
+        self.leaf(id).and_then(|l| l.aborted.as_ref())
+    }
+
+    /// Whether a graceful wait was woken.
+    pub fn leaf_graceful_fired(&self, id: LeafId) -> bool {
+        self.leaf(id).is_some_and(|l| l.graceful_fired)
+    }
+
+    /// Moves a leaf that is not aborted to `node` (it is now polled under another scope).
+    pub fn move_leaf(&mut self, id: LeafId, node: NodeId) {
+        let node = if self.contains(node) { node } else { ROOT };
+        if self.leaf(id).is_none_or(|l| l.aborted.is_some() || l.node == Some(node)) {
+            return;
+        }
+        self.unlink_leaf(id.index);
+        self.link_leaf(id.index, node);
+    }
+
+    /// The stored waker of a wake leaf, to compare with the current one.
+    pub fn leaf_waker(&mut self, id: LeafId) -> Option<&mut Option<Waker>> {
+        match &mut self.leaf_mut(id)?.kind {
+            LeafKind::Wake(w) | LeafKind::Graceful(w) => Some(w),
+            LeafKind::Op(_) => None,
+        }
+    }
+
+    /// Frees a leaf (its wait is over). Returns its kind so a stored waker is dropped by the
+    /// caller, outside the borrow.
+    pub fn unpark(&mut self, id: LeafId) -> Option<LeafKind> {
+        self.leaf(id)?;
+        self.unlink_leaf(id.index);
+        let l = &mut self.leaves[id.index as usize];
+        l.live = false;
+        l.generation = l.generation.wrapping_add(1);
+        l.aborted = None;
+        self.free_leaves.push(id.index);
+        Some(std::mem::replace(&mut l.kind, LeafKind::Wake(None)))
+    }
+
+    /// Leaves currently parked on `id` (for diagnostics and tests).
+    pub fn parked_on(&self, id: NodeId) -> usize {
+        let mut n = 0;
+        let mut cur = self.node(id).and_then(|n| n.first_leaf);
+        while let Some(li) = cur {
+            n += 1;
+            cur = self.leaves[li as usize].next;
+        }
+        n
+    }
+}

@@ -1,0 +1,58 @@
+//! The byte-stream operations TCP and Unix stream sockets share: `recv`, `send`, `send_all`,
+//! `shutdown`, written once over a [`SharedFd`].
+
+use super::ops;
+use crate::buf::{IoBuf, IoBufMut, read_region};
+use crate::error::OpError;
+use crate::fd::SharedFd;
+use crate::op::Op;
+use std::io;
+use std::net::Shutdown;
+
+pub(crate) async fn recv<B: IoBufMut>(fd: &SharedFd, buf: B) -> (Result<usize, OpError>, B) {
+    let (off, len) = match read_region(&buf) {
+        Ok(r) => r,
+        Err(e) => return (Err(e.into()), buf),
+    };
+    let (res, data) = Op::new(ops::Recv { fd: fd.clone(), buf, off, len }).await;
+    let mut data = *data;
+    let res = res.map(|n| {
+        // SAFETY: the kernel wrote `n <= len` bytes at `off`, after `off` initialised ones.
+        unsafe { data.buf.set_init(off + n as usize) };
+        n as usize
+    });
+    (res, data.buf)
+}
+
+pub(crate) async fn send<B: IoBuf>(fd: &SharedFd, buf: B) -> (Result<usize, OpError>, B) {
+    let (res, data) = Op::new(ops::Send { fd: fd.clone(), buf, offset: 0 }).await;
+    (res.map(|n| n as usize), data.buf)
+}
+
+pub(crate) async fn send_all<B: IoBuf>(fd: &SharedFd, buf: B) -> (Result<(), OpError>, B) {
+    let total = buf.bytes_init();
+    let mut data = Box::new(ops::Send { fd: fd.clone(), buf, offset: 0 });
+    while data.offset < total {
+        let (res, d) = Op::new(*data).await;
+        data = d;
+        match res {
+            Ok(0) => return (Err(io::Error::from(io::ErrorKind::WriteZero).into()), data.buf),
+            Ok(n) => data.offset += n as usize,
+            Err(OpError::Cancelled(c)) if data.offset > 0 => {
+                let msg = format!("send_all interrupted after {} of {total} bytes: {c}", data.offset);
+                return (Err(io::Error::new(io::ErrorKind::Interrupted, msg).into()), data.buf);
+            }
+            Err(e) => return (Err(e), data.buf),
+        }
+    }
+    (Ok(()), data.buf)
+}
+
+pub(crate) async fn shutdown(fd: &SharedFd, how: Shutdown) -> Result<(), OpError> {
+    let how = match how {
+        Shutdown::Read => libc::SHUT_RD,
+        Shutdown::Write => libc::SHUT_WR,
+        Shutdown::Both => libc::SHUT_RDWR,
+    };
+    Op::new(ops::Shutdown { fd: fd.clone(), how }).await.0.map(drop)
+}
