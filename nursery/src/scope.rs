@@ -6,7 +6,7 @@
 //! returns; the scope then absorbs that cancellation (`cancelled_caught`), so code after it runs
 //! normally. A deadline is a cancel that fires by itself. A shield hides outer cancellations.
 
-use quartet_runtime::cancel::{Activation, ScopeState};
+use quartet_runtime::hooks::{Activation, ScopeState};
 use quartet_runtime::{Instant, Reason, is_cancellation};
 use std::cell::Cell;
 use std::error::Error as StdError;

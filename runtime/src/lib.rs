@@ -5,7 +5,8 @@
 //! - owned-buffer I/O ([`net`], [`fs`], [`IoBuf`]/[`IoBufMut`]) whose buffers the driver keeps alive
 //!   until the kernel is done with them, whatever happens to the future;
 //! - time ([`sleep`], [`Timer`], [`interval`]) and the cancel state every operation checks ([`cancel`]);
-//! - the task machinery nurseries build on ([`ReadyQueue`], [`task`]).
+//! - the hooks a structured scheduler builds on ([`hooks`]: ready queues, the cancel-status tree,
+//!   the park primitive, the tick budget), used by `quartet-nursery`.
 //!
 //! There is no `spawn` here and no API that takes a callback: concurrency comes from nurseries in
 //! `quartet-nursery`, and a completion only ever wakes the future that waits for it.
@@ -29,6 +30,7 @@ mod error;
 mod fallback;
 mod fd;
 pub mod fs;
+pub mod hooks;
 mod interval;
 mod kernel;
 pub mod monitor;
@@ -46,7 +48,9 @@ pub use builder::{Builder, RuntimeStats, run, stats};
 pub use driver::{DriverStats, Mode, SetupFlags};
 pub use error::{Cancelled, Error, OpError, Reason, Unavailable, find_cancelled, is_cancellation};
 pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
+#[doc(hidden)]
 pub use kernel::remote::{RemoteQueue, Unpark};
+#[doc(hidden)]
 pub use kernel::waker::ReadyQueue;
 pub use task::{checkpoint, yield_now};
 pub use time::{Instant, Sleep, Timer, sleep, sleep_until};

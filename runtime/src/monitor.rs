@@ -187,6 +187,7 @@ impl Monitor {
 /// ```
 #[derive(Debug)]
 #[must_use = "the poll is timed until the timer drops"]
+#[doc(hidden)]
 pub struct PollTimer<'a> {
     start: Option<Instant>,
     /// The enclosing poll's nested time, restored (plus ours) on drop.

@@ -17,7 +17,8 @@
 
 use super::error::{RecvError, SendError};
 use crate::sync::waitset::{Key, Queue, WaitSet, Waiter};
-use quartet_runtime::cancel::{self, Park};
+use quartet_runtime::cancel;
+use quartet_runtime::hooks::Park;
 use quartet_runtime::sync::{Mutex, MutexGuard, lock};
 use std::collections::VecDeque;
 use std::task::{Context, Poll, Waker};
