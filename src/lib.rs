@@ -48,5 +48,10 @@ pub use quartet_runtime::{
     is_cancellation, monitor, nop, process, run, signal, sleep, sleep_until, stats, task, thread, yield_now,
 };
 
+/// Buffered I/O on owned buffers, `copy`/`copy_bidirectional`, and the adapters to the
+/// `futures-io`, tokio and hyper traits (crate `quartet-io`; features `futures-io`, `tokio-io`,
+/// `hyper` of this crate turn the adapters on).
+pub use quartet_io as io;
+
 /// The runtime crate, for lower-level pieces (the cancel stack, ready queues, the loom shim).
 pub use quartet_runtime as runtime;

@@ -260,3 +260,27 @@ fn children_do_not_inherit_signals_blocked_for_a_signal_receiver() {
         assert_eq!(child.wait().await.unwrap().signal(), Some(libc::SIGTERM));
     });
 }
+
+#[test]
+fn pipes_are_owned_read_and_write_streams() {
+    use quartet::runtime::io::{OwnedRead, OwnedWrite};
+    async fn pump(from: &impl OwnedRead, to: &impl OwnedWrite) -> usize {
+        let (n, buf) = from.read(Vec::new()).await; // an empty Vec grows for the read
+        let n = n.unwrap();
+        let (w, _) = to.write(buf).await;
+        assert_eq!(w.unwrap(), n);
+        n
+    }
+    both("owned-io", |_, _| async {
+        let mut cat = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+        let (input, output) = (cat.stdin.take().unwrap(), cat.stdout.take().unwrap());
+        let (r, w) = pipe().unwrap();
+        w.write_all(b"through".to_vec()).await.0.unwrap();
+        assert_eq!(pump(&r, &input).await, 7);
+        input.close().await.unwrap();
+        let (n, out) = output.read_to_end(Vec::new()).await;
+        n.unwrap();
+        assert_eq!(out, b"through");
+        assert!(cat.wait().await.unwrap().success());
+    });
+}

@@ -41,11 +41,31 @@ pub unsafe trait IoBufMut: IoBuf {
     /// # Safety
     /// The first `n` bytes must have been initialised.
     unsafe fn set_init(&mut self, n: usize);
+
+    /// Called before a read when the buffer has no room left (`read_offset() == bytes_total()`).
+    /// A growable buffer makes room here: a `Vec` reserves [`DEFAULT_READ_CHUNK`] bytes, so
+    /// `recv(Vec::new())` works. The default does nothing, and the read then fails with
+    /// `InvalidInput` (a zero-length read would look like end of stream).
+    ///
+    /// ```
+    /// use quartet_runtime::IoBufMut;
+    /// let mut v = Vec::new();
+    /// v.reserve_for_read();
+    /// assert!(v.capacity() >= quartet_runtime::DEFAULT_READ_CHUNK);
+    /// ```
+    fn reserve_for_read(&mut self) {}
 }
 
-/// The region a read may fill: `(offset, len)`, or an error for a buffer with no room (a zero-length
-/// read would be indistinguishable from end of stream).
-pub(crate) fn read_region<B: IoBufMut>(buf: &B) -> std::io::Result<(usize, usize)> {
+/// How much a `Vec` with no spare capacity grows before a read (8 KiB).
+pub const DEFAULT_READ_CHUNK: usize = 8 * 1024;
+
+/// The region a read may fill: `(offset, len)`, after letting a full growable buffer make room;
+/// an error for a buffer with no room (a zero-length read would be indistinguishable from end of
+/// stream).
+pub(crate) fn read_region<B: IoBufMut>(buf: &mut B) -> std::io::Result<(usize, usize)> {
+    if buf.read_offset() >= buf.bytes_total() {
+        buf.reserve_for_read();
+    }
     let total = buf.bytes_total();
     let off = buf.read_offset().min(total);
     match total - off {
@@ -71,6 +91,9 @@ unsafe impl IoBufMut for Vec<u8> {
     }
     fn bytes_total(&self) -> usize {
         self.capacity()
+    }
+    fn reserve_for_read(&mut self) {
+        self.reserve(DEFAULT_READ_CHUNK);
     }
     unsafe fn set_init(&mut self, n: usize) {
         if n > self.len() {

@@ -32,6 +32,7 @@ mod fd;
 pub mod fs;
 pub mod hooks;
 mod interval;
+pub mod io;
 mod kernel;
 pub mod monitor;
 pub mod net;
@@ -43,7 +44,7 @@ pub mod task;
 pub mod thread;
 mod time;
 
-pub use buf::{IoBuf, IoBufMut};
+pub use buf::{DEFAULT_READ_CHUNK, IoBuf, IoBufMut};
 pub use builder::{Builder, RuntimeStats, run, stats};
 pub use driver::{DriverStats, Mode, SetupFlags};
 pub use error::{Cancelled, Error, OpError, Reason, Unavailable, find_cancelled, is_cancellation};

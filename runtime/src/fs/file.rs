@@ -143,13 +143,14 @@ impl File {
     }
 
     /// Reads at `pos` into `buf`: a `Vec` appends into its spare capacity, a fixed-size buffer is
-    /// filled from the start. `Ok(0)` is end of file; a buffer with no room is `InvalidInput`.
+    /// filled from the start. `Ok(0)` is end of file. A `Vec` with no spare capacity first grows by
+    /// [`DEFAULT_READ_CHUNK`](crate::DEFAULT_READ_CHUNK); a full fixed-size buffer is `InvalidInput`.
     ///
     /// # Cancellation
     /// A checkpoint; `Cancelled` means nothing was read. Reads of cached regular files usually
     /// complete before a cancel can take effect, and then return their data.
-    pub async fn read_at<B: IoBufMut>(&self, buf: B, pos: u64) -> (Result<usize, OpError>, B) {
-        let (off, len) = match read_region(&buf) {
+    pub async fn read_at<B: IoBufMut>(&self, mut buf: B, pos: u64) -> (Result<usize, OpError>, B) {
+        let (off, len) = match read_region(&mut buf) {
             Ok(r) => r,
             Err(e) => return (Err(e.into()), buf),
         };

@@ -237,7 +237,8 @@ impl TcpStream {
     }
 
     /// Receives into `buf`: a `Vec` appends into its spare capacity, a fixed-size buffer is filled
-    /// from the start. `Ok(0)` is end of stream; a buffer with no room is an `InvalidInput` error.
+    /// from the start. `Ok(0)` is end of stream. A `Vec` with no spare capacity first grows by
+    /// [`DEFAULT_READ_CHUNK`](crate::DEFAULT_READ_CHUNK); a full fixed-size buffer is an `InvalidInput` error.
     ///
     /// # Cancellation
     /// A checkpoint. If it returns `Cancelled`, no byte was consumed from the socket; data that

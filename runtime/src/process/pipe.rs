@@ -9,7 +9,9 @@ use crate::buf::{IoBuf, IoBufMut, read_region};
 use crate::error::OpError;
 use crate::fd::SharedFd;
 use crate::fs::ops::ReadAt;
+use crate::io::{OwnedRead, OwnedWrite};
 use crate::op::Op;
+use std::future::Future;
 use std::io;
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::process::Stdio;
@@ -81,9 +83,8 @@ impl PipeReader {
         PipeReader { fd: SharedFd::new(fd.into_raw_fd()) }
     }
 
-    /// Reads into `buf`: a `Vec` appends into its spare capacity, a fixed-size buffer is filled
-    /// from the start. `Ok(0)` is end of stream (every writer closed); a buffer with no room is
-    /// an `InvalidInput` error.
+    /// Reads into `buf`: a `Vec` appends into its spare capacity (growing it if it has none), a
+    /// fixed-size buffer is filled from the start. `Ok(0)` is end of stream (every writer closed).
     ///
     /// # Cancellation
     /// A checkpoint. If it returns `Cancelled`, no byte was taken from the pipe.
@@ -95,8 +96,8 @@ impl PipeReader {
     /// let (n, buf) = r.read([0u8; 512]).await;
     /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn read<B: IoBufMut>(&self, buf: B) -> (Result<usize, OpError>, B) {
-        let (off, len) = match read_region(&buf) {
+    pub async fn read<B: IoBufMut>(&self, mut buf: B) -> (Result<usize, OpError>, B) {
+        let (off, len) = match read_region(&mut buf) {
             Ok(r) => r,
             Err(e) => return (Err(e.into()), buf),
         };
@@ -255,6 +256,20 @@ impl PipeWriter {
     /// ```
     pub async fn close(self) -> Result<(), OpError> {
         self.fd.close().await
+    }
+}
+
+/// Pipes are byte streams like sockets: buffered readers, `copy` and the `quartet-io` adapters
+/// work over them.
+impl OwnedRead for PipeReader {
+    fn read<B: IoBufMut>(&self, buf: B) -> impl Future<Output = (Result<usize, OpError>, B)> {
+        PipeReader::read(self, buf)
+    }
+}
+
+impl OwnedWrite for PipeWriter {
+    fn write<B: IoBuf>(&self, buf: B) -> impl Future<Output = (Result<usize, OpError>, B)> {
+        PipeWriter::write(self, buf)
     }
 }
 
