@@ -5,6 +5,8 @@
 //!   and is reported with its origin.
 //! - [`CancelScope`], [`shield`], [`move_on_after`], [`fail_after`]: scoped, level-triggered
 //!   cancellation. An operation that returns `Cancelled` did nothing.
+//! - [`cancel_on_signals`], [`cancel_on_signals_gracefully`]: Ctrl-C / SIGTERM cancel a scope (at
+//!   once, or after a drain period), so the program unwinds cleanly.
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod channel;
@@ -13,6 +15,7 @@ mod error;
 mod join;
 mod nursery;
 mod scope;
+mod signals;
 mod start;
 pub mod sync;
 
@@ -21,6 +24,7 @@ pub use error::{BoxError, Failure, JoinError, NurseryError, SpawnError, StartErr
 pub use join::JoinHandle;
 pub use nursery::{Nursery, nursery};
 pub use scope::{CancelHandle, CancelScope, shield, shutdown_requested, wait_shutdown_requested};
+pub use signals::{cancel_on_signals, cancel_on_signals_gracefully};
 pub use start::TaskStatus;
 
 pub use channel::{Receiver, Sender, channel, unbounded_channel};

@@ -4,7 +4,7 @@
 //! - [`run`] / [`Builder`]: create the ring, drive a future, shut down cleanly;
 //! - owned-buffer I/O ([`net`], [`fs`], [`IoBuf`]/[`IoBufMut`]) whose buffers the driver keeps alive
 //!   until the kernel is done with them, whatever happens to the future;
-//! - time ([`sleep`], [`Timer`]) and the cancel state every operation checks ([`cancel`]);
+//! - time ([`sleep`], [`Timer`], [`interval`]) and the cancel state every operation checks ([`cancel`]);
 //! - the hooks a structured scheduler builds on ([`hooks`]: ready queues, the cancel-status tree,
 //!   the park primitive, the tick budget), used by `quartet-nursery`.
 //!
@@ -27,14 +27,17 @@ mod builder;
 pub mod cancel;
 mod driver;
 mod error;
+mod fallback;
 mod fd;
 pub mod fs;
 pub mod hooks;
+mod interval;
 pub mod io;
 mod kernel;
 pub mod monitor;
 pub mod net;
 mod op;
+pub mod process;
 pub mod signal;
 pub mod sync;
 pub mod task;
@@ -45,6 +48,7 @@ pub use buf::{DEFAULT_READ_CHUNK, IoBuf, IoBufMut};
 pub use builder::{Builder, RuntimeStats, run, stats};
 pub use driver::{DriverStats, Mode, SetupFlags};
 pub use error::{Cancelled, Error, OpError, Reason, Unavailable, find_cancelled, is_cancellation};
+pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
 #[doc(hidden)]
 pub use kernel::remote::{RemoteQueue, Unpark};
 #[doc(hidden)]

@@ -16,6 +16,7 @@ mod closes;
 mod probe;
 mod slab;
 
+pub(crate) use probe::Opcodes;
 pub use probe::{Mode, SetupFlags};
 pub(crate) use slab::{Cleanup, Lifecycle, OpKey};
 
@@ -75,12 +76,14 @@ pub(crate) struct Driver {
     /// Set once `shutdown` has drained (or deliberately leaked) everything.
     shut: bool,
     pub stats: DriverStats,
+    /// What the kernel's ring supports beyond the required opcodes.
+    pub opcodes: Opcodes,
 }
 
 impl Driver {
     /// `wake_fd` is the eventfd of the remote-wake queue, which owns and outlives it.
     pub fn new(entries: u32, flags: SetupFlags, wake_fd: RawFd) -> Result<Driver, Unavailable> {
-        let (ring, mode) = probe::setup(entries, flags)?;
+        let (ring, mode, opcodes) = probe::setup(entries, flags)?;
         Ok(Driver {
             ring,
             ops: Slab::new(),
@@ -98,6 +101,7 @@ impl Driver {
             dead_wakers: Vec::new(),
             shut: false,
             stats: DriverStats::default(),
+            opcodes,
         })
     }
 

@@ -1,14 +1,14 @@
 //! Files over the ring: open, positional read/write, fsync, statx, close.
 
-use super::ops;
+use super::metadata::Metadata;
+use super::{cstring, ops};
 use crate::buf::{IoBuf, IoBufMut, read_region};
 use crate::error::OpError;
+use crate::fallback::{blocking, ring_has};
 use crate::fd::SharedFd;
 use crate::op::Op;
-use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 
 /// How to open a file, like `std::fs::OpenOptions`.
@@ -108,32 +108,9 @@ impl OpenOptions {
     /// A checkpoint. If it returns `Cancelled`, no file was opened (or created); a file the kernel
     /// opened as the cancel raced it is returned; if the future is dropped, it is closed.
     pub async fn open(&self, path: impl AsRef<Path>) -> Result<File, OpError> {
-        let path = CString::new(path.as_ref().as_os_str().as_bytes())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+        let path = cstring(path.as_ref())?;
         let (res, _) = Op::new(ops::Open { path, flags: self.flags()?, mode: self.mode }).await;
         Ok(File { fd: SharedFd::new(res? as RawFd) })
-    }
-}
-
-/// Size and kind of a file, from `statx`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Metadata {
-    /// Size in bytes.
-    pub len: u64,
-    /// `st_mode` bits (type and permissions).
-    pub mode: u32,
-    /// Last modification, seconds since the epoch.
-    pub modified_sec: i64,
-}
-
-impl Metadata {
-    /// True for a regular file.
-    pub fn is_file(&self) -> bool {
-        self.mode & libc::S_IFMT == libc::S_IFREG
-    }
-    /// True for a directory.
-    pub fn is_dir(&self) -> bool {
-        self.mode & libc::S_IFMT == libc::S_IFDIR
     }
 }
 
@@ -151,7 +128,7 @@ impl Metadata {
 /// ```
 #[derive(Debug)]
 pub struct File {
-    fd: SharedFd,
+    pub(crate) fd: SharedFd,
 }
 
 impl File {
@@ -249,27 +226,110 @@ impl File {
         (Ok(()), data.buf)
     }
 
-    /// Flushes data and metadata to storage.
+    /// Flushes data and metadata to storage (`fsync`).
+    ///
+    /// # Cancellation
+    /// A checkpoint; `Cancelled` means the flush was not started (data already written stays
+    /// written, it is just not known to be on storage).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # quartet_runtime::run(async {
+    /// let f = quartet_runtime::fs::File::create("/tmp/journal").await?;
+    /// f.write_all_at(b"entry\n".to_vec(), 0).await.0?;
+    /// f.sync_all().await?;
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub async fn sync_all(&self) -> Result<(), OpError> {
         Op::new(ops::Fsync { fd: self.fd.clone(), datasync: false }).await.0.map(drop)
     }
 
-    /// Flushes data to storage.
+    /// Flushes data, and only the metadata needed to read it back, to storage (`fdatasync`).
+    ///
+    /// # Cancellation
+    /// A checkpoint; `Cancelled` means the flush was not started.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # quartet_runtime::run(async {
+    /// let f = quartet_runtime::fs::File::create("/tmp/journal").await?;
+    /// f.sync_data().await?;
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub async fn sync_data(&self) -> Result<(), OpError> {
         Op::new(ops::Fsync { fd: self.fd.clone(), datasync: true }).await.0.map(drop)
     }
 
     /// File metadata via `statx`.
+    ///
+    /// # Cancellation
+    /// A checkpoint; `Cancelled` means nothing was read.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # quartet_runtime::run(async {
+    /// let f = quartet_runtime::fs::File::open("/etc/hostname").await?;
+    /// println!("{} bytes", f.metadata().await?.len());
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
     pub async fn metadata(&self) -> Result<Metadata, OpError> {
-        // SAFETY: statx is plain old data; all-zero is a valid value.
-        let out: libc::statx = unsafe { std::mem::zeroed() };
-        let (res, data) = Op::new(ops::Statx { fd: self.fd.clone(), out }).await;
+        let (res, data) = Op::new(ops::Statx::of_fd(self.fd.clone())).await;
         res?;
-        Ok(Metadata {
-            len: data.out.stx_size,
-            mode: u32::from(data.out.stx_mode),
-            modified_sec: data.out.stx_mtime.tv_sec,
-        })
+        Ok(Metadata::from_statx(&data.out))
+    }
+
+    /// Allocates storage for the byte range `offset..offset + len` (`fallocate` with mode 0): the
+    /// file grows to cover it if needed, and later writes there cannot fail for lack of space.
+    ///
+    /// # Cancellation
+    /// A checkpoint; `Cancelled` means nothing was allocated.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # quartet_runtime::run(async {
+    /// let f = quartet_runtime::fs::File::create("/tmp/big").await?;
+    /// f.fallocate(0, 1 << 20).await?;
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
+    pub async fn fallocate(&self, offset: u64, len: u64) -> Result<(), OpError> {
+        if ring_has(io_uring::opcode::Fallocate::CODE) {
+            return Op::new(ops::Fallocate { fd: self.fd.clone(), mode: 0, offset, len }).await.0.map(drop);
+        }
+        let (fd, off, len) = (self.dup()?, to_off(offset)?, to_off(len)?);
+        // SAFETY: plain syscall on the job's own duplicate of the fd.
+        blocking(move || cvt(unsafe { libc::fallocate(fd.as_raw_fd(), 0, off, len) })).await
+    }
+
+    /// A duplicate of the fd for a worker job: the job owns it, so an abandoned job can never act
+    /// on a reused fd number after this file is closed (H5).
+    fn dup(&self) -> Result<OwnedFd, OpError> {
+        // SAFETY: `self.fd` is open for as long as `self` lives, which covers this call.
+        let fd = unsafe { BorrowedFd::borrow_raw(self.fd.raw()) };
+        Ok(fd.try_clone_to_owned()?)
+    }
+
+    /// Truncates or extends the file to `len` bytes (`ftruncate`; a ring op on Linux 6.9+, a
+    /// worker-thread syscall before). Extending fills with zeros.
+    ///
+    /// # Cancellation
+    /// A checkpoint; `Cancelled` means the length did not change.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # quartet_runtime::run(async {
+    /// let f = quartet_runtime::fs::OpenOptions::new().write(true).open("/tmp/log").await?;
+    /// f.set_len(0).await?;
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
+    #[doc(alias = "truncate")]
+    #[doc(alias = "ftruncate")]
+    pub async fn set_len(&self, len: u64) -> Result<(), OpError> {
+        if ring_has(io_uring::opcode::Ftruncate::CODE) {
+            return Op::new(ops::Ftruncate { fd: self.fd.clone(), len }).await.0.map(drop);
+        }
+        let (fd, len) = (self.dup()?, to_off(len)?);
+        // SAFETY: plain syscall on the job's own duplicate of the fd.
+        blocking(move || cvt(unsafe { libc::ftruncate(fd.as_raw_fd(), len) })).await
     }
 
     /// Closes the file through the ring and reports the result. Not a cancellation point.
@@ -287,6 +347,15 @@ fn check_position(pos: u64) -> io::Result<u64> {
 
 fn past_end() -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, "file position above i64::MAX")
+}
+
+fn to_off(n: u64) -> Result<libc::off_t, OpError> {
+    libc::off_t::try_from(n)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "offset or length too large").into())
+}
+
+fn cvt(rc: libc::c_int) -> io::Result<()> {
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
 fn partial(e: OpError, done: usize, total: usize) -> OpError {
