@@ -13,5 +13,13 @@ features=()
 if [[ -n "${QB_FEATURES:-}" ]]; then
     features=(--features "$QB_FEATURES")
 fi
+# The HTTP rows drive the servers with wrk (Debian package `wrk`).
+if ! command -v wrk >/dev/null 2>&1; then
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing wrk for the HTTP rows (apt-get install wrk) ..." >&2
+        apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y wrk >/dev/null 2>&1; } || true
+    fi
+    command -v wrk >/dev/null 2>&1 || echo "wrk not found: the HTTP rows will show n/a (install it: sudo apt-get install wrk)" >&2
+fi
 cargo build --release -p quartet-benches "${features[@]}"
 exec "${CARGO_TARGET_DIR:-target}/release/quartet-benches" "$@"

@@ -74,10 +74,15 @@ pub mod net;
 pub use quartet_nursery::*;
 pub use quartet_runtime::thread::{CapacityLimiter, from_thread, from_thread_sync, to_thread};
 pub use quartet_runtime::{
-    Builder, Cancelled, Error, Instant, IoBuf, IoBufMut, Mode, OpError, Reason, RuntimeStats, SetupFlags, Sleep,
-    Unavailable, checkpoint, find_cancelled, fs, is_cancellation, monitor, nop, run, signal, sleep, sleep_until, stats,
-    task, thread, yield_now,
+    Builder, Cancelled, Error, Instant, Interval, IoBuf, IoBufMut, MissedTickBehavior, Mode, OpError, Reason,
+    RuntimeStats, SetupFlags, Sleep, Unavailable, checkpoint, find_cancelled, fs, interval, interval_at,
+    is_cancellation, monitor, nop, process, run, signal, sleep, sleep_until, stats, task, thread, yield_now,
 };
+
+/// Buffered I/O on owned buffers, `copy`/`copy_bidirectional`, and the adapters to the
+/// `futures-io`, tokio and hyper traits (crate `quartet-io`; features `futures-io`, `tokio-io`,
+/// `hyper` of this crate turn the adapters on).
+pub use quartet_io as io;
 
 /// The runtime crate, for lower-level pieces (the cancel stack, ready queues, the loom shim).
 pub use quartet_runtime as runtime;

@@ -49,6 +49,12 @@ pub struct Config {
     pub file_ops: usize,
     /// Reads in flight.
     pub file_depth: usize,
+    /// wrk connections of the HTTP rows.
+    pub http_conns: usize,
+    /// wrk warm-up run before each measured one.
+    pub http_warmup: Duration,
+    /// Measured wrk run (whole seconds, at least 1).
+    pub http_secs: Duration,
 }
 
 impl Config {
@@ -106,6 +112,9 @@ impl Config {
             file_size: 1 << 30,
             file_ops: 200_000,
             file_depth: 64,
+            http_conns: 50,
+            http_warmup: Duration::from_secs(1),
+            http_secs: Duration::from_secs(3),
         }
     }
 
@@ -127,6 +136,7 @@ impl Config {
             thread_n: 10_000,
             file_size: 128 << 20,
             file_ops: 20_000,
+            http_secs: Duration::from_secs(1),
             ..Config::full()
         }
     }
@@ -158,6 +168,9 @@ impl Config {
             "file_mib" => self.file_size = (n()? as u64) << 20,
             "file_ops" => self.file_ops = n()?,
             "file_depth" => self.file_depth = n()?,
+            "http_conns" => self.http_conns = n()?,
+            "http_warmup_ms" => self.http_warmup = ms()?,
+            "http_ms" => self.http_secs = ms()?,
             _ => return Err("unknown option".into()),
         }
         Ok(())
@@ -173,7 +186,8 @@ impl Config {
         format!(
             "{} mode, {} interleaved runs per figure; echo: {} connections, {:?} B, {} ms warm-up + {} ms measured; \
              latency: {} round trips; spawn: {}; memory: {} children sleeping {} ms; ping-pong: {}; udp: {}; cancel: {}; \
-             timers: {} in a {} ms window; to_thread: {}; file: {} MiB, {} reads, {} in flight",
+             timers: {} in a {} ms window; to_thread: {}; file: {} MiB, {} reads, {} in flight; \
+             http: wrk, {} connections, {} ms warm-up + {} ms measured",
             if self.quick { "quick" } else { "full" },
             self.runs,
             self.echo_conns,
@@ -193,6 +207,9 @@ impl Config {
             self.file_size >> 20,
             self.file_ops,
             self.file_depth,
+            self.http_conns,
+            self.http_warmup.as_millis(),
+            self.http_secs.as_millis(),
         )
     }
 }
@@ -218,6 +235,9 @@ const KEYS: &[&str] = &[
     "file_mib",
     "file_ops",
     "file_depth",
+    "http_conns",
+    "http_warmup_ms",
+    "http_ms",
 ];
 
 fn env(key: &str) -> Option<String> {

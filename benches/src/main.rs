@@ -4,7 +4,7 @@
 //! ```text
 //! quartet-benches [--quick] [--name=value ...]   run the suite, print the table, write
 //!                                                BENCHMARKS.md and benches/ratios.svg
-//! quartet-benches serve <peer> <core>            (internal) an echo server, until killed
+//! quartet-benches serve <peer> <core>            (internal) an echo (or http-*) server, until killed
 //! quartet-benches once <bench> <peer> k=v ...    (internal) one measurement, prints RESULT
 //! ```
 //! See `config.rs` for the options (`--runs=7`, `--only=echo,spawn`, `--echo-ms=5000`, ...).
@@ -13,6 +13,7 @@ mod chart;
 mod child;
 mod config;
 mod echo;
+mod http;
 mod micro;
 mod report;
 mod suite;
@@ -53,7 +54,13 @@ fn main() -> ExitCode {
 fn serve(args: &[String]) -> Result<(), String> {
     let peer = args.first().ok_or("serve <peer> <core>")?;
     let core = args.get(1).map(|c| c.parse::<usize>().map_err(|e| e.to_string())).transpose()?.unwrap_or(0);
-    echo::serve(peer, core)
+    match peer.strip_prefix("http-") {
+        Some(name) => {
+            sys::pin_to_core(core).map_err(|e| format!("pin server: {e}"))?;
+            http::servers::serve(name)
+        }
+        None => echo::serve(peer, core),
+    }
 }
 
 fn once(args: &[String]) -> Result<(), String> {
@@ -61,6 +68,7 @@ fn once(args: &[String]) -> Result<(), String> {
     let p = child::Params::parse(rest)?;
     let m = match bench.as_str() {
         "echo-tput" | "echo-lat" => echo::client(bench, &p)?,
+        "http" => http::client(&p)?,
         _ => micro::run(bench, peer, &p)?,
     };
     child::emit(&m);

@@ -350,6 +350,12 @@ const METHOD: &str = "## Method
   loopback the client is about as busy as the server, so msgs/s is capped by the client and the
   kernel; server CPU per message is the figure that separates the runtimes. With 1 connection the
   client busy-polls a non-blocking socket and records every round trip.
+- **HTTP.** A keep-alive \"Hello, world!\" server pinned to core 0 and `wrk -t1` pinned to core 1
+  (a warm-up run, then the measured run); the figure is the server's CPU time during the measured
+  run per request wrk completed. *hyper*: the same hyper 1.x HTTP/1.1 server, on quartet through
+  `quartet::io::Compat`, on tokio current-thread through hyper-util's `TokioIo`. *native*: the same
+  `httparse` loop (answer every complete request in what arrived with one write), on quartet with
+  `quartet::io::BufReader` and owned-buffer writes.
 - **Spawn.** Wall time from the first spawn until every child is joined: quartet's nursery (its
   exit joins all children) and, for information, a nursery whose body awaits every `JoinHandle`;
   tokio `spawn` then awaiting each `JoinHandle`, and `JoinSet`, on the current-thread (ct) and

@@ -7,7 +7,7 @@
 
 use crate::child::{self, Metrics, Params};
 use crate::config::Config;
-use crate::echo;
+use crate::{echo, http};
 use std::time::Duration;
 
 /// Every run of one peer in a group; `None` for a round that failed.
@@ -159,6 +159,40 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
                     "µs",
                     false,
                     vec![le(Vs::Peer("tokio-ct"), 1.0), info(Vs::Peer("raw"))],
+                ),
+            ],
+        });
+    }
+    for (kind, what, target) in [
+        ("hyper", "hyper 1.x HTTP/1.1 (quartet: through quartet::io::Compat)", 1.0),
+        ("native", "hand-written loop with httparse (quartet: BufReader + owned-buffer writes)", 0.9),
+    ] {
+        let id = format!("http-{kind}");
+        let p = Params::default()
+            .with("conns", cfg.http_conns)
+            .with("warmup_ms", cfg.http_warmup.as_millis())
+            .with("window_ms", cfg.http_secs.as_millis());
+        let t = format!("HTTP keep-alive \"Hello, world!\", wrk {} conns, {what}", cfg.http_conns);
+        v.push(Plan {
+            id: id.clone(),
+            peers: vec!["quartet", "tokio-ct"],
+            run: Box::new(move |peer| http::run(&format!("{kind}-{peer}"), &p)),
+            rows: vec![
+                row(
+                    &format!("{id}-cpu"),
+                    format!("{t}: server CPU per request"),
+                    "cpu_ns_per_req",
+                    "ns",
+                    false,
+                    vec![le(Vs::Peer("tokio-ct"), target)],
+                ),
+                row(
+                    &format!("{id}-reqs"),
+                    format!("{t}: requests/s"),
+                    "reqs_per_s",
+                    "req/s",
+                    true,
+                    vec![info(Vs::Peer("tokio-ct"))],
                 ),
             ],
         });

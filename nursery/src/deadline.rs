@@ -113,8 +113,9 @@ where
 ///
 /// # Examples
 /// ```no_run
-/// use quartet_runtime::{OpError, net::TcpStream};
+/// use quartet_runtime::net::TcpStream;
 /// use quartet_nursery::move_on_shutdown;
+/// use quartet_runtime::OpError;
 /// async fn serve(stream: TcpStream) -> Result<(), OpError> {
 ///     let mut buf = Vec::with_capacity(4096);
 ///     loop {

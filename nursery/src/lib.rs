@@ -5,6 +5,8 @@
 //!   and is reported with its origin.
 //! - [`CancelScope`], [`shield`], [`move_on_after`], [`fail_after`]: scoped, level-triggered
 //!   cancellation. An operation that returns `Cancelled` did nothing.
+//! - [`cancel_on_signals`], [`cancel_on_signals_gracefully`]: Ctrl-C / SIGTERM cancel a scope (at
+//!   once, or after a drain period), so the program unwinds cleanly.
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod channel;
@@ -16,6 +18,7 @@ mod nursery;
 mod race;
 mod scope;
 pub mod scope_error;
+mod signals;
 mod start;
 pub mod sync;
 mod task_local;
@@ -28,6 +31,7 @@ pub use nursery::{Nursery, nursery};
 pub use race::race;
 pub use scope::{CancelHandle, CancelScope, shield, shutdown_requested, wait_shutdown_requested};
 pub use scope_error::ScopeError;
+pub use signals::{cancel_on_signals, cancel_on_signals_gracefully};
 pub use start::TaskStatus;
 pub use task_local::{TaskLocal, TaskLocalScope};
 

@@ -7,7 +7,7 @@
 //! normally. A deadline is a cancel that fires by itself. A shield hides outer cancellations.
 
 use crate::scope_error::{self, ScopeError};
-use quartet_runtime::cancel::{Activation, ScopeState};
+use quartet_runtime::hooks::{Activation, ScopeState};
 use quartet_runtime::{Instant, Reason};
 use std::cell::Cell;
 use std::fmt;

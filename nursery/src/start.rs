@@ -13,7 +13,7 @@
 
 use crate::error::{BoxError, StartError};
 use quartet_runtime::Reason;
-use quartet_runtime::cancel::{Activation, ScopeState, StatusRef};
+use quartet_runtime::hooks::{Activation, ScopeState, StatusRef};
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::fmt;

@@ -5,29 +5,37 @@
 //! result: `read(buf) -> (Result<usize, OpError>, B)`. While an op is in flight its buffer lives in
 //! a heap allocation owned by the op and, if the op's future is dropped, by the driver, until the
 //! op's final completion. It is never moved in that time, so even an inline array is safe.
+//!
+//! That last point is a rule for the runtime, written into the traits' contracts below: the
+//! pointers an implementation returns may be valid only while the value stays where it is (an
+//! inline `[u8; N]` moves with its value), so the runtime must keep every buffer in place (boxed)
+//! from the moment it takes a pointer until the kernel's final completion for it. A change to op
+//! storage that moves op data while in flight would break inline buffers silently; it must not be
+//! made, or must pin the data first.
 
 /// A buffer the kernel may read from.
 ///
 /// # Safety
-/// `stable_ptr` must point to `bytes_init` initialised bytes that stay valid and unchanged for as
-/// long as the value is neither moved nor dropped nor accessed mutably, and `bytes_init` must not
-/// change while the value is not accessed mutably (it is read again when an op completes).
+/// For implementors: `stable_ptr` must point to `bytes_init` initialised bytes that stay valid
+/// and unchanged for as long as the value is neither moved nor dropped nor accessed mutably, and
+/// `bytes_init` must not change while the value is not accessed mutably (it is read again when an
+/// op completes).
 ///
-/// Implemented for `Vec<u8>`, `Box<[u8]>`, `[u8; N]`, `String`, `&'static [u8]` and
-/// `&'static str`. The operation takes the buffer and gives it back with its result, so the kernel
-/// never reads freed memory.
+/// The no-move rule, for the runtime (the user of this trait): the pointer is only promised valid
+/// while the value is not moved, so the runtime keeps the value in place, in a heap box it never
+/// moves out of, from the moment it calls `stable_ptr` until the op's final completion, whatever
+/// happens to the future (dropped futures hand the box to the driver). Only then may the value be
+/// moved or returned to the caller.
 ///
 /// # Examples
-/// ```
-/// use quartet_runtime::net::TcpStream;
-/// async fn greet(s: &TcpStream) -> Result<(), quartet_runtime::OpError> {
-///     let (r, _buf) = s.send_all("hello\n").await; // a &'static str is an IoBuf
-///     r?;
-///     let (r, buf) = s.send_all(vec![1u8, 2, 3]).await; // so is a Vec, given back afterwards
-///     r?;
-///     assert_eq!(buf, [1, 2, 3]);
-///     Ok(())
-/// }
+/// ```no_run
+/// # quartet_runtime::run(async {
+/// # let stream: quartet_runtime::net::TcpStream = todo!();
+/// // A Vec, a boxed slice, a String, static bytes or an inline array all work; the runtime takes
+/// // the buffer by value and hands it back with the result.
+/// let (sent, _buf) = stream.send(*b"ping").await;
+/// sent?;
+/// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
 /// ```
 pub unsafe trait IoBuf: 'static {
     /// Pointer to the first byte.
@@ -39,22 +47,21 @@ pub unsafe trait IoBuf: 'static {
 /// A buffer the kernel may write into.
 ///
 /// # Safety
-/// `stable_mut_ptr` must point to `bytes_total` writable bytes that stay valid for as long as the
-/// value is neither moved nor dropped; `bytes_init <= bytes_total` and `read_offset <= bytes_total`. `set_init(n)` is only called with `n <= bytes_total` after
-/// the kernel initialised the first `n` bytes.
+/// For implementors: `stable_mut_ptr` must point to `bytes_total` writable bytes that stay valid
+/// for as long as the value is neither moved nor dropped; `bytes_init <= bytes_total` and
+/// `read_offset <= bytes_total`. The runtime only calls `set_init(n)` with `n <= bytes_total`
+/// after the kernel initialised the first `n` bytes.
 ///
-/// A `Vec<u8>` is filled from its length up to its capacity (reads append); a `Box<[u8]>` or
-/// `[u8; N]` is filled from the start.
+/// The runtime follows the same no-move rule as for [`IoBuf`]: the value stays in place (boxed)
+/// from the call to `stable_mut_ptr` until the kernel's final completion for that op.
 ///
 /// # Examples
-/// ```
-/// use quartet_runtime::fs::File;
+/// ```no_run
 /// # quartet_runtime::run(async {
-/// let f = File::open("/proc/self/stat").await?;
-/// let (n, buf) = f.read_at(Vec::with_capacity(64), 0).await; // reads into the spare capacity
-/// assert_eq!(buf.len(), n?);
-/// let (n, arr) = f.read_at([0u8; 16], 0).await; // fills the array from the start
-/// assert!(n? <= arr.len());
+/// # let stream: quartet_runtime::net::TcpStream = todo!();
+/// // A Vec receives into its spare capacity; the filled buffer comes back with the count.
+/// let (n, buf) = stream.recv(Vec::with_capacity(4096)).await;
+/// println!("got {:?}", &buf[..n?]);
 /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
 /// ```
 pub unsafe trait IoBufMut: IoBuf {
@@ -73,11 +80,31 @@ pub unsafe trait IoBufMut: IoBuf {
     /// # Safety
     /// The first `n` bytes must have been initialised.
     unsafe fn set_init(&mut self, n: usize);
+
+    /// Called before a read when the buffer has no room left (`read_offset() == bytes_total()`).
+    /// A growable buffer makes room here: a `Vec` reserves [`DEFAULT_READ_CHUNK`] bytes, so
+    /// `recv(Vec::new())` works. The default does nothing, and the read then fails with
+    /// `InvalidInput` (a zero-length read would look like end of stream).
+    ///
+    /// ```
+    /// use quartet_runtime::IoBufMut;
+    /// let mut v = Vec::new();
+    /// v.reserve_for_read();
+    /// assert!(v.capacity() >= quartet_runtime::DEFAULT_READ_CHUNK);
+    /// ```
+    fn reserve_for_read(&mut self) {}
 }
 
-/// The region a read may fill: `(offset, len)`, or an error for a buffer with no room (a zero-length
-/// read would be indistinguishable from end of stream).
-pub(crate) fn read_region<B: IoBufMut>(buf: &B) -> std::io::Result<(usize, usize)> {
+/// How much a `Vec` with no spare capacity grows before a read (8 KiB).
+pub const DEFAULT_READ_CHUNK: usize = 8 * 1024;
+
+/// The region a read may fill: `(offset, len)`, after letting a full growable buffer make room;
+/// an error for a buffer with no room (a zero-length read would be indistinguishable from end of
+/// stream).
+pub(crate) fn read_region<B: IoBufMut>(buf: &mut B) -> std::io::Result<(usize, usize)> {
+    if buf.read_offset() >= buf.bytes_total() {
+        buf.reserve_for_read();
+    }
     let total = buf.bytes_total();
     let off = buf.read_offset().min(total);
     match total - off {
@@ -103,6 +130,9 @@ unsafe impl IoBufMut for Vec<u8> {
     }
     fn bytes_total(&self) -> usize {
         self.capacity()
+    }
+    fn reserve_for_read(&mut self) {
+        self.reserve(DEFAULT_READ_CHUNK);
     }
     unsafe fn set_init(&mut self, n: usize) {
         if n > self.len() {
@@ -136,8 +166,10 @@ unsafe impl IoBufMut for Box<[u8]> {
     unsafe fn set_init(&mut self, _n: usize) {}
 }
 
-// SAFETY: the array is read in place. Ops box their data before taking pointers and never move it
-// until the final completion, which is what the trait requires.
+// SAFETY: the pointer is into the array itself, so it is valid exactly while the array is not
+// moved: what the trait promises, no more. The runtime's side of the contract (the no-move rule:
+// ops box their data before taking pointers and never move it until the final completion) is what
+// makes an inline array usable.
 unsafe impl<const N: usize> IoBuf for [u8; N] {
     fn stable_ptr(&self) -> *const u8 {
         self.as_ptr()

@@ -27,6 +27,7 @@ pub struct Builder {
     drain: Duration,
     thread_limit: usize,
     monitor: crate::monitor::Config,
+    optional_opcodes: bool,
 }
 
 impl Default for Builder {
@@ -49,6 +50,7 @@ impl Builder {
             drain: Duration::from_secs(1),
             thread_limit: crate::thread::DEFAULT_THREAD_LIMIT,
             monitor: Default::default(),
+            optional_opcodes: true,
         }
     }
 
@@ -141,6 +143,23 @@ impl Builder {
         self
     }
 
+    /// Whether operations use optional ring opcodes the kernel has (default `true`). With `false`,
+    /// every operation whose opcode is optional (the path operations of [`fs`](crate::fs),
+    /// `FTRUNCATE`, `WAITID`...) runs its syscall on a worker thread instead, as on a kernel that
+    /// lacks the opcode: a way to test those fallbacks, or to avoid an opcode a kernel gets wrong.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// quartet_runtime::Builder::new().optional_opcodes(false).run(async {
+    ///     quartet_runtime::fs::create_dir("/tmp/made-by-a-worker-thread").await
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn optional_opcodes(mut self, on: bool) -> Builder {
+        self.optional_opcodes = on;
+        self
+    }
+
     /// Creates the ring, drives `fut` to completion, shuts down (H4), and returns its output.
     ///
     /// A panic in `fut` is resumed after shutdown.
@@ -168,7 +187,8 @@ impl Builder {
         let eventfd = EventFd::new().map_err(Unavailable::Other)?;
         let wake_fd = eventfd.0;
         let remote = RemoteQueue::new(eventfd);
-        let driver = Driver::new(self.entries, self.flags, wake_fd)?;
+        let mut driver = Driver::new(self.entries, self.flags, wake_fd)?;
+        driver.opcodes.set_optional(self.optional_opcodes);
         let id = next_id();
         let threads = crate::thread::local::Local::new(id, remote.clone(), self.thread_limit);
         let core = Core {

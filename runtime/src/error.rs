@@ -140,6 +140,11 @@ pub enum Reason {
     /// A graceful cancellation reached a scope that ends on shutdown requests
     /// (`move_on_shutdown`): the wait inside it was idle work to give up.
     ShutdownRequested,
+    /// Not a cancellation: a checkpoint ([`sleep`](crate::sleep), [`checkpoint`](crate::checkpoint))
+    /// was polled outside `quartet::run`, where nothing could ever wake it. Converting the
+    /// `Cancelled` into an [`OpError`] gives [`OpError::NoRuntime`], and [`is_cancellation`] does
+    /// not count it, so no cancel scope absorbs it.
+    NoRuntime,
     /// A reason given by the program.
     Other(String),
 }
@@ -155,6 +160,7 @@ impl fmt::Display for Reason {
             Reason::TooSlow => f.write_str("deadline exceeded (fail_after/fail_at)"),
             Reason::GracePeriodEnded => f.write_str("the grace period of a graceful cancellation ended"),
             Reason::ShutdownRequested => f.write_str("a graceful shutdown was requested"),
+            Reason::NoRuntime => f.write_str(NO_RUNTIME),
             Reason::Other(s) => f.write_str(s),
         }
     }
@@ -165,6 +171,19 @@ impl fmt::Display for Reason {
 /// Cancellation is level-triggered: every checkpoint inside a cancelled scope keeps returning
 /// `Cancelled` until the code leaves that scope, where the scope absorbs it.
 ///
+/// One reason is not a cancellation: [`Reason::NoRuntime`], returned by a checkpoint polled outside
+/// `quartet::run` (it did nothing either). It converts to [`OpError::NoRuntime`].
+///
+/// ```
+/// // Outside a runtime a sleep fails at once instead of never waking.
+/// let waker = std::task::Waker::noop();
+/// let mut cx = std::task::Context::from_waker(&waker);
+/// let mut nap = std::pin::pin!(quartet_runtime::sleep(std::time::Duration::from_secs(1)));
+/// let std::task::Poll::Ready(Err(c)) = nap.as_mut().poll(&mut cx) else { panic!("pending") };
+/// assert_eq!(c.reason(), &quartet_runtime::Reason::NoRuntime);
+/// assert!(matches!(quartet_runtime::OpError::from(c), quartet_runtime::OpError::NoRuntime));
+/// ```
+///
 /// # Examples
 /// ```
 /// use quartet_runtime::{Cancelled, Reason, is_cancellation};
@@ -174,8 +193,7 @@ impl fmt::Display for Reason {
 /// let io: std::io::Error = c.into();
 /// assert!(is_cancellation(&io));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("cancelled: {reason}")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cancelled {
     reason: Reason,
 }
@@ -209,7 +227,24 @@ impl Cancelled {
     pub fn reason(&self) -> &Reason {
         &self.reason
     }
+
+    /// True unless this is [`Reason::NoRuntime`], which is not a cancellation.
+    fn is_real(&self) -> bool {
+        self.reason != Reason::NoRuntime
+    }
 }
+
+impl fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_real() { write!(f, "cancelled: {}", self.reason) } else { self.reason.fmt(f) }
+    }
+}
+
+impl StdError for Cancelled {}
+
+/// What a checkpoint outside a runtime reports: the cause and the remedy.
+const NO_RUNTIME: &str = "not inside quartet::run: this operation needs a quartet runtime on this thread; call it \
+                          from a future driven by quartet::run (or Builder::run)";
 
 /// The error of a runtime I/O operation.
 ///
@@ -230,7 +265,7 @@ impl Cancelled {
 pub enum OpError {
     /// An enclosing scope was cancelled before the operation did anything.
     #[error(transparent)]
-    Cancelled(#[from] Cancelled),
+    Cancelled(Cancelled),
     /// The kernel reported an error.
     #[error(transparent)]
     Io(#[from] io::Error),
@@ -271,6 +306,13 @@ impl From<TooSlow> for io::Error {
 impl From<TooSlow> for Cancelled {
     fn from(_: TooSlow) -> Cancelled {
         Cancelled::new(Reason::TooSlow)
+    }
+}
+
+impl From<Cancelled> for OpError {
+    /// `Cancelled`, except that [`Reason::NoRuntime`] becomes [`OpError::NoRuntime`].
+    fn from(c: Cancelled) -> OpError {
+        if c.is_real() { OpError::Cancelled(c) } else { OpError::NoRuntime }
     }
 }
 
@@ -338,8 +380,8 @@ impl From<OpError> for io::Error {
 pub fn is_cancellation(err: &(dyn StdError + 'static)) -> bool {
     let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = cur {
-        if e.is::<Cancelled>() {
-            return true;
+        if let Some(c) = e.downcast_ref::<Cancelled>() {
+            return c.is_real();
         }
         if let Some(op) = e.downcast_ref::<OpError>() {
             match op {
@@ -373,7 +415,7 @@ pub fn find_cancelled(err: &(dyn StdError + 'static)) -> Option<Cancelled> {
     let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = cur {
         if let Some(c) = e.downcast_ref::<Cancelled>() {
-            return Some(c.clone());
+            return c.is_real().then(|| c.clone());
         }
         match e.downcast_ref::<OpError>() {
             Some(OpError::Cancelled(c)) => return Some(c.clone()),

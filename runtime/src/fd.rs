@@ -13,7 +13,7 @@ use crate::op::{Op, OpData};
 use io_uring::{opcode, squeue, types};
 use std::cell::Cell;
 use std::future::poll_fn;
-use std::os::fd::RawFd;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
@@ -35,6 +35,17 @@ impl SharedFd {
 
     pub fn raw(&self) -> RawFd {
         self.0.fd
+    }
+
+    /// Gives up ownership of the fd, if no op holds it (this is the only clone).
+    pub fn into_owned(self) -> Result<OwnedFd, SharedFd> {
+        if Rc::strong_count(&self.0) != 1 {
+            return Err(self);
+        }
+        self.0.closed.set(true);
+        // SAFETY: this value owned the fd and was its last holder; `closed` stops `FdInner::drop`
+        // from closing it, so the `OwnedFd` is now its only owner.
+        Ok(unsafe { OwnedFd::from_raw_fd(self.0.fd) })
     }
 
     /// Closes the fd: unblocks pending ops, waits for them, then closes through the ring.

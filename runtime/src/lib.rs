@@ -4,8 +4,9 @@
 //! - [`run`] / [`Builder`]: create the ring, drive a future, shut down cleanly;
 //! - owned-buffer I/O ([`net`], [`fs`], [`IoBuf`]/[`IoBufMut`]) whose buffers the driver keeps alive
 //!   until the kernel is done with them, whatever happens to the future;
-//! - time ([`sleep`], [`sleep_until`]) and the [`Cancelled`] error every checkpoint may return;
-//! - the task identity diagnostics use ([`task`]).
+//! - time ([`sleep`], [`Timer`], [`interval`]) and the cancel state every operation checks ([`cancel`]);
+//! - the hooks a structured scheduler builds on ([`hooks`]: ready queues, the cancel-status tree,
+//!   the park primitive, the tick budget), used by `quartet-nursery`.
 //!
 //! There is no `spawn` here and no API that takes a callback: concurrency comes from nurseries in
 //! `quartet-nursery`, and a completion only ever wakes the future that waits for it.
@@ -27,12 +28,17 @@ mod builder;
 pub mod cancel;
 mod driver;
 mod error;
+mod fallback;
 mod fd;
 pub mod fs;
+pub mod hooks;
+mod interval;
+pub mod io;
 mod kernel;
 pub mod monitor;
 pub mod net;
 mod op;
+pub mod process;
 pub mod signal;
 #[doc(hidden)] // the std/loom shim, public for the loom models
 pub mod sync;
@@ -40,11 +46,12 @@ pub mod task;
 pub mod thread;
 mod time;
 
-pub use buf::{IoBuf, IoBufMut};
+pub use buf::{DEFAULT_READ_CHUNK, IoBuf, IoBufMut};
 pub use builder::{Builder, RuntimeStats, run, stats};
 pub use driver::{DriverStats, Mode, SetupFlags};
 pub use error::{Cancelled, Error, OpError, Reason, TooSlow, Unavailable, find_cancelled, is_cancellation};
-#[doc(hidden)] // machinery for quartet-nursery and the loom models, not a user API
+pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
+#[doc(hidden)]
 pub use kernel::remote::{RemoteQueue, Unpark};
 #[doc(hidden)]
 pub use kernel::waker::ReadyQueue;
@@ -55,6 +62,14 @@ pub use time::{Instant, Sleep, sleep, sleep_until};
 
 pub(crate) use net::clamp_len as net_clamp;
 
+/// What loom models need to run the real wakers without a ring (`runtime/tests/loom_waker.rs`).
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod model {
+    pub use crate::kernel::context::{ModelKernel, enter_model_kernel};
+    pub use crate::kernel::remote::EventFd;
+}
+
 /// Submits a no-op through the ring and waits for it: the cheapest real ring round trip, useful
 /// for measuring the driver's overhead.
 ///
@@ -64,6 +79,13 @@ pub(crate) use net::clamp_len as net_clamp;
 /// # Examples
 /// ```
 /// quartet_runtime::run(async { quartet_runtime::nop().await }).unwrap().unwrap();
+/// ```
+///
+/// # Threads
+/// Not `Send`, like every future that holds a ring op:
+/// ```compile_fail,E0277
+/// fn assert_send<T: Send>(_: T) {}
+/// assert_send(quartet_runtime::nop());
 /// ```
 pub async fn nop() -> Result<(), OpError> {
     op::Op::new(op::Nop).await.0.map(drop)

@@ -19,6 +19,7 @@ use crate::error::{Cancelled, OpError};
 use crate::kernel::context::{was_unclean, with_core};
 use io_uring::squeue;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -47,22 +48,39 @@ enum State {
 }
 
 /// A submitted (or about to be) operation.
+///
+/// `!Send` (and so is every future that holds one): an op submitted on one thread's ring is polled
+/// and dropped on that thread only, so `Drop` always finds the runtime that owns the op if it is
+/// still running, and can hand the data to it.
 pub(crate) struct Op<T: OpData> {
     data: Option<Box<T>>,
     state: State,
     cancellable: bool,
     /// The op's registration with the cancel-status tree while it is in flight.
     park: OpPark,
+    _not_send: PhantomData<*const ()>,
 }
 
 impl<T: OpData> Op<T> {
     pub fn new(data: T) -> Op<T> {
-        Op { data: Some(Box::new(data)), state: State::Start, cancellable: true, park: OpPark::new() }
+        Op {
+            data: Some(Box::new(data)),
+            state: State::Start,
+            cancellable: true,
+            park: OpPark::new(),
+            _not_send: PhantomData,
+        }
     }
 
     /// An op that ignores cancel scopes (used for `close`, which must happen even when cancelled).
     pub fn uncancellable(data: T) -> Op<T> {
-        Op { data: Some(Box::new(data)), state: State::Start, cancellable: false, park: OpPark::new() }
+        Op {
+            data: Some(Box::new(data)),
+            state: State::Start,
+            cancellable: false,
+            park: OpPark::new(),
+            _not_send: PhantomData,
+        }
     }
 }
 
@@ -85,7 +103,10 @@ impl<T: OpData> Future for Op<T> {
                     let entry = data.sqe();
                     // SAFETY: the SQE points only into `*data` (OpData contract), a heap box that
                     // is not moved or freed until the final completion: `Op` keeps it, and `Drop`
-                    // hands it to the driver while the op is still in flight.
+                    // hands it to the driver while the op is still in flight. `Op` is `!Send`, so
+                    // that `Drop` runs on this thread: while this runtime lives it finds the
+                    // runtime here; once it is gone, its shutdown drained the op or it is marked
+                    // unclean and the data is leaked.
                     let key = unsafe { core.driver.borrow_mut().submit(entry, cx.waker()) };
                     (core.id, key)
                 });
@@ -191,8 +212,10 @@ impl<T: OpData> Drop for Op<T> {
             }
         });
         if let Some(d) = data {
-            // The runtime that submitted this op is gone. If its shutdown drain timed out the
-            // kernel might still use the data: leak it rather than free it (H4).
+            // The runtime that submitted this op is gone (an op never leaves its thread, so "not
+            // the current core" cannot mean "still running elsewhere"). Its shutdown drained the
+            // op unless the drain timed out; then the kernel might still use the data: leak it
+            // rather than free it (H4).
             if was_unclean(core) {
                 std::mem::forget(d);
             }

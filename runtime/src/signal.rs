@@ -8,13 +8,21 @@
 //! Threads started after `Signals::new` inherit the mask. Threads started before it (by other
 //! libraries) do not, and the kernel may deliver the signal to one of them: create `Signals`
 //! early, before spawning threads.
+//!
+//! [`Signals`] is also a [`Stream`] of signals, for code that consumes events with stream
+//! combinators; to cancel a scope on Ctrl-C/SIGTERM, `quartet::cancel_on_signals` does the usual
+//! wiring.
 
 use crate::error::OpError;
 use crate::fd::SharedFd;
 use crate::op::{Op, OpData};
+use futures_core::Stream;
 use io_uring::{opcode, squeue, types};
+use std::future::Future;
 use std::io;
 use std::mem::{size_of, zeroed};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 /// A signal quartet can wait for.
 ///
@@ -47,7 +55,7 @@ pub enum Signal {
 }
 
 impl Signal {
-    fn number(self) -> libc::c_int {
+    pub(crate) fn number(self) -> libc::c_int {
         match self {
             Signal::Interrupt => libc::SIGINT,
             Signal::Terminate => libc::SIGTERM,
@@ -64,7 +72,9 @@ impl Signal {
     }
 }
 
-/// A set of signals delivered through the ring.
+/// A set of signals delivered through the ring: await [`recv`](Signals::recv), or use it as a
+/// [`Stream`] of `Result<Signal, OpError>` (it never ends; in a cancelled scope it yields
+/// `Err(Cancelled)`, having consumed no signal).
 ///
 /// # Examples
 /// ```no_run
@@ -79,6 +89,8 @@ pub struct Signals {
     fd: SharedFd,
     /// Signals this value blocked that were not blocked before; unblocked again on drop.
     added: libc::sigset_t,
+    /// The stream's read in flight, kept across polls.
+    pending: Option<Op<ReadInfo>>,
 }
 
 impl std::fmt::Debug for Signals {
@@ -136,7 +148,7 @@ impl Signals {
             unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &added, std::ptr::null_mut()) };
             return Err(e);
         }
-        Ok(Signals { fd: SharedFd::new(fd), added })
+        Ok(Signals { fd: SharedFd::new(fd), added, pending: None })
     }
 
     /// Waits for the next signal of the set.
@@ -155,13 +167,46 @@ impl Signals {
     /// ```
     pub async fn recv(&self) -> Result<Signal, OpError> {
         loop {
-            // SAFETY: signalfd_siginfo is plain data; all-zero is valid.
-            let info: libc::signalfd_siginfo = unsafe { zeroed() };
-            let (res, data) = Op::new(ReadInfo { fd: self.fd.clone(), info }).await;
-            if res? as usize == size_of::<libc::signalfd_siginfo>() {
-                if let Some(s) = Signal::from_number(data.info.ssi_signo) {
-                    return Ok(s);
+            let (res, data) = self.read_op().await;
+            if let Some(s) = decode(res?, &data) {
+                return Ok(s);
+            }
+        }
+    }
+
+    fn read_op(&self) -> Op<ReadInfo> {
+        // SAFETY: signalfd_siginfo is plain data; all-zero is valid.
+        let info: libc::signalfd_siginfo = unsafe { zeroed() };
+        Op::new(ReadInfo { fd: self.fd.clone(), info })
+    }
+}
+
+/// The signal a completed read delivered, if it was a whole record of a signal we know.
+fn decode(n: u32, data: &ReadInfo) -> Option<Signal> {
+    (n as usize == size_of::<libc::signalfd_siginfo>()).then(|| Signal::from_number(data.info.ssi_signo)).flatten()
+}
+
+/// # Cancellation
+/// Each poll is a checkpoint: `Some(Err(Cancelled))` means no signal was consumed.
+impl Stream for Signals {
+    type Item = Result<Signal, OpError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            let op = match &mut this.pending {
+                Some(op) => op,
+                None => this.pending.insert(this.read_op()),
+            };
+            let (res, data) = std::task::ready!(Pin::new(op).poll(cx));
+            this.pending = None;
+            match res {
+                Ok(n) => {
+                    if let Some(s) = decode(n, &data) {
+                        return Poll::Ready(Some(Ok(s)));
+                    }
                 }
+                Err(e) => return Poll::Ready(Some(Err(e))),
             }
         }
     }

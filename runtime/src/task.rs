@@ -1,8 +1,8 @@
 //! Task-level primitives: checkpoints, yielding, the tick budget, and the current task's identity.
 //!
 //! There is no `spawn` here: tasks are created by nurseries (`quartet-nursery`), which poll their
-//! children through a [`ReadyQueue`](crate::ReadyQueue) and mark each child's poll with
-//! [`TaskInfo::run_as`] so that diagnostics can say which task is running.
+//! children through a [`ReadyQueue`](crate::hooks::ReadyQueue) and mark each child's poll with
+//! [`TaskInfo::run_as`] so that diagnostics can say which task is running (see [`crate::hooks`]).
 
 use crate::cancel;
 use crate::error::Cancelled;
@@ -56,7 +56,9 @@ impl Future for YieldNow {
 }
 
 /// A checkpoint: returns `Err(Cancelled)` if an enclosing scope is cancelled, and otherwise yields
-/// once to the scheduler.
+/// once to the scheduler. Outside `quartet::run` it returns `Err(Cancelled)` with
+/// [`Reason::NoRuntime`](crate::Reason::NoRuntime) (which converts to
+/// [`OpError::NoRuntime`](crate::OpError::NoRuntime)).
 ///
 /// # Examples
 /// ```no_run
@@ -68,6 +70,9 @@ impl Future for YieldNow {
 /// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
 /// ```
 pub async fn checkpoint() -> Result<(), Cancelled> {
+    if with_core(|_| ()).is_none() {
+        return Err(Cancelled::new(crate::Reason::NoRuntime));
+    }
     if let Some(c) = cancel::current() {
         return Err(c);
     }
@@ -75,6 +80,7 @@ pub async fn checkpoint() -> Result<(), Cancelled> {
     Ok(())
 }
 
+#[doc(hidden)]
 /// Takes one unit of the current tick's budget (H8). Returns false when the tick's budget is used
 /// up: the caller should stop polling children and let the kernel turn the ring.
 #[doc(hidden)] // for quartet-nursery's scheduler, not a user API
@@ -91,6 +97,7 @@ pub fn consume_budget() -> bool {
     .unwrap_or(true)
 }
 
+#[doc(hidden)]
 /// True if operations queued during this tick are waiting for the kernel to submit them. A
 /// scheduler that runs several rounds of tasks per tick stops when this is true, so I/O is
 /// submitted promptly rather than after the whole budget.

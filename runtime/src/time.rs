@@ -161,7 +161,9 @@ pub(crate) fn far_future() -> Instant {
 ///
 /// # Cancellation
 /// A checkpoint: it returns `Err(Cancelled)` if an enclosing scope is cancelled before the
-/// deadline, and always yields at least once, even for a deadline in the past.
+/// deadline, and always yields at least once, even for a deadline in the past. Outside
+/// `quartet::run` it returns `Err(Cancelled)` with [`Reason::NoRuntime`](crate::Reason::NoRuntime)
+/// at once (which converts to [`OpError::NoRuntime`]).
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 ///
@@ -201,6 +203,10 @@ impl Future for Sleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        if with_core(|_| ()).is_none() {
+            // Outside `run` nothing would ever wake this sleep: fail at once (see Reason::NoRuntime).
+            return Poll::Ready(Err(Cancelled::new(crate::Reason::NoRuntime)));
+        }
         if let Err(c) = this.park.park(cx) {
             this.park.unpark();
             this.timer.disarm();
@@ -224,6 +230,6 @@ impl Future for Sleep {
 /// Converts [`sleep`]'s error for code that uses [`OpError`].
 impl From<Cancelled> for std::io::Error {
     fn from(c: Cancelled) -> std::io::Error {
-        OpError::Cancelled(c).into()
+        OpError::from(c).into()
     }
 }

@@ -201,3 +201,41 @@ fn unshield_from_another_thread_delivers_the_outer_cancel() {
     });
     assert!(was(&UNSHIELDED_AT_ONCE) && was(&UNSHIELDED_LATER), "both outcomes must be explored");
 }
+
+/// Bug guarded (T3, C3): the walk marks the nodes cancelled but never aborts the leaves parked on
+/// them, so a wait whose task is not polled for another reason sleeps forever. Here the kernel
+/// (this thread) runs the walk requested by another thread outside the task's poll, as the real
+/// kernel does from its remote queue: only the abort can wake the task.
+#[test]
+fn walk_requested_by_another_thread_wakes_the_parked_task() {
+    loom::model(|| {
+        let scope = ScopeState::new();
+        let s2 = scope.clone();
+        let sink = ModelSink::new();
+        let mut activation = Activation::with_sink(scope.clone(), sink.clone());
+        let mut park = Park::new();
+        let woken = std::sync::Arc::new(StdBool::new(false));
+        let task_waker = Waker::from(std::sync::Arc::new(FlagWake(woken.clone())));
+        let mut cx = std::task::Context::from_waker(&task_waker);
+        {
+            let _in = activation.enter();
+            assert!(park.park(&mut cx).is_ok(), "not cancelled yet: parks");
+        }
+        let t = thread::spawn(move || s2.cancel(Reason::Explicit));
+        t.join().unwrap();
+        // The kernel's turn: run the queued walk requests (none of them is the task's waker).
+        let queued = std::mem::take(&mut sink.inbox.lock().unwrap().0);
+        queued.iter().for_each(cancel::deliver);
+        assert!(woken.load(StdOrdering::SeqCst), "the abort must wake the parked task");
+        let _in = activation.enter();
+        assert_eq!(park.park(&mut cx).unwrap_err().reason(), &Reason::Explicit);
+    });
+}
+
+struct FlagWake(std::sync::Arc<StdBool>);
+
+impl std::task::Wake for FlagWake {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.store(true, StdOrdering::SeqCst);
+    }
+}

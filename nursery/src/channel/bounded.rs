@@ -17,7 +17,8 @@
 
 use super::error::{RecvError, SendError};
 use crate::sync::waitset::{Key, Queue, WaitSet, Waiter};
-use quartet_runtime::cancel::{self, Park};
+use quartet_runtime::cancel;
+use quartet_runtime::hooks::Park;
 use quartet_runtime::sync::{Mutex, MutexGuard, lock};
 use std::collections::VecDeque;
 use std::task::{Context, Poll, Waker};
@@ -315,7 +316,8 @@ impl<T> RecvOp<T> {
                 let mut st = chan.state();
                 let w = st.waiters.remove(key);
                 match w.value {
-                    Some(v) if w.done => st.unreceive(v),
+                    // Planted bug (scripts/mutants.sh): the taken value is dropped, not put back.
+                    Some(v) if w.done && !cfg!(quartet_mutant = "recv_drop_loses_value") => st.unreceive(v),
                     _ => return,
                 }
             }

@@ -62,7 +62,7 @@ pub(super) fn poll_child(inner: &Inner<'_>, i: usize) {
     let polled = ready.with_waker(i, &mut waker, |w| {
         let mut cx = Context::from_waker(w);
         info.run_as(|| {
-            let _timer = quartet_runtime::monitor::PollTimer::start(Some(info));
+            let _timer = quartet_runtime::hooks::PollTimer::start(Some(info));
             catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)))
         })
     });

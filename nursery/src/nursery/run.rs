@@ -4,8 +4,8 @@
 use super::outcome::{poll_body, poll_child};
 use super::{BODY, Child, Inner};
 use crate::error::{BoxError, NurseryError};
-use quartet_runtime::cancel::Activation;
-use quartet_runtime::task::consume_budget;
+use quartet_runtime::hooks::Activation;
+use quartet_runtime::hooks::consume_budget;
 use quartet_runtime::{Cancelled, Reason};
 use std::future::Future;
 use std::panic::resume_unwind;
@@ -65,7 +65,7 @@ where
         // bounds it all (then the kernel turns the ring before we continue, H8).
         let mut first_round = true;
         loop {
-            if !std::mem::replace(&mut first_round, false) && quartet_runtime::task::io_queued() {
+            if !std::mem::replace(&mut first_round, false) && quartet_runtime::hooks::io_queued() {
                 if !ready.is_empty() {
                     cx.waker().wake_by_ref();
                 }

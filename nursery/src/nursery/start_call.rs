@@ -3,7 +3,7 @@
 use super::{Child, Nursery};
 use crate::error::{BoxError, StartError};
 use crate::start::{self, StartScoped, StartSink, StartSlot, TaskStatus};
-use quartet_runtime::cancel::{Park, StatusRef};
+use quartet_runtime::hooks::{Park, StatusRef};
 use quartet_runtime::{Cancelled, is_cancellation};
 use std::future::{Future, poll_fn};
 use std::panic::Location;

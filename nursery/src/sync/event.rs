@@ -194,7 +194,8 @@ impl Future for EventWait<'_> {
                 }
                 if !event.is_set() {
                     let mut waiters = lock(&event.waiters);
-                    if !event.is_set() {
+                    // Planted bug (scripts/mutants.sh): no re-check under the lock.
+                    if cfg!(quartet_mutant = "event_skip_recheck") || !event.is_set() {
                         let key = waiters.insert(WAIT_Q, Waiter::new(cx.waker(), None));
                         drop(waiters);
                         self.phase = Phase::Parked(key);

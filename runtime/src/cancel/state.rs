@@ -137,6 +137,9 @@ impl ScopeState {
 
     /// Tells every activation on another thread to update; returns whether one is on `here`.
     fn notify(self: &Arc<Self>, here: u64) -> bool {
+        #[cfg(quartet_mutant = "cancel_skip_remote_walk")]
+        return false; // planted bug: other threads' activations are never told (S2)
+        #[allow(unreachable_code)]
         let mut local = false;
         let remote: Vec<Arc<dyn CancelSink>> = {
             let w = lock(&self.watchers);

@@ -12,13 +12,16 @@
 //! Completions are routed by `user_data` to exactly the op that waits for them; internal ops use
 //! the band with bit 63 set and unknown completions are ignored (H6).
 
+mod closes;
 mod probe;
 mod slab;
 
+pub(crate) use probe::Opcodes;
 pub use probe::{Mode, SetupFlags};
 pub(crate) use slab::{Cleanup, Lifecycle, OpKey};
 
 use crate::error::Unavailable;
+pub(crate) use closes::Closes;
 use io_uring::{IoUring, opcode, squeue, types};
 use slab::{Completion, INTERNAL, Slab};
 use std::any::Any;
@@ -85,12 +88,14 @@ pub(crate) struct Driver {
     /// Set once `shutdown` has drained (or deliberately leaked) everything.
     shut: bool,
     pub stats: DriverStats,
+    /// What the kernel's ring supports beyond the required opcodes.
+    pub opcodes: Opcodes,
 }
 
 impl Driver {
     /// `wake_fd` is the eventfd of the remote-wake queue, which owns and outlives it.
     pub fn new(entries: u32, flags: SetupFlags, wake_fd: RawFd) -> Result<Driver, Unavailable> {
-        let (ring, mode) = probe::setup(entries, flags)?;
+        let (ring, mode, opcodes) = probe::setup(entries, flags)?;
         Ok(Driver {
             ring,
             ops: Slab::new(),
@@ -108,6 +113,7 @@ impl Driver {
             dead_wakers: Vec::new(),
             shut: false,
             stats: DriverStats::default(),
+            opcodes,
         })
     }
 
@@ -342,9 +348,18 @@ impl Driver {
     }
 
     /// Submits queued work, optionally waits, and collects the wakers of completed ops.
+    ///
+    /// It never blocks while work it found is pending: flushing a full SQ reaps completions (which
+    /// may wake tasks or fire the wake read) and may queue closes, so a wait asked for by a caller
+    /// that could not know this becomes a non-blocking enter (H7).
     pub fn turn(&mut self, wait: Option<Option<Duration>>, wakers: &mut Vec<Waker>) -> io::Result<()> {
+        let woken_before = wakers.len();
         self.arm_wake();
         self.flush(wakers)?;
+        let wait = match wait {
+            Some(_) if self.found_work(wakers.len() > woken_before) => None,
+            w => w,
+        };
         match wait {
             // Non-blocking, with nothing to submit: skip the syscall for a few busy ticks (tasks
             // that only wake each other need no kernel), but never more than BUSY_SKIPS in a row,
@@ -364,6 +379,12 @@ impl Driver {
         }
         self.reap(wakers);
         Ok(())
+    }
+
+    /// True if the loop has something to do without waiting: tasks were woken, a remote wake
+    /// arrived, or SQEs are still queued in userspace.
+    fn found_work(&mut self, woken: bool) -> bool {
+        woken || self.wake_fired || !self.backlog.is_empty() || !self.cancels.is_empty() || self.closes.peek().is_some()
     }
 
     fn reap(&mut self, wakers: &mut Vec<Waker>) {
@@ -406,7 +427,8 @@ impl Driver {
     /// still in flight, then close remaining fds. The ring itself is closed when `self` drops,
     /// before the slab frees any memory (field order).
     pub fn shutdown(&mut self, bound: Duration) -> ShutdownReport {
-        let end = Instant::now() + bound;
+        // A bound too large for an `Instant` (e.g. `Duration::MAX`) waits "forever": 30 years.
+        let end = Instant::now().checked_add(bound).unwrap_or_else(crate::time::far_future);
         let e = opcode::AsyncCancel2::new(types::CancelBuilder::any()).build().user_data(TAG_CANCEL);
         self.internal_in_flight += 1;
         self.push(e);
@@ -450,53 +472,16 @@ impl Drop for Driver {
             // any in-flight op's memory, so leak it rather than free it (H4). The ring closes next.
             self.ops.leak_all();
             std::mem::forget(std::mem::replace(&mut self.wake_buf, Box::new(0)));
+            // fds queued for a ring close were given up by their owners and no op refers to them
+            // (an op's fd owner lives in its data, leaked above): close them now, and make later
+            // drops of fd owners close at once, rather than leak every one of them.
+            self.closes.shut();
         }
     }
 }
 
-/// fds waiting to be closed through the ring. Shared (single-threaded) so that an fd owner dropped
-/// while the driver is busy (e.g. inside `reclaim`) can queue its close without a re-borrow.
-#[derive(Debug, Clone)]
-pub(crate) struct Closes(std::rc::Rc<std::cell::RefCell<Option<Vec<RawFd>>>>);
-
-impl Closes {
-    fn new() -> Closes {
-        Closes(std::rc::Rc::new(std::cell::RefCell::new(Some(Vec::new()))))
-    }
-}
-
-impl Closes {
-    /// Queues `fd`; after shutdown, closes it at once.
-    pub fn push(&self, fd: RawFd) {
-        let mut v = self.0.borrow_mut();
-        match v.as_mut() {
-            Some(v) => v.push(fd),
-            None => {
-                // SAFETY: the caller owned `fd` and gives it up; no op uses it after shutdown.
-                unsafe { libc::close(fd) };
-            }
-        }
-    }
-
-    fn peek(&self) -> Option<RawFd> {
-        self.0.borrow().as_ref().and_then(|v| v.last().copied())
-    }
-
-    fn pop(&self) {
-        if let Some(v) = self.0.borrow_mut().as_mut() {
-            v.pop();
-        }
-    }
-
-    /// Closes everything still queued with close(2) and makes later pushes close at once.
-    fn shut(&self) {
-        let v = self.0.borrow_mut().take().unwrap_or_default();
-        for fd in v {
-            // SAFETY: each fd was given up by its owner and no op uses it any more.
-            unsafe { libc::close(fd) };
-        }
-    }
-}
+#[cfg(all(test, not(loom)))]
+mod tests;
 
 #[derive(Debug, Clone, Copy)]
 enum CancelTarget {

@@ -6,6 +6,11 @@
 //! reason io_uring cannot be used at all, and is mapped to a typed [`Unavailable`] that names the
 //! remedy. quartet requires `IORING_FEAT_NODROP` (no lost completions, H7) and `EXT_ARG` (one
 //! timed wait per park without a timeout SQE, H13), and the opcodes listed in [`REQUIRED_OPCODES`].
+//!
+//! Every other opcode is optional: the probe result is kept as an [`Opcodes`] set, and an
+//! operation whose opcode is missing (`FTRUNCATE` before 6.9, `WAITID` before 6.7, the path
+//! opcodes under a restrictive seccomp filter...) runs its plain syscall on a worker thread
+//! instead. A missing optional opcode never makes startup fail.
 
 use crate::error::Unavailable;
 use io_uring::{IoUring, Probe, opcode};
@@ -67,8 +72,39 @@ pub(crate) const REQUIRED_OPCODES: &[(u8, &str)] = &[
     (opcode::Close::CODE, "CLOSE"),
     (opcode::Statx::CODE, "STATX"),
     (opcode::Shutdown::CODE, "SHUTDOWN"),
+    (opcode::PollAdd::CODE, "POLL_ADD"),
     (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
 ];
+
+/// The opcodes the kernel's ring supports, from `IORING_REGISTER_PROBE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Opcodes {
+    bits: [u64; 4],
+    /// False when the builder asked for the worker-thread fallbacks of every optional opcode.
+    optional: bool,
+}
+
+impl Opcodes {
+    fn from_probe(probe: &Probe) -> Opcodes {
+        let mut bits = [0u64; 4];
+        for code in 0..=u8::MAX {
+            if probe.is_supported(code) {
+                bits[usize::from(code / 64)] |= 1 << (code % 64);
+            }
+        }
+        Opcodes { bits, optional: true }
+    }
+
+    /// Whether the ring may be used for the optional opcode `code`.
+    pub fn has(&self, code: u8) -> bool {
+        self.optional && self.bits[usize::from(code / 64)] & (1 << (code % 64)) != 0
+    }
+
+    /// Turns the optional opcodes off (`false`) or back on.
+    pub fn set_optional(&mut self, on: bool) {
+        self.optional = on;
+    }
+}
 
 fn build(entries: u32, cq: u32, mode: Mode) -> io::Result<IoUring> {
     let mut b = IoUring::builder();
@@ -86,7 +122,7 @@ fn build(entries: u32, cq: u32, mode: Mode) -> io::Result<IoUring> {
 }
 
 /// Builds the ring, or explains why io_uring cannot be used.
-pub(crate) fn setup(entries: u32, flags: SetupFlags) -> Result<(IoUring, Mode), Unavailable> {
+pub(crate) fn setup(entries: u32, flags: SetupFlags) -> Result<(IoUring, Mode, Opcodes), Unavailable> {
     let modes: &[Mode] = match flags {
         SetupFlags::Auto => &[Mode::DeferTaskrun, Mode::CoopTaskrun, Mode::Plain],
         SetupFlags::DeferTaskrun => &[Mode::DeferTaskrun],
@@ -98,8 +134,8 @@ pub(crate) fn setup(entries: u32, flags: SetupFlags) -> Result<(IoUring, Mode), 
     for &mode in modes {
         match build(entries, cq, mode) {
             Ok(ring) => {
-                check(&ring)?;
-                return Ok((ring, mode));
+                let opcodes = check(&ring)?;
+                return Ok((ring, mode, opcodes));
             }
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => last = Some(e),
             Err(e) => return Err(classify(e)),
@@ -108,7 +144,7 @@ pub(crate) fn setup(entries: u32, flags: SetupFlags) -> Result<(IoUring, Mode), 
     Err(Unavailable::Other(last.unwrap_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))))
 }
 
-fn check(ring: &IoUring) -> Result<(), Unavailable> {
+fn check(ring: &IoUring) -> Result<Opcodes, Unavailable> {
     let p = ring.params();
     if !p.is_feature_nodrop() {
         return Err(Unavailable::MissingFeature("IORING_FEAT_NODROP"));
@@ -126,7 +162,7 @@ fn check(ring: &IoUring) -> Result<(), Unavailable> {
             return Err(Unavailable::MissingOpcode(name));
         }
     }
-    Ok(())
+    Ok(Opcodes::from_probe(&probe))
 }
 
 /// Maps a setup error to its cause.

@@ -1,14 +1,14 @@
 //! Files over the ring: open, positional read/write, fsync, statx, close.
 
-use super::ops;
+use super::metadata::Metadata;
+use super::{cstring, ops};
 use crate::buf::{IoBuf, IoBufMut, read_region};
 use crate::error::OpError;
+use crate::fallback::{blocking, ring_has};
 use crate::fd::SharedFd;
 use crate::op::Op;
-use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 
 /// How to open a file, like `std::fs::OpenOptions`.
@@ -222,62 +222,9 @@ impl OpenOptions {
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
     pub async fn open(&self, path: impl AsRef<Path>) -> Result<File, OpError> {
-        let path = CString::new(path.as_ref().as_os_str().as_bytes())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+        let path = cstring(path.as_ref())?;
         let (res, _) = Op::new(ops::Open { path, flags: self.flags()?, mode: self.mode }).await;
         Ok(File { fd: SharedFd::new(res? as RawFd) })
-    }
-}
-
-/// Size and kind of a file, from `statx`.
-///
-/// # Examples
-/// ```
-/// use quartet_runtime::fs::{File, OpenOptions};
-/// # quartet_runtime::run(async {
-/// let path = std::env::temp_dir().join(format!("quartet-doc-meta-{}", std::process::id()));
-/// std::fs::write(&path, "12345")?;
-/// let m = File::open(&path).await?.metadata().await?;
-/// assert_eq!(m.len, 5);
-/// assert!(m.is_file() && !m.is_dir());
-/// # std::fs::remove_file(&path).ok();
-/// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Metadata {
-    /// Size in bytes.
-    pub len: u64,
-    /// `st_mode` bits (type and permissions).
-    pub mode: u32,
-    /// Last modification, seconds since the epoch.
-    pub modified_sec: i64,
-}
-
-impl Metadata {
-    /// True for a regular file.
-    ///
-    /// ```
-    /// use quartet_runtime::fs::{File, OpenOptions};
-    /// # quartet_runtime::run(async {
-    /// let path = std::env::temp_dir().join(format!("quartet-doc-is-file-{}", std::process::id()));
-    /// std::fs::write(&path, "")?;
-    /// assert!(File::open(&path).await?.metadata().await?.is_file());
-    /// # std::fs::remove_file(&path).ok();
-    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
-    /// ```
-    pub fn is_file(&self) -> bool {
-        self.mode & libc::S_IFMT == libc::S_IFREG
-    }
-    /// True for a directory.
-    ///
-    /// ```
-    /// # quartet_runtime::run(async {
-    /// let dir = quartet_runtime::fs::File::open(std::env::temp_dir()).await?;
-    /// assert!(dir.metadata().await?.is_dir());
-    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
-    /// ```
-    pub fn is_dir(&self) -> bool {
-        self.mode & libc::S_IFMT == libc::S_IFDIR
     }
 }
 
@@ -295,17 +242,17 @@ impl Metadata {
 /// ```
 #[derive(Debug)]
 pub struct File {
-    fd: SharedFd,
+    pub(crate) fd: SharedFd,
 }
 
 impl File {
     /// Opens read-only.
     ///
-    /// ```
-    /// # quartet_runtime::run(async {
-    /// let missing = quartet_runtime::fs::File::open("/no/such/file").await;
-    /// assert!(missing.unwrap_err().as_io().is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound));
-    /// # }).unwrap();
+    /// Like every I/O future, the returned one is not `Send`: it must be polled, and dropped, on
+    /// the thread of the runtime that submitted it.
+    /// ```compile_fail,E0277
+    /// fn assert_send<T: Send>(_: T) {}
+    /// assert_send(quartet_runtime::fs::File::open("/etc/hostname"));
     /// ```
     pub async fn open(path: impl AsRef<Path>) -> Result<File, OpError> {
         OpenOptions::new().read(true).open(path).await
@@ -330,7 +277,9 @@ impl File {
     }
 
     /// Reads at `pos` into `buf`: a `Vec` appends into its spare capacity, a fixed-size buffer is
-    /// filled from the start. `Ok(0)` is end of file; a buffer with no room is `InvalidInput`.
+    /// filled from the start. `Ok(0)` is end of file. A `Vec` with no spare capacity first grows by
+    /// [`DEFAULT_READ_CHUNK`](crate::DEFAULT_READ_CHUNK); a full fixed-size buffer, or a `pos` above
+    /// `i64::MAX`, is `InvalidInput`. One call reads at most 2 GiB - 4 KiB (`MAX_RW_COUNT`).
     ///
     /// # Cancellation
     /// A checkpoint; `Cancelled` means nothing was read. Reads of cached regular files usually
@@ -347,8 +296,8 @@ impl File {
     /// # std::fs::remove_file(&path).ok();
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn read_at<B: IoBufMut>(&self, buf: B, pos: u64) -> (Result<usize, OpError>, B) {
-        let (off, len) = match read_region(&buf) {
+    pub async fn read_at<B: IoBufMut>(&self, mut buf: B, pos: u64) -> (Result<usize, OpError>, B) {
+        let (off, len) = match read_region(&mut buf).and_then(|r| check_position(pos).map(|_| r)) {
             Ok(r) => r,
             Err(e) => return (Err(e.into()), buf),
         };
@@ -362,7 +311,9 @@ impl File {
         (res, data.buf)
     }
 
-    /// Writes `buf` at `pos`, returning how many bytes were written.
+    /// Writes `buf` at `pos`, returning how many bytes were written. A `pos` above `i64::MAX` is
+    /// `InvalidInput` (as with `pwrite`), never "the current position". One call writes at most
+    /// 2 GiB - 4 KiB (`MAX_RW_COUNT`); `write_all_at` loops.
     ///
     /// # Cancellation
     /// A checkpoint; `Cancelled` means nothing was written.
@@ -378,6 +329,9 @@ impl File {
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
     pub async fn write_at<B: IoBuf>(&self, buf: B, pos: u64) -> (Result<usize, OpError>, B) {
+        if let Err(e) = check_position(pos) {
+            return (Err(e.into()), buf);
+        }
         let (res, data) = Op::new(ops::WriteAt { fd: self.fd.clone(), buf, pos }).await;
         (res.map(|n| n as usize), data.buf)
     }
@@ -397,6 +351,9 @@ impl File {
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
     pub async fn write_all_at<B: IoBuf>(&self, buf: B, pos: u64) -> (Result<(), OpError>, B) {
+        if let Err(e) = check_position(pos) {
+            return (Err(e.into()), buf);
+        }
         let total = buf.bytes_init();
         let mut done = 0usize;
         let mut data = Box::new(ops::WriteAt { fd: self.fd.clone(), buf, pos });
@@ -408,7 +365,11 @@ impl File {
                     // SAFETY: `done < total = bytes_init`, so the range is initialised and in bounds.
                     unsafe { std::slice::from_raw_parts(data.buf.stable_ptr().add(done), total - done) }.to_vec()
                 };
-                let (res, _) = Op::new(ops::WriteAt { fd: self.fd.clone(), buf: rest, pos: pos + done as u64 }).await;
+                let at = match pos.checked_add(done as u64).ok_or_else(past_end).and_then(check_position) {
+                    Ok(at) => at,
+                    Err(e) => return (Err(partial(e.into(), done, total)), data.buf),
+                };
+                let (res, _) = Op::new(ops::WriteAt { fd: self.fd.clone(), buf: rest, pos: at }).await;
                 match res {
                     Ok(0) => return (Err(io::Error::from(io::ErrorKind::WriteZero).into()), data.buf),
                     Ok(n) => done += n as usize,
@@ -427,34 +388,34 @@ impl File {
         (Ok(()), data.buf)
     }
 
-    /// Flushes data and metadata to storage.
+    /// Flushes data and metadata to storage (`fsync`).
     ///
-    /// ```
-    /// use quartet_runtime::fs::{File, OpenOptions};
+    /// # Cancellation
+    /// A checkpoint; `Cancelled` means the flush was not started (data already written stays
+    /// written, it is just not known to be on storage).
+    ///
+    /// # Examples
+    /// ```no_run
     /// # quartet_runtime::run(async {
-    /// let path = std::env::temp_dir().join(format!("quartet-doc-sync-all-{}", std::process::id()));
-    /// let f = File::create(&path).await?;
-    /// let (r, _) = f.write_all_at("durable", 0).await;
-    /// r?;
-    /// f.sync_all().await?; // on disk, with its metadata
-    /// # std::fs::remove_file(&path).ok();
+    /// let f = quartet_runtime::fs::File::create("/tmp/journal").await?;
+    /// f.write_all_at(b"entry\n".to_vec(), 0).await.0?;
+    /// f.sync_all().await?;
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
     pub async fn sync_all(&self) -> Result<(), OpError> {
         Op::new(ops::Fsync { fd: self.fd.clone(), datasync: false }).await.0.map(drop)
     }
 
-    /// Flushes data to storage.
+    /// Flushes data, and only the metadata needed to read it back, to storage (`fdatasync`).
     ///
-    /// ```
-    /// use quartet_runtime::fs::{File, OpenOptions};
+    /// # Cancellation
+    /// A checkpoint; `Cancelled` means the flush was not started.
+    ///
+    /// # Examples
+    /// ```no_run
     /// # quartet_runtime::run(async {
-    /// let path = std::env::temp_dir().join(format!("quartet-doc-sync-data-{}", std::process::id()));
-    /// let f = File::create(&path).await?;
-    /// let (r, _) = f.write_all_at("durable", 0).await;
-    /// r?;
-    /// f.sync_data().await?; // the data is on disk
-    /// # std::fs::remove_file(&path).ok();
+    /// let f = quartet_runtime::fs::File::create("/tmp/journal").await?;
+    /// f.sync_data().await?;
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
     pub async fn sync_data(&self) -> Result<(), OpError> {
@@ -463,26 +424,74 @@ impl File {
 
     /// File metadata via `statx`.
     ///
-    /// ```
-    /// use quartet_runtime::fs::{File, OpenOptions};
+    /// # Cancellation
+    /// A checkpoint; `Cancelled` means nothing was read.
+    ///
+    /// # Examples
+    /// ```no_run
     /// # quartet_runtime::run(async {
-    /// let path = std::env::temp_dir().join(format!("quartet-doc-metadata-{}", std::process::id()));
-    /// std::fs::write(&path, "abc")?;
-    /// let m = File::open(&path).await?.metadata().await?;
-    /// assert_eq!(m.len, 3);
-    /// # std::fs::remove_file(&path).ok();
+    /// let f = quartet_runtime::fs::File::open("/etc/hostname").await?;
+    /// println!("{} bytes", f.metadata().await?.len());
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
     pub async fn metadata(&self) -> Result<Metadata, OpError> {
-        // SAFETY: statx is plain old data; all-zero is a valid value.
-        let out: libc::statx = unsafe { std::mem::zeroed() };
-        let (res, data) = Op::new(ops::Statx { fd: self.fd.clone(), out }).await;
+        let (res, data) = Op::new(ops::Statx::of_fd(self.fd.clone())).await;
         res?;
-        Ok(Metadata {
-            len: data.out.stx_size,
-            mode: u32::from(data.out.stx_mode),
-            modified_sec: data.out.stx_mtime.tv_sec,
-        })
+        Ok(Metadata::from_statx(&data.out))
+    }
+
+    /// Allocates storage for the byte range `offset..offset + len` (`fallocate` with mode 0): the
+    /// file grows to cover it if needed, and later writes there cannot fail for lack of space.
+    ///
+    /// # Cancellation
+    /// A checkpoint; `Cancelled` means nothing was allocated.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # quartet_runtime::run(async {
+    /// let f = quartet_runtime::fs::File::create("/tmp/big").await?;
+    /// f.fallocate(0, 1 << 20).await?;
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
+    pub async fn fallocate(&self, offset: u64, len: u64) -> Result<(), OpError> {
+        if ring_has(io_uring::opcode::Fallocate::CODE) {
+            return Op::new(ops::Fallocate { fd: self.fd.clone(), mode: 0, offset, len }).await.0.map(drop);
+        }
+        let (fd, off, len) = (self.dup()?, to_off(offset)?, to_off(len)?);
+        // SAFETY: plain syscall on the job's own duplicate of the fd.
+        blocking(move || cvt(unsafe { libc::fallocate(fd.as_raw_fd(), 0, off, len) })).await
+    }
+
+    /// A duplicate of the fd for a worker job: the job owns it, so an abandoned job can never act
+    /// on a reused fd number after this file is closed (H5).
+    fn dup(&self) -> Result<OwnedFd, OpError> {
+        // SAFETY: `self.fd` is open for as long as `self` lives, which covers this call.
+        let fd = unsafe { BorrowedFd::borrow_raw(self.fd.raw()) };
+        Ok(fd.try_clone_to_owned()?)
+    }
+
+    /// Truncates or extends the file to `len` bytes (`ftruncate`; a ring op on Linux 6.9+, a
+    /// worker-thread syscall before). Extending fills with zeros.
+    ///
+    /// # Cancellation
+    /// A checkpoint; `Cancelled` means the length did not change.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # quartet_runtime::run(async {
+    /// let f = quartet_runtime::fs::OpenOptions::new().write(true).open("/tmp/log").await?;
+    /// f.set_len(0).await?;
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
+    #[doc(alias = "truncate")]
+    #[doc(alias = "ftruncate")]
+    pub async fn set_len(&self, len: u64) -> Result<(), OpError> {
+        if ring_has(io_uring::opcode::Ftruncate::CODE) {
+            return Op::new(ops::Ftruncate { fd: self.fd.clone(), len }).await.0.map(drop);
+        }
+        let (fd, len) = (self.dup()?, to_off(len)?);
+        // SAFETY: plain syscall on the job's own duplicate of the fd.
+        blocking(move || cvt(unsafe { libc::ftruncate(fd.as_raw_fd(), len) })).await
     }
 
     /// Closes the file through the ring and reports the result. Not a cancellation point.
@@ -499,6 +508,26 @@ impl File {
     pub async fn close(self) -> Result<(), OpError> {
         self.fd.close().await
     }
+}
+
+/// A file position the kernel can take: at most `i64::MAX`. io_uring reads an offset of -1
+/// (`u64::MAX`) as "the current file position", so without this check a bad offset would silently
+/// read or write somewhere else; `pread`/`pwrite` refuse it with `EINVAL`, and so do we.
+fn check_position(pos: u64) -> io::Result<u64> {
+    if i64::try_from(pos).is_ok() { Ok(pos) } else { Err(past_end()) }
+}
+
+fn past_end() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, "file position above i64::MAX")
+}
+
+fn to_off(n: u64) -> Result<libc::off_t, OpError> {
+    libc::off_t::try_from(n)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "offset or length too large").into())
+}
+
+fn cvt(rc: libc::c_int) -> io::Result<()> {
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }
 
 fn partial(e: OpError, done: usize, total: usize) -> OpError {

@@ -75,19 +75,63 @@ unsafe impl OpData for Fsync {
     }
 }
 
-pub(crate) struct Statx {
+pub(crate) struct Fallocate {
     pub fd: SharedFd,
+    pub mode: libc::c_int,
+    pub offset: u64,
+    pub len: u64,
+}
+
+// SAFETY: FALLOCATE carries no pointers.
+unsafe impl OpData for Fallocate {
+    fn sqe(&mut self) -> squeue::Entry {
+        opcode::Fallocate::new(types::Fd(self.fd.raw()), self.len).offset(self.offset).mode(self.mode).build()
+    }
+}
+
+pub(crate) struct Ftruncate {
+    pub fd: SharedFd,
+    pub len: u64,
+}
+
+// SAFETY: FTRUNCATE carries no pointers.
+unsafe impl OpData for Ftruncate {
+    fn sqe(&mut self) -> squeue::Entry {
+        opcode::Ftruncate::new(types::Fd(self.fd.raw()), self.len).build()
+    }
+}
+
+/// `statx` of an open file (`fd`, empty path) or of a path relative to the working directory.
+pub(crate) struct Statx {
+    pub fd: Option<SharedFd>,
+    pub path: CString,
+    pub flags: libc::c_int,
     pub out: libc::statx,
 }
 
-static EMPTY: &[u8; 1] = b"\0";
+impl Statx {
+    pub fn of_fd(fd: SharedFd) -> Statx {
+        Statx { fd: Some(fd), path: CString::default(), flags: libc::AT_EMPTY_PATH, out: zeroed_statx() }
+    }
 
-// SAFETY: the SQE points at `out`, inside the boxed `self`, and at a static empty path.
+    pub fn of_path(path: CString, follow: bool) -> Statx {
+        let flags = if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW };
+        Statx { fd: None, path, flags, out: zeroed_statx() }
+    }
+}
+
+fn zeroed_statx() -> libc::statx {
+    // SAFETY: statx is plain old data; all-zero is a valid value.
+    unsafe { std::mem::zeroed() }
+}
+
+// SAFETY: the SQE points at `path`'s heap bytes and at `out`, both owned by the boxed `self`.
 unsafe impl OpData for Statx {
     fn sqe(&mut self) -> squeue::Entry {
-        opcode::Statx::new(types::Fd(self.fd.raw()), EMPTY.as_ptr().cast(), (&mut self.out as *mut libc::statx).cast())
-            .flags(libc::AT_EMPTY_PATH)
-            .mask(libc::STATX_BASIC_STATS)
+        let dirfd = self.fd.as_ref().map_or(libc::AT_FDCWD, SharedFd::raw);
+        opcode::Statx::new(types::Fd(dirfd), self.path.as_ptr(), (&mut self.out as *mut libc::statx).cast())
+            .flags(self.flags)
+            .mask(libc::STATX_BASIC_STATS | libc::STATX_BTIME)
             .build()
     }
 }

@@ -36,8 +36,16 @@ pub(crate) fn next_id() -> u64 {
     NEXT_ID.fetch_add(1, Ordering::Relaxed)
 }
 
-thread_local! {
+// The shim's thread-local: under loom each model thread has its own, so a model in which a waker
+// runs on another thread sees "not my kernel", as it would in a real program.
+crate::sync::thread_local! {
     static CORE: Cell<*const Core> = const { Cell::new(std::ptr::null()) };
+}
+
+crate::sync::thread_local! {
+    /// The id of the kernel running on this thread (0: none). Set with `CORE`; kept apart so that
+    /// wakers can be model-checked without a `Core` (which needs a ring).
+    static KERNEL_ID: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Runs `f` with this thread's core, if `run` is active here.
@@ -54,7 +62,28 @@ pub(crate) fn with_core<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
 
 /// The id of the core running on this thread, or 0.
 pub(crate) fn current_id() -> u64 {
-    with_core(|c| c.id).unwrap_or(0)
+    KERNEL_ID.with(Cell::get)
+}
+
+/// Marks this loom model thread as the kernel `id` until the guard drops, without a `Core`: the
+/// wakers' thread checks then behave as on a kernel thread (see `runtime/tests/loom_waker.rs`).
+#[cfg(loom)]
+pub fn enter_model_kernel(id: u64) -> ModelKernel {
+    ModelKernel { prev: KERNEL_ID.with(|k| k.replace(id)) }
+}
+
+/// The guard of [`enter_model_kernel`].
+#[cfg(loom)]
+#[derive(Debug)]
+pub struct ModelKernel {
+    prev: u64,
+}
+
+#[cfg(loom)]
+impl Drop for ModelKernel {
+    fn drop(&mut self) {
+        KERNEL_ID.with(|k| k.set(self.prev));
+    }
 }
 
 /// Installs a core in the thread-local for its lifetime.
@@ -70,6 +99,7 @@ impl<'a> CoreGuard<'a> {
                 return None;
             }
             c.set(core);
+            KERNEL_ID.with(|k| k.set(core.id));
             Some(CoreGuard { _core: core })
         })
     }
@@ -78,6 +108,7 @@ impl<'a> CoreGuard<'a> {
 impl Drop for CoreGuard<'_> {
     fn drop(&mut self) {
         CORE.with(|c| c.set(std::ptr::null()));
+        KERNEL_ID.with(|k| k.set(0));
     }
 }
 

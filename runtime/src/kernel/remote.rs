@@ -49,15 +49,27 @@ impl<U: Unpark> RemoteQueue<U> {
 
     /// Kernel side: takes everything queued so far.
     pub fn drain(&self, out: &mut Vec<Waker>) {
+        #[cfg(not(quartet_mutant = "remote_drain_reset"))]
         self.notified.store(false, Ordering::SeqCst);
         if let Some(q) = lock(&self.queue).as_mut() {
             out.append(q);
         }
+        // Planted bug (scripts/mutants.sh): the flag is reset after the drain, so a push between
+        // the two is never unparked for.
+        #[cfg(quartet_mutant = "remote_drain_reset")]
+        self.notified.store(false, Ordering::SeqCst);
     }
 
     /// Kernel side, at shutdown: later pushes fail. Returns what was still queued.
     pub fn close(&self) -> Vec<Waker> {
-        lock(&self.queue).take().unwrap_or_default()
+        let left = lock(&self.queue).take().unwrap_or_default();
+        // Planted bug (scripts/mutants.sh): wakers queued at shutdown are silently dropped.
+        #[cfg(quartet_mutant = "remote_close_drops")]
+        let left = {
+            drop(left);
+            Vec::new()
+        };
+        left
     }
 
     /// The unparker.
@@ -67,15 +79,45 @@ impl<U: Unpark> RemoteQueue<U> {
 }
 
 /// The real unparker: an eventfd that the driver keeps a read armed on.
+///
+/// Under loom the eventfd's counter is also modelled with loom types, because loom cannot see
+/// the kernel object: `unpark` adds to it and [`EventFd::read_blocking`] is the driver's wake read
+/// (wait for a non-zero count, take it), so models run the real wake path up to the ring.
 #[derive(Debug)]
-pub struct EventFd(pub(crate) std::os::fd::RawFd);
+pub struct EventFd(pub(crate) std::os::fd::RawFd, #[cfg(loom)] ModelCounter);
+
+/// The loom model of an eventfd's counter.
+#[cfg(loom)]
+#[derive(Debug, Default)]
+pub struct ModelCounter {
+    count: Mutex<u64>,
+    readable: crate::sync::Condvar,
+}
 
 impl EventFd {
     /// A new non-blocking eventfd.
     pub fn new() -> std::io::Result<EventFd> {
         // SAFETY: eventfd takes no pointers; the result is checked.
         let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if fd < 0 { Err(std::io::Error::last_os_error()) } else { Ok(EventFd(fd)) }
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(EventFd(
+            fd,
+            #[cfg(loom)]
+            ModelCounter::default(),
+        ))
+    }
+
+    /// The driver's wake read, modelled: blocks until the counter is non-zero, then resets it
+    /// (an eventfd read without `EFD_SEMAPHORE`) and returns what it held.
+    #[cfg(loom)]
+    pub fn read_blocking(&self) -> u64 {
+        let mut n = lock(&self.1.count);
+        while *n == 0 {
+            n = crate::sync::wait(&self.1.readable, n);
+        }
+        std::mem::take(&mut *n)
     }
 }
 
@@ -86,6 +128,11 @@ impl Unpark for EventFd {
         // it never blocks; EAGAIN (counter saturated) still leaves the fd readable, which is all
         // the kernel needs.
         unsafe { libc::write(self.0, (&one as *const u64).cast(), 8) };
+        #[cfg(loom)]
+        {
+            *lock(&self.1.count) += 1;
+            self.1.readable.notify_all();
+        }
     }
 }
 

@@ -80,6 +80,22 @@ impl ReadyQueue {
         }))
     }
 
+    /// A queue for kernel `core_id` that wakes remotely through `remote`, for loom models (which
+    /// have no `Core`; see [`enter_model_kernel`](crate::model::enter_model_kernel)).
+    #[cfg(loom)]
+    pub fn for_model(core_id: u64, remote: crate::sync::Arc<Remote>) -> Arc<ReadyQueue> {
+        Arc::new(ReadyQueue {
+            core_id,
+            remote,
+            inner: UnsafeCell::new(Ready {
+                queue: VecDeque::new(),
+                queued: Vec::new(),
+                parent: None,
+                parent_woken: false,
+            }),
+        })
+    }
+
     fn with<R>(&self, f: impl FnOnce(&mut Ready) -> R) -> Option<R> {
         if current_id() != self.core_id {
             return None;
@@ -234,7 +250,8 @@ impl Wake for ChildWake {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if current_id() == self.queue.core_id {
+        // Planted bug (scripts/mutants.sh): the on-thread path taken from any thread.
+        if current_id() == self.queue.core_id || cfg!(quartet_mutant = "waker_remote_no_push") {
             self.queue.push(self.index);
         } else {
             self.queue.remote.push(Waker::from(self.clone()));

@@ -296,11 +296,11 @@ pub(crate) struct Received {
 /// Receives one message into `buf`'s free region (as `recv` does), with up to `max_fds` fds.
 pub(crate) async fn recv_msg<B: IoBufMut>(
     fd: &SharedFd,
-    buf: B,
+    mut buf: B,
     max_fds: usize,
     trunc: bool,
 ) -> (Result<Received, OpError>, B) {
-    let (off, len) = match read_region(&buf) {
+    let (off, len) = match read_region(&mut buf) {
         Ok(r) => r,
         Err(e) => return (Err(e.into()), buf),
     };

@@ -91,6 +91,14 @@ unsafe impl OpData for Shutdown {
     }
 }
 
+/// Linux's `MAX_RW_COUNT` (`INT_MAX & PAGE_MASK`, with 4 KiB pages): the most one read, write,
+/// send or recv moves. recv/send refuse lengths above `INT_MAX` with `EINVAL`, and read/write cut
+/// longer ones to this anyway, so clamping every length to it loses nothing and works for all of
+/// them. (With bigger pages the kernel cuts read/write further itself; this stays below `INT_MAX`.)
+pub(crate) const MAX_IO_LEN: u32 = 0x7fff_f000;
+
+/// The length an SQE gets for a buffer of `len` bytes: at most [`MAX_IO_LEN`]. A short transfer
+/// is a normal result that `send_all`/`write_all_at` and callers of `recv`/`read_at` handle.
 pub(crate) fn clamp(len: usize) -> u32 {
-    u32::try_from(len).unwrap_or(u32::MAX)
+    u32::try_from(len).unwrap_or(u32::MAX).min(MAX_IO_LEN)
 }

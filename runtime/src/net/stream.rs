@@ -9,8 +9,8 @@ use crate::op::Op;
 use std::io;
 use std::net::Shutdown;
 
-pub(crate) async fn recv<B: IoBufMut>(fd: &SharedFd, buf: B) -> (Result<usize, OpError>, B) {
-    let (off, len) = match read_region(&buf) {
+pub(crate) async fn recv<B: IoBufMut>(fd: &SharedFd, mut buf: B) -> (Result<usize, OpError>, B) {
+    let (off, len) = match read_region(&mut buf) {
         Ok(r) => r,
         Err(e) => return (Err(e.into()), buf),
     };

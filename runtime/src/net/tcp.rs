@@ -342,7 +342,9 @@ impl TcpStream {
     }
 
     /// Receives into `buf`: a `Vec` appends into its spare capacity, a fixed-size buffer is filled
-    /// from the start. `Ok(0)` is end of stream; a buffer with no room is an `InvalidInput` error.
+    /// from the start. `Ok(0)` is end of stream. A `Vec` with no spare capacity first grows by
+    /// [`DEFAULT_READ_CHUNK`](crate::DEFAULT_READ_CHUNK); a full fixed-size buffer is an `InvalidInput` error.
+    /// One call fills at most 2 GiB - 4 KiB (Linux's `MAX_RW_COUNT`), however large the buffer.
     ///
     /// # Cancellation
     /// A checkpoint. If it returns `Cancelled`, no byte was consumed from the socket; data that
@@ -364,7 +366,7 @@ impl TcpStream {
         stream::recv(&self.fd, buf).await
     }
 
-    /// Sends (part of) `buf`.
+    /// Sends (part of) `buf`: at most 2 GiB - 4 KiB (Linux's `MAX_RW_COUNT`) per call.
     ///
     /// # Cancellation
     /// A checkpoint. If it returns `Cancelled`, no byte was sent.

@@ -112,8 +112,8 @@ impl UdpSocket {
     /// A checkpoint. If it returns `Cancelled`, no datagram was consumed.
     ///
     /// [`recv_from`]: UdpSocket::recv_from
-    pub async fn recv<B: IoBufMut>(&self, buf: B) -> (Result<usize, OpError>, B) {
-        let (off, len) = match read_region(&buf) {
+    pub async fn recv<B: IoBufMut>(&self, mut buf: B) -> (Result<usize, OpError>, B) {
+        let (off, len) = match read_region(&mut buf) {
             Ok(r) => r,
             Err(e) => return (Err(e.into()), buf),
         };

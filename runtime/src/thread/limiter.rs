@@ -173,7 +173,10 @@ impl State {
                 self.borrowers.remove(&b);
             }
         }
-        self.hand_off(wake);
+        // Planted bug (scripts/mutants.sh): a released token is not handed to a waiter.
+        if !cfg!(quartet_mutant = "limiter_release_no_hand_off") {
+            self.hand_off(wake);
+        }
     }
 
     fn hand_off(&mut self, wake: &mut Vec<Waker>) {

@@ -121,6 +121,12 @@ impl<T> Receiver<T> {
         if !st.sender_alive {
             return Poll::Ready(Err(RecvError));
         }
+        // Planted bug (scripts/mutants.sh): check and registration in two critical sections.
+        #[cfg(quartet_mutant = "oneshot_split_check")]
+        {
+            drop(st);
+            st = lock(&self.inner.state);
+        }
         match &st.waker {
             Some(w) if w.will_wake(cx.waker()) => {}
             _ => st.waker = Some(cx.waker().clone()),

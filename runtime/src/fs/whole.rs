@@ -1,0 +1,100 @@
+//! Whole-file conveniences: [`read`] and [`write`].
+
+use super::file::File;
+use super::ops::WriteAt;
+use crate::buf::IoBuf;
+use crate::error::OpError;
+use crate::op::Op;
+use std::io;
+use std::path::Path;
+
+/// Reads the whole file at `path` (open, `statx` for a size hint, reads until end of file, close;
+/// all on the ring).
+///
+/// # Cancellation
+/// A checkpoint at every step. Reading has no effect to undo, so a cancel stops at the step it
+/// reaches: the file is closed and `Cancelled` returned.
+///
+/// # Examples
+/// ```no_run
+/// # quartet_runtime::run(async {
+/// let bytes = quartet_runtime::fs::read("/etc/hostname").await?;
+/// println!("{}", String::from_utf8_lossy(&bytes));
+/// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+/// ```
+pub async fn read(path: impl AsRef<Path>) -> Result<Vec<u8>, OpError> {
+    let file = File::open(path).await?;
+    let data = read_to_end(&file).await;
+    let closed = file.close().await;
+    let data = data?;
+    closed?;
+    Ok(data)
+}
+
+async fn read_to_end(file: &File) -> Result<Vec<u8>, OpError> {
+    // Files in /proc report size 0: the hint is only a starting capacity.
+    let hint = usize::try_from(file.metadata().await?.len()).unwrap_or(0).min(1 << 30);
+    let mut buf = Vec::with_capacity(hint + 1);
+    loop {
+        if buf.len() == buf.capacity() {
+            buf.reserve(buf.len().max(8 * 1024));
+        }
+        let pos = buf.len() as u64;
+        let (n, b) = file.read_at(buf, pos).await;
+        buf = b;
+        if n? == 0 {
+            return Ok(buf);
+        }
+    }
+}
+
+/// Writes `contents` as the whole content of the file at `path`, creating it (mode 0o666 less the
+/// umask) or truncating it first, like `std::fs::write`.
+///
+/// # Cancellation
+/// A checkpoint that commits: `Cancelled` means the file was neither created nor truncated. Once
+/// the open has succeeded (and truncated the file), all of `contents` is written without
+/// interruption and the result reported, so a cancel never leaves a half-written file behind while
+/// claiming nothing happened. Do not use it on a FIFO whose reader may stop reading.
+///
+/// # Examples
+/// ```no_run
+/// # quartet_runtime::run(async {
+/// quartet_runtime::fs::write("/tmp/greeting.txt", "hello\n").await?;
+/// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+/// ```
+pub async fn write(path: impl AsRef<Path>, contents: impl IoBuf) -> Result<(), OpError> {
+    let file = File::create(path).await?;
+    let written = write_all_committed(&file, contents).await;
+    let closed = file.close().await;
+    written?;
+    closed
+}
+
+/// Writes all of `buf` from offset 0, ignoring cancel scopes.
+async fn write_all_committed<B: IoBuf>(file: &File, buf: B) -> Result<(), OpError> {
+    let total = buf.bytes_init();
+    if total == 0 {
+        return Ok(());
+    }
+    let (res, data) = Op::uncancellable(WriteAt { fd: file.fd.clone(), buf, pos: 0 }).await;
+    let mut done = res? as usize;
+    if done == total {
+        return Ok(());
+    }
+    // A short write (rare for regular files): write the rest from a copy.
+    // SAFETY: `done < total = bytes_init`, so the range is initialised and in bounds; the op is
+    // finished, so nothing else uses the buffer.
+    let mut rest = unsafe { std::slice::from_raw_parts(data.buf.stable_ptr().add(done), total - done) }.to_vec();
+    while !rest.is_empty() {
+        let (res, data) = Op::uncancellable(WriteAt { fd: file.fd.clone(), buf: rest, pos: done as u64 }).await;
+        let n = res? as usize;
+        if n == 0 {
+            return Err(io::Error::from(io::ErrorKind::WriteZero).into());
+        }
+        done += n;
+        rest = data.buf;
+        rest.drain(..n);
+    }
+    Ok(())
+}

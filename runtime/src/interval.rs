@@ -1,0 +1,227 @@
+//! Periodic ticks: [`interval`] and [`interval_at`], with a policy for ticks that were missed
+//! because the task was busy ([`MissedTickBehavior`], as tokio's).
+//!
+//! An [`Interval`] is built on [`sleep_until`] on the runtime's clock, so every tick is a
+//! checkpoint and obeys cancel scopes like any sleep. A tick's value is the instant it was
+//! *scheduled* for, which is exact (and what a test can check), not when the task got to run.
+//!
+//! A tick counts as missed when, by the time it fires, the next one is already due (the task was
+//! late by at least a whole period). Lateness below one period never shifts the schedule.
+
+use crate::error::Cancelled;
+use crate::time::{Instant, Sleep, sleep_until};
+use futures_core::Stream;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// What an [`Interval`] does after missing ticks.
+///
+/// # Examples
+/// ```no_run
+/// use quartet_runtime::{MissedTickBehavior, interval};
+/// let mut frames = interval(std::time::Duration::from_millis(16));
+/// frames.set_missed_tick_behavior(MissedTickBehavior::Skip); // never render stale frames
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MissedTickBehavior {
+    /// Fire the missed ticks one after the other, as fast as the task takes them, until caught
+    /// up; the schedule stays on `start + k * period` (the default).
+    #[default]
+    Burst,
+    /// Fire once, then start a new schedule one period after that late tick.
+    Delay,
+    /// Fire once, then continue at the next instant of the original schedule that is still
+    /// ahead (the missed ones are dropped).
+    Skip,
+}
+
+impl MissedTickBehavior {
+    /// When the tick after one `scheduled` for that fired at `now` is due.
+    fn next(self, scheduled: Instant, now: Instant, period: Duration) -> Instant {
+        let on_time = scheduled + period;
+        if now < on_time {
+            return on_time;
+        }
+        match self {
+            MissedTickBehavior::Burst => on_time,
+            MissedTickBehavior::Delay => now + period,
+            MissedTickBehavior::Skip => {
+                let behind = (now - scheduled).as_nanos() / period.as_nanos();
+                let steps = u32::try_from(behind + 1).unwrap_or(u32::MAX);
+                scheduled.checked_add(period * steps).unwrap_or(now + period)
+            }
+        }
+    }
+}
+
+/// Ticks every `period`, the first one at once. See [`Interval`].
+///
+/// # Panics
+/// If `period` is zero.
+///
+/// # Examples
+/// ```no_run
+/// use std::time::Duration;
+/// # quartet_runtime::run(async {
+/// let mut every = quartet_runtime::interval(Duration::from_secs(1));
+/// for _ in 0..3 {
+///     let at = every.tick().await?;
+///     println!("tick scheduled for {at:?}");
+/// }
+/// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
+/// ```
+pub fn interval(period: Duration) -> Interval {
+    interval_at(Instant::now(), period)
+}
+
+/// Ticks at `start`, `start + period`, `start + 2 * period`... See [`Interval`].
+///
+/// # Panics
+/// If `period` is zero.
+///
+/// # Examples
+/// ```no_run
+/// use quartet_runtime::{Instant, interval_at};
+/// use std::time::Duration;
+/// # quartet_runtime::run(async {
+/// let mut every = interval_at(Instant::now() + Duration::from_millis(50), Duration::from_millis(10));
+/// every.tick().await?; // 50 ms from now
+/// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
+/// ```
+pub fn interval_at(start: Instant, period: Duration) -> Interval {
+    assert!(!period.is_zero(), "quartet: an interval's period must be non-zero");
+    Interval { period, next: start, behavior: MissedTickBehavior::default(), sleep: None }
+}
+
+/// A periodic timer: await [`tick`](Interval::tick), or use it as a [`Stream`] of tick instants
+/// (it never ends).
+///
+/// # Cancellation
+/// Each tick is a checkpoint (a [`sleep_until`]). A tick that returns `Cancelled` consumed no
+/// tick: the next call returns the same scheduled instant.
+///
+/// # Examples
+/// ```no_run
+/// use quartet_runtime::{MissedTickBehavior, interval};
+/// use std::time::Duration;
+/// # quartet_runtime::run(async {
+/// let mut heartbeat = interval(Duration::from_millis(100));
+/// heartbeat.set_missed_tick_behavior(MissedTickBehavior::Skip);
+/// heartbeat.tick().await?;
+/// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
+/// ```
+#[derive(Debug)]
+pub struct Interval {
+    period: Duration,
+    /// The instant the next tick is scheduled for.
+    next: Instant,
+    behavior: MissedTickBehavior,
+    /// The sleep of a tick in progress (kept across polls of the stream).
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl Interval {
+    /// Waits for the next tick and returns the instant it was scheduled for.
+    ///
+    /// # Cancellation
+    /// A checkpoint; `Cancelled` means no tick was consumed.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # quartet_runtime::run(async {
+    /// let mut every = quartet_runtime::interval(std::time::Duration::from_millis(100));
+    /// let first = every.tick().await?; // at once
+    /// let second = every.tick().await?; // 100 ms later
+    /// assert_eq!(second - first, every.period());
+    /// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
+    /// ```
+    pub async fn tick(&mut self) -> Result<Instant, Cancelled> {
+        poll_fn(|cx| self.poll_tick(cx)).await
+    }
+
+    /// Polls for the next tick (the poll form of [`tick`](Interval::tick)).
+    pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Result<Instant, Cancelled>> {
+        let sleep = self.sleep.get_or_insert_with(|| Box::pin(sleep_until(self.next)));
+        let res = std::task::ready!(sleep.as_mut().poll(cx));
+        self.sleep = None;
+        res?;
+        let scheduled = self.next;
+        self.next = self.behavior.next(scheduled, Instant::now(), self.period);
+        Poll::Ready(Ok(scheduled))
+    }
+
+    /// The period.
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
+    /// The policy for missed ticks.
+    pub fn missed_tick_behavior(&self) -> MissedTickBehavior {
+        self.behavior
+    }
+
+    /// Sets the policy for missed ticks.
+    pub fn set_missed_tick_behavior(&mut self, behavior: MissedTickBehavior) {
+        self.behavior = behavior;
+    }
+
+    /// Restarts the schedule: the next tick is one period from now.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # quartet_runtime::run(async {
+    /// let mut idle = quartet_runtime::interval(std::time::Duration::from_secs(30));
+    /// idle.reset(); // activity seen: the idle tick moves 30 s ahead
+    /// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
+    /// ```
+    pub fn reset(&mut self) {
+        self.next = Instant::now() + self.period;
+        self.sleep = None;
+    }
+}
+
+impl Stream for Interval {
+    type Item = Result<Instant, Cancelled>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_tick(cx).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MissedTickBehavior::{Burst, Delay, Skip};
+    use std::time::{Duration, Instant};
+
+    const P: Duration = Duration::from_millis(10);
+
+    #[test]
+    fn a_tick_within_its_period_keeps_the_schedule_for_every_policy() {
+        let t0 = Instant::now();
+        for b in [Burst, Delay, Skip] {
+            assert_eq!(b.next(t0, t0 + Duration::from_millis(9), P), t0 + P, "{b:?}");
+        }
+    }
+
+    #[test]
+    fn burst_keeps_the_original_schedule_after_missed_ticks() {
+        let t0 = Instant::now();
+        assert_eq!(Burst.next(t0, t0 + Duration::from_millis(35), P), t0 + P);
+    }
+
+    #[test]
+    fn delay_restarts_one_period_after_the_late_tick() {
+        let t0 = Instant::now();
+        let now = t0 + Duration::from_millis(35);
+        assert_eq!(Delay.next(t0, now, P), now + P);
+    }
+
+    #[test]
+    fn skip_jumps_to_the_next_instant_of_the_schedule_still_ahead() {
+        let t0 = Instant::now();
+        assert_eq!(Skip.next(t0, t0 + Duration::from_millis(35), P), t0 + Duration::from_millis(40));
+        assert_eq!(Skip.next(t0, t0 + Duration::from_millis(40), P), t0 + Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,54 @@
+//! Process opcodes: waiting for a child's exit (`WAITID`, or `POLL_ADD` on its pidfd) and writing
+//! to a pipe from an offset into the buffer.
+
+use crate::buf::IoBuf;
+use crate::fd::SharedFd;
+use crate::net_clamp as clamp;
+use crate::op::OpData;
+use io_uring::{opcode, squeue, types};
+
+/// `waitid(P_PIDFD, pidfd, WEXITED | WNOWAIT)`: completes when the child has exited, without
+/// reaping it, so an op that raced a cancel or was abandoned has changed nothing; the caller reaps
+/// with a non-blocking `waitid` afterwards.
+pub(crate) struct WaitExit {
+    pub pidfd: SharedFd,
+    pub info: libc::siginfo_t,
+}
+
+// SAFETY: the SQE points at `info`, inside the boxed `self`.
+unsafe impl OpData for WaitExit {
+    fn sqe(&mut self) -> squeue::Entry {
+        opcode::WaitId::new(libc::P_PIDFD, self.pidfd.raw() as libc::id_t, libc::WEXITED | libc::WNOWAIT)
+            .infop(&self.info as *const libc::siginfo_t)
+            .build()
+    }
+}
+
+/// `POLLIN` on a pidfd: ready once the process has exited (the fallback before `WAITID`, 6.7).
+pub(crate) struct PollExit {
+    pub pidfd: SharedFd,
+}
+
+// SAFETY: POLL_ADD carries no pointers.
+unsafe impl OpData for PollExit {
+    fn sqe(&mut self) -> squeue::Entry {
+        opcode::PollAdd::new(types::Fd(self.pidfd.raw()), libc::POLLIN as u32).build()
+    }
+}
+
+/// A write to a pipe of `buf[offset..]` (pipes have no file position: offset -1).
+pub(crate) struct PipeWrite<B> {
+    pub fd: SharedFd,
+    pub buf: B,
+    pub offset: usize,
+}
+
+// SAFETY: the SQE points into `buf`'s initialised bytes, owned by the boxed `self` (IoBuf).
+unsafe impl<B: IoBuf> OpData for PipeWrite<B> {
+    fn sqe(&mut self) -> squeue::Entry {
+        let off = self.offset.min(self.buf.bytes_init());
+        // SAFETY: `off <= bytes_init`, so the pointer stays within (or one past) the buffer.
+        let ptr = unsafe { self.buf.stable_ptr().add(off) };
+        opcode::Write::new(types::Fd(self.fd.raw()), ptr, clamp(self.buf.bytes_init() - off)).offset(u64::MAX).build()
+    }
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Reproducible loom mutants: plants each known bug (a `quartet_mutant` cfg in the library code,
+# set through the QUARTET_MUTANT variable that runtime/build.rs and nursery/build.rs turn into
+# `--cfg quartet_mutant="<name>"` for the workspace crates only) and runs the loom model that
+# guards against it. Fails unless every mutant is caught, i.e. its model fails.
+#
+#   ./scripts/mutants.sh                  # every mutant
+#   ./scripts/mutants.sh event_skip_recheck   # just these
+#
+# Shares target/loom with the loom stage of scripts/test.sh: only the workspace crates rebuild
+# between mutants (and once more, unmutated, at the next normal loom run).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+# name | package | loom test file | model (test fn) that must catch it
+MUTANTS=(
+  "remote_drain_reset          quartet-runtime loom_remote_wake wake_while_parking"
+  "remote_close_drops          quartet-runtime loom_remote_wake push_races_close"
+  "waker_remote_no_push        quartet-runtime loom_waker       child_woken_from_another_thread_is_polled"
+  "oneshot_split_check         quartet-runtime loom_to_thread   result_sent_while_receiver_waits"
+  "limiter_release_no_hand_off quartet-runtime loom_limiter     release_on_worker_races_acquire"
+  "event_skip_recheck          quartet-nursery loom_event       set_races_wait_parking"
+  "acquire_drop_keeps_unit     quartet-nursery loom_lock        acquire_dropped_as_lock_is_handed_over"
+  "recv_drop_loses_value       quartet-nursery loom_channel     recv_dropped_as_sender_hands_over"
+  "cancel_skip_remote_walk     quartet-runtime loom_cancel_scope cancel_races_activation_attach"
+  "cancel_walk_skips_leaves    quartet-runtime loom_cancel_scope walk_requested_by_another_thread_wakes_the_parked_task"
+)
+
+export RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom
+export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
+want=("$@")
+failed=()
+for line in "${MUTANTS[@]}"; do
+  read -r name pkg file model <<<"$line"
+  if ((${#want[@]})) && [[ ! " ${want[*]} " == *" $name "* ]]; then
+    continue
+  fi
+  echo "== mutant $name: expect $pkg --test $file $model to fail"
+  if ! QUARTET_MUTANT="$name" cargo test -q --profile loom -p "$pkg" --test "$file" --no-run 2>&1 | tail -5; then
+    echo "   build failed"; failed+=("$name (build failed)"); continue
+  fi
+  # A model can abort the binary; a model that never ends is not a catch either.
+  out=$(QUARTET_MUTANT="$name" timeout 600 cargo test -q --profile loom -p "$pkg" --test "$file" -- --exact "$model" 2>&1)
+  rc=$?
+  if ((rc == 0)); then
+    echo "   NOT CAUGHT: the model passed with the bug planted"; failed+=("$name (not caught)")
+  elif ((rc == 124)); then
+    echo "   TIMED OUT: the model neither failed nor passed"; failed+=("$name (timed out)")
+  else
+    echo "   caught: $(grep -m1 -E "panicked|deadlock|error" <<<"$out" | cut -c1-160)"
+  fi
+done
+if ((${#failed[@]})); then
+  printf 'mutants not caught: %s\n' "${failed[@]}"
+  exit 1
+fi
+echo "every mutant was caught"

@@ -1,0 +1,98 @@
+//! `interval`: ticks on the `sleep_until` clock, the three missed-tick policies after a task held
+//! the loop for several periods, the `Stream` face, and cancellation consuming no tick. Ticks
+//! return their *scheduled* instants, so the checks compare exact instants, not elapsed times.
+
+mod fs_support;
+
+use fs_support::{Via, next, run_with};
+use quartet::{CancelScope, Instant, MissedTickBehavior, interval, interval_at};
+use std::time::Duration;
+
+const P: Duration = Duration::from_millis(10);
+
+/// Holds the loop (a deliberately blocking task) so that several ticks are missed.
+fn block_for(d: Duration) {
+    std::thread::sleep(d);
+}
+
+#[test]
+fn the_first_tick_is_at_the_start_and_the_rest_follow_the_period() {
+    run_with(Via::Ring, async {
+        let t0 = Instant::now() + Duration::from_millis(5);
+        let mut every = interval_at(t0, P);
+        for k in 0..4 {
+            let at = every.tick().await.unwrap();
+            assert_eq!(at, t0 + P * k);
+            assert!(Instant::now() >= at, "a tick never fires before its instant");
+        }
+    });
+}
+
+#[test]
+fn burst_fires_every_missed_tick_on_the_original_schedule() {
+    run_with(Via::Ring, async {
+        let mut every = interval(P);
+        let t0 = every.tick().await.unwrap();
+        block_for(P * 3 + P / 2);
+        for k in 1..=5 {
+            assert_eq!(every.tick().await.unwrap(), t0 + P * k);
+        }
+    });
+}
+
+#[test]
+fn delay_restarts_the_schedule_one_period_after_the_late_tick() {
+    run_with(Via::Ring, async {
+        let mut every = interval(P);
+        every.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let t0 = every.tick().await.unwrap();
+        block_for(P * 3 + P / 2);
+        let before = Instant::now();
+        assert_eq!(every.tick().await.unwrap(), t0 + P, "the late tick still reports its own instant");
+        let after = Instant::now();
+        let next = every.tick().await.unwrap();
+        assert!(next >= before + P && next <= after + P, "one period after the late tick fired");
+        // next + P, or later if this (loaded) machine stalled the task for a whole period again
+        assert!(every.tick().await.unwrap() >= next + P, "then on the new schedule");
+    });
+}
+
+#[test]
+fn skip_drops_missed_ticks_and_stays_on_the_original_grid() {
+    run_with(Via::Ring, async {
+        let mut every = interval(P);
+        every.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let t0 = every.tick().await.unwrap();
+        block_for(P * 3 + P / 2);
+        assert_eq!(every.tick().await.unwrap(), t0 + P);
+        let next = every.tick().await.unwrap();
+        let offset = next - t0;
+        assert_eq!(offset.as_nanos() % P.as_nanos(), 0, "on the grid");
+        assert!(offset >= P * 4, "the missed instants were skipped: {offset:?}");
+    });
+}
+
+#[test]
+fn the_interval_stream_yields_successive_ticks() {
+    run_with(Via::Ring, async {
+        let t0 = Instant::now();
+        let mut every = interval_at(t0, P);
+        for k in 0..3 {
+            assert_eq!(next(&mut every).await.unwrap().unwrap(), t0 + P * k);
+        }
+    });
+}
+
+#[test]
+fn a_cancelled_tick_consumes_no_tick() {
+    run_with(Via::Ring, async {
+        let t0 = Instant::now();
+        let mut every = interval_at(t0, P);
+        let scope = CancelScope::new();
+        scope.cancel();
+        let r = scope.run(async { Ok::<_, quartet::Cancelled>(every.tick().await) }).await.unwrap().unwrap();
+        assert!(r.is_err());
+        assert_eq!(every.tick().await.unwrap(), t0, "the same tick is still due");
+        assert_eq!(every.tick().await.unwrap(), t0 + P);
+    });
+}
