@@ -65,7 +65,7 @@ where
 /// use std::time::Duration;
 /// let r = fail_after(Duration::from_secs(5), async {
 ///     let f = File::open("/proc/self/stat").await?;
-///     Ok::<_, OpError>(f.metadata().await?.len)
+///     Ok::<_, OpError>(f.metadata().await?.len())
 /// })
 /// .await;
 /// match r {

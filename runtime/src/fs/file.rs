@@ -120,7 +120,7 @@ impl OpenOptions {
     /// let path = std::env::temp_dir().join(format!("quartet-doc-trunc-{}", std::process::id()));
     /// std::fs::write(&path, "old contents")?;
     /// let f = OpenOptions::new().write(true).truncate(true).open(&path).await?;
-    /// assert_eq!(f.metadata().await?.len, 0);
+    /// assert_eq!(f.metadata().await?.len(), 0);
     /// # std::fs::remove_file(&path).ok();
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
@@ -166,7 +166,7 @@ impl OpenOptions {
     /// # quartet_runtime::run(async {
     /// let path = std::env::temp_dir().join(format!("quartet-doc-mode-{}", std::process::id()));
     /// let f = OpenOptions::new().write(true).create(true).mode(0o600).open(&path).await?;
-    /// assert_eq!(f.metadata().await?.mode & 0o077, 0); // private to the owner
+    /// assert_eq!(f.metadata().await?.mode() & 0o077, 0); // private to the owner
     /// # std::fs::remove_file(&path).ok();
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
@@ -346,7 +346,7 @@ impl File {
     /// let f = File::create(&path).await?;
     /// let (r, buf) = f.write_all_at(vec![b'x'; 10_000], 0).await;
     /// r?;
-    /// assert_eq!(f.metadata().await?.len, buf.len() as u64);
+    /// assert_eq!(f.metadata().await?.len(), buf.len() as u64);
     /// # std::fs::remove_file(&path).ok();
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
