@@ -12,7 +12,7 @@
 //! Every function is a checkpoint. A single-step operation that returns `Cancelled` did nothing
 //! (the ring's cancel protocol, or a worker job that never started). The multi-step conveniences
 //! keep that promise by committing: once their first step has changed the filesystem
-//! ([`write`] opened and truncated the file, [`create_dir_all`] made its first directory), the
+//! ([`write`](fn@write) opened and truncated the file, [`create_dir_all`] made its first directory), the
 //! remaining steps are not interrupted and the call returns their result. [`read`] has no effect
 //! to undo and stops at the first cancelled step.
 //!
