@@ -342,11 +342,6 @@ impl Drop for PollTimer<'_> {
     }
 }
 
-/// Kernel: a timer due at `deadline` fired `late` after it.
-pub(crate) fn record_timer_lag(late: Duration) {
-    with_core(|c| c.monitor.record_lag(late));
-}
-
 /// Slow polls reported so far by the runtime on this thread, or `None` outside `run`.
 ///
 /// # Examples

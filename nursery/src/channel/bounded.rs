@@ -207,12 +207,12 @@ impl<T> SendOp<T> {
             SendOp::Yield(outcome) => Poll::Ready(outcome),
             SendOp::Fail(e) => Poll::Ready(Err(e)),
             SendOp::Parked(key, mut park) => {
-                let cancelled = park.park(cx).err();
                 let mut st = chan.state();
                 if st.waiters.get(key).done {
                     st.waiters.remove(key);
-                    return Poll::Ready(Ok(()));
+                    return Poll::Ready(Ok(())); // served: `park` is dropped (unparked) here
                 }
+                let cancelled = park.park(cx).err();
                 // Cancellation first (level-triggered): a cancelled, unserved send reports
                 // `Cancelled`, not whatever else happened to the channel meanwhile.
                 if let Some(cancelled) = cancelled {
@@ -285,7 +285,6 @@ impl<T> RecvOp<T> {
             RecvOp::Yield(got) => Poll::Ready(Ok(got)),
             RecvOp::Fail(e) => Poll::Ready(Err(e)),
             RecvOp::Parked(key, mut park) => {
-                let cancelled = park.park(cx).err();
                 let mut st = chan.state();
                 if st.waiters.get(key).done {
                     let v = st.waiters.remove(key).value;
@@ -297,7 +296,7 @@ impl<T> RecvOp<T> {
                     let got = st.try_recv().ok().map(|(v, _)| v);
                     return Poll::Ready(Ok(got));
                 }
-                if let Some(c) = cancelled {
+                if let Err(c) = park.park(cx) {
                     st.waiters.remove(key);
                     return Poll::Ready(Err(RecvError::Cancelled(c)));
                 }

@@ -98,16 +98,17 @@ impl<R: Resource> Future for Acquire<'_, R> {
                 Poll::Ready(Ok(()))
             }
             Phase::Parked(key) => {
-                let cancelled = self.park.park(cx).err();
                 let mut st = self.res.state();
                 let waiters = R::waiters(&mut st);
                 let w = waiters.get_mut(key);
                 if w.done {
                     waiters.remove(key);
                     drop(st);
+                    self.park.unpark();
                     self.phase = Phase::Done;
                     return Poll::Ready(Ok(()));
                 }
+                let cancelled = self.park.park(cx).err();
                 if let Some(c) = cancelled {
                     waiters.remove(key);
                     drop(st);

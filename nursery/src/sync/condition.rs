@@ -320,12 +320,14 @@ impl<'a, T> Future for ConditionWait<'a, T> {
                 Poll::Pending
             }
             Phase::Parked(key) => {
-                let cancelled = self.park.park(cx).err();
                 let mut st = lock.state();
                 if st.waiters.get(key).done {
                     st.waiters.remove(key);
+                    drop(st);
+                    self.park.unpark();
                     return Poll::Ready(Ok(LockGuard::new(lock)));
                 }
+                let cancelled = self.park.park(cx).err();
                 if st.waiters.queue_of(key) == Some(COND_Q) {
                     if let Some(c) = cancelled {
                         st.waiters.remove(key);

@@ -213,12 +213,12 @@ impl Future for EventWait<'_> {
                 Poll::Ready(Ok(()))
             }
             Phase::Parked(key) => {
-                let cancelled = self.park.park(cx).err();
                 let mut waiters = lock(&event.waiters);
-                let outcome = if event.is_set() { Some(Ok(())) } else { cancelled.map(Err) };
+                let outcome = if event.is_set() { Some(Ok(())) } else { self.park.park(cx).err().map(Err) };
                 if let Some(out) = outcome {
                     waiters.remove(key);
                     drop(waiters);
+                    self.park.unpark();
                     self.phase = Phase::Done;
                     return Poll::Ready(out);
                 }

@@ -51,7 +51,7 @@ use tree::{Abort, NodeId, ROOT, Tree};
 
 // The shim's thread-local: per model thread under loom, so the models see one tree per thread.
 crate::sync::thread_local! {
-    static TREE: RefCell<Tree> = RefCell::new(Tree::new());
+    static TREE: RefCell<Tree> = const { RefCell::new(Tree::new()) };
 }
 crate::sync::thread_local! {
     static CURRENT: Cell<NodeId> = const { Cell::new(ROOT) };

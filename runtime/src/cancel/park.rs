@@ -107,17 +107,26 @@ impl Park {
             drop(old);
             return Ok(false);
         }
-        if let Some(reason) = with_tree(|t| t.effective(node).cloned()) {
-            return Err(Cancelled::new(reason));
+        // First park: one borrow of the tree. (Cloning a waker runs no code of ours that could
+        // use the tree: wakers made by quartet only bump a count or make a queue's waker.)
+        let w = waker.clone();
+        let parked = with_tree(|t| {
+            if let Some(reason) = t.effective(node) {
+                return Err(Cancelled::new(reason.clone()));
+            }
+            if graceful && t.graceful(node) {
+                return Ok(None);
+            }
+            let kind = if graceful { LeafKind::Graceful(Some(w)) } else { LeafKind::Wake(Some(w)) };
+            Ok(Some(t.park(node, kind)))
+        })?;
+        match parked {
+            Some(leaf) => {
+                self.reg = Some(Registered { thread, leaf });
+                Ok(false)
+            }
+            None => Ok(true),
         }
-        if graceful && with_tree(|t| t.graceful(node)) {
-            return Ok(true);
-        }
-        let w = Some(waker.clone());
-        let kind = if graceful { LeafKind::Graceful(w) } else { LeafKind::Wake(w) };
-        let leaf = with_tree(|t| t.park(node, kind));
-        self.reg = Some(Registered { thread, leaf });
-        Ok(false)
     }
 
     /// The cancellation recorded by an abort of this wait, if it was aborted.

@@ -110,7 +110,7 @@ pub(crate) struct Tree {
     scratch: Vec<u32>,
 }
 
-fn empty_node(generation: u32) -> Node {
+const fn empty_node(generation: u32) -> Node {
     Node {
         generation,
         live: false,
@@ -127,15 +127,23 @@ fn empty_node(generation: u32) -> Node {
 }
 
 impl Tree {
-    pub fn new() -> Tree {
-        let mut root = empty_node(0);
-        root.live = true;
+    /// An empty tree; the root node is made on first use, so that the thread-local holding the
+    /// tree can be initialised without allocating (`const`).
+    pub const fn new() -> Tree {
         Tree {
-            nodes: vec![root],
+            nodes: Vec::new(),
             free_nodes: Vec::new(),
             leaves: Vec::new(),
             free_leaves: Vec::new(),
             scratch: Vec::new(),
+        }
+    }
+
+    fn ensure_root(&mut self) {
+        if self.nodes.is_empty() {
+            let mut root = empty_node(0);
+            root.live = true;
+            self.nodes.push(root);
         }
     }
 
@@ -155,6 +163,7 @@ impl Tree {
 
     /// Replaces the root's scope (a new `run` on this thread); returns the old one.
     pub fn set_root_state(&mut self, state: Option<Arc<ScopeState>>, out: &mut Vec<Abort>) -> Option<Arc<ScopeState>> {
+        self.ensure_root();
         let old = std::mem::replace(&mut self.nodes[0].state, state);
         self.recalc(ROOT, out);
         old
@@ -207,6 +216,7 @@ impl Tree {
     /// Adds a node for `state` under `parent` and computes its state (T2). A node that starts out
     /// cancelled has no leaves yet, so nothing is aborted.
     pub fn insert(&mut self, state: Arc<ScopeState>, parent: NodeId) -> NodeId {
+        self.ensure_root();
         let parent = if self.contains(parent) { parent } else { ROOT };
         let index = match self.free_nodes.pop() {
             Some(i) => i,
@@ -435,6 +445,7 @@ impl Tree {
 
     /// Parks a new leaf on `node`. The caller has checked that `node` is not cancelled (T3).
     pub fn park(&mut self, node: NodeId, kind: LeafKind) -> LeafId {
+        self.ensure_root();
         let node = if self.contains(node) { node } else { ROOT };
         let index = match self.free_leaves.pop() {
             Some(i) => i,
@@ -474,6 +485,7 @@ impl Tree {
 
     /// Moves a leaf that is not aborted to `node` (it is now polled under another scope).
     pub fn move_leaf(&mut self, id: LeafId, node: NodeId) {
+        self.ensure_root();
         let node = if self.contains(node) { node } else { ROOT };
         if self.leaf(id).is_none_or(|l| l.aborted.is_some() || l.node == Some(node)) {
             return;

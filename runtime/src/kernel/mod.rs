@@ -82,7 +82,7 @@ fn turn(core: &Core, wakers: &mut Vec<Waker>) -> std::io::Result<()> {
     if remote_fired {
         core.remote.drain(wakers);
     }
-    core.timers.borrow_mut().fire(Instant::now(), wakers);
+    core.timers.borrow_mut().fire(Instant::now(), wakers, |late| core.monitor.record_lag(late));
     for w in wakers.drain(..) {
         w.wake();
     }

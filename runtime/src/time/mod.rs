@@ -1,4 +1,5 @@
-//! Time: one userspace timer structure per kernel, and the futures that use it.
+//! Time: one userspace timer structure per kernel (`timers.rs`, a data structure that never
+//! touches the kernel), and the futures that use it (this file, the front-end).
 //!
 //! Every registration belongs to the future that made it and is removed when that future is
 //! dropped, so an abandoned sleep never fires into a later one (H13). The kernel parks with a
@@ -7,66 +8,16 @@
 use crate::cancel;
 use crate::error::{Cancelled, OpError};
 use crate::kernel::context::with_core;
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 pub use std::time::Instant;
 
-pub(crate) type Key = (Instant, u64);
-/// A timer registration (for scope deadlines in `cancel`).
-pub(crate) type TimerKey = Key;
+mod timers;
 
-#[derive(Default)]
-pub(crate) struct Timers {
-    map: BTreeMap<Key, Waker>,
-    seq: u64,
-}
-
-impl Timers {
-    pub(crate) fn insert(&mut self, at: Instant, waker: &Waker) -> Key {
-        self.seq += 1;
-        let key = (at, self.seq);
-        self.map.insert(key, waker.clone());
-        key
-    }
-
-    /// Re-registers `waker`; returns whether `key` exists, and the replaced waker, which the
-    /// caller drops after releasing the borrow (a waker's `Drop` may run user code).
-    fn update(&mut self, key: Key, waker: &Waker) -> (bool, Option<Waker>) {
-        match self.map.get_mut(&key) {
-            Some(w) if w.will_wake(waker) => (true, None),
-            Some(w) => (true, Some(std::mem::replace(w, waker.clone()))),
-            None => (false, None),
-        }
-    }
-
-    /// Removes a registration, returning its waker for the caller to drop outside the borrow.
-    pub(crate) fn remove(&mut self, key: Key) -> Option<Waker> {
-        self.map.remove(&key)
-    }
-
-    pub fn next_deadline(&self) -> Option<Instant> {
-        self.map.first_key_value().map(|(k, _)| k.0)
-    }
-
-    pub fn fire(&mut self, now: Instant, out: &mut Vec<Waker>) {
-        while let Some(entry) = self.map.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            crate::monitor::record_timer_lag(now - entry.key().0);
-            out.push(entry.remove());
-        }
-    }
-
-    /// Registrations currently held.
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-}
+pub(crate) use timers::{Key, TimerKey, Timers};
 
 /// A raw wake-up at an instant that ignores cancel scopes: the building block of [`Sleep`] and of
 /// scope deadlines. Its registration is removed when it is dropped or re-armed.
