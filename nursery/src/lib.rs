@@ -28,6 +28,8 @@ pub use deadline::{current_effective_deadline, fail_after, fail_at, move_on_afte
 pub use error::{BoxError, Failure, JoinError, NurseryError, SpawnError, StartError, TooSlow};
 pub use join::JoinHandle;
 pub use nursery::{Nursery, nursery};
+/// The future of [`wait_shutdown_requested`].
+pub use quartet_runtime::cancel::ShutdownRequested;
 pub use race::race;
 pub use scope::{CancelHandle, CancelScope, shield, shutdown_requested, wait_shutdown_requested};
 pub use scope_error::ScopeError;

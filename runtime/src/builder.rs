@@ -190,7 +190,8 @@ impl Builder {
         let mut driver = Driver::new(self.entries, self.flags, wake_fd)?;
         driver.opcodes.set_optional(self.optional_opcodes);
         let id = next_id();
-        let threads = crate::thread::local::Local::new(id, remote.clone(), self.thread_limit);
+        let threads =
+            crate::thread::local::Local::new(id, crate::thread::system_waker(id, remote.clone()), self.thread_limit);
         let core = Core {
             id,
             driver: RefCell::new(driver),

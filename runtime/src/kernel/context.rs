@@ -8,7 +8,7 @@
 use super::remote::{EventFd, RemoteQueue};
 use crate::driver::Driver;
 use crate::sync::Arc;
-use crate::time::Timers;
+use crate::time::timers::Timers;
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -27,7 +27,7 @@ pub(crate) struct Core {
     pub budget: Cell<u32>,
     pub tick: Cell<Instant>,
     pub threads: crate::thread::local::Local,
-    pub monitor: crate::monitor::Monitor,
+    pub monitor: crate::monitor::state::Monitor,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);

@@ -6,9 +6,9 @@
 //! the runtime: once the runtime has shut down every call fails with
 //! [`FromThreadError::Shutdown`] instead of blocking.
 
-use super::oneshot;
-use super::system::{self, SystemQueue};
-use crate::cancel::ScopeState;
+use super::oneshot::{self, Sender};
+use super::system::{LocalTask, SystemJob, SystemQueue};
+use crate::cancel::{self, ScopeState};
 use crate::error::{Cancelled, Reason};
 use crate::kernel::context::{current_id, with_core};
 use crate::sync::Arc;
@@ -16,7 +16,9 @@ use crate::task::TaskInfo;
 use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
-use std::panic::{Location, resume_unwind};
+use std::panic::{AssertUnwindSafe, Location, catch_unwind, resume_unwind};
+use std::pin::Pin;
+use std::task::Poll;
 
 crate::sync::thread_local! {
     /// The handle of the `to_thread` job running on this worker thread, if any.
@@ -148,7 +150,7 @@ impl Handle {
         }
         let info = TaskInfo::new(Some("from_thread".into()), Location::caller());
         let (tx, rx) = oneshot::channel();
-        let job = system::task(make, self.caller.clone(), info, tx);
+        let job = system_task(make, self.caller.clone(), info, tx);
         self.system.submit(job).map_err(|_| FromThreadError::Shutdown)?;
         match rx.recv_blocking() {
             Ok(Ok(v)) => Ok(v),
@@ -289,4 +291,49 @@ pub fn check_cancelled() -> Result<(), Cancelled> {
         Some(h) => h.check_cancelled(),
         None => Ok(()),
     }
+}
+
+/// Builds the system task for one `from_thread` call: runs the future made by `make` under
+/// `caller`'s cancel scope (if any), catching panics, and sends the outcome.
+fn system_task<M, Fut>(
+    make: M,
+    caller: Option<std::sync::Arc<ScopeState>>,
+    info: TaskInfo,
+    tx: Sender<std::thread::Result<Fut::Output>>,
+) -> SystemJob
+where
+    M: FnOnce() -> Fut + Send + 'static,
+    Fut: Future + 'static,
+    Fut::Output: Send + 'static,
+{
+    Box::new(move || -> LocalTask {
+        let mut make = Some(make);
+        let mut fut: Option<Pin<Box<Fut>>> = None;
+        let mut tx = Some(tx);
+        // The job runs under the caller's scope: an activation of it in this kernel's tree.
+        let mut activation = caller.map(cancel::Activation::new);
+        Box::pin(std::future::poll_fn(move |cx| {
+            if tx.as_ref().is_none_or(Sender::is_closed) {
+                return Poll::Ready(()); // the submitter is gone
+            }
+            let _entered = activation.as_mut().map(cancel::Activation::enter);
+            let polled = info.run_as(|| {
+                let _timer = crate::monitor::PollTimer::start(Some(&info));
+                catch_unwind(AssertUnwindSafe(|| {
+                    let f = fut.get_or_insert_with(|| Box::pin(make.take().expect("made once")()));
+                    f.as_mut().poll(cx)
+                }))
+            });
+            let out = match polled {
+                Ok(Poll::Pending) => return Poll::Pending,
+                Ok(Poll::Ready(v)) => Ok(v),
+                Err(p) => Err(p),
+            };
+            fut = None;
+            if let Some(tx) = tx.take() {
+                let _ = tx.send(out);
+            }
+            Poll::Ready(())
+        }))
+    })
 }

@@ -1,14 +1,15 @@
 //! The per-runtime thread state kept in the kernel's `Core`: the worker pool (started on first
 //! use), the default limiter, and the `from_thread` system tasks. Touched only on the kernel
-//! thread, except through the `Send` pieces it hands out (pool, limiter, system queue).
+//! thread, except through the `Send` pieces it hands out (pool, limiter, system queue). A data
+//! structure: it never reaches into the kernel (the system tasks' waker, which does, is made by
+//! the front-end, `thread::system_waker`).
 
 use super::limiter::CapacityLimiter;
 use super::pool::{IDLE_TIMEOUT, Pool};
 use super::system::{SystemQueue, SystemRunner};
-use crate::kernel::context::{Remote, current_id, with_core};
 use crate::sync::Arc;
 use std::cell::{Cell, OnceCell, RefCell};
-use std::task::{Wake, Waker};
+use std::task::Waker;
 
 /// The default limiter's size (Trio's default thread limit).
 ///
@@ -26,34 +27,14 @@ pub(crate) struct Local {
     limit: usize,
     queue: Arc<SystemQueue>,
     runner: RefCell<SystemRunner>,
-    woken: Cell<bool>,
+    pub(super) woken: Cell<bool>,
     waker: Waker,
 }
 
-/// The waker of the system tasks: on the kernel thread it marks them woken; elsewhere it goes
-/// through the remote-wake queue and does that when the kernel re-wakes it.
-struct SystemWake {
-    core_id: u64,
-    remote: Arc<Remote>,
-}
-
-impl Wake for SystemWake {
-    fn wake(self: std::sync::Arc<Self>) {
-        self.wake_by_ref()
-    }
-
-    fn wake_by_ref(self: &std::sync::Arc<Self>) {
-        if current_id() == self.core_id {
-            with_core(|c| c.threads.woken.set(true));
-        } else {
-            self.remote.push(Waker::from(self.clone()));
-        }
-    }
-}
-
 impl Local {
-    pub fn new(core_id: u64, remote: Arc<Remote>, limit: usize) -> Local {
-        let waker = Waker::from(std::sync::Arc::new(SystemWake { core_id, remote }));
+    /// The thread state of kernel `core_id`; `waker` wakes its system tasks (see
+    /// `thread::system_waker`).
+    pub fn new(core_id: u64, waker: Waker, limit: usize) -> Local {
         let queue = SystemQueue::new(waker.clone(), core_id);
         Local {
             pool: OnceCell::new(),

@@ -46,7 +46,7 @@ pub use local::DEFAULT_THREAD_LIMIT;
 
 use crate::cancel;
 use crate::error::OpError;
-use crate::kernel::context::with_core;
+use crate::kernel::context::{Remote, current_id, with_core};
 use job::{Outcome, Running};
 use limiter::Acquire;
 use std::fmt;
@@ -54,6 +54,7 @@ use std::future::Future;
 use std::panic::resume_unwind;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::task::{Wake, Waker};
 
 /// The runtime's default limiter for [`to_thread`], or `None` outside `run`.
 ///
@@ -273,4 +274,30 @@ where
             }
         }
     }
+}
+
+/// The waker of the system tasks: on the kernel thread it marks them woken; elsewhere it goes
+/// through the remote-wake queue and does that when the kernel re-wakes it.
+pub(crate) struct SystemWake {
+    core_id: u64,
+    remote: crate::sync::Arc<Remote>,
+}
+
+impl Wake for SystemWake {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.wake_by_ref()
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        if current_id() == self.core_id {
+            with_core(|c| c.threads.woken.set(true));
+        } else {
+            self.remote.push(Waker::from(self.clone()));
+        }
+    }
+}
+
+/// The waker of kernel `core_id`'s `from_thread` system tasks.
+pub(crate) fn system_waker(core_id: u64, remote: crate::sync::Arc<Remote>) -> Waker {
+    Waker::from(std::sync::Arc::new(SystemWake { core_id, remote }))
 }

@@ -12,10 +12,7 @@
 //! sender lives inside the job, so dropping it wakes the blocked submitter with an error. So a
 //! job is either run (its result is sent) or dropped (its sender is dropped) - never kept.
 
-use super::oneshot::Sender;
-use crate::cancel::{self, ScopeState};
 use crate::sync::{Arc, Mutex, lock};
-use crate::task::TaskInfo;
 use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -139,49 +136,4 @@ impl SystemRunner {
         self.tasks.clear();
         n
     }
-}
-
-/// Builds the system task for one `from_thread` call: runs the future made by `make` under
-/// `caller`'s cancel scope (if any), catching panics, and sends the outcome.
-pub(crate) fn task<M, Fut>(
-    make: M,
-    caller: Option<std::sync::Arc<ScopeState>>,
-    info: TaskInfo,
-    tx: Sender<std::thread::Result<Fut::Output>>,
-) -> SystemJob
-where
-    M: FnOnce() -> Fut + Send + 'static,
-    Fut: Future + 'static,
-    Fut::Output: Send + 'static,
-{
-    Box::new(move || -> LocalTask {
-        let mut make = Some(make);
-        let mut fut: Option<Pin<Box<Fut>>> = None;
-        let mut tx = Some(tx);
-        // The job runs under the caller's scope: an activation of it in this kernel's tree.
-        let mut activation = caller.map(cancel::Activation::new);
-        Box::pin(std::future::poll_fn(move |cx| {
-            if tx.as_ref().is_none_or(Sender::is_closed) {
-                return Poll::Ready(()); // the submitter is gone
-            }
-            let _entered = activation.as_mut().map(cancel::Activation::enter);
-            let polled = info.run_as(|| {
-                let _timer = crate::monitor::PollTimer::start(Some(&info));
-                catch_unwind(AssertUnwindSafe(|| {
-                    let f = fut.get_or_insert_with(|| Box::pin(make.take().expect("made once")()));
-                    f.as_mut().poll(cx)
-                }))
-            });
-            let out = match polled {
-                Ok(Poll::Pending) => return Poll::Pending,
-                Ok(Poll::Ready(v)) => Ok(v),
-                Err(p) => Err(p),
-            };
-            fut = None;
-            if let Some(tx) = tx.take() {
-                let _ = tx.send(out);
-            }
-            Poll::Ready(())
-        }))
-    })
 }

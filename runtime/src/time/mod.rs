@@ -15,7 +15,7 @@ use std::time::Duration;
 
 pub use std::time::Instant;
 
-mod timers;
+pub(crate) mod timers;
 
 pub(crate) use timers::{Key, TimerKey, Timers};
 
