@@ -31,20 +31,13 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 impl<S: OwnedRead + OwnedWrite + 'static> rt::Read for Compat<S> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, mut buf: ReadBufCursor<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if buf.remaining() == 0 {
-            return Poll::Ready(Ok(()));
-        }
-        let avail = ready!(this.poll_fill(cx))?;
-        let n = avail.len().min(buf.remaining());
-        buf.put_slice(&avail[..n]);
-        this.consume(n);
-        Poll::Ready(Ok(()))
+        let room = buf.remaining();
+        self.get_mut().poll_read_with(cx, room, |bytes| buf.put_slice(bytes)).map_ok(drop)
     }
 }
 

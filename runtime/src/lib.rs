@@ -45,6 +45,7 @@ pub mod sync;
 pub mod task;
 pub mod thread;
 mod time;
+mod write_all;
 
 pub use buf::{DEFAULT_READ_CHUNK, IoBuf, IoBufMut};
 pub use builder::{Builder, RuntimeStats, run, stats};

@@ -63,13 +63,13 @@ pub(crate) struct Op<T: OpData> {
 
 impl<T: OpData> Op<T> {
     pub fn new(data: T) -> Op<T> {
-        Op {
-            data: Some(Box::new(data)),
-            state: State::Start,
-            cancellable: true,
-            park: OpPark::new(),
-            _not_send: PhantomData,
-        }
+        Op::from_box(Box::new(data))
+    }
+
+    /// An op whose data already has its heap home: resubmitting the data an op handed back
+    /// reuses that block instead of allocating another.
+    pub fn from_box(data: Box<T>) -> Op<T> {
+        Op { data: Some(data), state: State::Start, cancellable: true, park: OpPark::new(), _not_send: PhantomData }
     }
 
     /// An op that ignores cancel scopes (used for `close`, which must happen even when cancelled).

@@ -173,12 +173,23 @@ impl<S: OwnedRead + OwnedWrite + 'static> Compat<S> {
     /// Copies buffered bytes into `dst` (reading first if none); `Ok(0)` is end of stream.
     #[cfg_attr(not(feature = "futures-io"), allow(dead_code))]
     pub(crate) fn poll_read_into(&mut self, cx: &mut Context<'_>, dst: &mut [u8]) -> Poll<io::Result<usize>> {
-        if dst.is_empty() {
+        self.poll_read_with(cx, dst.len(), |bytes| dst[..bytes.len()].copy_from_slice(bytes))
+    }
+
+    /// Hands `put` up to `room` buffered bytes (reading first if none are buffered) and consumes
+    /// them; the one read path behind every trait's `poll_read`, whatever its buffer type.
+    pub(crate) fn poll_read_with(
+        &mut self,
+        cx: &mut Context<'_>,
+        room: usize,
+        put: impl FnOnce(&[u8]),
+    ) -> Poll<io::Result<usize>> {
+        if room == 0 {
             return Poll::Ready(Ok(0));
         }
         let avail = ready!(self.poll_fill(cx))?;
-        let n = avail.len().min(dst.len());
-        dst[..n].copy_from_slice(&avail[..n]);
+        let n = avail.len().min(room);
+        put(&avail[..n]);
         self.consume(n);
         Poll::Ready(Ok(n))
     }

@@ -4,20 +4,13 @@ use super::Compat;
 use quartet_runtime::io::{OwnedRead, OwnedWrite};
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use tokio::io::ReadBuf;
 
 impl<S: OwnedRead + OwnedWrite + 'static> tokio::io::AsyncRead for Compat<S> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if buf.remaining() == 0 {
-            return Poll::Ready(Ok(()));
-        }
-        let avail = ready!(this.poll_fill(cx))?;
-        let n = avail.len().min(buf.remaining());
-        buf.put_slice(&avail[..n]);
-        this.consume(n);
-        Poll::Ready(Ok(()))
+        let room = buf.remaining();
+        self.get_mut().poll_read_with(cx, room, |bytes| buf.put_slice(bytes)).map_ok(drop)
     }
 }
 

@@ -377,7 +377,7 @@ impl File {
                 }
                 continue;
             }
-            let (res, d) = Op::new(*data).await;
+            let (res, d) = Op::from_box(data).await;
             data = d;
             match res {
                 Ok(0) => return (Err(io::Error::from(io::ErrorKind::WriteZero).into()), data.buf),

@@ -102,3 +102,16 @@ pub(crate) const MAX_IO_LEN: u32 = 0x7fff_f000;
 pub(crate) fn clamp(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX).min(MAX_IO_LEN)
 }
+
+impl<B: IoBuf> crate::write_all::CursorWrite for Send<B> {
+    type Buf = B;
+    fn buf(&self) -> &B {
+        &self.buf
+    }
+    fn offset(&mut self) -> &mut usize {
+        &mut self.offset
+    }
+    fn into_buf(self) -> B {
+        self.buf
+    }
+}

@@ -6,7 +6,7 @@ use crate::buf::{IoBuf, IoBufMut, read_region};
 use crate::error::OpError;
 use crate::fd::SharedFd;
 use crate::op::Op;
-use std::io;
+use crate::write_all::write_all;
 use std::net::Shutdown;
 
 pub(crate) async fn recv<B: IoBufMut>(fd: &SharedFd, mut buf: B) -> (Result<usize, OpError>, B) {
@@ -30,22 +30,7 @@ pub(crate) async fn send<B: IoBuf>(fd: &SharedFd, buf: B) -> (Result<usize, OpEr
 }
 
 pub(crate) async fn send_all<B: IoBuf>(fd: &SharedFd, buf: B) -> (Result<(), OpError>, B) {
-    let total = buf.bytes_init();
-    let mut data = Box::new(ops::Send { fd: fd.clone(), buf, offset: 0 });
-    while data.offset < total {
-        let (res, d) = Op::new(*data).await;
-        data = d;
-        match res {
-            Ok(0) => return (Err(io::Error::from(io::ErrorKind::WriteZero).into()), data.buf),
-            Ok(n) => data.offset += n as usize,
-            Err(OpError::Cancelled(c)) if data.offset > 0 => {
-                let msg = format!("send_all interrupted after {} of {total} bytes: {c}", data.offset);
-                return (Err(io::Error::new(io::ErrorKind::Interrupted, msg).into()), data.buf);
-            }
-            Err(e) => return (Err(e), data.buf),
-        }
-    }
-    (Ok(()), data.buf)
+    write_all(ops::Send { fd: fd.clone(), buf, offset: 0 }, "send_all").await
 }
 
 pub(crate) async fn shutdown(fd: &SharedFd, how: Shutdown) -> Result<(), OpError> {

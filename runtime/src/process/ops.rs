@@ -52,3 +52,16 @@ unsafe impl<B: IoBuf> OpData for PipeWrite<B> {
         opcode::Write::new(types::Fd(self.fd.raw()), ptr, clamp(self.buf.bytes_init() - off)).offset(u64::MAX).build()
     }
 }
+
+impl<B: IoBuf> crate::write_all::CursorWrite for PipeWrite<B> {
+    type Buf = B;
+    fn buf(&self) -> &B {
+        &self.buf
+    }
+    fn offset(&mut self) -> &mut usize {
+        &mut self.offset
+    }
+    fn into_buf(self) -> B {
+        self.buf
+    }
+}

@@ -210,22 +210,7 @@ impl PipeWriter {
     /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
     /// ```
     pub async fn write_all<B: IoBuf>(&self, buf: B) -> (Result<(), OpError>, B) {
-        let total = buf.bytes_init();
-        let mut data = Box::new(PipeWrite { fd: self.fd.clone(), buf, offset: 0 });
-        while data.offset < total {
-            let (res, d) = Op::new(*data).await;
-            data = d;
-            match res {
-                Ok(0) => return (Err(io::Error::from(io::ErrorKind::WriteZero).into()), data.buf),
-                Ok(n) => data.offset += n as usize,
-                Err(OpError::Cancelled(c)) if data.offset > 0 => {
-                    let msg = format!("write_all interrupted after {} of {total} bytes: {c}", data.offset);
-                    return (Err(io::Error::new(io::ErrorKind::Interrupted, msg).into()), data.buf);
-                }
-                Err(e) => return (Err(e), data.buf),
-            }
-        }
-        (Ok(()), data.buf)
+        crate::write_all::write_all(PipeWrite { fd: self.fd.clone(), buf, offset: 0 }, "write_all").await
     }
 
     /// Turns this end into a child's stdout or stderr. Fails with `ResourceBusy` if a write on it
