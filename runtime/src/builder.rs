@@ -28,6 +28,7 @@ pub struct Builder {
     thread_limit: usize,
     monitor: crate::monitor::Config,
     optional_opcodes: bool,
+    buf_pool: crate::net::BufPoolConfig,
 }
 
 impl Default for Builder {
@@ -51,6 +52,7 @@ impl Builder {
             thread_limit: crate::thread::DEFAULT_THREAD_LIMIT,
             monitor: Default::default(),
             optional_opcodes: true,
+            buf_pool: Default::default(),
         }
     }
 
@@ -160,6 +162,22 @@ impl Builder {
         self
     }
 
+    /// The shape of the provided-buffer pool that [`PooledReceiver`](crate::net::PooledReceiver)s
+    /// receive into (default: 256 buffers of 16 KiB, allocated on first use). See
+    /// [`BufPoolConfig`](crate::net::BufPoolConfig).
+    ///
+    /// # Examples
+    /// ```
+    /// use quartet_runtime::net::BufPoolConfig;
+    /// let b = quartet_runtime::Builder::new().buf_pool(BufPoolConfig::new(2048, 4096)?);
+    /// b.run(async {})?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn buf_pool(mut self, config: crate::net::BufPoolConfig) -> Builder {
+        self.buf_pool = config;
+        self
+    }
+
     /// Creates the ring, drives `fut` to completion, shuts down (H4), and returns its output.
     ///
     /// A panic in `fut` is resumed after shutdown.
@@ -189,6 +207,7 @@ impl Builder {
         let remote = RemoteQueue::new(eventfd);
         let mut driver = Driver::new(self.entries, self.flags, wake_fd)?;
         driver.opcodes.set_optional(self.optional_opcodes);
+        driver.set_buf_pool(self.buf_pool);
         let id = next_id();
         let threads =
             crate::thread::local::Local::new(id, crate::thread::system_waker(id, remote.clone()), self.thread_limit);

@@ -12,10 +12,15 @@
 //! Completions are routed by `user_data` to exactly the op that waits for them; internal ops use
 //! the band with bit 63 set and unknown completions are ignored (H6).
 
+mod buf_ring;
 mod closes;
+mod multishot;
 mod probe;
 mod slab;
 
+pub(crate) use buf_ring::Pool;
+pub use buf_ring::{BufPoolConfig, BufPoolError, BufPoolStats};
+pub(crate) use multishot::{RecvEvent, RecvState, Shared as SharedRecv};
 pub(crate) use probe::Opcodes;
 pub use probe::{Mode, SetupFlags};
 pub(crate) use slab::{Cleanup, Lifecycle, OpKey};
@@ -71,6 +76,8 @@ pub(crate) struct Driver {
     // Field order matters: the ring is dropped (closed) before the slab frees anything (H4).
     ring: IoUring,
     ops: Slab,
+    /// The provided-buffer pool and the armed pooled receives (after `ring`: B3).
+    bufs: multishot::Bufs,
     backlog: VecDeque<squeue::Entry>,
     cancels: VecDeque<CancelTarget>,
     closes: Closes,
@@ -99,6 +106,7 @@ impl Driver {
         Ok(Driver {
             ring,
             ops: Slab::new(),
+            bufs: Default::default(),
             backlog: VecDeque::new(),
             cancels: VecDeque::new(),
             closes: Closes::new(),
@@ -413,6 +421,7 @@ impl Driver {
                 self.wake_armed = false;
                 self.wake_fired = true;
             }
+            _ if ud & multishot::MULTI == multishot::MULTI => self.deliver_recv(ud, res, flags, wakers),
             _ if io_uring::cqueue::more(flags) => {} // not final: single-shot ops never see this
             _ => match self.ops.complete(ud, res, flags) {
                 Completion::Wake(Some(w)) => wakers.push(w),
@@ -454,6 +463,7 @@ impl Driver {
         let mut report = ShutdownReport { in_flight: self.ops.in_flight() + self.internal_in_flight, leaked: 0 };
         if report.in_flight > 0 {
             report.leaked = self.ops.leak_all();
+            self.bufs.leak();
             if self.wake_armed {
                 // The kernel may still write the wake buffer: never free it.
                 std::mem::forget(std::mem::replace(&mut self.wake_buf, Box::new(0)));
@@ -471,6 +481,7 @@ impl Drop for Driver {
             // No drain ran (a panic escaped the kernel before shutdown): the kernel may still use
             // any in-flight op's memory, so leak it rather than free it (H4). The ring closes next.
             self.ops.leak_all();
+            self.bufs.leak();
             std::mem::forget(std::mem::replace(&mut self.wake_buf, Box::new(0)));
             // fds queued for a ring close were given up by their owners and no op refers to them
             // (an op's fd owner lives in its data, leaked above): close them now, and make later

@@ -307,6 +307,11 @@ pub struct TcpStream {
 }
 
 impl TcpStream {
+    /// The socket, for `PooledReceiver` (net/pooled.rs).
+    pub(crate) fn shared_fd(&self) -> &SharedFd {
+        &self.fd
+    }
+
     /// Connects to `addr`.
     ///
     /// # Cancellation

@@ -101,6 +101,11 @@ pub struct UnixStream {
 }
 
 impl UnixStream {
+    /// The socket, for `PooledReceiver` (net/pooled.rs).
+    pub(crate) fn shared_fd(&self) -> &SharedFd {
+        &self.fd
+    }
+
     /// Connects to the socket at `path`.
     ///
     /// # Cancellation
