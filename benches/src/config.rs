@@ -17,6 +17,8 @@ pub struct Config {
     pub only: Vec<String>,
     /// Connections of the throughput echo test.
     pub echo_conns: usize,
+    /// Connections of the many-connections echo row (64 B messages).
+    pub echo_conns_many: usize,
     /// Message sizes in bytes.
     pub echo_sizes: Vec<usize>,
     /// Warm-up before the measured window.
@@ -96,6 +98,7 @@ impl Config {
             runs: 5,
             only: Vec::new(),
             echo_conns: 100,
+            echo_conns_many: 1000,
             echo_sizes: vec![64, 1024, 16 * 1024],
             echo_warmup: Duration::from_millis(500),
             echo_secs: Duration::from_secs(2),
@@ -149,6 +152,7 @@ impl Config {
             "runs" => self.runs = n()?,
             "only" => self.only = v.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
             "echo_conns" => self.echo_conns = n()?,
+            "echo_conns_many" => self.echo_conns_many = n()?,
             "echo_sizes" => {
                 self.echo_sizes =
                     v.split(',').map(|s| s.parse::<usize>().map_err(|e| e.to_string())).collect::<Result<_, _>>()?
@@ -219,6 +223,7 @@ const KEYS: &[&str] = &[
     "runs",
     "only",
     "echo_conns",
+    "echo_conns_many",
     "echo_sizes",
     "echo_warmup_ms",
     "echo_ms",

@@ -135,6 +135,47 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
             ],
         });
     }
+    {
+        // Many connections, small messages: where a 64 KiB buffer pinned per connection and the
+        // per-op overhead show. Peers: quartet's pooled receives, and the raw loop tuned with
+        // multishot recv, provided buffers and fixed files (`raw-tuned`).
+        let conns = cfg.echo_conns_many;
+        let id = format!("echo-tput-64-{conns}c");
+        let p = Params::default()
+            .with("size", 64)
+            .with("conns", conns)
+            .with("warmup_ms", cfg.echo_warmup.as_millis())
+            .with("window_ms", cfg.echo_secs.as_millis());
+        let t = format!("TCP echo, {conns} conns, 64 B");
+        v.push(Plan {
+            id: id.clone(),
+            peers: vec!["quartet", "quartet-pooled", "raw", "raw-tuned", "tokio-ct"],
+            run: Box::new(move |peer| echo::run(peer, "echo-tput", &p)),
+            rows: vec![
+                row(
+                    &format!("{id}-cpu"),
+                    format!("{t}: server CPU per message"),
+                    "cpu_ns_per_msg",
+                    "ns",
+                    false,
+                    vec![
+                        le(Vs::Peer("raw-tuned"), 1.05),
+                        le(Vs::Peer("tokio-ct"), 0.9),
+                        info(Vs::Peer("quartet-pooled")),
+                        info(Vs::Peer("raw")),
+                    ],
+                ),
+                row(
+                    &format!("{id}-msgs"),
+                    format!("{t}: throughput"),
+                    "msgs_per_s",
+                    "msgs/s",
+                    true,
+                    vec![info(Vs::Peer("tokio-ct")), info(Vs::Peer("raw-tuned"))],
+                ),
+            ],
+        });
+    }
     for &size in &cfg.echo_sizes {
         let id = format!("echo-lat-{size}");
         let p = Params::default().with("size", size).with("rtts", cfg.lat_rtts);

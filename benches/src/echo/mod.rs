@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod raw;
+pub mod raw_tuned;
 pub mod servers;
 
 use crate::child::{self, Metrics, Params};

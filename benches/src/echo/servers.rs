@@ -32,7 +32,9 @@ pub fn serve(peer: &str) -> Result<(), String> {
         }
         "monoio" => monoio_server(),
         "compio" => compio_server(),
+        "quartet-pooled" => quartet_pooled_server(),
         "raw" => super::raw::serve(announce),
+        "raw-tuned" => super::raw_tuned::serve(announce),
         other => Err(format!("no echo server for {other:?}")),
     }
 }
@@ -58,6 +60,45 @@ fn quartet_server() -> Result<(), String> {
     }
 
     let out = quartet::run(async {
+        let listener = TcpListener::bind(loopback()).map_err(|e| e.to_string())?;
+        announce(listener.local_addr().map_err(|e| e.to_string())?);
+        quartet::nursery(async |n| {
+            loop {
+                let (stream, _) = listener.accept().await?;
+                n.spawn(async move {
+                    let _ = conn(stream).await;
+                    Ok::<_, Cancelled>(())
+                })?;
+            }
+            #[allow(unreachable_code)]
+            Ok::<(), quartet::BoxError>(())
+        })
+        .await
+        .map_err(|e| e.to_string())
+    });
+    out.map_err(|e| e.to_string())?
+}
+
+/// The quartet server receiving with `PooledReceiver` (a multishot recv into the runtime's
+/// provided-buffer pool, the same shape as `raw-tuned`'s) and sending each lent buffer back as it
+/// is: no buffer is pinned per idle connection, and none is copied.
+fn quartet_pooled_server() -> Result<(), String> {
+    use quartet::net::{BufPoolConfig, PooledReceiver, TcpListener, TcpStream};
+    use quartet::{BoxError, Cancelled};
+
+    async fn conn(stream: TcpStream) -> Result<(), BoxError> {
+        stream.set_nodelay(true)?;
+        let rx = PooledReceiver::new(&stream)?;
+        while let Some(buf) = rx.recv().await? {
+            let (r, _) = stream.send_all(buf).await;
+            r?;
+        }
+        Ok(())
+    }
+
+    let pool =
+        BufPoolConfig::new(super::raw_tuned::BUFFERS.into(), super::raw_tuned::BUF_SIZE).map_err(|e| e.to_string())?;
+    let out = quartet::Builder::new().buf_pool(pool).run(async {
         let listener = TcpListener::bind(loopback()).map_err(|e| e.to_string())?;
         announce(listener.local_addr().map_err(|e| e.to_string())?);
         quartet::nursery(async |n| {
