@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # User-space instructions per echo message of each server, counted by callgrind (stable on a
 # noisy machine, unlike time). Usage: benches/profile.sh [SIZE] [PEERS...]
-# Default: 64-byte messages, peers quartet raw tokio-ct monoio compio.
+# Default: 64-byte messages, peers quartet raw tokio-ct monoio compio; QB_CONNS=1000 for the
+# many-connections row (peers quartet-pooled and raw-tuned too).
 # Each server runs under callgrind pinned to core 0; the bench client (core 1) drives 100
 # connections for a first window (discarded: startup, accept), then for a second window whose
 # instruction count is divided by the round trips the client completed in it.
@@ -19,9 +20,9 @@ for peer in "${peers[@]}"; do
     vg=$!
     for _ in $(seq 100); do grep -q PORT "$out/$peer.port" 2>/dev/null && break; sleep 0.1; done
     port=$(awk '/PORT/{print $2}' "$out/$peer.port")
-    "$bin" once echo-tput "$peer" port="$port" pid="$vg" size="$size" conns=100 warmup_ms=0 window_ms=1500 >/dev/null
+    "$bin" once echo-tput "$peer" port="$port" pid="$vg" size="$size" conns="${QB_CONNS:-100}" warmup_ms=0 window_ms=1500 >/dev/null
     callgrind_control -d "$vg" >/dev/null
-    res=$("$bin" once echo-tput "$peer" port="$port" pid="$vg" size="$size" conns=100 warmup_ms=200 window_ms=3000)
+    res=$("$bin" once echo-tput "$peer" port="$port" pid="$vg" size="$size" conns="${QB_CONNS:-100}" warmup_ms=200 window_ms=3000)
     callgrind_control -d "$vg" >/dev/null
     sleep 0.5
     kill -9 "$vg" 2>/dev/null || true

@@ -49,7 +49,8 @@ pub(crate) enum RecvEvent {
 #[derive(Debug, Default)]
 pub(crate) struct RecvState {
     pub queue: VecDeque<RecvEvent>,
-    pub waker: Option<Waker>,
+    /// The tasks waiting in `recv()` (usually one; two tasks may share a receiver).
+    pub wakers: Vec<Waker>,
     /// The `user_data` of the armed recv (M1).
     pub armed: Option<u64>,
     /// The receiver was dropped: late buffers go back to the ring (M3).
@@ -205,9 +206,7 @@ impl Driver {
         if last {
             st.armed = None;
         }
-        if let Some(w) = st.waker.take() {
-            wakers.push(w);
-        }
+        wakers.extend(st.wakers.drain(..));
         drop(st);
         if last {
             let entry = slot.entry.take();

@@ -149,7 +149,7 @@ impl Drop for PooledReceiver {
     fn drop(&mut self) {
         let mut st = self.state.borrow_mut();
         st.closed = true;
-        st.waker = None;
+        st.wakers.clear();
         let armed = st.armed;
         let queued: Vec<RecvEvent> = st.queue.drain(..).collect();
         drop(st);
@@ -200,8 +200,8 @@ impl Future for RecvPooled<'_> {
         if let Err(c) = this.park.park(cx) {
             return Poll::Ready(Err(c.into()));
         }
-        if !st.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            st.waker = Some(cx.waker().clone());
+        if !st.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            st.wakers.push(cx.waker().clone());
         }
         if st.armed.is_some() {
             return Poll::Pending;
