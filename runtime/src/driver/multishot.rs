@@ -206,7 +206,7 @@ impl Driver {
         if last {
             st.armed = None;
         }
-        wakers.extend(st.wakers.drain(..));
+        wakers.append(&mut st.wakers);
         drop(st);
         if last {
             let entry = slot.entry.take();
