@@ -335,7 +335,13 @@ impl Pool {
         self.lent.set(self.lent.get() - 1);
         self.put(bid);
         self.publish();
-        let waiting = std::mem::take(&mut *self.waiters.borrow_mut());
+        let waiting = {
+            let mut w = self.waiters.borrow_mut();
+            if w.is_empty() {
+                return;
+            }
+            std::mem::take(&mut *w)
+        };
         match wakers {
             Some(w) => w.extend(waiting),
             None => waiting.into_iter().for_each(Waker::wake),
