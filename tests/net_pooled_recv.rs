@@ -223,6 +223,65 @@ fn a_lent_buffer_outlives_its_runtime_soundly() {
 }
 
 #[test]
+fn two_tasks_waiting_on_one_receiver_are_both_served() {
+    run_with_pool(4, 64, true, async {
+        let (client, server) = tcp_pair().await.unwrap();
+        let rx = PooledReceiver::new(&server).unwrap();
+        let got = std::cell::RefCell::new(Vec::new());
+        nursery(async |n| {
+            for _ in 0..2 {
+                n.spawn(async {
+                    let b = rx.recv().await?.expect("data");
+                    got.borrow_mut().extend_from_slice(&b);
+                    Ok::<_, OpError>(())
+                })?;
+            }
+            // Both children wait on the receiver before any byte arrives.
+            until(|| buf_pool_stats().unwrap().armed == 1).await;
+            // One message at a time, so that each is taken by one of the two waiters.
+            for (i, msg) in [b"one", b"two"].into_iter().enumerate() {
+                let (r, _) = client.send_all(msg.to_vec()).await;
+                r?;
+                until(|| got.borrow().len() == 3 * (i + 1)).await;
+            }
+            Ok::<_, BoxError>(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(&got.borrow()[..], b"onetwo");
+    });
+}
+
+#[test]
+fn a_lent_buffer_and_an_armed_receiver_outlive_an_unclean_shutdown() {
+    // A zero drain bound leaves the armed recv in the kernel: the driver leaks the pool rather
+    // than free memory the kernel may select (B3); what the program kept stays usable.
+    let cfg = BufPoolConfig::new(4, 64).unwrap();
+    let kept = watchdog(Duration::from_secs(60), || {
+        Builder::new()
+            .buf_pool(cfg)
+            .shutdown_drain(Duration::ZERO)
+            .run(async {
+                let (client, server) = tcp_pair().await.unwrap();
+                let rx = PooledReceiver::new(&server).unwrap();
+                let (r, _) = client.send_all(b"first".to_vec()).await;
+                r.unwrap();
+                let b = rx.recv().await.unwrap().expect("data");
+                // The multishot recv stays armed after delivering: it is in the kernel when the
+                // runtime ends.
+                assert_eq!(buf_pool_stats().unwrap().armed, 1);
+                (b, rx, client, server)
+            })
+            .expect("quartet runtime")
+    });
+    let (buf, rx, client, server) = kept;
+    assert_eq!(&buf[..], b"first");
+    drop(buf); // returned to a ring whose runtime is gone
+    drop(rx); // nothing to disarm: the runtime is gone
+    drop((client, server));
+}
+
+#[test]
 fn outside_a_runtime_a_receiver_cannot_be_made() {
     let s = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let c = std::net::TcpStream::connect(s.local_addr().unwrap()).unwrap();
