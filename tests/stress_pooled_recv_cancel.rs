@@ -30,7 +30,7 @@ fn bump(c: &Cell<u64>) {
 
 /// `Ok(None)`: the wait was cancelled. `Ok(Some(None))`: end of stream.
 async fn recv_with_random_deadline(
-    rx: &PooledReceiver,
+    rx: &PooledReceiver<'_>,
     rng: &mut Lcg,
     counts: &Counts,
 ) -> Result<Option<Option<PooledBuf>>, OpError> {

@@ -16,7 +16,9 @@
 //! after the bytes already queued, so order is kept. End of stream is sticky.
 //!
 //! Dropping the receiver cancels its armed recv and returns its queued buffers to the pool: like
-//! dropping a `BufReader`, it discards bytes it had received but not handed out.
+//! dropping a `BufReader`, it discards bytes it had received but not handed out. The receiver
+//! borrows its stream, so the stream outlives it and `close().await` (which waits for every
+//! holder of the socket) cannot be called while it lives.
 //!
 //! # Threads
 //! `PooledReceiver` and `PooledBuf` are `!Send`: returning a buffer writes the ring's tail, which
@@ -94,26 +96,38 @@ mod sealed {
 ///     Ok(())
 /// }
 /// ```
-pub struct PooledReceiver {
-    fd: SharedFd,
+/// The receiver borrows its stream: closing the stream while it lives does not compile (the
+/// close would wait for the receiver's hold on the socket forever).
+/// ```compile_fail
+/// use quartet_runtime::net::{PooledReceiver, TcpStream};
+/// async fn close_too_early(stream: TcpStream) {
+///     let rx = PooledReceiver::new(&stream).unwrap();
+///     stream.close().await.unwrap(); // error: `stream` is borrowed by `rx`
+///     drop(rx);
+/// }
+/// ```
+pub struct PooledReceiver<'s> {
+    /// Borrowed, so the stream cannot be closed or dropped while the receiver lives (`close`
+    /// would wait forever for this holder); each armed recv holds its own clone (H5).
+    fd: &'s SharedFd,
     pool: Rc<Pool>,
     state: SharedRecv,
     core: u64,
 }
 
-impl fmt::Debug for PooledReceiver {
+impl fmt::Debug for PooledReceiver<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let st = self.state.borrow();
         f.debug_struct("PooledReceiver").field("fd", &self.fd.raw()).field("queued", &st.queue.len()).finish()
     }
 }
 
-impl PooledReceiver {
+impl<'s> PooledReceiver<'s> {
     /// A receiver for `stream`. Nothing is submitted until the first [`recv`](Self::recv).
     ///
     /// # Errors
     /// [`PoolUnavailable`]: outside a runtime, or the kernel has no provided-buffer rings.
-    pub fn new<S: PooledSource>(stream: &S) -> Result<PooledReceiver, PoolUnavailable> {
+    pub fn new<S: PooledSource>(stream: &'s S) -> Result<PooledReceiver<'s>, PoolUnavailable> {
         let made = with_core(|c| (c.id, c.driver.borrow_mut().buf_pool()));
         let (core, pool) = made.ok_or(PoolUnavailable::NoRuntime)?;
         let pool = pool.map_err(
@@ -121,7 +135,7 @@ impl PooledReceiver {
                 if registering { PoolUnavailable::Register(e) } else { PoolUnavailable::Alloc(e) }
             },
         )?;
-        Ok(PooledReceiver { fd: stream.shared_fd().clone(), pool, state: Rc::default(), core })
+        Ok(PooledReceiver { fd: stream.shared_fd(), pool, state: Rc::default(), core })
     }
 
     /// Receives the next bytes: `Some(buf)` with at least one byte, or `None` at end of stream.
@@ -140,12 +154,12 @@ impl PooledReceiver {
     /// } // `buf` is back in the pool here
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
-    pub fn recv(&self) -> RecvPooled<'_> {
+    pub fn recv(&self) -> RecvPooled<'_, 's> {
         RecvPooled { rx: self, park: Park::new(), started: false }
     }
 }
 
-impl Drop for PooledReceiver {
+impl Drop for PooledReceiver<'_> {
     fn drop(&mut self) {
         let mut st = self.state.borrow_mut();
         st.closed = true;
@@ -173,13 +187,13 @@ impl Drop for PooledReceiver {
 /// The future of [`PooledReceiver::recv`].
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
-pub struct RecvPooled<'a> {
-    rx: &'a PooledReceiver,
+pub struct RecvPooled<'a, 's> {
+    rx: &'a PooledReceiver<'s>,
     park: Park,
     started: bool,
 }
 
-impl Future for RecvPooled<'_> {
+impl Future for RecvPooled<'_, '_> {
     type Output = Result<Option<PooledBuf>, OpError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -214,7 +228,7 @@ impl Future for RecvPooled<'_> {
         drop(st);
         let armed = with_core(|c| {
             if c.id == rx.core {
-                c.driver.borrow_mut().arm_recv(&rx.fd, &rx.state, &rx.pool);
+                c.driver.borrow_mut().arm_recv(rx.fd, &rx.state, &rx.pool);
             }
             c.id == rx.core
         });
@@ -258,6 +272,16 @@ fn take_front(st: &mut RecvState, pool: &Rc<Pool>) -> Option<Result<Option<Poole
 /// let owned: Vec<u8> = buf.to_vec(); // keep the bytes, give the buffer back
 /// drop(buf);
 /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+/// ```
+/// A lent buffer cannot be sent to another thread:
+/// ```compile_fail
+/// fn on_another_thread<T: Send + 'static>(t: T) {
+///     std::thread::spawn(move || drop(t));
+/// }
+/// async fn hand_off(rx: &quartet_runtime::net::PooledReceiver<'_>) {
+///     let buf = rx.recv().await.unwrap().unwrap();
+///     on_another_thread(buf); // error: `PooledBuf` cannot be sent between threads
+/// }
 /// ```
 pub struct PooledBuf {
     pool: Rc<Pool>,
