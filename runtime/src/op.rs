@@ -101,12 +101,12 @@ impl<T: OpData> Future for Op<T> {
                 }
                 let submitted = with_core(|core| {
                     let entry = data.sqe();
-                    // SAFETY: the SQE points only into `*data` (OpData contract), a heap box that
-                    // is not moved or freed until the final completion: `Op` keeps it, and `Drop`
-                    // hands it to the driver while the op is still in flight. `Op` is `!Send`, so
-                    // that `Drop` runs on this thread: while this runtime lives it finds the
-                    // runtime here; once it is gone, its shutdown drained the op or it is marked
-                    // unclean and the data is leaked.
+                    // `Op` keeps the box, and `Drop` hands it to the driver while the op is still in
+                    // flight; `Op` is `!Send`, so that `Drop` runs on this thread: while this runtime
+                    // lives it finds the runtime here; once it is gone, its shutdown drained the op
+                    // or it is marked unclean and the data is leaked.
+                    // SAFETY: so the SQE, which points only into `*data` (OpData contract), a heap
+                    // box, stays valid: the box is not moved or freed until the final completion.
                     let key = unsafe { core.driver.borrow_mut().submit(entry, cx.waker()) };
                     (core.id, key)
                 });
