@@ -74,8 +74,8 @@ pub mod net;
 pub use quartet_nursery::*;
 pub use quartet_runtime::thread::{CapacityLimiter, from_thread, from_thread_sync, to_thread};
 pub use quartet_runtime::{
-    Builder, Cancelled, Error, Instant, Interval, IoBuf, IoBufMut, MissedTickBehavior, Mode, OpError, Reason,
-    RuntimeStats, SetupFlags, Sleep, Unavailable, checkpoint, find_cancelled, fs, interval, interval_at,
+    Builder, Cancelled, Error, Instant, Interval, IoBuf, IoBufMut, MissedTickBehavior, Mode, OpError, PartialWrite,
+    Reason, RuntimeStats, SetupFlags, Sleep, Unavailable, checkpoint, find_cancelled, fs, interval, interval_at,
     is_cancellation, monitor, nop, process, run, signal, sleep, sleep_until, stats, task, thread, yield_now,
 };
 

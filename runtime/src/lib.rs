@@ -50,7 +50,9 @@ mod write_all;
 pub use buf::{DEFAULT_READ_CHUNK, IoBuf, IoBufMut};
 pub use builder::{Builder, RuntimeStats, run, stats};
 pub use driver::{DriverStats, Mode, SetupFlags};
-pub use error::{Cancelled, Error, OpError, Reason, TooSlow, Unavailable, find_cancelled, is_cancellation};
+pub use error::{
+    Cancelled, Error, OpError, PartialWrite, Reason, TooSlow, Unavailable, find_cancelled, is_cancellation,
+};
 pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
 #[doc(hidden)]
 pub use kernel::remote::{RemoteQueue, Unpark};
