@@ -76,7 +76,8 @@ pub use quartet_runtime::thread::{CapacityLimiter, from_thread, from_thread_sync
 pub use quartet_runtime::{
     Builder, Cancelled, Error, Instant, Interval, IoBuf, IoBufMut, MissedTickBehavior, Mode, OpError, Reason,
     RuntimeStats, SetupFlags, Sleep, Unavailable, checkpoint, find_cancelled, fs, interval, interval_at,
-    is_cancellation, monitor, nop, process, run, signal, sleep, sleep_until, stats, task, thread, yield_now,
+    is_cancellation, monitor, nop, now, process, run, signal, sleep, sleep_until, stats, task, testing, thread,
+    yield_now,
 };
 
 /// Buffered I/O on owned buffers, `copy`/`copy_bidirectional`, and the adapters to the
