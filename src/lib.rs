@@ -85,5 +85,10 @@ pub use quartet_runtime::{
 /// `hyper` of this crate turn the adapters on).
 pub use quartet_io as io;
 
+/// `#[quartet::main]` and `#[quartet::test(mock_clock, explore = N, seed = S)]` (feature `macros`,
+/// on by default).
+#[cfg(feature = "macros")]
+pub use quartet_macros::{main, test};
+
 /// The runtime crate, for lower-level pieces (the cancel stack, ready queues, the loom shim).
 pub use quartet_runtime as runtime;
