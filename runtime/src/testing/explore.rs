@@ -132,7 +132,6 @@ impl Explore {
     /// The [`Failure`] of that run.
     ///
     /// ```
-    /// use quartet_runtime::testing::Explore;
     /// use quartet_runtime::testing::{Explore, seed};
     /// let r = Explore::new(1).replay(7, || async { assert_eq!(seed(), Some(7)) });
     /// assert!(r.is_ok());
