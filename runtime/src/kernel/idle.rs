@@ -33,7 +33,10 @@ use std::time::Duration;
 /// Empty non-blocking passes before the loop counts as idle.
 pub(crate) const EMPTY_PASSES: u32 = 3;
 
-/// One idle turn (the root and system tasks are not woken).
+/// One idle turn (the root and system tasks are not woken). Out of line and cold, so the
+/// normal loop's `turn` stays as small (and as inlined) as without the toolkit.
+#[cold]
+#[inline(never)]
 pub(super) fn turn(core: &Core, wakers: &mut Vec<Waker>) -> io::Result<()> {
     for _ in 0..EMPTY_PASSES {
         if pass(core, wakers, Some(Duration::ZERO))? {
@@ -49,9 +52,8 @@ pub(super) fn turn(core: &Core, wakers: &mut Vec<Waker>) -> io::Result<()> {
         return Ok(());
     }
     // Idle. First those waiting for exactly this moment.
-    let waiters = std::mem::take(&mut *t.idle_waiters.borrow_mut());
+    let waiters = t.take_idle_waiters();
     if !waiters.is_empty() {
-        t.idle_epoch.set(t.idle_epoch.get() + 1);
         for w in waiters {
             w.wake();
         }
@@ -70,7 +72,7 @@ pub(super) fn turn(core: &Core, wakers: &mut Vec<Waker>) -> io::Result<()> {
     // remote wake can end this wait).
     let wait = match &t.clock {
         Some(_) => None,
-        None => core.timers.borrow().next_deadline().map(|d| d.saturating_duration_since(crate::now())),
+        None => core.timers.borrow().next_deadline().map(|d| d.saturating_duration_since(t.now())),
     };
     pass(core, wakers, wait).map(drop)
 }
@@ -90,7 +92,7 @@ fn pass(core: &Core, wakers: &mut Vec<Waker>, wait: Option<Duration>) -> io::Res
 
 /// Fires the timers due at the (possibly virtual) current time and wakes everything collected.
 fn fire(core: &Core, wakers: &mut Vec<Waker>) {
-    core.timers.borrow_mut().fire(crate::now(), wakers, |late| core.monitor.record_lag(late));
+    core.timers.borrow_mut().fire(core.testing.now(), wakers, |late| core.monitor.record_lag(late));
     for w in wakers.drain(..) {
         w.wake();
     }

@@ -77,7 +77,7 @@ fn turn(core: &Core, wakers: &mut Vec<Waker>) -> std::io::Result<()> {
         None
     } else {
         let next = core.timers.borrow().next_deadline();
-        Some(next.map(|d| coarsen(d.saturating_duration_since(crate::now()))))
+        Some(next.map(|d| coarsen(d.saturating_duration_since(core.testing.now()))))
     };
     let turned = core.driver.borrow_mut().turn(wait, wakers);
     drop(core.driver.borrow_mut().take_graveyard());
@@ -86,7 +86,7 @@ fn turn(core: &Core, wakers: &mut Vec<Waker>) -> std::io::Result<()> {
     if remote_fired {
         core.remote.drain(wakers);
     }
-    core.timers.borrow_mut().fire(crate::now(), wakers, |late| core.monitor.record_lag(late));
+    core.timers.borrow_mut().fire(core.testing.now(), wakers, |late| core.monitor.record_lag(late));
     for w in wakers.drain(..) {
         w.wake();
     }

@@ -177,14 +177,17 @@ impl Injector {
     }
 }
 
-/// The op path's hook: with no plan set (the normal case) one branch and nothing else. Returns the
-/// errno to complete the op with, unsubmitted, or `None` to submit `entry` (maybe shortened).
-#[inline]
-pub(crate) fn inject(testing: &super::state::TestState, entry: &mut squeue::Entry) -> Option<i32> {
-    let faults = testing.faults.as_ref()?;
-    match faults.borrow_mut().before_submit(entry) {
-        Decision::Submit => None,
-        Decision::Fail(errno) => Some(errno),
+/// The op path's hook, for when a plan is set (`Op::poll` checks `testing.faults.is_some()`
+/// first: one branch and nothing else in the normal case). Returns the entry to submit (maybe
+/// shortened), or the errno to complete the op with, unsubmitted. Out of line and by value, so
+/// the op path never takes the entry's address.
+#[cold]
+#[inline(never)]
+pub(crate) fn inject(testing: &super::state::TestState, mut entry: squeue::Entry) -> Result<squeue::Entry, i32> {
+    let Some(faults) = &testing.faults else { return Ok(entry) };
+    match faults.borrow_mut().before_submit(&mut entry) {
+        Decision::Submit => Ok(entry),
+        Decision::Fail(errno) => Err(errno),
     }
 }
 

@@ -83,10 +83,7 @@ pub enum TestingError {
 /// ```
 #[inline]
 pub fn now() -> Instant {
-    match with_core(|c| c.testing.clock.as_ref().map(|k| k.now())) {
-        Some(Some(t)) => t,
-        _ => Instant::now(),
-    }
+    with_core(|c| c.testing.now()).unwrap_or_else(Instant::now)
 }
 
 /// Moves the mock clock forward by `by`; timers that become due fire at the next turn of the loop.
@@ -223,16 +220,7 @@ impl Future for WaitAllBlocked {
             _ => {
                 this.epoch = Some(epoch);
                 let waker = cx.waker().clone();
-                let old = with_core(|c| {
-                    let mut w = c.testing.idle_waiters.borrow_mut();
-                    match w.iter_mut().find(|x| x.will_wake(&waker)) {
-                        Some(x) => Some(std::mem::replace(x, waker)),
-                        None => {
-                            w.push(waker);
-                            None
-                        }
-                    }
-                });
+                let old = with_core(|c| c.testing.add_idle_waiter(waker));
                 drop(old); // outside the borrow: a waker's drop may run user code
                 Poll::Pending
             }

@@ -35,6 +35,8 @@ pub(crate) struct Clock {
 }
 
 impl Clock {
+    /// Out of line: the normal loop only ever sees the `None` branch of `TestState::now`.
+    #[inline(never)]
     pub fn now(&self) -> Instant {
         // Cannot overflow: `offset` only grows through `set`, which checks `epoch + offset`.
         self.epoch + self.offset.get()
@@ -66,6 +68,9 @@ pub(crate) struct TestState {
     pub settle: Duration,
     /// Tasks in `wait_all_tasks_blocked`, woken when the loop goes idle.
     pub idle_waiters: RefCell<Vec<Waker>>,
+    /// Whether the kernel's idle turn must go through `kernel/idle.rs`: a mock clock, or idle
+    /// waiters. One flag, so the kernel's check is a single load.
+    idle_path: Cell<bool>,
     /// Bumped each time the idle path wakes `idle_waiters`: how a waiter tells its wake-up from a
     /// spurious poll.
     pub idle_epoch: Cell<u64>,
@@ -88,6 +93,7 @@ impl TestState {
             seed: cfg.seed,
             faults: cfg.faults.clone().map(|p| RefCell::new(Injector::new(p, cfg.seed.unwrap_or(0)))),
             settle: cfg.settle.unwrap_or(DEFAULT_SETTLE),
+            idle_path: Cell::new(cfg.mock_clock),
             idle_waiters: RefCell::new(Vec::new()),
             idle_epoch: Cell::new(0),
         }
@@ -96,7 +102,41 @@ impl TestState {
     /// Whether the idle path has anything to do (a mock clock, or someone waiting for idleness).
     #[inline]
     pub fn wants_idle(&self) -> bool {
-        self.clock.is_some() || !self.idle_waiters.borrow().is_empty()
+        self.idle_path.get()
+    }
+
+    /// Registers (or refreshes) a `wait_all_tasks_blocked` waiter; returns a replaced waker for
+    /// the caller to drop outside the borrow.
+    pub fn add_idle_waiter(&self, waker: Waker) -> Option<Waker> {
+        self.idle_path.set(true);
+        let mut w = self.idle_waiters.borrow_mut();
+        match w.iter_mut().find(|x| x.will_wake(&waker)) {
+            Some(x) => Some(std::mem::replace(x, waker)),
+            None => {
+                w.push(waker);
+                None
+            }
+        }
+    }
+
+    /// Takes the idle waiters (the loop is idle) and starts a new idle epoch.
+    pub fn take_idle_waiters(&self) -> Vec<Waker> {
+        let waiters = std::mem::take(&mut *self.idle_waiters.borrow_mut());
+        if !waiters.is_empty() {
+            self.idle_epoch.set(self.idle_epoch.get() + 1);
+        }
+        self.idle_path.set(self.clock.is_some());
+        waiters
+    }
+
+    /// The current time: virtual under the mock clock, else real. For callers that hold the core
+    /// already (the kernel), saving `crate::now`'s thread-local lookup.
+    #[inline]
+    pub fn now(&self) -> Instant {
+        match &self.clock {
+            Some(k) => k.now(),
+            None => Instant::now(),
+        }
     }
 
     /// Seeded choice of the next ready child among `n` queued (exploration mode only).

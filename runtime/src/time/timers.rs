@@ -57,6 +57,7 @@ impl Timers {
     }
 
     /// Takes every registration due at `now` into `out`, telling `lag` how late each one fired.
+    #[inline(always)] // hot in kernel::turn; also called by the cold idle path (testing)
     pub fn fire(&mut self, now: Instant, out: &mut Vec<Waker>, mut lag: impl FnMut(std::time::Duration)) {
         while let Some(entry) = self.map.first_entry() {
             if entry.key().0 > now {
