@@ -176,3 +176,46 @@ fn wait_all_tasks_blocked_sees_every_child_parked() {
         .unwrap()
         .unwrap();
 }
+
+#[test]
+fn wait_all_tasks_blocked_is_a_cancellation_point() {
+    let r = mock()
+        .run(async {
+            let scope = CancelScope::new();
+            nursery(async |n| {
+                let s = scope.clone();
+                n.spawn(async move {
+                    quartet::yield_now().await;
+                    s.cancel(); // while the other task waits for idleness
+                    Ok::<_, BoxError>(())
+                })?;
+                let waited = scope.run(wait_all_tasks_blocked()).await;
+                Ok::<_, BoxError>(waited.map_err(|e| e.to_string())?)
+            })
+            .await
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(r, None, "the scope caught the cancellation of the wait");
+}
+
+#[test]
+fn deadlines_moved_while_waiting_follow_the_virtual_clock() {
+    let at = mock()
+        .run(async {
+            let scope = CancelScope::with_deadline(now() + Duration::from_secs(5));
+            let t0 = now();
+            let r = scope
+                .run(async {
+                    sleep(Duration::from_secs(1)).await?;
+                    scope.set_deadline(Some(now() + Duration::from_secs(60))); // extend once
+                    sleep(Duration::from_secs(3600)).await?;
+                    Ok::<_, quartet::Cancelled>(())
+                })
+                .await;
+            assert_eq!(r, Ok(None));
+            now() - t0
+        })
+        .unwrap();
+    assert_eq!(at, Duration::from_secs(61));
+}
