@@ -266,3 +266,27 @@ where
         panic!("quartet: test {f}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_parse_in_decimal_and_hex_and_bad_ones_are_typed_errors() {
+        assert_eq!(parse_seed("42"), Ok(42));
+        assert_eq!(parse_seed(" 0x2A "), Ok(42));
+        assert_eq!(parse_seed("0XfF"), Ok(255));
+        assert_eq!(parse_seed("0x"), Err(TestingError::BadSeed("0x".into())));
+        assert_eq!(parse_seed("-1"), Err(TestingError::BadSeed("-1".into())));
+        assert_eq!(parse_seed("18446744073709551616"), Err(TestingError::BadSeed("18446744073709551616".into())));
+    }
+
+    #[test]
+    fn failures_name_their_seed_for_replay() {
+        let f = Failure { seed: Some(0xabc), message: "boom".into() };
+        assert_eq!(f.to_string(), "failed with seed 0xabc (replay: QUARTET_SEED=0xabc): boom");
+        assert_eq!(Failure { seed: None, message: "x".into() }.to_string(), "failed: x");
+        assert_eq!(().failure(), None);
+        assert_eq!(Err::<(), _>("e").failure(), Some("the body returned Err(\"e\")".into()));
+    }
+}
