@@ -1,7 +1,7 @@
 //! The mock clock: autojump, manual moves, every time source on virtual time, and real loopback
 //! I/O between tasks still working under it. No test here measures wall-clock time to decide.
 
-use quartet_runtime::testing::{TestingError, advance, elapsed, jump_to, wait_all_tasks_blocked};
+use quartet_runtime::testing::{MAX_VIRTUAL, TestingError, advance, elapsed, jump_to, wait_all_tasks_blocked};
 use quartet_runtime::{Builder, interval, now, sleep, sleep_until};
 use std::time::Duration;
 
@@ -72,7 +72,13 @@ fn manual_clock_moves_only_when_told() {
             // A due sleep fires at the next turn.
             sleep_until(t0 + Duration::from_secs(5)).await.unwrap();
             assert_eq!(advance(Duration::MAX), Err(TestingError::Overflow));
-            assert_eq!(now() - t0, Duration::from_secs(10));
+            assert_eq!(advance(MAX_VIRTUAL), Err(TestingError::Overflow), "10 s already used");
+            assert_eq!(jump_to(t0 + MAX_VIRTUAL + Duration::from_secs(1)), Err(TestingError::Overflow));
+            assert_eq!(now() - t0, Duration::from_secs(10), "refused moves leave the clock alone");
+            advance(MAX_VIRTUAL - Duration::from_secs(10)).unwrap(); // exactly to the limit
+            assert_eq!(now() - t0, MAX_VIRTUAL);
+            // Deadlines still work at the far end of the range.
+            quartet_runtime::sleep(Duration::ZERO).await.unwrap();
         })
         .unwrap();
 }

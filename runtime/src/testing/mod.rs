@@ -106,18 +106,22 @@ pub fn now() -> Instant {
 /// ```
 pub fn advance(by: Duration) -> Result<(), TestingError> {
     with_clock(|k| {
-        let to = k.now().checked_add(by).ok_or(TestingError::Overflow)?;
-        // Keep room for the far-future deadlines the runtime computes from `now` (30 years).
-        to.checked_add(Duration::from_secs(86400 * 366 * 31)).ok_or(TestingError::Overflow)?;
-        k.set(to);
+        let to = k.elapsed().checked_add(by).filter(|&d| d <= MAX_VIRTUAL).ok_or(TestingError::Overflow)?;
+        k.set(k.now() + (to - k.elapsed()));
         Ok(())
     })
 }
 
+/// How far [`advance`] and [`jump_to`] may move the virtual clock from its start: 100 years. Far
+/// enough for any test, and it keeps every deadline the runtime derives from `now` (up to 30
+/// years ahead for an unbounded sleep) inside the range cancel scopes store exactly.
+pub const MAX_VIRTUAL: Duration = Duration::from_secs(100 * 365 * 86400);
+
 /// Moves the mock clock to `at` (an instant in the past leaves it unchanged: time never goes back).
 ///
 /// # Errors
-/// [`TestingError::NoRuntime`] or [`TestingError::NoMockClock`].
+/// [`TestingError::NoRuntime`], [`TestingError::NoMockClock`], or [`TestingError::Overflow`] if
+/// `at` is more than [`MAX_VIRTUAL`] after the clock's start (the clock is then unchanged).
 ///
 /// # Examples
 /// ```
@@ -131,6 +135,10 @@ pub fn advance(by: Duration) -> Result<(), TestingError> {
 /// ```
 pub fn jump_to(at: Instant) -> Result<(), TestingError> {
     with_clock(|k| {
+        let start = k.now() - k.elapsed();
+        if at.checked_duration_since(start).is_some_and(|d| d > MAX_VIRTUAL) {
+            return Err(TestingError::Overflow);
+        }
         k.set(at);
         Ok(())
     })
