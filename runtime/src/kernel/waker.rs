@@ -136,7 +136,8 @@ impl ReadyQueue {
         drop(unused);
     }
 
-    /// The next ready slot, oldest first.
+    /// The next ready slot: the oldest, or under schedule exploration (`Builder::seed`) one drawn
+    /// from the seeded PRNG.
     pub fn pop(&self) -> Option<usize> {
         self.with(|r| {
             let i = if r.explore {

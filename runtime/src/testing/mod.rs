@@ -4,7 +4,7 @@
 //! `#[quartet::test]` macro, which set it up), and costs the normal loop one predictable branch
 //! per decision point.
 //!
-//! - **Mock clock** ([`Builder::mock_clock`](crate::Builder::mock_clock)): [`now`](crate::now),
+//! - **Mock clock** ([`Builder::mock_clock`](crate::Builder::mock_clock)): [`now`],
 //!   sleeps, deadlines, intervals and cancel-scope deadline timers all read a virtual clock. With
 //!   autojump (the default) the clock jumps to the next timer as soon as the loop is idle; see
 //!   the kernel's idle path for exactly when that is allowed while ring ops are outstanding
