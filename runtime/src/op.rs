@@ -101,8 +101,8 @@ impl<T: OpData> Future for Op<T> {
                 }
                 let submitted = with_core(|core| {
                     let mut entry = data.sqe();
-                    if core.testing.faults.is_some() {
-                        entry = crate::testing::faults::inject(&core.testing, entry)?;
+                    if let Some(faults) = &core.testing.faults {
+                        entry = crate::testing::faults::inject(faults, entry)?;
                     }
                     // SAFETY: the SQE points only into `*data` (OpData contract), a heap box that
                     // is not moved or freed until the final completion: `Op` keeps it, and `Drop`

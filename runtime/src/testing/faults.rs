@@ -177,14 +177,13 @@ impl Injector {
     }
 }
 
-/// The op path's hook, for when a plan is set (`Op::poll` checks `testing.faults.is_some()`
-/// first: one branch and nothing else in the normal case). Returns the entry to submit (maybe
+/// The op path's hook, for when a plan is set (`Op::poll` checks that the testing state has an
+/// injector first: one branch and nothing else in the normal case). Returns the entry to submit (maybe
 /// shortened), or the errno to complete the op with, unsubmitted. Out of line and by value, so
 /// the op path never takes the entry's address.
 #[cold]
 #[inline(never)]
-pub(crate) fn inject(testing: &super::state::TestState, mut entry: squeue::Entry) -> Result<squeue::Entry, i32> {
-    let Some(faults) = &testing.faults else { return Ok(entry) };
+pub(crate) fn inject(faults: &std::cell::RefCell<Injector>, mut entry: squeue::Entry) -> Result<squeue::Entry, i32> {
     match faults.borrow_mut().before_submit(&mut entry) {
         Decision::Submit => Ok(entry),
         Decision::Fail(errno) => Err(errno),
