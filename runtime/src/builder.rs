@@ -28,6 +28,8 @@ pub struct Builder {
     thread_limit: usize,
     monitor: crate::monitor::Config,
     optional_opcodes: bool,
+    /// The testing toolkit's settings (`testing/builder.rs`).
+    pub(crate) testing: crate::testing::state::Config,
 }
 
 impl Default for Builder {
@@ -51,6 +53,7 @@ impl Builder {
             thread_limit: crate::thread::DEFAULT_THREAD_LIMIT,
             monitor: Default::default(),
             optional_opcodes: true,
+            testing: Default::default(),
         }
     }
 
@@ -202,7 +205,9 @@ impl Builder {
             tick: Cell::new(Instant::now()),
             threads,
             monitor: self.monitor.build(),
+            testing: crate::testing::state::TestState::new(&self.testing),
         };
+        core.timers.borrow_mut().shuffle(self.testing.seed);
         let guard = CoreGuard::enter(&core).ok_or(Error::NestedRuntime)?;
         // The root of this thread's cancel-status tree is a fresh scope for this run (C1).
         let root = crate::cancel::RootGuard::install();

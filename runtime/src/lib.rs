@@ -43,6 +43,7 @@ pub mod signal;
 #[doc(hidden)] // the std/loom shim, public for the loom models
 pub mod sync;
 pub mod task;
+pub mod testing;
 pub mod thread;
 mod time;
 mod write_all;
@@ -59,6 +60,7 @@ pub use kernel::remote::{RemoteQueue, Unpark};
 #[doc(hidden)]
 pub use kernel::waker::ReadyQueue;
 pub use task::{checkpoint, yield_now};
+pub use testing::now;
 #[doc(hidden)] // a re-armable timer for quartet-nursery's scopes
 pub use time::Timer;
 pub use time::{Instant, Sleep, sleep, sleep_until};

@@ -100,7 +100,10 @@ impl<T: OpData> Future for Op<T> {
                     return Poll::Ready((Err(c.into()), this.data.take().expect("data")));
                 }
                 let submitted = with_core(|core| {
-                    let entry = data.sqe();
+                    let mut entry = data.sqe();
+                    if let Some(faults) = &core.testing.faults {
+                        entry = crate::testing::faults::inject(faults, entry)?;
+                    }
                     // `Op` keeps the box, and `Drop` hands it to the driver while the op is still in
                     // flight; `Op` is `!Send`, so that `Drop` runs on this thread: while this runtime
                     // lives it finds the runtime here; once it is gone, its shutdown drained the op
@@ -108,10 +111,15 @@ impl<T: OpData> Future for Op<T> {
                     // SAFETY: so the SQE, which points only into `*data` (OpData contract), a heap
                     // box, stays valid: the box is not moved or freed until the final completion.
                     let key = unsafe { core.driver.borrow_mut().submit(entry, cx.waker()) };
-                    (core.id, key)
+                    Ok((core.id, key))
                 });
                 match submitted {
-                    Some((core, key)) => {
+                    // An injected fault (testing): the op was never submitted, nothing happened.
+                    Some(Err(errno)) => {
+                        this.state = State::Done;
+                        Poll::Ready((Err(OpError::from_errno(errno)), this.data.take().expect("data")))
+                    }
+                    Some(Ok((core, key))) => {
                         if this.cancellable {
                             // Not cancelled a moment ago (checked above), so this registers.
                             let _ = this.park.park(key);

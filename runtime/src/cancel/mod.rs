@@ -255,7 +255,7 @@ pub fn outer_cancelled() -> bool {
 /// deadline in the past.
 pub fn effective_deadline() -> Option<Instant> {
     let node = current_node();
-    let now = Instant::now();
+    let now = crate::now();
     TREE.with(|t| {
         let t = t.borrow();
         if t.effective(node).is_some() {

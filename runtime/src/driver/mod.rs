@@ -352,6 +352,7 @@ impl Driver {
     /// It never blocks while work it found is pending: flushing a full SQ reaps completions (which
     /// may wake tasks or fire the wake read) and may queue closes, so a wait asked for by a caller
     /// that could not know this becomes a non-blocking enter (H7).
+    #[inline(always)] // one hot call site (kernel::turn) and the cold idle path of the testing toolkit
     pub fn turn(&mut self, wait: Option<Option<Duration>>, wakers: &mut Vec<Waker>) -> io::Result<()> {
         let woken_before = wakers.len();
         self.arm_wake();

@@ -50,6 +50,8 @@ struct Ready {
     queued: Vec<bool>,
     parent: Option<Waker>,
     parent_woken: bool,
+    /// Schedule exploration: pop a seeded-random ready slot instead of the oldest.
+    explore: bool,
 }
 
 // `inner` is only accessed by methods that first check that they run on the thread of the kernel
@@ -67,7 +69,7 @@ impl std::fmt::Debug for ReadyQueue {
 impl ReadyQueue {
     /// A queue bound to the kernel running on this thread; `None` outside `run`.
     pub fn new() -> Option<Arc<ReadyQueue>> {
-        let (core_id, remote) = with_core(|c| (c.id, c.remote.clone()))?;
+        let (core_id, remote, explore) = with_core(|c| (c.id, c.remote.clone(), c.testing.explore.is_some()))?;
         Some(Arc::new(ReadyQueue {
             core_id,
             remote,
@@ -76,6 +78,7 @@ impl ReadyQueue {
                 queued: Vec::new(),
                 parent: None,
                 parent_woken: false,
+                explore,
             }),
         }))
     }
@@ -92,6 +95,7 @@ impl ReadyQueue {
                 queued: Vec::new(),
                 parent: None,
                 parent_woken: false,
+                explore: false,
             }),
         })
     }
@@ -132,10 +136,17 @@ impl ReadyQueue {
         drop(unused);
     }
 
-    /// The next ready slot, oldest first.
+    /// The next ready slot: the oldest, or under schedule exploration (`Builder::seed`) one drawn
+    /// from the seeded PRNG.
     pub fn pop(&self) -> Option<usize> {
         self.with(|r| {
-            let i = r.queue.pop_front()?;
+            let i = if r.explore {
+                // Reads the testing state's PRNG (a `Cell`): no waker, no user code.
+                let k = with_core(|c| c.testing.pick(r.queue.len())).unwrap_or(0);
+                r.queue.remove(k)?
+            } else {
+                r.queue.pop_front()?
+            };
             r.queued[i] = false;
             Some(i)
         })
