@@ -75,7 +75,7 @@ pub use quartet_nursery::*;
 pub use quartet_runtime::thread::{CapacityLimiter, from_thread, from_thread_sync, to_thread};
 pub use quartet_runtime::{
     Builder, Cancelled, Error, Instant, Interval, IoBuf, IoBufMut, MissedTickBehavior, Mode, OpError, Reason,
-    RuntimeStats, SetupFlags, Sleep, Unavailable, checkpoint, find_cancelled, fs, interval, interval_at,
+    RuntimeStats, SetupFlags, Sleep, Unavailable, checkpoint, find_cancelled, fs, interval, interval_at, introspect,
     is_cancellation, monitor, nop, process, run, signal, sleep, sleep_until, stats, task, thread, yield_now,
 };
 
@@ -83,6 +83,10 @@ pub use quartet_runtime::{
 /// `futures-io`, tokio and hyper traits (crate `quartet-io`; features `futures-io`, `tokio-io`,
 /// `hyper` of this crate turn the adapters on).
 pub use quartet_io as io;
+
+/// A snapshot of the runtime on this thread: nurseries, tasks, cancel scopes and what each parked
+/// task waits on (see [`introspect`]); `None` outside `run`.
+pub use quartet_runtime::introspect::task_tree;
 
 /// The runtime crate, for lower-level pieces (the cancel stack, ready queues, the loom shim).
 pub use quartet_runtime as runtime;

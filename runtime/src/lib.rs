@@ -33,6 +33,7 @@ mod fd;
 pub mod fs;
 pub mod hooks;
 mod interval;
+pub mod introspect;
 pub mod io;
 mod kernel;
 pub mod monitor;

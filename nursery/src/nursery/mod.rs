@@ -63,6 +63,8 @@ struct Child<'env> {
     fut: ChildFuture<'env>,
     info: TaskInfo,
     start: Option<Rc<dyn StartSink + 'env>>,
+    /// The task's entry in the runtime's task registry (H7), set by `insert`.
+    record: Option<quartet_runtime::hooks::TaskRecord>,
 }
 
 struct Slot<'env> {
@@ -360,7 +362,7 @@ impl<'env> Nursery<'env> {
                 }
             }
         };
-        self.insert(Child { fut: Box::pin(child), info: self.child_info(name, loc), start: None })?;
+        self.insert(Child { fut: Box::pin(child), info: self.child_info(name, loc), start: None, record: None })?;
         Ok(JoinHandle::new(slot))
     }
 
@@ -387,6 +389,14 @@ impl<'env> Nursery<'env> {
             index
         };
         if let Some(r) = &self.inner.ready {
+            // Registered outside the state's borrow: it reports `task_spawned` to an instrument.
+            let info = self.inner.state.borrow().slots[index].child.as_ref().map(|c| c.info.clone());
+            if let Some(info) = info {
+                let record = quartet_runtime::hooks::TaskRecord::register(&info, r, index, &self.inner.scope);
+                if let Some(c) = self.inner.state.borrow_mut().slots[index].child.as_mut() {
+                    c.record = Some(record);
+                }
+            }
             r.push(index);
         }
         Ok(())

@@ -28,6 +28,7 @@ pub(crate) struct Core {
     pub tick: Cell<Instant>,
     pub threads: crate::thread::local::Local,
     pub monitor: crate::monitor::state::Monitor,
+    pub introspect: crate::introspect::state::State,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
