@@ -44,7 +44,7 @@ fn task_parked_in_recv_shows_the_recv_and_its_fd() {
             });
             let recv = recv.unwrap_or_else(|| panic!("no recv under reader:\n{}", task_text(&tree, "reader")));
             assert_eq!(recv.fd(), Some(fd));
-            assert_eq!(recv.len(), Some(1000));
+            assert_eq!(recv.bytes(), Some(1000));
             assert_eq!(recv.peer(), Some(client.local_addr().unwrap()));
             let text = tree.to_string();
             assert!(text.contains(&format!("ring op Recv(fd {fd}, 1000 bytes")), "{text}");

@@ -43,7 +43,7 @@ unsafe impl<B: IoBufMut> OpData for ReadAt<B> {
         opcode::Read::new(types::Fd(self.fd.raw()), ptr, clamp(self.len)).offset(self.pos).build()
     }
     fn info(&self) -> crate::introspect::OpInfo {
-        crate::introspect::OpInfo::new("Read").with_fd(self.fd.raw()).with_len(clamp(self.len))
+        crate::introspect::OpInfo::new("Read").with_fd(self.fd.raw()).with_bytes(clamp(self.len))
     }
 }
 
@@ -61,7 +61,7 @@ unsafe impl<B: IoBuf> OpData for WriteAt<B> {
             .build()
     }
     fn info(&self) -> crate::introspect::OpInfo {
-        crate::introspect::OpInfo::new("Write").with_fd(self.fd.raw()).with_len(clamp(self.buf.bytes_init()))
+        crate::introspect::OpInfo::new("Write").with_fd(self.fd.raw()).with_bytes(clamp(self.buf.bytes_init()))
     }
 }
 

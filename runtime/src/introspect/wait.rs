@@ -16,7 +16,7 @@ use std::time::Instant;
 /// # Examples
 /// ```
 /// use quartet_runtime::introspect::OpInfo;
-/// let op = OpInfo::new("Recv").with_fd(7).with_len(4096);
+/// let op = OpInfo::new("Recv").with_fd(7).with_bytes(4096);
 /// assert_eq!(op.to_string(), "Recv(fd 7, 4096 bytes)");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,9 +50,9 @@ impl OpInfo {
     /// The same, asking for `len` bytes.
     ///
     /// ```
-    /// assert_eq!(quartet_runtime::introspect::OpInfo::new("Recv").with_len(10).len(), Some(10));
+    /// assert_eq!(quartet_runtime::introspect::OpInfo::new("Recv").with_bytes(10).bytes(), Some(10));
     /// ```
-    pub const fn with_len(mut self, len: u32) -> OpInfo {
+    pub const fn with_bytes(mut self, len: u32) -> OpInfo {
         self.len = Some(len);
         self
     }
@@ -89,9 +89,9 @@ impl OpInfo {
     /// The bytes asked for (read/recv: buffer space; write/send: bytes offered).
     ///
     /// ```
-    /// assert_eq!(quartet_runtime::introspect::OpInfo::new("Send").with_len(5).len(), Some(5));
+    /// assert_eq!(quartet_runtime::introspect::OpInfo::new("Send").with_bytes(5).bytes(), Some(5));
     /// ```
-    pub const fn len(&self) -> Option<u32> {
+    pub const fn bytes(&self) -> Option<u32> {
         self.len
     }
 

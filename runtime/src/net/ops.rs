@@ -71,7 +71,7 @@ unsafe impl<B: IoBuf> OpData for Send<B> {
     }
     fn info(&self) -> crate::introspect::OpInfo {
         let len = self.buf.bytes_init().saturating_sub(self.offset);
-        crate::introspect::OpInfo::new("Send").with_fd(self.fd.raw()).with_len(clamp(len))
+        crate::introspect::OpInfo::new("Send").with_fd(self.fd.raw()).with_bytes(clamp(len))
     }
 }
 
@@ -92,7 +92,7 @@ unsafe impl<B: IoBufMut> OpData for Recv<B> {
         opcode::Recv::new(types::Fd(self.fd.raw()), ptr, clamp(self.len)).build()
     }
     fn info(&self) -> crate::introspect::OpInfo {
-        crate::introspect::OpInfo::new("Recv").with_fd(self.fd.raw()).with_len(clamp(self.len))
+        crate::introspect::OpInfo::new("Recv").with_fd(self.fd.raw()).with_bytes(clamp(self.len))
     }
 }
 
