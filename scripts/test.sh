@@ -16,6 +16,10 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --workspace --exclude quartet-benches   # benches has no tests; clippy checks it above
 
+echo "== feature tracing (clippy, the tracing instrument's test)"
+cargo clippy -p quartet --all-targets --features tracing -- -D warnings
+cargo test -p quartet --features tracing --test introspect_tracing
+
 echo "== loom models (LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-2})"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" \
   cargo test --profile loom -p quartet-runtime -p quartet-nursery --test 'loom_*'

@@ -250,6 +250,7 @@ thread_local! {
 }
 
 /// The id of the task being polled on this thread (0: none, e.g. the root future).
+#[inline]
 pub(crate) fn current_task_id() -> u64 {
     let p = CURRENT.with(Cell::get);
     // SAFETY: as in `current_task`: a non-null pointer names a `TaskInfo` whose `run_as` is on the

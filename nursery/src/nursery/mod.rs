@@ -371,7 +371,19 @@ impl<'env> Nursery<'env> {
         TaskInfo::new(name, loc).with_parent(self.inner.owner.clone())
     }
 
-    fn insert(&self, child: Child<'env>) -> Result<(), SpawnError> {
+    fn insert(&self, mut child: Child<'env>) -> Result<(), SpawnError> {
+        // Registered before the state is borrowed (it may report `task_spawned` to an
+        // instrument), for the slot the insert below will take.
+        let slot = {
+            let st = self.inner.state.borrow();
+            if st.closed {
+                return Err(SpawnError);
+            }
+            st.free.last().copied().unwrap_or(st.slots.len())
+        };
+        if let Some(r) = &self.inner.ready {
+            child.record = Some(quartet_runtime::hooks::TaskRecord::register(&child.info, r, slot, &self.inner.scope));
+        }
         let index = {
             let mut st = self.inner.state.borrow_mut();
             if st.closed {
@@ -384,19 +396,17 @@ impl<'env> Nursery<'env> {
                     st.slots.len() - 1
                 }
             };
+            if index != slot {
+                // An instrument spawned into this nursery meanwhile: follow the slot we got.
+                if let (Some(rec), Some(r)) = (&child.record, &self.inner.ready) {
+                    rec.moved_to(r, index);
+                }
+            }
             st.slots[index].child = Some(child);
             st.live += 1;
             index
         };
         if let Some(r) = &self.inner.ready {
-            // Registered outside the state's borrow: it reports `task_spawned` to an instrument.
-            let info = self.inner.state.borrow().slots[index].child.as_ref().map(|c| c.info.clone());
-            if let Some(info) = info {
-                let record = quartet_runtime::hooks::TaskRecord::register(&info, r, index, &self.inner.scope);
-                if let Some(c) = self.inner.state.borrow_mut().slots[index].child.as_mut() {
-                    c.record = Some(record);
-                }
-            }
             r.push(index);
         }
         Ok(())

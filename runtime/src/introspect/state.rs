@@ -196,15 +196,41 @@ impl TaskRecord {
         TaskRecord { index: index.unwrap_or(u32::MAX), id: info.id() }
     }
 
+    /// The task will be polled from slot `slot` of `queue` rather than the one it was registered
+    /// with.
+    pub fn moved_to(&self, queue: &Arc<ReadyQueue>, slot: usize) {
+        crate::kernel::context::with_core(|c| {
+            let s = &c.introspect;
+            let mut reg = s.registry.borrow_mut();
+            if let Some(Some(e)) = reg.entries.get_mut(self.index as usize) {
+                if e.info.id() == self.id {
+                    e.slot = slot;
+                    if s.instrument.is_some() {
+                        queue.label(slot, self.id);
+                    }
+                }
+            }
+        });
+    }
+
     /// The task finished with `outcome` (computed only if an instrument is registered); removes
     /// the record.
     pub fn exited(self, outcome: impl FnOnce() -> TaskOutcome) {
-        let entry = self.take();
-        let Some(entry) = entry else { return };
-        let instrument = crate::kernel::context::with_core(|c| c.introspect.instrument.clone()).flatten();
+        let Some((entry, instrument)) = self.take_with_instrument() else { return };
         if let Some(i) = instrument {
             i.task_exited(&entry.info, &outcome());
         }
+    }
+
+    fn take_with_instrument(&self) -> Option<(Entry, Option<Arc<dyn Instrument>>)> {
+        if self.index == u32::MAX {
+            return None;
+        }
+        crate::kernel::context::with_core(|c| {
+            let e = c.introspect.registry.borrow_mut().remove(self.index, self.id)?;
+            Some((e, c.introspect.instrument.clone()))
+        })
+        .flatten()
     }
 
     fn take(&self) -> Option<Entry> {

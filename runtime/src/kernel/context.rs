@@ -50,6 +50,7 @@ crate::sync::thread_local! {
 }
 
 /// Runs `f` with this thread's core, if `run` is active here.
+#[inline]
 pub(crate) fn with_core<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
     let p = CORE.with(Cell::get);
     if p.is_null() {
