@@ -61,6 +61,8 @@ pub mod guide {
     pub struct GuideServers;
     #[doc = include_str!("../docs/guide/09-testing.md")]
     pub struct GuideTesting;
+    #[doc = include_str!("../docs/guide/10-introspection.md")]
+    pub struct GuideIntrospection;
     #[doc = include_str!("../docs/guide/for-tokio-users.md")]
     pub struct GuideForTokioUsers;
     #[doc = include_str!("../docs/guide/for-trio-users.md")]
