@@ -67,6 +67,7 @@ pub(crate) use net::clamp_len as net_clamp;
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod model {
+    pub use crate::introspect::watchdog::Watchdog;
     pub use crate::kernel::context::{ModelKernel, enter_model_kernel};
     pub use crate::kernel::remote::EventFd;
 }

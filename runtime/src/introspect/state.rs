@@ -216,7 +216,9 @@ impl TaskRecord {
     /// The task finished with `outcome` (computed only if an instrument is registered); removes
     /// the record.
     pub fn exited(self, outcome: impl FnOnce() -> TaskOutcome) {
-        let Some((entry, instrument)) = self.take_with_instrument() else { return };
+        let taken = self.take_with_instrument();
+        std::mem::forget(self); // removed already: skip `Drop`'s second lookup (it owns nothing)
+        let Some((entry, instrument)) = taken else { return };
         if let Some(i) = instrument {
             i.task_exited(&entry.info, &outcome());
         }

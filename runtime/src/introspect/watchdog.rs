@@ -131,24 +131,47 @@ struct Shared {
     stopped: Condvar,
 }
 
-/// A running watchdog: the kernel's side of the shared stack, and the thread.
-pub(crate) struct Watchdog {
+/// A running watchdog: the kernel's side of the shared stack, and the thread. Public only for the
+/// loom model (`runtime/tests/loom_watchdog.rs`, through `quartet_runtime::model`).
+pub struct Watchdog {
     shared: Arc<Shared>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    thread: Option<crate::sync::thread::JoinHandle<()>>,
+}
+
+impl fmt::Debug for Watchdog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Watchdog").finish_non_exhaustive()
+    }
 }
 
 impl Watchdog {
-    pub fn start(config: Config) -> Watchdog {
+    pub(crate) fn start(config: Config) -> Watchdog {
         let shared = Arc::new(Shared {
             polls: Mutex::new(Polls { stack: Vec::new(), next_seq: 1, stop: false }),
             stopped: Condvar::new(),
         });
         let s = shared.clone();
+        #[cfg(not(loom))]
         let thread = std::thread::Builder::new().name("quartet-watchdog".into()).spawn(move || watch(&s, &config)).ok();
+        #[cfg(loom)]
+        let thread = Some(crate::sync::thread::spawn(move || watch(&s, &config)));
         if thread.is_none() {
             eprintln!("quartet: could not start the watchdog thread; stuck polls will not be reported");
         }
         Watchdog { shared, thread }
+    }
+
+    /// A watchdog for a loom model: reports to `reporter` polls running at least `threshold`.
+    #[cfg(loom)]
+    pub fn for_model(threshold: Duration, reporter: std::sync::Arc<dyn StuckPollReporter>) -> Watchdog {
+        Watchdog::start(Config { threshold, reporter })
+    }
+
+    /// Wakes the watchdog thread for one round (loom does not model time, so a model drives the
+    /// rounds).
+    #[cfg(loom)]
+    pub fn poke(&self) {
+        self.shared.stopped.notify_all();
     }
 
     /// A poll of `task` begins (kernel thread).
@@ -188,10 +211,15 @@ fn watch(shared: &Shared, config: &Config) {
         }
         let Some(top) = p.stack.last() else { continue };
         let running = top.start.elapsed();
-        if running <= config.threshold || top.seq == reported {
+        if running < config.threshold || top.seq == reported {
             continue;
         }
-        reported = top.seq;
+        #[cfg(not(quartet_mutant = "watchdog_reports_twice"))]
+        {
+            reported = top.seq;
+        }
+        #[cfg(quartet_mutant = "watchdog_reports_twice")]
+        let _ = reported; // planted bug (scripts/mutants.sh): W1, the same stuck poll is reported again
         let stuck = StuckPoll { task: top.task.clone(), stuck_for: running, threshold: config.threshold };
         drop(p); // W2: report without the lock
         config.reporter.report(&stuck);
