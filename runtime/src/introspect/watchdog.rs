@@ -15,7 +15,8 @@
 //!   remembers the last one reported).
 //! - **W2** The thread holds the stack's lock only to look at the top frame; it reports after
 //!   releasing it, so a slow reporter never delays the kernel's next poll.
-//! - **W3** Dropping the runtime's state stops and joins the thread.
+//! - **W3** Dropping the runtime's state stops and joins the thread: `stop` is set under the lock
+//!   and checked under it before every wait, so the stop's notification is never missed.
 
 use crate::sync::{Arc, Condvar, Mutex, lock, wait_timeout};
 use crate::task::TaskInfo;
@@ -204,7 +205,9 @@ fn watch(shared: &Shared, config: &Config) {
     let period = (config.threshold / 4).max(Duration::from_millis(1));
     let mut reported = 0u64;
     let mut p = lock(&shared.polls);
-    loop {
+    // `stop` is checked before every wait: a stop set while this thread was reporting (without the
+    // lock) must not wait for a notification that was already sent (found by the loom model).
+    while !p.stop {
         p = wait_timeout(&shared.stopped, p, period).0;
         if p.stop {
             return;
