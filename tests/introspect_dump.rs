@@ -149,3 +149,48 @@ fn dump_can_be_requested_from_another_thread() {
     })
     .unwrap();
 }
+
+#[test]
+fn a_spawned_task_not_yet_polled_is_ready_and_an_idle_one_is_idle() {
+    use std::cell::{Cell, RefCell};
+    use std::task::{Poll, Waker};
+    assert!(task_tree().is_none(), "no runtime: no tree");
+    quartet::run(async {
+        let done = Cell::new(false);
+        let waker: RefCell<Option<Waker>> = RefCell::new(None);
+        let res: Result<(), quartet::NurseryError> = nursery(async |n| -> Result<(), BoxError> {
+            let (done, waker) = (&done, &waker);
+            // Pending without parking anywhere (a foreign future): the dump cannot say on what.
+            n.spawn_named(
+                "foreign",
+                std::future::poll_fn(move |cx| {
+                    if done.get() {
+                        return Poll::Ready(());
+                    }
+                    *waker.borrow_mut() = Some(cx.waker().clone());
+                    Poll::Pending
+                }),
+            )?;
+            for _ in 0..4 {
+                quartet::yield_now().await;
+            }
+            n.spawn_named("fresh", async {})?;
+            let tree = task_tree().unwrap(); // before "fresh" was ever polled
+            let state = |name: &str| match tree.task_rows(name).map(|r| &r[0].item) {
+                Some(Item::Task(_, s)) => *s,
+                other => panic!("{name}: {other:?}\n{tree}"),
+            };
+            assert_eq!(state("fresh"), TaskState::Ready, "{tree}");
+            assert_eq!(state("foreign"), TaskState::Idle, "{tree}");
+            assert!(tree.to_string().contains("idle (no parked wait)"), "{tree}");
+            done.set(true);
+            if let Some(w) = waker.borrow_mut().take() {
+                w.wake();
+            }
+            Ok(())
+        })
+        .await;
+        res.unwrap();
+    })
+    .unwrap();
+}
