@@ -64,22 +64,35 @@ pub(crate) struct Entry {
     pub slot: usize,
 }
 
-/// The live tasks of one runtime.
+/// The live tasks of one runtime: a slab whose free slots form an intrusive list (no second
+/// vector to grow).
 #[derive(Default)]
 pub(crate) struct Registry {
-    entries: Vec<Option<Entry>>,
-    free: Vec<u32>,
+    entries: Vec<Slot>,
+    /// The first free slot.
+    free: Option<u32>,
+}
+
+enum Slot {
+    Full(Entry),
+    /// Free; the next free slot.
+    Free(Option<u32>),
 }
 
 impl Registry {
     fn insert(&mut self, e: Entry) -> u32 {
-        match self.free.pop() {
+        match self.free {
             Some(i) => {
-                self.entries[i as usize] = Some(e);
+                let next = match &self.entries[i as usize] {
+                    Slot::Free(next) => *next,
+                    Slot::Full(_) => None, // unreachable by construction; never overwrite a task
+                };
+                self.free = next;
+                self.entries[i as usize] = Slot::Full(e);
                 i
             }
             None => {
-                self.entries.push(Some(e));
+                self.entries.push(Slot::Full(e));
                 u32::try_from(self.entries.len() - 1).unwrap_or(u32::MAX)
             }
         }
@@ -87,15 +100,27 @@ impl Registry {
 
     fn remove(&mut self, index: u32, id: u64) -> Option<Entry> {
         let slot = self.entries.get_mut(index as usize)?;
-        if slot.as_ref().is_none_or(|e| e.info.id() != id) {
+        if !matches!(slot, Slot::Full(e) if e.info.id() == id) {
             return None;
         }
-        self.free.push(index);
-        slot.take()
+        match std::mem::replace(slot, Slot::Free(self.free.replace(index))) {
+            Slot::Full(e) => Some(e),
+            Slot::Free(_) => None,
+        }
+    }
+
+    fn get_mut(&mut self, index: u32, id: u64) -> Option<&mut Entry> {
+        match self.entries.get_mut(index as usize)? {
+            Slot::Full(e) if e.info.id() == id => Some(e),
+            _ => None,
+        }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
-        self.entries.iter().flatten()
+        self.entries.iter().filter_map(|s| match s {
+            Slot::Full(e) => Some(e),
+            Slot::Free(_) => None,
+        })
     }
 }
 
@@ -202,12 +227,10 @@ impl TaskRecord {
         crate::kernel::context::with_core(|c| {
             let s = &c.introspect;
             let mut reg = s.registry.borrow_mut();
-            if let Some(Some(e)) = reg.entries.get_mut(self.index as usize) {
-                if e.info.id() == self.id {
-                    e.slot = slot;
-                    if s.instrument.is_some() {
-                        queue.label(slot, self.id);
-                    }
+            if let Some(e) = reg.get_mut(self.index, self.id) {
+                e.slot = slot;
+                if s.instrument.is_some() {
+                    queue.label(slot, self.id);
                 }
             }
         });
