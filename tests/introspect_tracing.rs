@@ -73,7 +73,8 @@ fn tracing_spans_name_each_task_and_events_report_cancellation_and_failure() {
     let dispatch = tracing::Dispatch::new(recorder.clone());
     tracing::dispatcher::with_default(&dispatch, || {
         quartet::Builder::new()
-            .instrument(Arc::new(TracingInstrument::new()))
+            // Threshold zero: every poll is "slow", so the event's presence is not a timing test.
+            .instrument(Arc::new(TracingInstrument::new().slow_poll(Duration::ZERO)))
             .run(async {
                 let _ = nursery(async |n| -> Result<(), BoxError> {
                     n.spawn_named("sleeper", async {
@@ -81,6 +82,7 @@ fn tracing_spans_name_each_task_and_events_report_cancellation_and_failure() {
                         Ok::<(), BoxError>(())
                     })?;
                     n.spawn_named("failer", async {
+                        std::thread::sleep(Duration::from_millis(1)); // a poll that takes some time
                         quartet::yield_now().await;
                         Err::<(), BoxError>("boom".into())
                     })?;
@@ -112,6 +114,9 @@ fn tracing_spans_name_each_task_and_events_report_cancellation_and_failure() {
     let cancelled =
         rec.events.iter().find(|(p, f)| *p == Some(sleeper) && f.get("message").is_some_and(|m| m == "task cancelled"));
     assert!(cancelled.is_some_and(|(_, f)| f.contains_key("reason")), "{:?}", rec.events);
+    let slow =
+        rec.events.iter().find(|(p, f)| *p == Some(failer) && f.get("message").is_some_and(|m| m == "slow poll"));
+    assert!(slow.is_some_and(|(_, f)| f.contains_key("duration")), "{:?}", rec.events);
     // Wakes follow tokio-console's waker events.
     assert!(
         rec.events.iter().any(|(_, f)| f.get("target").is_some_and(|t| t == "runtime::waker")

@@ -13,7 +13,7 @@
 //!   spawn, schedule, each poll, exit with outcome, each wait for I/O, each ring op.
 //! - The **watchdog** ([`Builder::watchdog`](crate::Builder::watchdog)) names a task whose poll has
 //!   not returned for longer than a threshold, while it is still stuck ([`StuckPoll`]).
-//! - With the `tracing` feature, [`TracingInstrument`] turns the events into `tracing` spans and
+//! - With the `tracing` feature, `TracingInstrument` turns the events into `tracing` spans and
 //!   events.
 //!
 //! Why it costs little: the dump reads what cancellation already keeps. Every blocking operation
