@@ -20,6 +20,10 @@ cargo clippy --workspace --all-targets -- -D warnings
 stage "cargo test"
 cargo test --workspace --exclude quartet-benches   # benches has no tests; clippy checks it above
 
+stage "feature tracing (clippy, the tracing instrument's test)"
+cargo clippy -p quartet --all-targets --features tracing -- -D warnings
+cargo test -p quartet --features tracing --test introspect_tracing
+
 stage "loom models (LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-2})"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" \
   cargo test --profile loom -p quartet-runtime -p quartet-nursery --test 'loom_*'

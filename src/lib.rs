@@ -63,6 +63,8 @@ pub mod guide {
     pub struct GuideTesting;
     #[doc = include_str!("../docs/guide/10-testing-toolkit.md")]
     pub struct GuideTestingToolkit;
+    #[doc = include_str!("../docs/guide/11-introspection.md")]
+    pub struct GuideIntrospection;
     #[doc = include_str!("../docs/guide/for-tokio-users.md")]
     pub struct GuideForTokioUsers;
     #[doc = include_str!("../docs/guide/for-trio-users.md")]
@@ -78,8 +80,8 @@ pub use quartet_runtime::thread::{CapacityLimiter, from_thread, from_thread_sync
 pub use quartet_runtime::{
     Builder, Cancelled, Error, Instant, Interval, IoBuf, IoBufMut, MissedTickBehavior, Mode, OpError, PartialWrite,
     Reason, RuntimeStats, SetupFlags, Sleep, Unavailable, checkpoint, find_cancelled, fs, interval, interval_at,
-    is_cancellation, monitor, nop, now, process, run, signal, sleep, sleep_until, stats, task, testing, thread,
-    yield_now,
+    introspect, is_cancellation, monitor, nop, now, process, run, signal, sleep, sleep_until, stats, task, testing,
+    thread, yield_now,
 };
 
 /// Buffered I/O on owned buffers, `copy`/`copy_bidirectional`, and the adapters to the
@@ -91,6 +93,10 @@ pub use quartet_io as io;
 /// on by default).
 #[cfg(feature = "macros")]
 pub use quartet_macros::{main, test};
+
+/// A snapshot of the runtime on this thread: nurseries, tasks, cancel scopes and what each parked
+/// task waits on (see [`introspect`]); `None` outside `run`.
+pub use quartet_runtime::introspect::task_tree;
 
 /// The runtime crate, for lower-level pieces (the cancel stack, ready queues, the loom shim).
 pub use quartet_runtime as runtime;

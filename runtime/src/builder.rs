@@ -27,6 +27,8 @@ pub struct Builder {
     drain: Duration,
     thread_limit: usize,
     monitor: crate::monitor::Config,
+    /// Instrument, watchdog, `SIGUSR1` dump (methods in `introspect/config.rs`).
+    pub(crate) introspect: crate::introspect::state::Config,
     optional_opcodes: bool,
     /// The testing toolkit's settings (`testing/builder.rs`).
     pub(crate) testing: crate::testing::state::Config,
@@ -52,6 +54,7 @@ impl Builder {
             drain: Duration::from_secs(1),
             thread_limit: crate::thread::DEFAULT_THREAD_LIMIT,
             monitor: Default::default(),
+            introspect: Default::default(),
             optional_opcodes: true,
             testing: Default::default(),
         }
@@ -190,8 +193,10 @@ impl Builder {
         let eventfd = EventFd::new().map_err(Unavailable::Other)?;
         let wake_fd = eventfd.0;
         let remote = RemoteQueue::new(eventfd);
+        let remote_for_dump = remote.clone();
         let mut driver = Driver::new(self.entries, self.flags, wake_fd)?;
         driver.opcodes.set_optional(self.optional_opcodes);
+        driver.completed = self.introspect.instrument.is_some().then(Vec::new);
         let id = next_id();
         let threads =
             crate::thread::local::Local::new(id, crate::thread::system_waker(id, remote.clone()), self.thread_limit);
@@ -206,6 +211,7 @@ impl Builder {
             threads,
             monitor: self.monitor.build(),
             testing: crate::testing::state::TestState::new(&self.testing),
+            introspect: self.introspect.build(crate::introspect::DumpHandle::new(id, remote_for_dump)),
         };
         core.timers.borrow_mut().shuffle(self.testing.seed);
         let guard = CoreGuard::enter(&core).ok_or(Error::NestedRuntime)?;

@@ -33,6 +33,7 @@ mod fd;
 pub mod fs;
 pub mod hooks;
 mod interval;
+pub mod introspect;
 pub mod io;
 mod kernel;
 pub mod monitor;
@@ -71,6 +72,7 @@ pub(crate) use net::clamp_len as net_clamp;
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod model {
+    pub use crate::introspect::watchdog::Watchdog;
     pub use crate::kernel::context::{ModelKernel, enter_model_kernel};
     pub use crate::kernel::remote::EventFd;
 }

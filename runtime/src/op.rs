@@ -16,6 +16,7 @@
 use crate::cancel::{self, OpPark, OpParkStatus};
 use crate::driver::{Cleanup, OpKey};
 use crate::error::{Cancelled, OpError};
+use crate::introspect::OpInfo;
 use crate::kernel::context::{was_unclean, with_core};
 use io_uring::squeue;
 use std::future::Future;
@@ -33,6 +34,10 @@ pub(crate) unsafe trait OpData: 'static {
     const CLEANUP: Cleanup = Cleanup::Nothing;
     /// Builds the SQE. Called once, after `self` is in its final heap location.
     fn sqe(&mut self) -> squeue::Entry;
+    /// What the task-tree dump and instruments show for this op (default: the type's name).
+    fn info(&self) -> OpInfo {
+        OpInfo::new(OpInfo::type_name::<Self>())
+    }
 }
 
 enum State {
@@ -111,6 +116,7 @@ impl<T: OpData> Future for Op<T> {
                     // SAFETY: so the SQE, which points only into `*data` (OpData contract), a heap
                     // box, stays valid: the box is not moved or freed until the final completion.
                     let key = unsafe { core.driver.borrow_mut().submit(entry, cx.waker()) };
+                    core.introspect.op_submitted(key.user_data(), || data.info());
                     Ok((core.id, key))
                 });
                 match submitted {
@@ -122,7 +128,7 @@ impl<T: OpData> Future for Op<T> {
                     Some(Ok((core, key))) => {
                         if this.cancellable {
                             // Not cancelled a moment ago (checked above), so this registers.
-                            let _ = this.park.park(key);
+                            let _ = this.park.park(key, || data.info());
                         }
                         this.state = State::Waiting { core, key, cancel: None };
                         Poll::Pending
@@ -142,7 +148,7 @@ impl<T: OpData> Future for Op<T> {
                     }
                     let mut p = c.driver.borrow_mut().poll_op(key, cx);
                     if p.is_pending() && cancel.is_none() && this.cancellable {
-                        match this.park.park(key) {
+                        match this.park.park(key, || this.data.as_ref().map_or(OpInfo::new("?"), |d| d.info())) {
                             OpParkStatus::Parked => {}
                             // A walk queued the op's ASYNC_CANCEL already; its CQE decides.
                             OpParkStatus::Aborted(c) => *cancel = Some(c),

@@ -135,7 +135,7 @@ impl Activation {
             Some(p) if p.thread == here() => p.node,
             _ => current,
         };
-        let node = with_tree(|t| t.insert(self.state.clone(), parent));
+        let node = with_tree(|t| t.insert(self.state.clone(), parent, crate::task::current_task_id()));
         let sink = self.sink.clone().or_else(local_sink);
         let watch = self.state.watch(here(), sink, node.to_u64());
         self.attached = Some(Attached { thread: here(), node, watch });

@@ -90,6 +90,8 @@ pub(crate) struct Driver {
     pub stats: DriverStats,
     /// What the kernel's ring supports beyond the required opcodes.
     pub opcodes: Opcodes,
+    /// Final completions of ops (`user_data`, result) for an instrument; `None` without one.
+    pub completed: Option<Vec<(u64, i32)>>,
 }
 
 impl Driver {
@@ -114,6 +116,7 @@ impl Driver {
             shut: false,
             stats: DriverStats::default(),
             opcodes,
+            completed: None,
         })
     }
 
@@ -415,12 +418,17 @@ impl Driver {
                 self.wake_fired = true;
             }
             _ if io_uring::cqueue::more(flags) => {} // not final: single-shot ops never see this
-            _ => match self.ops.complete(ud, res, flags) {
-                Completion::Wake(Some(w)) => wakers.push(w),
-                Completion::Wake(None) => {}
-                Completion::Reclaim(data, cleanup, res) => self.reclaim(data, cleanup, res),
-                Completion::Stale => self.stats.stale += 1,
-            },
+            _ => {
+                if let Some(done) = &mut self.completed {
+                    done.push((ud, res)); // for the instrument's `op_completed` (taken by the kernel)
+                }
+                match self.ops.complete(ud, res, flags) {
+                    Completion::Wake(Some(w)) => wakers.push(w),
+                    Completion::Wake(None) => {}
+                    Completion::Reclaim(data, cleanup, res) => self.reclaim(data, cleanup, res),
+                    Completion::Stale => self.stats.stale += 1,
+                }
+            }
         }
     }
 

@@ -30,6 +30,7 @@ pub(crate) struct Core {
     pub monitor: crate::monitor::state::Monitor,
     /// The testing toolkit's state: all off unless the `Builder` asked for it.
     pub testing: crate::testing::state::TestState,
+    pub introspect: crate::introspect::state::State,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);

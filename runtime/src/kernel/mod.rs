@@ -79,9 +79,11 @@ fn turn(core: &Core, wakers: &mut Vec<Waker>) -> std::io::Result<()> {
         let next = core.timers.borrow().next_deadline();
         Some(next.map(|d| coarsen(d.saturating_duration_since(core.testing.now()))))
     };
+    let io_wait = crate::introspect::before_turn(core, wait);
     let turned = core.driver.borrow_mut().turn(wait, wakers);
     drop(core.driver.borrow_mut().take_graveyard());
     turned?;
+    crate::introspect::after_turn(core, io_wait);
     let remote_fired = core.driver.borrow_mut().take_wake();
     if remote_fired {
         core.remote.drain(wakers);

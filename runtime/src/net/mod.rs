@@ -16,6 +16,7 @@ mod unix;
 mod unix_addr;
 mod unix_dgram;
 
+pub(crate) use addr::peer_addr;
 pub use lookup::lookup_host;
 pub use msg::{MAX_FDS, RecvMeta};
 pub(crate) use ops::clamp as clamp_len;

@@ -89,7 +89,12 @@ impl Drop for Timer {
 /// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
 /// ```
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep { deadline, timer: Timer::new(), polled: false, park: cancel::Park::new() }
+    Sleep {
+        deadline,
+        timer: Timer::new(),
+        polled: false,
+        park: cancel::Park::waiting_for(crate::introspect::WaitKind::Timer { deadline }),
+    }
 }
 
 /// Waits for `duration`. A checkpoint: see [`Sleep`].
