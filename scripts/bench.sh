@@ -7,6 +7,9 @@
 #
 # Every option can also be given as an environment variable QB_<NAME> (e.g. QB_RUNS=7).
 # Set QB_FEATURES to build optional rows, e.g. QB_FEATURES=channel,to_thread.
+# The cost of the instrumentation hooks (spawn and echo with and without a no-op instrument) is
+# measured in instructions by scripts/instrument_cost.sh (callgrind), not here: wall-clock rows
+# cannot resolve a one-branch difference on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 features=()

@@ -24,6 +24,7 @@ MUTANTS=(
   "recv_drop_loses_value       quartet-nursery loom_channel     recv_dropped_as_sender_hands_over"
   "cancel_skip_remote_walk     quartet-runtime loom_cancel_scope cancel_races_activation_attach"
   "cancel_walk_skips_leaves    quartet-runtime loom_cancel_scope walk_requested_by_another_thread_wakes_the_parked_task"
+  "watchdog_reports_twice      quartet-runtime loom_watchdog    stuck_poll_is_reported_once_and_drop_joins"
 )
 
 export RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom

@@ -7,22 +7,30 @@ cd "$(dirname "$0")/.."
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
-echo "== cargo fmt --check"
+# Each stage's header says how long the suite has run so far (CI's budget is 15 minutes).
+start_s=$SECONDS
+stage() { echo "== [$(( (SECONDS - start_s) / 60 ))m$(( (SECONDS - start_s) % 60 ))s] $*"; }
+
+stage "cargo fmt --check"
 cargo fmt --all -- --check
 
-echo "== cargo clippy --all-targets -D warnings"
+stage "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
-echo "== cargo test"
+stage "cargo test"
 cargo test --workspace --exclude quartet-benches   # benches has no tests; clippy checks it above
 
-echo "== loom models (LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-2})"
+stage "feature tracing (clippy, the tracing instrument's test)"
+cargo clippy -p quartet --all-targets --features tracing -- -D warnings
+cargo test -p quartet --features tracing --test introspect_tracing
+
+stage "loom models (LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-2})"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" \
   cargo test --profile loom -p quartet-runtime -p quartet-nursery --test 'loom_*'
 
 # Every planted bug must still be caught by its model (about 2 minutes: the two workspace crates
 # rebuild once per mutant; dependencies are shared with the stage above).
-echo "== loom mutants (scripts/mutants.sh)"
+stage "loom mutants (scripts/mutants.sh)"
 LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" ./scripts/mutants.sh
 
 # AddressSanitizer + LeakSanitizer over a chosen subset of the test binaries (the whole suite takes
@@ -53,13 +61,14 @@ if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   done
 fi
 if [[ -n "$asan_flags" ]]; then
-  echo "== AddressSanitizer + LeakSanitizer (nightly, subset: see scripts/test.sh)"
+  stage "AddressSanitizer + LeakSanitizer (nightly, subset: see scripts/test.sh)"
   RUSTFLAGS="$asan_flags" RUSTDOCFLAGS="$asan_flags" CARGO_TARGET_DIR=target/asan \
     ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" \
     LSAN_OPTIONS="suppressions=$PWD/scripts/lsan.supp:print_suppressions=0" \
     QUARTET_STRESS_SECS="${QUARTET_STRESS_SECS:-1}" \
     cargo +nightly test --target x86_64-unknown-linux-gnu "${ASAN_TESTS[@]}"
 else
-  echo "== AddressSanitizer: skipped: no nightly toolchain with sanitizer support (rustup toolchain install nightly)"
+  stage "AddressSanitizer: skipped: no nightly toolchain with sanitizer support (rustup toolchain install nightly)"
 fi
 rm -rf "$probe_dir"
+stage "done"

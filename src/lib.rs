@@ -61,6 +61,10 @@ pub mod guide {
     pub struct GuideServers;
     #[doc = include_str!("../docs/guide/09-testing.md")]
     pub struct GuideTesting;
+    #[doc = include_str!("../docs/guide/10-testing-toolkit.md")]
+    pub struct GuideTestingToolkit;
+    #[doc = include_str!("../docs/guide/11-introspection.md")]
+    pub struct GuideIntrospection;
     #[doc = include_str!("../docs/guide/for-tokio-users.md")]
     pub struct GuideForTokioUsers;
     #[doc = include_str!("../docs/guide/for-trio-users.md")]
@@ -74,15 +78,25 @@ pub mod net;
 pub use quartet_nursery::*;
 pub use quartet_runtime::thread::{CapacityLimiter, from_thread, from_thread_sync, to_thread};
 pub use quartet_runtime::{
-    Builder, Cancelled, Error, Instant, Interval, IoBuf, IoBufMut, MissedTickBehavior, Mode, OpError, Reason,
-    RuntimeStats, SetupFlags, Sleep, Unavailable, checkpoint, find_cancelled, fs, interval, interval_at,
-    is_cancellation, monitor, nop, process, run, signal, sleep, sleep_until, stats, task, thread, yield_now,
+    Builder, Cancelled, Error, Instant, Interval, IoBuf, IoBufMut, MissedTickBehavior, Mode, OpError, PartialWrite,
+    Reason, RuntimeStats, SetupFlags, Sleep, Unavailable, checkpoint, find_cancelled, fs, interval, interval_at,
+    introspect, is_cancellation, monitor, nop, now, process, run, signal, sleep, sleep_until, stats, task, testing,
+    thread, yield_now,
 };
 
 /// Buffered I/O on owned buffers, `copy`/`copy_bidirectional`, and the adapters to the
 /// `futures-io`, tokio and hyper traits (crate `quartet-io`; features `futures-io`, `tokio-io`,
 /// `hyper` of this crate turn the adapters on).
 pub use quartet_io as io;
+
+/// `#[quartet::main]` and `#[quartet::test(mock_clock, explore = N, seed = S)]` (feature `macros`,
+/// on by default).
+#[cfg(feature = "macros")]
+pub use quartet_macros::{main, test};
+
+/// A snapshot of the runtime on this thread: nurseries, tasks, cancel scopes and what each parked
+/// task waits on (see [`introspect`]); `None` outside `run`.
+pub use quartet_runtime::introspect::task_tree;
 
 /// The runtime crate, for lower-level pieces (the cancel stack, ready queues, the loom shim).
 pub use quartet_runtime as runtime;

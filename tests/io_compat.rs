@@ -175,3 +175,67 @@ fn bytes_accepted_before_a_cancel_are_sent_by_a_later_flush_exactly_once() {
         .unwrap();
     });
 }
+
+/// The common "retry on `Interrupted`" loop (std's `read_exact`, many crates' helpers) must not
+/// spin on a cancelled scope: a cancelled read fails at once on every retry, so cancellation must
+/// not wear the retryable kind.
+#[test]
+fn a_retry_on_interrupted_loop_stops_when_its_scope_is_cancelled() {
+    run(async {
+        let (_peer, stream) = tcp_pair().await.unwrap();
+        let mut io = Compat::new(stream);
+        let scope = CancelScope::new();
+        scope.cancel();
+        let mut retries = 0u32;
+        let out = scope
+            .run(async {
+                let mut buf = [0u8; 8];
+                loop {
+                    match io.read(&mut buf).await {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                            retries += 1;
+                            assert!(retries < 1000, "the retry loop spins on a cancelled scope");
+                        }
+                        r => return r.map(drop),
+                    }
+                }
+            })
+            .await;
+        assert!(matches!(out, Ok(None)), "the scope absorbed its own cancellation: {out:?}");
+        assert_eq!(retries, 0);
+    });
+}
+
+/// A `send_all` stopped by a cancel after some bytes went out is not `Cancelled` (something was
+/// sent) but a `PartialWrite` with the count, which the cancelled scope still recognises as its
+/// own cancellation rather than a failure.
+#[test]
+fn a_send_all_cut_short_by_a_cancel_reports_how_much_went_out() {
+    run(async {
+        let (peer, stream) = tcp_pair().await.unwrap();
+        let scope = CancelScope::new();
+        let total = 64 << 20; // far more than the socket buffers hold: the send blocks part-way
+        let mut seen = None;
+        {
+            let mut fut = pin!(scope.run(async {
+                let (r, _) = stream.send_all(vec![7u8; total]).await;
+                let e = r.expect_err("the send was cancelled part-way");
+                seen = Some(e.to_string());
+                let quartet::OpError::Io(io) = &e else { panic!("not an Io error: {e:?}") };
+                assert_ne!(io.kind(), io::ErrorKind::Interrupted);
+                let partial =
+                    io.get_ref().and_then(|e| e.downcast_ref::<quartet::PartialWrite>()).expect("a PartialWrite");
+                assert!(partial.written() > 0 && partial.written() < total, "{partial}");
+                assert_eq!(partial.total(), total);
+                Err::<(), _>(e)
+            }));
+            assert!(poll_once(fut.as_mut()).await.is_pending(), "the send is in flight");
+            while readable_bytes(peer.as_raw_fd()) == 0 {
+                nop().await.unwrap();
+            }
+            scope.cancel();
+            assert_eq!(fut.await.unwrap(), None, "a PartialWrite caused by the scope's cancel is not a failure");
+        }
+        assert!(seen.expect("send_all returned").contains("of 67108864 bytes"));
+    });
+}

@@ -80,7 +80,7 @@ impl<W: OwnedWrite> BufWriter<W> {
     ///
     /// # Cancellation
     /// `Cancelled` means nothing was sent and everything stays buffered. A cancel after part of
-    /// the buffer went out is an `Interrupted` I/O error saying how much; the unsent rest stays
+    /// the buffer went out is a [`PartialWrite`](quartet_runtime::PartialWrite) saying how much; the unsent rest stays
     /// buffered, so a later `flush` finishes the job (nothing lost, nothing sent twice). Drop the
     /// future mid-send instead and the buffered bytes are gone: cancel through a scope.
     ///
@@ -109,7 +109,7 @@ impl<W: OwnedWrite> BufWriter<W> {
                 Err(e) => {
                     let done = slice.begin();
                     self.restore(slice);
-                    return Err(partial_write(e, done, total));
+                    return Err(partial_write("BufWriter::flush", e, done, total));
                 }
             }
         }

@@ -3,7 +3,7 @@
 
 use crate::slice::Slice;
 use quartet_runtime::io::{OwnedRead, OwnedWrite};
-use quartet_runtime::{IoBuf, OpError};
+use quartet_runtime::{IoBuf, OpError, PartialWrite};
 use std::future::Future;
 use std::io;
 
@@ -95,9 +95,9 @@ pub trait WriteExt: OwnedWrite {
     /// Writes all of `buf`.
     ///
     /// # Cancellation
-    /// `Cancelled` means nothing was written. A cancel after part of the buffer went out is an
-    /// `io::ErrorKind::Interrupted` error naming how much was written (the stream's framing is
-    /// then unknown to the peer), never a plain `Cancelled`.
+    /// `Cancelled` means nothing was written. A cancel after part of the buffer went out is a
+    /// [`PartialWrite`](quartet_runtime::PartialWrite) naming how much was written (the stream's
+    /// framing is then unknown to the peer), never a plain `Cancelled`.
     fn write_all<B: IoBuf>(&self, buf: B) -> impl Future<Output = (Result<(), OpError>, B)> {
         async move {
             let total = buf.bytes_init();
@@ -112,7 +112,7 @@ pub trait WriteExt: OwnedWrite {
                         slice.set_begin(next);
                     }
                     Err(e) => {
-                        let e = partial_write(e, slice.begin(), total);
+                        let e = partial_write("write_all", e, slice.begin(), total);
                         return (Err(e), slice.into_inner());
                     }
                 }
@@ -124,14 +124,11 @@ pub trait WriteExt: OwnedWrite {
 
 impl<W: OwnedWrite + ?Sized> WriteExt for W {}
 
-/// A cancellation after `done > 0` bytes went out is not "nothing happened": report it as an
-/// `Interrupted` I/O error that says how far the write got.
-pub(crate) fn partial_write(e: OpError, done: usize, total: usize) -> OpError {
+/// A cancellation after `done > 0` bytes went out is not "nothing happened": report it as a
+/// [`PartialWrite`] that says how far the write got.
+pub(crate) fn partial_write(what: &'static str, e: OpError, done: usize, total: usize) -> OpError {
     match e {
-        OpError::Cancelled(c) if done > 0 => {
-            io::Error::new(io::ErrorKind::Interrupted, format!("write interrupted after {done} of {total} bytes: {c}"))
-                .into()
-        }
+        OpError::Cancelled(c) if done > 0 => PartialWrite::new(what, done, total, c).into(),
         e => e,
     }
 }

@@ -76,6 +76,12 @@ impl rt::Timer for HyperTimer {
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn rt::Sleep>> {
         Box::pin(HyperSleep(quartet_runtime::sleep_until(deadline)))
     }
+
+    /// quartet's clock, so hyper's timeouts follow the testing toolkit's mock clock too (hyper
+    /// computes its deadlines from this and passes them to `sleep_until`).
+    fn now(&self) -> Instant {
+        quartet_runtime::now()
+    }
 }
 
 struct HyperSleep(quartet_runtime::Sleep);

@@ -54,10 +54,10 @@ impl<B: IoBuf> Slice<B> {
     }
 }
 
-// SAFETY: the window lies inside the inner buffer's initialised bytes (`begin <= bytes_init`,
-// kept by `new` and `set_begin`, and the inner `bytes_init` cannot change while we own `buf`
-// without `&mut`), so the pointer and length satisfy `IoBuf`'s contract whenever the inner
-// buffer's do; the inner buffer is owned by value and moves only with the `Slice`.
+// `begin <= bytes_init` is kept by `new` and `set_begin`, and the inner `bytes_init` cannot change
+// while we own `buf` without `&mut`.
+// SAFETY: so the window lies inside the inner buffer's initialised bytes, and the pointer and length
+// satisfy `IoBuf`'s contract whenever the inner buffer's do; the inner buffer moves only with us.
 unsafe impl<B: IoBuf> IoBuf for Slice<B> {
     fn stable_ptr(&self) -> *const u8 {
         // `begin <= bytes_init`, so this stays within or one past the buffer (`wrapping_add`

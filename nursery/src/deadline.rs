@@ -10,7 +10,8 @@ use std::future::Future;
 use std::time::Duration;
 
 fn after(d: Duration) -> Instant {
-    Instant::now().checked_add(d).unwrap_or_else(|| Instant::now() + Duration::from_secs(86400 * 365 * 30))
+    let now = quartet_runtime::now();
+    now.checked_add(d).unwrap_or_else(|| now + Duration::from_secs(86400 * 365 * 30))
 }
 
 /// Runs `fut`, giving up when `d` has passed: `Ok(None)` if the deadline cancelled it.

@@ -64,7 +64,11 @@ pub struct JoinHandle<T> {
 
 impl<T> JoinHandle<T> {
     pub(crate) fn new(slot: Rc<Slot<T>>) -> Self {
-        JoinHandle { slot, yielded: false, park: cancel::Park::new() }
+        JoinHandle {
+            slot,
+            yielded: false,
+            park: cancel::Park::waiting_for(quartet_runtime::introspect::WaitKind::Join),
+        }
     }
 
     /// True once the child has finished.

@@ -29,13 +29,12 @@
 ///
 /// # Examples
 /// ```no_run
-/// # quartet_runtime::run(async {
-/// # let stream: quartet_runtime::net::TcpStream = todo!();
+/// # async fn demo(stream: quartet_runtime::net::TcpStream) -> Result<(), quartet_runtime::OpError> {
 /// // A Vec, a boxed slice, a String, static bytes or an inline array all work; the runtime takes
 /// // the buffer by value and hands it back with the result.
 /// let (sent, _buf) = stream.send(*b"ping").await;
 /// sent?;
-/// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+/// # Ok(()) }
 /// ```
 pub unsafe trait IoBuf: 'static {
     /// Pointer to the first byte.
@@ -57,12 +56,11 @@ pub unsafe trait IoBuf: 'static {
 ///
 /// # Examples
 /// ```no_run
-/// # quartet_runtime::run(async {
-/// # let stream: quartet_runtime::net::TcpStream = todo!();
+/// # async fn demo(stream: quartet_runtime::net::TcpStream) -> Result<(), quartet_runtime::OpError> {
 /// // A Vec receives into its spare capacity; the filled buffer comes back with the count.
 /// let (n, buf) = stream.recv(Vec::with_capacity(4096)).await;
 /// println!("got {:?}", &buf[..n?]);
-/// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+/// # Ok(()) }
 /// ```
 pub unsafe trait IoBufMut: IoBuf {
     /// Pointer to the first byte.
@@ -166,10 +164,10 @@ unsafe impl IoBufMut for Box<[u8]> {
     unsafe fn set_init(&mut self, _n: usize) {}
 }
 
+// The runtime's side of the contract (ops box their data before taking pointers and never move it
+// until the final completion) is what makes an inline array usable.
 // SAFETY: the pointer is into the array itself, so it is valid exactly while the array is not
-// moved: what the trait promises, no more. The runtime's side of the contract (the no-move rule:
-// ops box their data before taking pointers and never move it until the final completion) is what
-// makes an inline array usable.
+// moved: what the trait promises, no more.
 unsafe impl<const N: usize> IoBuf for [u8; N] {
     fn stable_ptr(&self) -> *const u8 {
         self.as_ptr()

@@ -27,8 +27,12 @@ pub struct Builder {
     drain: Duration,
     thread_limit: usize,
     monitor: crate::monitor::Config,
+    /// Instrument, watchdog, `SIGUSR1` dump (methods in `introspect/config.rs`).
+    pub(crate) introspect: crate::introspect::state::Config,
     optional_opcodes: bool,
     buf_pool: crate::net::BufPoolConfig,
+    /// The testing toolkit's settings (`testing/builder.rs`).
+    pub(crate) testing: crate::testing::state::Config,
 }
 
 impl Default for Builder {
@@ -51,8 +55,10 @@ impl Builder {
             drain: Duration::from_secs(1),
             thread_limit: crate::thread::DEFAULT_THREAD_LIMIT,
             monitor: Default::default(),
+            introspect: Default::default(),
             optional_opcodes: true,
             buf_pool: Default::default(),
+            testing: Default::default(),
         }
     }
 
@@ -205,9 +211,11 @@ impl Builder {
         let eventfd = EventFd::new().map_err(Unavailable::Other)?;
         let wake_fd = eventfd.0;
         let remote = RemoteQueue::new(eventfd);
+        let remote_for_dump = remote.clone();
         let mut driver = Driver::new(self.entries, self.flags, wake_fd)?;
         driver.opcodes.set_optional(self.optional_opcodes);
         driver.set_buf_pool(self.buf_pool);
+        driver.completed = self.introspect.instrument.is_some().then(Vec::new);
         let id = next_id();
         let threads =
             crate::thread::local::Local::new(id, crate::thread::system_waker(id, remote.clone()), self.thread_limit);
@@ -221,7 +229,10 @@ impl Builder {
             tick: Cell::new(Instant::now()),
             threads,
             monitor: self.monitor.build(),
+            testing: crate::testing::state::TestState::new(&self.testing),
+            introspect: self.introspect.build(crate::introspect::DumpHandle::new(id, remote_for_dump)),
         };
+        core.timers.borrow_mut().shuffle(self.testing.seed);
         let guard = CoreGuard::enter(&core).ok_or(Error::NestedRuntime)?;
         // The root of this thread's cancel-status tree is a fresh scope for this run (C1).
         let root = crate::cancel::RootGuard::install();

@@ -352,10 +352,68 @@ impl From<OpError> for io::Error {
     fn from(e: OpError) -> io::Error {
         match e {
             OpError::Io(e) => e,
-            OpError::Cancelled(c) => io::Error::new(io::ErrorKind::Interrupted, c),
+            // Not `Interrupted`: std's and many crates' loops retry that kind, and a cancelled
+            // scope fails every retry at once (level-triggered), so they would spin forever.
+            OpError::Cancelled(c) => io::Error::other(c),
             OpError::NoRuntime => io::Error::other(OpError::NoRuntime),
             OpError::TooSlow(t) => t.into(),
         }
+    }
+}
+
+/// A write that a cancellation stopped after part of the buffer had gone out (`send_all`,
+/// `write_all`, `write_all_at`, the buffered writers).
+///
+/// It is not a [`Cancelled`]: an operation that reports `Cancelled` did nothing, and this one sent
+/// [`written`](Self::written) bytes, so the stream's framing is broken. Its cause is a
+/// cancellation, though: [`is_cancellation`] sees it (through `source()`), so a cancelled scope or
+/// nursery does not report it as a failure. It travels as an [`OpError::Io`] of kind
+/// [`Other`](io::ErrorKind::Other), never `Interrupted` (which retry loops would spin on).
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::{Cancelled, OpError, PartialWrite, Reason, is_cancellation};
+/// let e = OpError::from(PartialWrite::new("send_all", 10, 100, Cancelled::new(Reason::Explicit)));
+/// assert!(is_cancellation(&e));
+/// let OpError::Io(io) = &e else { panic!() };
+/// let partial = io.get_ref().and_then(|e| e.downcast_ref::<PartialWrite>()).unwrap();
+/// assert_eq!((partial.written(), partial.total()), (10, 100));
+/// ```
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{what} interrupted by a cancellation after {written} of {total} bytes")]
+pub struct PartialWrite {
+    what: &'static str,
+    written: usize,
+    total: usize,
+    #[source]
+    cause: Cancelled,
+}
+
+impl PartialWrite {
+    /// `what` names the call (`"send_all"`), `written` of `total` bytes went out before `cause`.
+    pub fn new(what: &'static str, written: usize, total: usize, cause: Cancelled) -> PartialWrite {
+        PartialWrite { what, written, total, cause }
+    }
+
+    /// How many bytes went out before the cancellation.
+    pub fn written(&self) -> usize {
+        self.written
+    }
+
+    /// How many bytes the call was asked to write.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// The cancellation that stopped the write.
+    pub fn cancelled(&self) -> &Cancelled {
+        &self.cause
+    }
+}
+
+impl From<PartialWrite> for OpError {
+    fn from(p: PartialWrite) -> OpError {
+        OpError::Io(io::Error::other(p))
     }
 }
 

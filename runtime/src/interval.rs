@@ -73,7 +73,7 @@ impl MissedTickBehavior {
 /// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
 /// ```
 pub fn interval(period: Duration) -> Interval {
-    interval_at(Instant::now(), period)
+    interval_at(crate::now(), period)
 }
 
 /// Ticks at `start`, `start + period`, `start + 2 * period`... See [`Interval`].
@@ -148,7 +148,7 @@ impl Interval {
         self.sleep = None;
         res?;
         let scheduled = self.next;
-        self.next = self.behavior.next(scheduled, Instant::now(), self.period);
+        self.next = self.behavior.next(scheduled, crate::now(), self.period);
         Poll::Ready(Ok(scheduled))
     }
 
@@ -177,7 +177,7 @@ impl Interval {
     /// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
     /// ```
     pub fn reset(&mut self) {
-        self.next = Instant::now() + self.period;
+        self.next = crate::now() + self.period;
         self.sleep = None;
     }
 }

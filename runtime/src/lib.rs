@@ -33,6 +33,7 @@ mod fd;
 pub mod fs;
 pub mod hooks;
 mod interval;
+pub mod introspect;
 pub mod io;
 mod kernel;
 pub mod monitor;
@@ -43,6 +44,7 @@ pub mod signal;
 #[doc(hidden)] // the std/loom shim, public for the loom models
 pub mod sync;
 pub mod task;
+pub mod testing;
 pub mod thread;
 mod time;
 mod write_all;
@@ -50,13 +52,16 @@ mod write_all;
 pub use buf::{DEFAULT_READ_CHUNK, IoBuf, IoBufMut};
 pub use builder::{Builder, RuntimeStats, run, stats};
 pub use driver::{DriverStats, Mode, SetupFlags};
-pub use error::{Cancelled, Error, OpError, Reason, TooSlow, Unavailable, find_cancelled, is_cancellation};
+pub use error::{
+    Cancelled, Error, OpError, PartialWrite, Reason, TooSlow, Unavailable, find_cancelled, is_cancellation,
+};
 pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
 #[doc(hidden)]
 pub use kernel::remote::{RemoteQueue, Unpark};
 #[doc(hidden)]
 pub use kernel::waker::ReadyQueue;
 pub use task::{checkpoint, yield_now};
+pub use testing::now;
 #[doc(hidden)] // a re-armable timer for quartet-nursery's scopes
 pub use time::Timer;
 pub use time::{Instant, Sleep, sleep, sleep_until};
@@ -67,6 +72,7 @@ pub(crate) use net::clamp_len as net_clamp;
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod model {
+    pub use crate::introspect::watchdog::Watchdog;
     pub use crate::kernel::context::{ModelKernel, enter_model_kernel};
     pub use crate::kernel::remote::EventFd;
 }

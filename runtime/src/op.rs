@@ -16,6 +16,7 @@
 use crate::cancel::{self, OpPark, OpParkStatus};
 use crate::driver::{Cleanup, OpKey};
 use crate::error::{Cancelled, OpError};
+use crate::introspect::OpInfo;
 use crate::kernel::context::{was_unclean, with_core};
 use io_uring::squeue;
 use std::future::Future;
@@ -33,6 +34,10 @@ pub(crate) unsafe trait OpData: 'static {
     const CLEANUP: Cleanup = Cleanup::Nothing;
     /// Builds the SQE. Called once, after `self` is in its final heap location.
     fn sqe(&mut self) -> squeue::Entry;
+    /// What the task-tree dump and instruments show for this op (default: the type's name).
+    fn info(&self) -> OpInfo {
+        OpInfo::new(OpInfo::type_name::<Self>())
+    }
 }
 
 enum State {
@@ -100,21 +105,30 @@ impl<T: OpData> Future for Op<T> {
                     return Poll::Ready((Err(c.into()), this.data.take().expect("data")));
                 }
                 let submitted = with_core(|core| {
-                    let entry = data.sqe();
-                    // SAFETY: the SQE points only into `*data` (OpData contract), a heap box that
-                    // is not moved or freed until the final completion: `Op` keeps it, and `Drop`
-                    // hands it to the driver while the op is still in flight. `Op` is `!Send`, so
-                    // that `Drop` runs on this thread: while this runtime lives it finds the
-                    // runtime here; once it is gone, its shutdown drained the op or it is marked
-                    // unclean and the data is leaked.
+                    let mut entry = data.sqe();
+                    if let Some(faults) = &core.testing.faults {
+                        entry = crate::testing::faults::inject(faults, entry)?;
+                    }
+                    // `Op` keeps the box, and `Drop` hands it to the driver while the op is still in
+                    // flight; `Op` is `!Send`, so that `Drop` runs on this thread: while this runtime
+                    // lives it finds the runtime here; once it is gone, its shutdown drained the op
+                    // or it is marked unclean and the data is leaked.
+                    // SAFETY: so the SQE, which points only into `*data` (OpData contract), a heap
+                    // box, stays valid: the box is not moved or freed until the final completion.
                     let key = unsafe { core.driver.borrow_mut().submit(entry, cx.waker()) };
-                    (core.id, key)
+                    core.introspect.op_submitted(key.user_data(), || data.info());
+                    Ok((core.id, key))
                 });
                 match submitted {
-                    Some((core, key)) => {
+                    // An injected fault (testing): the op was never submitted, nothing happened.
+                    Some(Err(errno)) => {
+                        this.state = State::Done;
+                        Poll::Ready((Err(OpError::from_errno(errno)), this.data.take().expect("data")))
+                    }
+                    Some(Ok((core, key))) => {
                         if this.cancellable {
                             // Not cancelled a moment ago (checked above), so this registers.
-                            let _ = this.park.park(key);
+                            let _ = this.park.park(key, || data.info());
                         }
                         this.state = State::Waiting { core, key, cancel: None };
                         Poll::Pending
@@ -134,7 +148,7 @@ impl<T: OpData> Future for Op<T> {
                     }
                     let mut p = c.driver.borrow_mut().poll_op(key, cx);
                     if p.is_pending() && cancel.is_none() && this.cancellable {
-                        match this.park.park(key) {
+                        match this.park.park(key, || this.data.as_ref().map_or(OpInfo::new("?"), |d| d.info())) {
                             OpParkStatus::Parked => {}
                             // A walk queued the op's ASYNC_CANCEL already; its CQE decides.
                             OpParkStatus::Aborted(c) => *cancel = Some(c),

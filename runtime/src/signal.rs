@@ -9,6 +9,12 @@
 //! libraries) do not, and the kernel may deliver the signal to one of them: create `Signals`
 //! early, before spawning threads.
 //!
+//! Child processes inherit a blocked mask too (`exec` keeps it). quartet's own
+//! [`Command`](crate::process::Command) clears the mask in the child before `exec`;
+//! `std::process::Command` does not, so a child started with it while a `Signals` exists would
+//! ignore SIGINT/SIGTERM. Start children with quartet's `Command`, or clear the mask yourself in a
+//! `pre_exec` hook.
+//!
 //! [`Signals`] is also a [`Stream`] of signals, for code that consumes events with stream
 //! combinators; to cancel a scope on Ctrl-C/SIGTERM, `quartet::cancel_on_signals` does the usual
 //! wiring.

@@ -119,6 +119,8 @@ pub fn io_queued() -> bool {
 /// assert!(info.to_string().starts_with("'db' (spawned at "));
 /// ```
 pub struct TaskInfo {
+    /// Unique per process (the tracing spans and the task-tree dump key tasks by it).
+    id: u64,
     name: Option<String>,
     location: &'static Location<'static>,
     parent: Option<std::sync::Arc<TaskInfo>>,
@@ -132,7 +134,22 @@ impl TaskInfo {
     /// assert!(info.name().is_none());
     /// ```
     pub fn new(name: Option<String>, location: &'static Location<'static>) -> TaskInfo {
-        TaskInfo { name, location, parent: None }
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        TaskInfo { id, name, location, parent: None }
+    }
+
+    /// A number naming this task, unique in the process (never 0; clones share it).
+    ///
+    /// ```
+    /// use quartet_runtime::task::TaskInfo;
+    /// let a = TaskInfo::new(None, std::panic::Location::caller());
+    /// let b = TaskInfo::new(None, std::panic::Location::caller());
+    /// assert_ne!(a.id(), b.id());
+    /// assert_eq!(a.clone().id(), a.id());
+    /// ```
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// The same task, running in a nursery opened by `parent` (`None`: the root future).
@@ -230,6 +247,31 @@ impl std::fmt::Display for TaskInfo {
 
 thread_local! {
     static CURRENT: Cell<*const TaskInfo> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The id of the task being polled on this thread (0: none, e.g. the root future).
+#[inline]
+pub(crate) fn current_task_id() -> u64 {
+    let p = CURRENT.with(Cell::get);
+    // SAFETY: as in `current_task`: a non-null pointer names a `TaskInfo` whose `run_as` is on the
+    // stack.
+    if p.is_null() { 0 } else { unsafe { (*p).id } }
+}
+
+/// The ids of the task being polled and of the tasks whose nurseries it runs in (innermost first).
+pub(crate) fn current_task_path() -> Vec<u64> {
+    let p = CURRENT.with(Cell::get);
+    let mut out = Vec::new();
+    if p.is_null() {
+        return out;
+    }
+    // SAFETY: as in `current_task`.
+    let mut cur = Some(unsafe { &*p });
+    while let Some(t) = cur {
+        out.push(t.id);
+        cur = t.parent.as_deref();
+    }
+    out
 }
 
 /// A description of the task being polled on this thread, if a nursery marked one.

@@ -2,14 +2,14 @@
 //!
 //! Both resubmit the same op from a cursor until the buffer is gone, and both must say the same
 //! thing when they stop early: a zero-byte write is `WriteZero`, and a cancel after some bytes
-//! went out is *not* `Cancelled` (the rule "Cancelled ⇒ nothing happened" would be false) but an
-//! `Interrupted` error that says how far it got. Writing that once keeps the rule in one place.
+//! went out is *not* `Cancelled` (the rule "Cancelled ⇒ nothing happened" would be false) but a
+//! [`PartialWrite`] that says how far it got. Writing that once keeps the rule in one place.
 //!
 //! The op's heap block is reused across rounds ([`Op::from_box`]): a short write costs a
 //! resubmission, not an allocation.
 
 use crate::buf::IoBuf;
-use crate::error::OpError;
+use crate::error::{OpError, PartialWrite};
 use crate::op::{Op, OpData};
 use std::io;
 
@@ -23,7 +23,7 @@ pub(crate) trait CursorWrite: OpData + Sized {
 
 /// Submits `data` until all of its buffer is written. `what` names the call in the error that a
 /// cancel after partial progress returns (`"send_all"`, `"write_all"`).
-pub(crate) async fn write_all<W: CursorWrite>(data: W, what: &str) -> (Result<(), OpError>, W::Buf) {
+pub(crate) async fn write_all<W: CursorWrite>(data: W, what: &'static str) -> (Result<(), OpError>, W::Buf) {
     let total = data.buf().bytes_init();
     let mut data = Box::new(data);
     while *data.offset() < total {
@@ -33,8 +33,8 @@ pub(crate) async fn write_all<W: CursorWrite>(data: W, what: &str) -> (Result<()
             Ok(0) => return (Err(io::Error::from(io::ErrorKind::WriteZero).into()), data.into_buf()),
             Ok(n) => *data.offset() += n as usize,
             Err(OpError::Cancelled(c)) if *data.offset() > 0 => {
-                let msg = format!("{what} interrupted after {} of {total} bytes: {c}", data.offset());
-                return (Err(io::Error::new(io::ErrorKind::Interrupted, msg).into()), data.into_buf());
+                let partial = PartialWrite::new(what, *data.offset(), total, c);
+                return (Err(partial.into()), data.into_buf());
             }
             Err(e) => return (Err(e), data.into_buf()),
         }

@@ -11,7 +11,7 @@
 
 use quartet_nursery::{BoxError, Event, nursery};
 use quartet_runtime::net::{TcpStream, lookup_host};
-use quartet_runtime::{Cancelled, Instant, OpError};
+use quartet_runtime::{Cancelled, OpError};
 use std::cell::RefCell;
 use std::fmt;
 use std::net::SocketAddr;
@@ -180,7 +180,7 @@ impl OpenTcp {
         if addrs.is_empty() {
             return Err(ConnectError::NoAddresses);
         }
-        let t0 = Instant::now();
+        let t0 = quartet_runtime::now();
         let winner: RefCell<Option<TcpStream>> = RefCell::new(None);
         let errors: RefCell<Vec<(SocketAddr, OpError)>> = RefCell::new(Vec::new());
         let (winner_ref, errors_ref) = (&winner, &errors);
@@ -188,7 +188,11 @@ impl OpenTcp {
             for (i, &addr) in addrs.iter().enumerate() {
                 let failed = Rc::new(Event::new());
                 let (failed2, n2) = (failed.clone(), n.clone());
-                trace.borrow_mut().push(Attempt { addr, started: t0.elapsed(), outcome: Outcome::Running });
+                trace.borrow_mut().push(Attempt {
+                    addr,
+                    started: quartet_runtime::now() - t0,
+                    outcome: Outcome::Running,
+                });
                 let set = move |o: Outcome| trace.borrow_mut()[i].outcome = o;
                 n.spawn(async move {
                     match TcpStream::connect(addr).await {

@@ -49,7 +49,8 @@ const MAX_WRITE: usize = 64 * 1024;
 ///   any buffered writer, flush or close before dropping the adapter: a send still in flight when
 ///   it is dropped is cancelled.
 /// - **Cancellation.** The ops are ring ops, so a cancel scope around a blocked read reaches it
-///   like any quartet operation. It comes back as an `io::Error` of kind `Interrupted` whose inner
+///   like any quartet operation. It comes back as an `io::Error` of kind `Other` (not `Interrupted`, which
+///   retry loops would spin on, since a cancelled scope fails every retry) whose inner
 ///   error is the [`Cancelled`](quartet_runtime::Cancelled) (so
 ///   [`is_cancellation`](quartet_runtime::is_cancellation) recognises it), never as end of file;
 ///   it consumed nothing, and unsent write data stays in the adapter for a later flush.

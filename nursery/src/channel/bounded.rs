@@ -193,7 +193,7 @@ impl<T> SendOp<T> {
                     Err(Refused::Full(v)) => {
                         let key = st.waiters.insert(SEND_Q, Waiter::new(cx.waker(), Some(v)));
                         drop(st);
-                        let mut park = Park::new();
+                        let mut park = Park::waiting_for(quartet_runtime::introspect::WaitKind::Channel);
                         // Not cancelled a moment ago (checked above), so this registers.
                         let _ = park.park(cx);
                         *self = SendOp::Parked(key, park);
@@ -271,7 +271,7 @@ impl<T> RecvOp<T> {
                     Err(Nothing::Empty) => {
                         let key = st.waiters.insert(RECV_Q, Waiter::new(cx.waker(), None));
                         drop(st);
-                        let mut park = Park::new();
+                        let mut park = Park::waiting_for(quartet_runtime::introspect::WaitKind::Channel);
                         // Not cancelled a moment ago (checked above), so this registers.
                         let _ = park.park(cx);
                         *self = RecvOp::Parked(key, park);

@@ -63,6 +63,8 @@ struct Child<'env> {
     fut: ChildFuture<'env>,
     info: TaskInfo,
     start: Option<Rc<dyn StartSink + 'env>>,
+    /// The task's entry in the runtime's task registry (H7), set by `insert`.
+    record: Option<quartet_runtime::hooks::TaskRecord>,
 }
 
 struct Slot<'env> {
@@ -360,7 +362,7 @@ impl<'env> Nursery<'env> {
                 }
             }
         };
-        self.insert(Child { fut: Box::pin(child), info: self.child_info(name, loc), start: None })?;
+        self.insert(Child { fut: Box::pin(child), info: self.child_info(name, loc), start: None, record: None })?;
         Ok(JoinHandle::new(slot))
     }
 
@@ -369,7 +371,19 @@ impl<'env> Nursery<'env> {
         TaskInfo::new(name, loc).with_parent(self.inner.owner.clone())
     }
 
-    fn insert(&self, child: Child<'env>) -> Result<(), SpawnError> {
+    fn insert(&self, mut child: Child<'env>) -> Result<(), SpawnError> {
+        // Registered before the state is borrowed (it may report `task_spawned` to an
+        // instrument), for the slot the insert below will take.
+        let slot = {
+            let st = self.inner.state.borrow();
+            if st.closed {
+                return Err(SpawnError);
+            }
+            st.free.last().copied().unwrap_or(st.slots.len())
+        };
+        if let Some(r) = &self.inner.ready {
+            child.record = Some(quartet_runtime::hooks::TaskRecord::register(&child.info, r, slot, &self.inner.scope));
+        }
         let index = {
             let mut st = self.inner.state.borrow_mut();
             if st.closed {
@@ -382,6 +396,12 @@ impl<'env> Nursery<'env> {
                     st.slots.len() - 1
                 }
             };
+            if index != slot {
+                // An instrument spawned into this nursery meanwhile: follow the slot we got.
+                if let (Some(rec), Some(r)) = (&child.record, &self.inner.ready) {
+                    rec.moved_to(r, index);
+                }
+            }
             st.slots[index].child = Some(child);
             st.live += 1;
             index

@@ -3,6 +3,7 @@
 
 use super::{BODY, Child, Inner};
 use crate::error::{BoxError, Failure};
+use quartet_runtime::introspect::TaskOutcome;
 use quartet_runtime::{Cancelled, Reason, cancel, find_cancelled};
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -77,8 +78,18 @@ pub(super) fn poll_child(inner: &Inner<'_>, i: usize) {
         Ok(Poll::Ready(r)) => Ok(r),
         Err(p) => Err(p),
     };
-    let Child { fut, info, start } = child;
+    let Child { fut, info, start, record } = child;
     let dropped = catch_unwind(AssertUnwindSafe(move || drop(fut)));
+    if let Some(record) = record {
+        record.exited(|| match &outcome {
+            Ok(Ok(())) => TaskOutcome::Completed,
+            Ok(Err(e)) => match find_cancelled(&**e).filter(|_| cancel::current().is_some()) {
+                Some(c) => TaskOutcome::Cancelled(c.reason().clone()),
+                None => TaskOutcome::Failed(e.to_string()),
+            },
+            Err(_) => TaskOutcome::Panicked,
+        });
+    }
     {
         let mut st = inner.state.borrow_mut();
         st.slots[i].busy = false;

@@ -70,10 +70,15 @@ impl<'env> Nursery<'env> {
                 }
             };
             let sink: Rc<dyn StartSink + 'env> = slot.clone();
-            self.insert(Child { fut: Box::pin(child), info: self.child_info(None, loc), start: Some(sink) })?;
+            self.insert(Child {
+                fut: Box::pin(child),
+                info: self.child_info(None, loc),
+                start: Some(sink),
+                record: None,
+            })?;
             let guard = AbandonOnDrop(Some(slot.clone()));
             let mut cancelled: Option<Cancelled> = None;
-            let mut park = Park::new();
+            let mut park = Park::waiting_for(quartet_runtime::introspect::WaitKind::Start);
             let out = poll_fn(|cx| {
                 if let Some(r) = start::take(&slot) {
                     park.unpark();

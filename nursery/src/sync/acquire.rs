@@ -23,6 +23,8 @@ pub(crate) const ACQUIRE_Q: Queue = Queue::First;
 
 /// A resource handed out in units under a mutex.
 pub(crate) trait Resource {
+    /// What a parked acquirer waits on, for the task-tree dump.
+    const WAIT: quartet_runtime::introspect::WaitKind;
     /// The state behind the resource's mutex.
     type State;
     /// Locks the state.
@@ -52,7 +54,7 @@ pub(crate) struct Acquire<'a, R: Resource> {
 
 impl<'a, R: Resource> Acquire<'a, R> {
     pub fn new(res: &'a R) -> Self {
-        Acquire { res, phase: Phase::Start, park: cancel::Park::new() }
+        Acquire { res, phase: Phase::Start, park: cancel::Park::waiting_for(R::WAIT) }
     }
 
     /// The resource being acquired.

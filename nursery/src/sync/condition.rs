@@ -133,7 +133,11 @@ impl<T> Condition<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
     /// ```
     pub fn wait<'a>(&'a self, guard: LockGuard<'a, T>) -> ConditionWait<'a, T> {
-        ConditionWait { cond: self, phase: Phase::Start(guard), park: cancel::Park::new() }
+        ConditionWait {
+            cond: self,
+            phase: Phase::Start(guard),
+            park: cancel::Park::waiting_for(quartet_runtime::introspect::WaitKind::Condition),
+        }
     }
 
     /// Wakes up to `n` waiters, oldest first, and returns how many. Not a checkpoint. Usually

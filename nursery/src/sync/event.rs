@@ -112,7 +112,11 @@ impl Event {
     /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
     /// ```
     pub fn wait(&self) -> EventWait<'_> {
-        EventWait { event: self, phase: Phase::Start, park: cancel::Park::new() }
+        EventWait {
+            event: self,
+            phase: Phase::Start,
+            park: cancel::Park::waiting_for(quartet_runtime::introspect::WaitKind::Event),
+        }
     }
 
     /// A snapshot of the event's state.

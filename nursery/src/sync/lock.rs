@@ -196,6 +196,7 @@ impl<T> fmt::Debug for Lock<T> {
 }
 
 impl<T> Resource for Lock<T> {
+    const WAIT: quartet_runtime::introspect::WaitKind = quartet_runtime::introspect::WaitKind::Lock;
     type State = LockState;
 
     fn state(&self) -> MutexGuard<'_, LockState> {

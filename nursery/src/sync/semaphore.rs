@@ -144,6 +144,7 @@ impl Semaphore {
 }
 
 impl Resource for Semaphore {
+    const WAIT: quartet_runtime::introspect::WaitKind = quartet_runtime::introspect::WaitKind::Semaphore;
     type State = SemState;
 
     fn state(&self) -> MutexGuard<'_, SemState> {

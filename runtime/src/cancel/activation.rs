@@ -24,7 +24,6 @@ use crate::kernel::context::with_core;
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Wake, Waker};
-use std::time::Instant;
 
 /// A position in the cancel-status tree: where a scope runs. Obtained from
 /// [`StatusRef::current`]; used to attach a scope under a status other than the current one (a
@@ -136,7 +135,7 @@ impl Activation {
             Some(p) if p.thread == here() => p.node,
             _ => current,
         };
-        let node = with_tree(|t| t.insert(self.state.clone(), parent));
+        let node = with_tree(|t| t.insert(self.state.clone(), parent, crate::task::current_task_id()));
         let sink = self.sink.clone().or_else(local_sink);
         let watch = self.state.watch(here(), sink, node.to_u64());
         self.attached = Some(Attached { thread: here(), node, watch });
@@ -214,7 +213,7 @@ impl Drop for Activation {
 /// caller's walk.
 pub(super) fn sync_timer(state: &Arc<ScopeState>, node: NodeId) -> Option<Waker> {
     if !state.cancel_flag() {
-        if let Some(reason) = state.expired(Instant::now()) {
+        if let Some(reason) = state.expired(crate::now()) {
             state.set_cancelled(reason, 0);
         }
     }
@@ -256,7 +255,7 @@ impl Wake for DeadlineWake {
         if here() != self.owner {
             return;
         }
-        if let Some(reason) = self.state.expired(Instant::now()) {
+        if let Some(reason) = self.state.expired(crate::now()) {
             self.state.set_cancelled(reason, 0);
         }
         update_local(&self.state);

@@ -255,7 +255,7 @@ pub fn outer_cancelled() -> bool {
 /// deadline in the past.
 pub fn effective_deadline() -> Option<Instant> {
     let node = current_node();
-    let now = Instant::now();
+    let now = crate::now();
     TREE.with(|t| {
         let t = t.borrow();
         if t.effective(node).is_some() {
@@ -287,7 +287,7 @@ pub fn parked_here() -> usize {
 /// }).unwrap();
 /// ```
 pub fn shutdown_requested_wait() -> ShutdownRequested {
-    ShutdownRequested { park: Park::new() }
+    ShutdownRequested { park: Park::waiting_for(crate::introspect::WaitKind::ShutdownRequest) }
 }
 
 /// The future of [`shutdown_requested_wait`].
@@ -313,4 +313,11 @@ impl std::future::Future for ShutdownRequested {
             }
         }
     }
+}
+
+pub(crate) use tree::{LeafSnap, NodeSnap};
+
+/// A copy of this thread's tree for the task-tree dump (`crate::introspect`).
+pub(crate) fn snapshot() -> (Vec<NodeSnap>, Vec<LeafSnap>) {
+    with_tree(|t| t.snapshot())
 }

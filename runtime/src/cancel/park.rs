@@ -21,10 +21,11 @@
 //!   waker is replaced only when `will_wake` says it differs, and the old one is dropped outside
 //!   the tree's borrow.
 
-use super::tree::{LeafId, LeafKind};
+use super::tree::{LeafId, LeafKind, LeafMeta};
 use super::{CURRENT, here, with_tree};
 use crate::driver::OpKey;
 use crate::error::Cancelled;
+use crate::introspect::{OpInfo, WaitKind};
 use std::task::{Context, Waker};
 
 #[derive(Debug, Clone, Copy)]
@@ -52,15 +53,45 @@ struct Registered {
 ///     .await
 /// }
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Park {
     reg: Option<Registered>,
+    /// What the wait is for, shown by the task-tree dump.
+    what: WaitKind,
+}
+
+impl Default for Park {
+    fn default() -> Park {
+        Park::new()
+    }
+}
+
+/// The dump's record of a new leaf: what, for which task, since the current tick.
+fn meta(what: WaitKind) -> LeafMeta {
+    LeafMeta { what, task: crate::task::current_task_id(), since: crate::kernel::context::with_core(|c| c.tick.get()) }
 }
 
 impl Park {
-    /// A wait that is not parked yet.
+    /// A wait that is not parked yet, for something unspecified (see [`Park::waiting_for`]).
     pub const fn new() -> Park {
-        Park { reg: None }
+        Park { reg: None, what: WaitKind::Other }
+    }
+
+    /// A wait for `what`: the task-tree dump shows it while the wait is parked.
+    ///
+    /// ```
+    /// use quartet_runtime::cancel::Park;
+    /// use quartet_runtime::introspect::WaitKind;
+    /// let park = Park::waiting_for(WaitKind::Lock);
+    /// # drop(park);
+    /// ```
+    pub const fn waiting_for(what: WaitKind) -> Park {
+        Park { reg: None, what }
+    }
+
+    /// Changes what the wait is for (a timer whose deadline moved); applies from the next park.
+    pub fn set_waiting_for(&mut self, what: WaitKind) {
+        self.what = what;
     }
 
     /// Parks (or re-parks) on the current status with `cx`'s waker. `Err` if the code here is
@@ -110,6 +141,7 @@ impl Park {
         // First park: one borrow of the tree. (Cloning a waker runs no code of ours that could
         // use the tree: wakers made by quartet only bump a count or make a queue's waker.)
         let w = waker.clone();
+        let meta = meta(self.what);
         let parked = with_tree(|t| {
             if let Some(reason) = t.effective(node) {
                 return Err(Cancelled::new(reason.clone()));
@@ -118,7 +150,7 @@ impl Park {
                 return Ok(None);
             }
             let kind = if graceful { LeafKind::Graceful(Some(w)) } else { LeafKind::Wake(Some(w)) };
-            Ok(Some(t.park(node, kind)))
+            Ok(Some(t.park(node, kind, meta)))
         })?;
         match parked {
             Some(leaf) => {
@@ -179,8 +211,8 @@ impl OpPark {
         OpPark { reg: None }
     }
 
-    /// Parks (or re-parks) the op `key` on the current status.
-    pub(crate) fn park(&mut self, key: OpKey) -> OpParkStatus {
+    /// Parks (or re-parks) the op `key` (described by `info`) on the current status.
+    pub(crate) fn park(&mut self, key: OpKey, info: impl FnOnce() -> OpInfo) -> OpParkStatus {
         let node = CURRENT.with(std::cell::Cell::get);
         let thread = here();
         with_tree(|t| {
@@ -197,7 +229,9 @@ impl OpPark {
             if let Some(reason) = t.effective(node) {
                 return OpParkStatus::Cancelled(Cancelled::new(reason.clone()));
             }
-            self.reg = Some(Registered { thread, leaf: t.park(node, LeafKind::Op(key)) });
+            // Reads only thread-locals and the op's data, never the tree.
+            let meta = meta(WaitKind::Op(info()));
+            self.reg = Some(Registered { thread, leaf: t.park(node, LeafKind::Op(key), meta) });
             OpParkStatus::Parked
         })
     }

@@ -175,7 +175,7 @@ impl ScopeState {
 
     /// Requests graceful cancellation. Returns whether an activation lives on this thread.
     pub(crate) fn set_graceful(self: &Arc<Self>, grace: Duration, here: u64) -> bool {
-        let end = Instant::now().checked_add(grace).map_or(NO_DEADLINE - 1, to_nanos);
+        let end = crate::now().checked_add(grace).map_or(NO_DEADLINE - 1, to_nanos);
         self.grace_end.fetch_min(end, Ordering::SeqCst);
         self.graceful.store(true, Ordering::SeqCst);
         self.notify(here)
@@ -217,7 +217,7 @@ impl ScopeState {
 
     /// True once `cancel` was called or the deadline (or a grace period) passed. Permanent (S1).
     pub fn cancel_called(&self) -> bool {
-        self.cancel_flag() || self.expired(Instant::now()).is_some()
+        self.cancel_flag() || self.expired(crate::now()).is_some()
     }
 
     /// If the deadline or the grace period has passed at `now`, the reason to cancel with.
@@ -242,7 +242,7 @@ impl ScopeState {
         if let Some(r) = lock(&self.reason).clone() {
             return Some(r);
         }
-        self.expired(Instant::now())
+        self.expired(crate::now())
     }
 
     /// Whether the scope is shielded.

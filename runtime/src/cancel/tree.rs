@@ -28,6 +28,11 @@ use std::sync::Arc;
 use std::task::Waker;
 
 use super::state::ScopeState;
+use crate::introspect::WaitKind;
+use std::time::Instant;
+
+mod snapshot;
+pub(crate) use snapshot::{LeafSnap, NodeSnap};
 
 /// Names one node of one thread's tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +93,16 @@ struct Node {
     first_leaf: Option<u32>,
     /// The deadline timer registration, owned by the front-end.
     pub timer: Option<crate::time::TimerKey>,
+    /// The task whose poll attached the node (0: the root future), for the task-tree dump.
+    task: u64,
+}
+
+/// What the task-tree dump shows of a leaf: what it waits on, for which task, since when.
+#[derive(Clone, Copy)]
+pub(crate) struct LeafMeta {
+    pub what: WaitKind,
+    pub task: u64,
+    pub since: Option<Instant>,
 }
 
 struct Leaf {
@@ -99,6 +114,7 @@ struct Leaf {
     kind: LeafKind,
     aborted: Option<Cancelled>,
     graceful_fired: bool,
+    meta: LeafMeta,
 }
 
 /// One thread's cancel-status tree.
@@ -123,6 +139,7 @@ const fn empty_node(generation: u32) -> Node {
         graceful: false,
         first_leaf: None,
         timer: None,
+        task: 0,
     }
 }
 
@@ -215,7 +232,7 @@ impl Tree {
 
     /// Adds a node for `state` under `parent` and computes its state (T2). A node that starts out
     /// cancelled has no leaves yet, so nothing is aborted.
-    pub fn insert(&mut self, state: Arc<ScopeState>, parent: NodeId) -> NodeId {
+    pub fn insert(&mut self, state: Arc<ScopeState>, parent: NodeId, task: u64) -> NodeId {
         self.ensure_root();
         let parent = if self.contains(parent) { parent } else { ROOT };
         let index = match self.free_nodes.pop() {
@@ -229,6 +246,7 @@ impl Tree {
         let mut node = empty_node(generation);
         node.live = true;
         node.state = Some(state);
+        node.task = task;
         self.nodes[index as usize] = node;
         let id = NodeId { index, generation };
         self.link(id, parent);
@@ -444,7 +462,7 @@ impl Tree {
     }
 
     /// Parks a new leaf on `node`. The caller has checked that `node` is not cancelled (T3).
-    pub fn park(&mut self, node: NodeId, kind: LeafKind) -> LeafId {
+    pub fn park(&mut self, node: NodeId, kind: LeafKind, meta: LeafMeta) -> LeafId {
         self.ensure_root();
         let node = if self.contains(node) { node } else { ROOT };
         let index = match self.free_leaves.pop() {
@@ -459,6 +477,7 @@ impl Tree {
                     kind: LeafKind::Wake(None),
                     aborted: None,
                     graceful_fired: false,
+                    meta,
                 });
                 u32::try_from(self.leaves.len() - 1).expect("fewer than 2^32 parked operations")
             }
@@ -466,6 +485,7 @@ impl Tree {
         let l = &mut self.leaves[index as usize];
         l.live = true;
         l.kind = kind;
+        l.meta = meta;
         l.aborted = None;
         l.graceful_fired = false;
         let id = LeafId { index, generation: l.generation };

@@ -97,6 +97,8 @@ pub(crate) struct Driver {
     pub stats: DriverStats,
     /// What the kernel's ring supports beyond the required opcodes.
     pub opcodes: Opcodes,
+    /// Final completions of ops (`user_data`, result) for an instrument; `None` without one.
+    pub completed: Option<Vec<(u64, i32)>>,
 }
 
 impl Driver {
@@ -122,6 +124,7 @@ impl Driver {
             shut: false,
             stats: DriverStats::default(),
             opcodes,
+            completed: None,
         })
     }
 
@@ -360,6 +363,7 @@ impl Driver {
     /// It never blocks while work it found is pending: flushing a full SQ reaps completions (which
     /// may wake tasks or fire the wake read) and may queue closes, so a wait asked for by a caller
     /// that could not know this becomes a non-blocking enter (H7).
+    #[inline(always)] // one hot call site (kernel::turn) and the cold idle path of the testing toolkit
     pub fn turn(&mut self, wait: Option<Option<Duration>>, wakers: &mut Vec<Waker>) -> io::Result<()> {
         let woken_before = wakers.len();
         self.arm_wake();
@@ -423,12 +427,17 @@ impl Driver {
             }
             _ if ud & multishot::MULTI == multishot::MULTI => self.deliver_recv(ud, res, flags, wakers),
             _ if io_uring::cqueue::more(flags) => {} // not final: single-shot ops never see this
-            _ => match self.ops.complete(ud, res, flags) {
-                Completion::Wake(Some(w)) => wakers.push(w),
-                Completion::Wake(None) => {}
-                Completion::Reclaim(data, cleanup, res) => self.reclaim(data, cleanup, res),
-                Completion::Stale => self.stats.stale += 1,
-            },
+            _ => {
+                if let Some(done) = &mut self.completed {
+                    done.push((ud, res)); // for the instrument's `op_completed` (taken by the kernel)
+                }
+                match self.ops.complete(ud, res, flags) {
+                    Completion::Wake(Some(w)) => wakers.push(w),
+                    Completion::Wake(None) => {}
+                    Completion::Reclaim(data, cleanup, res) => self.reclaim(data, cleanup, res),
+                    Completion::Stale => self.stats.stale += 1,
+                }
+            }
         }
     }
 

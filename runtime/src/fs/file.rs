@@ -3,7 +3,7 @@
 use super::metadata::Metadata;
 use super::{cstring, ops};
 use crate::buf::{IoBuf, IoBufMut, read_region};
-use crate::error::OpError;
+use crate::error::{OpError, PartialWrite};
 use crate::fallback::{blocking, ring_has};
 use crate::fd::SharedFd;
 use crate::op::Op;
@@ -532,10 +532,7 @@ fn cvt(rc: libc::c_int) -> io::Result<()> {
 
 fn partial(e: OpError, done: usize, total: usize) -> OpError {
     match e {
-        OpError::Cancelled(c) => {
-            io::Error::new(io::ErrorKind::Interrupted, format!("write interrupted after {done} of {total} bytes: {c}"))
-                .into()
-        }
+        OpError::Cancelled(c) => PartialWrite::new("write_all_at", done, total, c).into(),
         e => e,
     }
 }

@@ -42,6 +42,9 @@ unsafe impl<B: IoBufMut> OpData for ReadAt<B> {
         let ptr = unsafe { self.buf.stable_mut_ptr().add(self.off) };
         opcode::Read::new(types::Fd(self.fd.raw()), ptr, clamp(self.len)).offset(self.pos).build()
     }
+    fn info(&self) -> crate::introspect::OpInfo {
+        crate::introspect::OpInfo::new("Read").with_fd(self.fd.raw()).with_bytes(clamp(self.len))
+    }
 }
 
 pub(crate) struct WriteAt<B> {
@@ -56,6 +59,9 @@ unsafe impl<B: IoBuf> OpData for WriteAt<B> {
         opcode::Write::new(types::Fd(self.fd.raw()), self.buf.stable_ptr(), clamp(self.buf.bytes_init()))
             .offset(self.pos)
             .build()
+    }
+    fn info(&self) -> crate::introspect::OpInfo {
+        crate::introspect::OpInfo::new("Write").with_fd(self.fd.raw()).with_bytes(clamp(self.buf.bytes_init()))
     }
 }
 

@@ -28,6 +28,9 @@ pub(crate) struct Core {
     pub tick: Cell<Instant>,
     pub threads: crate::thread::local::Local,
     pub monitor: crate::monitor::state::Monitor,
+    /// The testing toolkit's state: all off unless the `Builder` asked for it.
+    pub testing: crate::testing::state::TestState,
+    pub introspect: crate::introspect::state::State,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -49,6 +52,7 @@ crate::sync::thread_local! {
 }
 
 /// Runs `f` with this thread's core, if `run` is active here.
+#[inline(always)]
 pub(crate) fn with_core<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
     let p = CORE.with(Cell::get);
     if p.is_null() {

@@ -7,6 +7,7 @@
 //! registered by the op's future; that is the only way a completion reaches code.
 
 pub(crate) mod context;
+mod idle;
 pub mod remote;
 pub(crate) mod waker;
 
@@ -69,20 +70,25 @@ pub(crate) fn block_on<F: Future>(core: &Core, fut: F, drain_bound: Duration) ->
 
 fn turn(core: &Core, wakers: &mut Vec<Waker>) -> std::io::Result<()> {
     let busy = core.root_woken.get() || core.threads.system_woken();
+    if !busy && core.testing.wants_idle() {
+        return idle::turn(core, wakers);
+    }
     let wait = if busy {
         None
     } else {
         let next = core.timers.borrow().next_deadline();
-        Some(next.map(|d| coarsen(d.saturating_duration_since(Instant::now()))))
+        Some(next.map(|d| coarsen(d.saturating_duration_since(core.testing.now()))))
     };
+    let io_wait = crate::introspect::before_turn(core, wait);
     let turned = core.driver.borrow_mut().turn(wait, wakers);
     drop(core.driver.borrow_mut().take_graveyard());
     turned?;
+    crate::introspect::after_turn(core, io_wait);
     let remote_fired = core.driver.borrow_mut().take_wake();
     if remote_fired {
         core.remote.drain(wakers);
     }
-    core.timers.borrow_mut().fire(Instant::now(), wakers, |late| core.monitor.record_lag(late));
+    core.timers.borrow_mut().fire(core.testing.now(), wakers, |late| core.monitor.record_lag(late));
     for w in wakers.drain(..) {
         w.wake();
     }

@@ -43,6 +43,8 @@ pub struct ReadyQueue {
     core_id: u64,
     remote: crate::sync::Arc<Remote>,
     inner: UnsafeCell<Ready>,
+    /// An instrument wants `task_scheduled` events (read once, at creation).
+    instrumented: bool,
 }
 
 struct Ready {
@@ -50,6 +52,10 @@ struct Ready {
     queued: Vec<bool>,
     parent: Option<Waker>,
     parent_woken: bool,
+    /// Schedule exploration: pop a seeded-random ready slot instead of the oldest.
+    explore: bool,
+    /// Task ids per slot, for the instrument's `task_scheduled` (set only when instrumented).
+    labels: Vec<u64>,
 }
 
 // `inner` is only accessed by methods that first check that they run on the thread of the kernel
@@ -67,7 +73,8 @@ impl std::fmt::Debug for ReadyQueue {
 impl ReadyQueue {
     /// A queue bound to the kernel running on this thread; `None` outside `run`.
     pub fn new() -> Option<Arc<ReadyQueue>> {
-        let (core_id, remote) = with_core(|c| (c.id, c.remote.clone()))?;
+        let (core_id, remote, explore, instrumented) =
+            with_core(|c| (c.id, c.remote.clone(), c.testing.explore.is_some(), c.introspect.instrument.is_some()))?;
         Some(Arc::new(ReadyQueue {
             core_id,
             remote,
@@ -76,7 +83,10 @@ impl ReadyQueue {
                 queued: Vec::new(),
                 parent: None,
                 parent_woken: false,
+                explore,
+                labels: Vec::new(),
             }),
+            instrumented,
         }))
     }
 
@@ -92,7 +102,10 @@ impl ReadyQueue {
                 queued: Vec::new(),
                 parent: None,
                 parent_woken: false,
+                explore: false,
+                labels: Vec::new(),
             }),
+            instrumented: false,
         })
     }
 
@@ -114,17 +127,23 @@ impl ReadyQueue {
 
     /// Queues slot `index` unless it is queued already.
     pub fn push(&self, index: usize) {
-        let parent = self.with(|r| {
+        let instrumented = self.instrumented;
+        let pushed = self.with(|r| {
             if r.queued.len() <= index {
                 r.queued.resize(index.saturating_add(1), false);
             }
             if std::mem::replace(&mut r.queued[index], true) {
-                return None;
+                return (0, None);
             }
             r.queue.push_back(index);
-            if std::mem::replace(&mut r.parent_woken, true) { None } else { r.parent.take() }
+            let label = if instrumented { r.labels.get(index).copied().unwrap_or(0) } else { 0 };
+            (label, if std::mem::replace(&mut r.parent_woken, true) { None } else { r.parent.take() })
         });
-        let Some(Some(parent)) = parent else { return };
+        let Some((label, parent)) = pushed else { return };
+        if label != 0 {
+            crate::introspect::state::scheduled(label);
+        }
+        let Some(parent) = parent else { return };
         // The waker runs with no borrow of `inner` alive (it may re-enter this queue).
         parent.wake_by_ref();
         let unused = self.with(move |r| if r.parent.is_none() { r.parent.replace(parent) } else { Some(parent) });
@@ -132,10 +151,32 @@ impl ReadyQueue {
         drop(unused);
     }
 
-    /// The next ready slot, oldest first.
+    /// Names the task in slot `index` for the instrument's `task_scheduled` events.
+    pub(crate) fn label(&self, index: usize, task: u64) {
+        self.with(|r| {
+            if r.labels.len() <= index {
+                r.labels.resize(index.saturating_add(1), 0);
+            }
+            r.labels[index] = task;
+        });
+    }
+
+    /// Whether slot `index` is queued (for the task-tree dump).
+    pub(crate) fn is_queued(&self, index: usize) -> bool {
+        self.with(|r| r.queued.get(index).copied().unwrap_or(false)).unwrap_or(false)
+    }
+
+    /// The next ready slot: the oldest, or under schedule exploration (`Builder::seed`) one drawn
+    /// from the seeded PRNG.
     pub fn pop(&self) -> Option<usize> {
         self.with(|r| {
-            let i = r.queue.pop_front()?;
+            let i = if r.explore {
+                // Reads the testing state's PRNG (a `Cell`): no waker, no user code.
+                let k = with_core(|c| c.testing.pick(r.queue.len())).unwrap_or(0);
+                r.queue.remove(k)?
+            } else {
+                r.queue.pop_front()?
+            };
             r.queued[i] = false;
             Some(i)
         })

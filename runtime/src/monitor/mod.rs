@@ -257,21 +257,35 @@ pub struct PollTimer<'a> {
     /// The enclosing poll's nested time, restored (plus ours) on drop.
     saved: Duration,
     task: Option<&'a TaskInfo>,
+    /// An instrument or the watchdog saw the poll begin (`introspect`): tell it when it ends.
+    hooked: bool,
 }
 
 impl<'a> PollTimer<'a> {
     /// Starts timing a poll of `task` (`None`: the root future).
     pub fn start(task: Option<&'a TaskInfo>) -> PollTimer<'a> {
-        let saved = with_core(|c| c.monitor.threshold.map(|_| c.monitor.nested.replace(Duration::ZERO))).flatten();
+        let mut hooked = false;
+        let saved = with_core(|c| {
+            // The one branch introspection costs a poll when it is off (I2 in `introspect`).
+            if c.introspect.hooked {
+                hooked = true;
+                c.introspect.before_poll(task);
+            }
+            c.monitor.threshold.map(|_| c.monitor.nested.replace(Duration::ZERO))
+        })
+        .flatten();
         match saved {
-            Some(saved) => PollTimer { start: Some(Instant::now()), saved, task },
-            None => PollTimer { start: None, saved: Duration::ZERO, task },
+            Some(saved) => PollTimer { start: Some(Instant::now()), saved, task, hooked },
+            None => PollTimer { start: None, saved: Duration::ZERO, task, hooked },
         }
     }
 }
 
 impl Drop for PollTimer<'_> {
     fn drop(&mut self) {
+        if self.hooked {
+            with_core(|c| c.introspect.after_poll(self.task));
+        }
         let Some(start) = self.start else { return };
         let elapsed = start.elapsed();
         with_core(|c| {

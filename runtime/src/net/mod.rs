@@ -18,6 +18,7 @@ mod unix_addr;
 mod unix_dgram;
 
 pub use crate::driver::{BufPoolConfig, BufPoolError, BufPoolStats};
+pub(crate) use addr::peer_addr;
 pub use lookup::lookup_host;
 pub use msg::{MAX_FDS, RecvMeta};
 pub(crate) use ops::clamp as clamp_len;

@@ -24,6 +24,9 @@ unsafe impl OpData for Accept {
         .flags(libc::SOCK_CLOEXEC)
         .build()
     }
+    fn info(&self) -> crate::introspect::OpInfo {
+        crate::introspect::OpInfo::new("Accept").with_fd(self.fd.raw())
+    }
 }
 
 pub(crate) struct Connect {
@@ -40,6 +43,13 @@ unsafe impl OpData for Connect {
             self.addr.len,
         )
         .build()
+    }
+    fn info(&self) -> crate::introspect::OpInfo {
+        let info = crate::introspect::OpInfo::new("Connect").with_fd(self.fd.raw());
+        match self.addr.to_std() {
+            Ok(peer) => info.with_peer(peer),
+            Err(_) => info,
+        }
     }
 }
 
@@ -59,6 +69,10 @@ unsafe impl<B: IoBuf> OpData for Send<B> {
         let ptr = unsafe { self.buf.stable_ptr().add(off) };
         opcode::Send::new(types::Fd(self.fd.raw()), ptr, clamp(len)).flags(libc::MSG_NOSIGNAL).build()
     }
+    fn info(&self) -> crate::introspect::OpInfo {
+        let len = self.buf.bytes_init().saturating_sub(self.offset);
+        crate::introspect::OpInfo::new("Send").with_fd(self.fd.raw()).with_bytes(clamp(len))
+    }
 }
 
 pub(crate) struct Recv<B> {
@@ -76,6 +90,9 @@ unsafe impl<B: IoBufMut> OpData for Recv<B> {
         // SAFETY: `off <= bytes_total`, so the pointer stays within (or one past) the buffer.
         let ptr = unsafe { self.buf.stable_mut_ptr().add(self.off) };
         opcode::Recv::new(types::Fd(self.fd.raw()), ptr, clamp(self.len)).build()
+    }
+    fn info(&self) -> crate::introspect::OpInfo {
+        crate::introspect::OpInfo::new("Recv").with_fd(self.fd.raw()).with_bytes(clamp(self.len))
     }
 }
 

@@ -394,8 +394,8 @@ impl TcpStream {
     ///
     /// # Cancellation
     /// `Cancelled` means nothing was sent. If a cancel arrives after part of the buffer went out,
-    /// the error is an `io::ErrorKind::Interrupted` naming how much was sent (the stream's framing
-    /// is then unknown), never a silent `Cancelled`.
+    /// the error is a [`PartialWrite`](crate::PartialWrite) naming how much was sent (the stream's
+    /// framing is then unknown), never a silent `Cancelled`.
     ///
     /// ```
     /// # use quartet_runtime::net::{TcpListener, TcpStream};

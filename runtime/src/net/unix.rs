@@ -166,7 +166,7 @@ impl UnixStream {
     ///
     /// # Cancellation
     /// `Cancelled` means nothing was sent; a cancel after part of the buffer went out is an
-    /// `Interrupted` I/O error naming how much was sent.
+    /// [`PartialWrite`](crate::PartialWrite) naming how much was sent.
     pub async fn send_all<B: IoBuf>(&self, buf: B) -> (Result<(), OpError>, B) {
         stream::send_all(&self.fd, buf).await
     }

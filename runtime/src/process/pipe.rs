@@ -199,8 +199,8 @@ impl PipeWriter {
     /// Writes all of `buf`.
     ///
     /// # Cancellation
-    /// `Cancelled` means nothing was written. A cancel after part of the buffer went out is an
-    /// `io::ErrorKind::Interrupted` error naming how much was written, never a silent `Cancelled`.
+    /// `Cancelled` means nothing was written. A cancel after part of the buffer went out is a
+    /// [`PartialWrite`](crate::PartialWrite) naming how much was written, never a silent `Cancelled`.
     ///
     /// # Examples
     /// ```no_run

@@ -407,7 +407,7 @@ impl CapacityLimiter {
             shared: self.shared.clone(),
             borrower: Borrower::new(),
             state: AcquireState::Start,
-            park: cancel::Park::new(),
+            park: cancel::Park::waiting_for(crate::introspect::WaitKind::CapacityLimiter),
         }
     }
 
@@ -433,8 +433,12 @@ impl CapacityLimiter {
         if lock(&self.shared.state).borrowers.contains_key(&borrower) {
             return Err(AcquireError::AlreadyBorrowing(borrower));
         }
-        let acquire =
-            Acquire { shared: self.shared.clone(), borrower, state: AcquireState::Start, park: cancel::Park::new() };
+        let acquire = Acquire {
+            shared: self.shared.clone(),
+            borrower,
+            state: AcquireState::Start,
+            park: cancel::Park::waiting_for(crate::introspect::WaitKind::CapacityLimiter),
+        };
         acquire.await.map_err(AcquireError::Cancelled)
     }
 }

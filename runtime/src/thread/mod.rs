@@ -125,7 +125,13 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    ToThread { f: Some(f), limiter: None, abandon: false, state: State::Start, park: cancel::Park::new() }
+    ToThread {
+        f: Some(f),
+        limiter: None,
+        abandon: false,
+        state: State::Start,
+        park: cancel::Park::waiting_for(crate::introspect::WaitKind::ThreadJob),
+    }
 }
 
 /// The future of [`to_thread`].

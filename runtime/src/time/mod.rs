@@ -36,7 +36,7 @@ impl Timer {
     ///
     /// Outside a runtime it is ready only once `at` has passed and never wakes.
     pub fn poll_at(&mut self, at: Instant, cx: &mut Context<'_>) -> Poll<()> {
-        if Instant::now() >= at {
+        if crate::now() >= at {
             self.disarm();
             return Poll::Ready(());
         }
@@ -89,7 +89,12 @@ impl Drop for Timer {
 /// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
 /// ```
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep { deadline, timer: Timer::new(), polled: false, park: cancel::Park::new() }
+    Sleep {
+        deadline,
+        timer: Timer::new(),
+        polled: false,
+        park: cancel::Park::waiting_for(crate::introspect::WaitKind::Timer { deadline }),
+    }
 }
 
 /// Waits for `duration`. A checkpoint: see [`Sleep`].
@@ -101,11 +106,11 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    sleep_until(Instant::now().checked_add(duration).unwrap_or_else(far_future))
+    sleep_until(crate::now().checked_add(duration).unwrap_or_else(far_future))
 }
 
 pub(crate) fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86400 * 365 * 30)
+    crate::now() + Duration::from_secs(86400 * 365 * 30)
 }
 
 /// The future of [`sleep`] and [`sleep_until`].

@@ -14,12 +14,25 @@ pub(crate) type TimerKey = Key;
 pub(crate) struct Timers {
     map: BTreeMap<Key, Waker>,
     seq: u64,
+    /// Schedule exploration: the PRNG state that orders timers due at the same instant.
+    shuffle: Option<u64>,
 }
 
 impl Timers {
+    /// Orders timers due at the same instant by a PRNG seeded with `seed` instead of by
+    /// registration (schedule exploration); `None` keeps registration order.
+    pub(crate) fn shuffle(&mut self, seed: Option<u64>) {
+        self.shuffle = seed;
+    }
+
     pub(crate) fn insert(&mut self, at: Instant, waker: &Waker) -> Key {
         self.seq += 1;
-        let key = (at, self.seq);
+        let mut order = self.seq;
+        if let Some(state) = &mut self.shuffle {
+            // Random high half, registration order in the low half: still unique per timer.
+            order = (crate::testing::rng::next(state) << 32) | (self.seq & 0xffff_ffff);
+        }
+        let key = (at, order);
         self.map.insert(key, waker.clone());
         key
     }
@@ -44,6 +57,7 @@ impl Timers {
     }
 
     /// Takes every registration due at `now` into `out`, telling `lag` how late each one fired.
+    #[inline(always)] // hot in kernel::turn; also called by the cold idle path (testing)
     pub fn fire(&mut self, now: Instant, out: &mut Vec<Waker>, mut lag: impl FnMut(std::time::Duration)) {
         while let Some(entry) = self.map.first_entry() {
             if entry.key().0 > now {
