@@ -2,7 +2,7 @@
 # User-space instructions per echo message of each server, counted by callgrind (stable on a
 # noisy machine, unlike time). Usage: benches/profile.sh [SIZE] [PEERS...]
 # Default: 64-byte messages, peers quartet raw tokio-ct monoio compio; QB_CONNS=1000 for the
-# many-connections row (peers quartet-recv and raw-tuned too).
+# many-connections row (peers quartet-pooled and raw-tuned too).
 # Each server runs under callgrind pinned to core 0; the bench client (core 1) drives 100
 # connections for a first window (discarded: startup, accept), then for a second window whose
 # instruction count is divided by the round trips the client completed in it.

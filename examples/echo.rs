@@ -1,13 +1,18 @@
 //! A TCP echo server: each connection is a child of a nursery.
 //!
 //! Usage: `cargo run --release --example echo [ADDR:PORT]` (default 127.0.0.1:7878).
-//! Sets TCP_NODELAY on every connection and receives into the runtime's provided-buffer pool. The first Ctrl-C or SIGTERM is a graceful shutdown: the
+//! Sets TCP_NODELAY on every connection. The first Ctrl-C or SIGTERM is a graceful shutdown: the
 //! server stops accepting, idle connections close, busy ones finish their message, for up to 3 s;
 //! a second signal (or the end of the grace period) cancels what is left. Either way every
 //! connection task unwinds through its cleanup and the server exits 0. This is the server the
 //! benchmarks use.
+//!
+//! Each connection receives into its own 64 KiB buffer. A server with many mostly idle
+//! connections can receive with `quartet::net::PooledReceiver` instead: the kernel takes a buffer
+//! from one shared pool only when bytes arrive (the benchmarks' `quartet-pooled` server; its CPU
+//! cost against this one is in benches/analysis.md, "Provided-buffer receives").
 
-use quartet::net::{BufPoolConfig, PooledReceiver, TcpListener, TcpStream};
+use quartet::net::{TcpListener, TcpStream};
 use quartet::signal::{Signal, Signals};
 use quartet::{BoxError, CancelScope, Cancelled, OpError, Reason, move_on_shutdown, nursery};
 use std::net::SocketAddr;
@@ -19,24 +24,8 @@ const GRACE: Duration = Duration::from_secs(3);
 
 /// Echoes everything back until the peer closes, or until a graceful shutdown is requested while
 /// the connection is idle. A message being echoed is always finished.
-///
-/// Receives come from the runtime's provided-buffer pool (`PooledReceiver`): an idle connection
-/// holds no buffer, and each lent buffer is sent back as it is and returns to the pool when the
-/// send is done. On a kernel without provided-buffer rings (before 5.19) it falls back to `recv`
-/// into a buffer of its own.
 async fn serve(stream: TcpStream) -> Result<(), OpError> {
     stream.set_nodelay(true)?;
-    let Ok(rx) = PooledReceiver::new(&stream) else { return serve_owned(stream).await };
-    loop {
-        let Some(next) = move_on_shutdown(rx.recv()).await? else { return Ok(()) }; // shutdown while idle
-        let Some(buf) = next else { return Ok(()) }; // the peer closed
-        let (r, _buf) = stream.send_all(buf).await;
-        r?;
-    }
-}
-
-/// The same loop with an owned 64 KiB buffer per connection.
-async fn serve_owned(stream: TcpStream) -> Result<(), OpError> {
     let mut buf = Vec::with_capacity(64 * 1024);
     loop {
         buf.clear();
@@ -109,10 +98,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // 2,048 pool buffers of 16 KiB (32 MiB) serve any number of connections: only those with
-    // bytes in flight hold one.
-    let pool = BufPoolConfig::new(2048, 16 * 1024).expect("a valid pool shape");
-    match quartet::Builder::new().buf_pool(pool).run(server(addr)) {
+    match quartet::run(server(addr)) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
             eprintln!("echo: {e}");

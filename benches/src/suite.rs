@@ -113,7 +113,7 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
         let t = format!("TCP echo, {} conns, {}", cfg.echo_conns, size_label(size));
         v.push(Plan {
             id: id.clone(),
-            peers: vec!["quartet", "quartet-recv", "raw", "tokio-ct", "tokio-mt", "monoio", "compio"],
+            peers: vec!["quartet", "quartet-pooled", "raw", "tokio-ct", "tokio-mt", "monoio", "compio"],
             run: Box::new(move |peer| echo::run(peer, "echo-tput", &p)),
             rows: vec![
                 row(
@@ -126,7 +126,7 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
                         le(Vs::Peer("raw"), 1.03),
                         le(Vs::Best(IO_URING_PEERS), 1.0),
                         info(Vs::Peer("tokio-ct")),
-                        info(Vs::Peer("quartet-recv")),
+                        info(Vs::Peer("quartet-pooled")),
                     ],
                 ),
                 row(
@@ -142,8 +142,8 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
     }
     {
         // Many connections, small messages: where a 64 KiB buffer pinned per connection and the
-        // per-op overhead show. Peers: quartet with owned-buffer receives (`quartet-recv`), and
-        // the raw loop tuned with multishot recv, provided buffers and fixed files (`raw-tuned`).
+        // per-op overhead show. Peers: quartet with pooled receives (`quartet-pooled`), and the
+        // raw loop tuned with multishot recv, provided buffers and fixed files (`raw-tuned`).
         let conns = cfg.echo_conns_many;
         let id = format!("echo-tput-64-{conns}c");
         let p = Params::default()
@@ -154,7 +154,7 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
         let t = format!("TCP echo, {conns} conns, 64 B");
         v.push(Plan {
             id: id.clone(),
-            peers: vec!["quartet", "quartet-recv", "raw", "raw-tuned", "tokio-ct"],
+            peers: vec!["quartet", "quartet-pooled", "raw", "raw-tuned", "tokio-ct"],
             run: Box::new(move |peer| echo::run(peer, "echo-tput", &p)),
             rows: vec![
                 row(
@@ -166,7 +166,7 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
                     vec![
                         le(Vs::Peer("raw-tuned"), 1.05),
                         le(Vs::Peer("tokio-ct"), 0.9),
-                        info(Vs::Peer("quartet-recv")),
+                        info(Vs::Peer("quartet-pooled")),
                         info(Vs::Peer("raw")),
                     ],
                 ),

@@ -7,7 +7,7 @@
 //! echoed bytes keep their order); a buffer returns to the ring when its send completed, and
 //! returned buffers are published once per loop turn. A multishot recv that ends (no `F_MORE`)
 //! is re-armed; one that ran the ring dry (`ENOBUFS`) is re-armed once buffers came back.
-//! The pool has the same shape as the `quartet` server's: 2,048 buffers of 16 KiB.
+//! The pool has the same shape as the `quartet-pooled` server's: 2,048 buffers of 16 KiB.
 
 use super::raw::{push, ring};
 use io_uring::{IoUring, cqueue, opcode, types};
@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU16, Ordering};
 
-/// Buffers in the ring and their size (the `quartet` server uses the same).
+/// Buffers in the ring and their size (the `quartet-pooled` server uses the same).
 pub const BUFFERS: u16 = 2048;
 pub const BUF_SIZE: u32 = 16 * 1024;
 /// Spacing between buffers: 16 KiB + one cache line (H15).

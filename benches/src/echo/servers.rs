@@ -2,9 +2,9 @@
 //! `TCP_NODELAY`, receive into a 64 KiB buffer and send exactly what arrived back.
 //!
 //! The quartet server has the structure of `examples/echo.rs` (a nursery child per connection,
-//! receives lent from the provided-buffer pool by a `PooledReceiver`, each buffer sent back as it
-//! is with `send_all`). `quartet-recv` is the same server with `recv` into an owned 64 KiB `Vec`
-//! per connection (what the example did before issue 10). Every server prints `PORT <n>` on stdout once
+//! `recv` into an owned `Vec`, `send_all` it back). `quartet-pooled` receives with a
+//! `PooledReceiver` from the runtime's provided-buffer pool instead and sends each lent buffer
+//! back as it is. Every server prints `PORT <n>` on stdout once
 //! it listens and then serves until it is killed.
 
 use std::io::Write;
@@ -25,8 +25,8 @@ fn loopback() -> SocketAddr {
 /// Runs the echo server of `peer` until the process is killed.
 pub fn serve(peer: &str) -> Result<(), String> {
     match peer {
-        "quartet" => quartet_pooled_server(),
-        "quartet-recv" => quartet_server(),
+        "quartet" => quartet_server(),
+        "quartet-pooled" => quartet_pooled_server(),
         "tokio-ct" => tokio_server(tokio::runtime::Builder::new_current_thread()),
         "tokio-mt" => {
             let mut b = tokio::runtime::Builder::new_multi_thread();
