@@ -113,7 +113,16 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
         let t = format!("TCP echo, {} conns, {}", cfg.echo_conns, size_label(size));
         v.push(Plan {
             id: id.clone(),
-            peers: vec!["quartet", "quartet-pooled", "raw", "tokio-ct", "tokio-mt", "monoio", "compio"],
+            peers: vec![
+                "quartet",
+                "quartet-instr",
+                "quartet-pooled",
+                "raw",
+                "tokio-ct",
+                "tokio-mt",
+                "monoio",
+                "compio",
+            ],
             run: Box::new(move |peer| echo::run(peer, "echo-tput", &p)),
             rows: vec![
                 row(
@@ -127,6 +136,8 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
                         le(Vs::Best(IO_URING_PEERS), 1.0),
                         info(Vs::Peer("tokio-ct")),
                         info(Vs::Peer("quartet-pooled")),
+                        // quartet / quartet with a no-op instrument: below 1 is the hooks' cost.
+                        info(Vs::Peer("quartet-instr")),
                     ],
                 ),
                 row(
@@ -254,7 +265,15 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
     };
     micro(
         "spawn",
-        vec!["quartet", "quartet-handles", "tokio-ct", "tokio-ct-joinset", "tokio-mt", "tokio-mt-joinset"],
+        vec![
+            "quartet",
+            "quartet-instr",
+            "quartet-handles",
+            "tokio-ct",
+            "tokio-ct-joinset",
+            "tokio-mt",
+            "tokio-mt-joinset",
+        ],
         Params::default().with("n", cfg.spawn_n),
         vec![row(
             "spawn",
@@ -262,7 +281,12 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
             "ns_per_task",
             "ns/task",
             false,
-            vec![le(Vs::Best(TOKIO), 0.5), le(Vs::Best(&["tokio-ct-joinset", "tokio-mt-joinset"]), 0.5)],
+            vec![
+                le(Vs::Best(TOKIO), 0.5),
+                le(Vs::Best(&["tokio-ct-joinset", "tokio-mt-joinset"]), 0.5),
+                // quartet / quartet with a no-op instrument: below 1 is the hooks' cost.
+                info(Vs::Peer("quartet-instr")),
+            ],
         )],
     );
     micro(

@@ -25,7 +25,9 @@ fn loopback() -> SocketAddr {
 /// Runs the echo server of `peer` until the process is killed.
 pub fn serve(peer: &str) -> Result<(), String> {
     match peer {
-        "quartet" => quartet_server(),
+        "quartet" => quartet_server(quartet::Builder::new()),
+        // The same server with a no-op instrument: what the hooks cost when someone listens.
+        "quartet-instr" => quartet_server(crate::micro::noop_instrumented()),
         "quartet-pooled" => quartet_pooled_server(),
         "tokio-ct" => tokio_server(tokio::runtime::Builder::new_current_thread()),
         "tokio-mt" => {
@@ -41,7 +43,7 @@ pub fn serve(peer: &str) -> Result<(), String> {
     }
 }
 
-fn quartet_server() -> Result<(), String> {
+fn quartet_server(builder: quartet::Builder) -> Result<(), String> {
     use quartet::net::{TcpListener, TcpStream};
     use quartet::{Cancelled, OpError};
 
@@ -61,7 +63,7 @@ fn quartet_server() -> Result<(), String> {
         }
     }
 
-    let out = quartet::run(async {
+    let out = builder.run(async {
         let listener = TcpListener::bind(loopback()).map_err(|e| e.to_string())?;
         announce(listener.local_addr().map_err(|e| e.to_string())?);
         quartet::nursery(async |n| {

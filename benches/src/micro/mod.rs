@@ -61,3 +61,11 @@ impl Rng {
         self.next_u64() % n.max(1)
     }
 }
+
+/// A runtime builder with an instrument that does nothing: the spawn and echo rows run quartet
+/// with and without it, so the table shows what the hooks cost once someone listens (issue 14).
+pub fn noop_instrumented() -> quartet::Builder {
+    struct Noop;
+    impl quartet::introspect::Instrument for Noop {}
+    quartet::Builder::new().instrument(std::sync::Arc::new(Noop))
+}

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 pub fn run(peer: &str, p: &Params) -> Result<Metrics, String> {
     let n = p.num("n")? as usize;
     let dt = match peer {
-        "quartet" => quartet_nursery(n)?,
+        "quartet" => quartet_nursery(quartet::Builder::new(), n)?,
+        "quartet-instr" => quartet_nursery(super::noop_instrumented(), n)?,
         "quartet-handles" => quartet_handles(n)?,
         "tokio-ct" => super::tokio_ct()?.block_on(tokio_handles(n)),
         "tokio-ct-joinset" => super::tokio_ct()?.block_on(tokio_joinset(n)),
@@ -21,8 +22,8 @@ pub fn run(peer: &str, p: &Params) -> Result<Metrics, String> {
     Ok(Metrics::from([("ns_per_task".to_string(), dt.as_nanos() as f64 / n as f64)]))
 }
 
-fn quartet_nursery(n: usize) -> Result<Duration, String> {
-    let out = quartet::run(async move {
+fn quartet_nursery(builder: quartet::Builder, n: usize) -> Result<Duration, String> {
+    let out = builder.run(async move {
         let t0 = Instant::now();
         quartet::nursery(async |nur| {
             for _ in 0..n {
