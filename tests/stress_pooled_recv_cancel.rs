@@ -8,9 +8,9 @@
 
 mod nursery_support;
 
-use nursery_support::{Lcg, open_fds, tcp_pair, watchdog};
+use nursery_support::{Lcg, open_fds, send_in_random_chunks, tcp_pair, watchdog};
 use quartet::net::{BufPoolConfig, PooledBuf, PooledReceiver, buf_pool_stats};
-use quartet::{BoxError, Builder, OpError, move_on_after, nursery, sleep, stats, yield_now};
+use quartet::{BoxError, Builder, OpError, move_on_after, nursery, sleep, stats};
 use std::cell::Cell;
 use std::net::Shutdown;
 use std::time::Duration;
@@ -97,22 +97,7 @@ fn stress(multishot: bool) {
                                 r?;
                             }
                         })?;
-                        n.spawn_named("writer", async move {
-                            let mut rng = Lcg::new(2);
-                            let mut at = 0;
-                            while at < sent.len() {
-                                let end = (at + 1 + rng.below(64) as usize).min(sent.len());
-                                let (r, _) = client.send_all(sent[at..end].to_vec()).await;
-                                r?;
-                                at = end;
-                                match rng.below(4) {
-                                    0 => yield_now().await,
-                                    1 => sleep(Duration::from_micros(rng.below(80))).await?,
-                                    _ => {}
-                                }
-                            }
-                            client.shutdown(Shutdown::Write).await
-                        })?;
+                        n.spawn_named("writer", send_in_random_chunks(client, sent, 2))?;
                         let mut rng = Lcg::new(3);
                         loop {
                             let Some(buf) = recv_with_random_deadline(&client_rx, &mut rng, &reader).await? else {

@@ -6,9 +6,9 @@
 
 mod nursery_support;
 
-use nursery_support::{Lcg, open_fds, run, tcp_pair};
+use nursery_support::{Lcg, open_fds, run, send_in_random_chunks, tcp_pair};
 use quartet::net::TcpStream;
-use quartet::{BoxError, OpError, move_on_after, nursery, sleep, stats, yield_now};
+use quartet::{BoxError, OpError, move_on_after, nursery, stats};
 use std::cell::Cell;
 use std::net::Shutdown;
 use std::time::{Duration, Instant};
@@ -100,24 +100,7 @@ fn recvs_cancelled_at_random_moments_lose_and_duplicate_no_bytes() {
                     r?;
                 }
             })?;
-            n.spawn_named("writer", async move {
-                let mut rng = Lcg::new(2);
-                let mut at = 0;
-                while at < sent.len() {
-                    // small chunks (the receivers take up to 256 bytes at a time) and pauses, so
-                    // that the receivers keep up and often wait for data in the kernel
-                    let end = (at + 1 + rng.below(64) as usize).min(sent.len());
-                    let (r, _) = client.send_all(sent[at..end].to_vec()).await;
-                    r?;
-                    at = end;
-                    match rng.below(4) {
-                        0 => yield_now().await,
-                        1 => sleep(Duration::from_micros(rng.below(80))).await?,
-                        _ => {}
-                    }
-                }
-                client.shutdown(Shutdown::Write).await
-            })?;
+            n.spawn_named("writer", send_in_random_chunks(client, sent, 2))?;
             let mut rng = Lcg::new(3);
             loop {
                 let Some(buf) = recv_with_random_deadline(client, &mut rng, &reader).await? else { continue };

@@ -88,3 +88,22 @@ impl Lcg {
         ((self.next_u64() >> 32) * n) >> 32
     }
 }
+
+/// Sends `data` in random small chunks (1..=64 bytes) with random yields and short sleeps, so the
+/// receiver keeps up and often waits for data in the kernel; then shuts the write half.
+pub async fn send_in_random_chunks(stream: &TcpStream, data: &[u8], seed: u64) -> Result<(), OpError> {
+    let mut rng = Lcg::new(seed);
+    let mut at = 0;
+    while at < data.len() {
+        let end = (at + 1 + rng.below(64) as usize).min(data.len());
+        let (r, _) = stream.send_all(data[at..end].to_vec()).await;
+        r?;
+        at = end;
+        match rng.below(4) {
+            0 => quartet::yield_now().await,
+            1 => quartet::sleep(std::time::Duration::from_micros(rng.below(80))).await?,
+            _ => {}
+        }
+    }
+    stream.shutdown(std::net::Shutdown::Write).await
+}
