@@ -153,12 +153,11 @@ impl BufPoolConfig {
 ///
 /// # Examples
 /// ```no_run
-/// # quartet_runtime::run(async {
-/// # let stream: quartet_runtime::net::TcpStream = todo!();
-/// let rx = quartet_runtime::net::PooledReceiver::new(&stream)?;
+/// # fn demo(stream: &quartet_runtime::net::TcpStream) -> Result<(), quartet_runtime::net::PoolUnavailable> {
+/// let rx = quartet_runtime::net::PooledReceiver::new(stream)?;
 /// let s = quartet_runtime::net::buf_pool_stats().expect("the pool exists once a receiver does");
 /// assert_eq!(s.in_ring + s.queued + s.lent, s.buffers);
-/// # Ok::<(), quartet_runtime::net::PoolUnavailable>(()) }).unwrap().unwrap();
+/// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BufPoolStats {
@@ -305,11 +304,12 @@ impl Pool {
     /// Writes buffer `bid` at the ring's tail (not yet visible to the kernel).
     fn put(&self, bid: u16) {
         let tail = self.tail.get();
-        // SAFETY: `tail & mask < count`, inside the ring allocation. The kernel reads only the
-        // entries between its head and the published tail; at most `count - 1` buffers are in
-        // the ring while `bid` is out of it (B1), so the entry at `tail` is not among them (it
-        // held a buffer the kernel already took). Fields are written through raw pointers, never
-        // through a reference covering entry 0's `resv`, which is the tail the kernel reads.
+        // The kernel reads only the entries between its head and the published tail; at most
+        // `count - 1` buffers are in the ring while `bid` is out of it (B1), so the entry at `tail`
+        // is not among them (it held a buffer the kernel already took).
+        // SAFETY: `tail & mask < count`, inside the ring allocation, and not an entry the kernel may
+        // read (above). Fields are written through raw pointers, never through a reference covering
+        // entry 0's `resv`, which is the tail the kernel reads.
         unsafe {
             let e = self.ring.as_ptr().add(usize::from(tail & self.mask));
             (&raw mut (*e).addr).write(self.buf_ptr(bid) as u64);
@@ -370,10 +370,11 @@ impl Pool {
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        // SAFETY: both blocks were allocated in `new` with these layouts. The last reference is
-        // gone, so no buffer is lent and no receiver exists; the driver's reference is dropped
-        // after its ring closed, and an unclean shutdown leaks a reference instead (B3), so no
-        // op can still select from the ring.
+        // The last reference is gone, so no buffer is lent and no receiver exists; the driver's
+        // reference is dropped after its ring closed, and an unclean shutdown leaks a reference
+        // instead (B3), so no op can still select from the ring.
+        // SAFETY: both blocks were allocated in `new` with these layouts, and (above) nothing, in
+        // this process or the kernel, can touch them any more.
         unsafe {
             std::alloc::dealloc(self.ring.as_ptr().cast(), self.ring_layout);
             std::alloc::dealloc(self.mem.as_ptr(), self.mem_layout);

@@ -146,13 +146,12 @@ impl<'s> PooledReceiver<'s> {
     ///
     /// # Examples
     /// ```no_run
-    /// # quartet_runtime::run(async {
-    /// # let stream: quartet_runtime::net::TcpStream = todo!();
+    /// # async fn demo(stream: quartet_runtime::net::TcpStream) -> Result<(), quartet_runtime::OpError> {
     /// let rx = quartet_runtime::net::PooledReceiver::new(&stream).unwrap();
     /// if let Some(buf) = rx.recv().await? {
     ///     println!("{} bytes: {:?}", buf.len(), &buf[..]);
     /// } // `buf` is back in the pool here
-    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// # Ok(()) }
     /// ```
     pub fn recv(&self) -> RecvPooled<'_, 's> {
         RecvPooled { rx: self, park: Park::new(), started: false }
@@ -264,14 +263,13 @@ fn take_front(st: &mut RecvState, pool: &Rc<Pool>) -> Option<Result<Option<Poole
 ///
 /// # Examples
 /// ```no_run
-/// # quartet_runtime::run(async {
-/// # let stream: quartet_runtime::net::TcpStream = todo!();
+/// # async fn demo(stream: quartet_runtime::net::TcpStream) -> Result<(), quartet_runtime::OpError> {
 /// let rx = quartet_runtime::net::PooledReceiver::new(&stream).unwrap();
 /// let mut buf = rx.recv().await?.expect("not at end of stream");
 /// buf.make_ascii_uppercase();
 /// let owned: Vec<u8> = buf.to_vec(); // keep the bytes, give the buffer back
 /// drop(buf);
-/// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+/// # Ok(()) }
 /// ```
 /// A lent buffer cannot be sent to another thread:
 /// ```compile_fail

@@ -203,10 +203,10 @@ fn shorten(entry: &mut squeue::Entry, code: u8, max: u32) -> bool {
     }
     /// `len` of `struct io_uring_sqe` (the byte count for these four opcodes).
     const LEN_OFFSET: usize = 24;
-    // SAFETY: `squeue::Entry` is `#[repr(C)]` around `struct io_uring_sqe`, 64 bytes of plain
-    // integers and unions of integers (the size is checked by `transmute`), so every bit pattern
-    // is a valid value in both directions. Lowering the length only shrinks the memory the kernel
-    // may touch, so the op data's pointers stay valid for it.
+    // Lowering the length only shrinks the memory the kernel may touch, so the op data's pointers
+    // stay valid for it.
+    // SAFETY: `squeue::Entry` is `#[repr(C)]` around `struct io_uring_sqe`, 64 bytes of plain integers
+    // and unions of integers (size checked by `transmute`): every bit pattern is valid both ways.
     let mut raw: [u8; 64] = unsafe { std::mem::transmute::<squeue::Entry, [u8; 64]>(entry.clone()) };
     let len = u32::from_ne_bytes(raw[LEN_OFFSET..LEN_OFFSET + 4].try_into().expect("4 bytes"));
     if len > max {
