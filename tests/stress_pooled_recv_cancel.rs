@@ -8,7 +8,7 @@
 
 mod nursery_support;
 
-use nursery_support::{Lcg, open_fds, send_in_random_chunks, tcp_pair, watchdog};
+use nursery_support::{Lcg, framed_messages, open_fds, send_in_random_chunks, tcp_pair, watchdog};
 use quartet::net::{BufPoolConfig, PooledBuf, PooledReceiver, buf_pool_stats};
 use quartet::{BoxError, Builder, OpError, move_on_after, nursery, sleep, stats};
 use std::cell::Cell;
@@ -57,14 +57,7 @@ async fn recv_with_random_deadline(
 
 fn stress(multishot: bool) {
     let fds_before = open_fds();
-    let mut rng = Lcg::new(0x900d);
-    let mut sent = Vec::new();
-    for seq in 0..MESSAGES as u32 {
-        let len = rng.below(24) as usize;
-        sent.push(len as u8);
-        sent.extend_from_slice(&seq.to_le_bytes());
-        sent.extend((0..len).map(|_| rng.next_u64() as u8));
-    }
+    let sent = framed_messages(MESSAGES as u32, 0x900d);
     let echo = Counts::default();
     let reader = Counts::default();
     let cfg = BufPoolConfig::new(4, 16).unwrap().multishot(multishot);

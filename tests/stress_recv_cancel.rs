@@ -6,7 +6,7 @@
 
 mod nursery_support;
 
-use nursery_support::{Lcg, open_fds, run, send_in_random_chunks, tcp_pair};
+use nursery_support::{Lcg, framed_messages, open_fds, run, send_in_random_chunks, tcp_pair};
 use quartet::net::TcpStream;
 use quartet::{BoxError, OpError, move_on_after, nursery, stats};
 use std::cell::Cell;
@@ -69,15 +69,7 @@ async fn recv_with_random_deadline(s: &TcpStream, rng: &mut Lcg, counts: &Counts
 #[test]
 fn recvs_cancelled_at_random_moments_lose_and_duplicate_no_bytes() {
     let fds_before = open_fds();
-    // The message stream: MESSAGES frames of [len][seq (4 bytes)][payload], from an LCG.
-    let mut rng = Lcg::new(0x5eed);
-    let mut sent = Vec::new();
-    for seq in 0..MESSAGES as u32 {
-        let len = rng.below(24) as usize;
-        sent.push(len as u8);
-        sent.extend_from_slice(&seq.to_le_bytes());
-        sent.extend((0..len).map(|_| rng.next_u64() as u8));
-    }
+    let sent = framed_messages(MESSAGES as u32, 0x5eed);
     let echo = Counts::default();
     let reader = Counts::default();
     let started = Instant::now();

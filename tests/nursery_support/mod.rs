@@ -89,6 +89,20 @@ impl Lcg {
     }
 }
 
+/// `count` frames of `[len][seq as 4 LE bytes][len random bytes]` (len < 24) from an LCG seeded
+/// with `seed`: a stream in which a lost, duplicated or reordered byte shows.
+pub fn framed_messages(count: u32, seed: u64) -> Vec<u8> {
+    let mut rng = Lcg::new(seed);
+    let mut out = Vec::new();
+    for seq in 0..count {
+        let len = rng.below(24) as usize;
+        out.push(len as u8);
+        out.extend_from_slice(&seq.to_le_bytes());
+        out.extend((0..len).map(|_| rng.next_u64() as u8));
+    }
+    out
+}
+
 /// Sends `data` in random small chunks (1..=64 bytes) with random yields and short sleeps, so the
 /// receiver keeps up and often waits for data in the kernel; then shuts the write half.
 pub async fn send_in_random_chunks(stream: &TcpStream, data: &[u8], seed: u64) -> Result<(), OpError> {

@@ -44,8 +44,8 @@ pub fn serve(peer: &str) -> Result<(), String> {
 }
 
 fn quartet_server(builder: quartet::Builder) -> Result<(), String> {
-    use quartet::net::{TcpListener, TcpStream};
-    use quartet::{Cancelled, OpError};
+    use quartet::OpError;
+    use quartet::net::TcpStream;
 
     async fn conn(stream: TcpStream) -> Result<(), OpError> {
         stream.set_nodelay(true)?;
@@ -63,15 +63,25 @@ fn quartet_server(builder: quartet::Builder) -> Result<(), String> {
         }
     }
 
+    quartet_accept_loop(builder, conn)
+}
+
+/// Accepts on 127.0.0.1 and serves each connection with `conn` as a nursery child, until killed.
+fn quartet_accept_loop<Fut, E>(
+    builder: quartet::Builder,
+    conn: fn(quartet::net::TcpStream) -> Fut,
+) -> Result<(), String>
+where
+    Fut: std::future::Future<Output = Result<(), E>>,
+{
     let out = builder.run(async {
-        let listener = TcpListener::bind(loopback()).map_err(|e| e.to_string())?;
+        let listener = quartet::net::TcpListener::bind(loopback()).map_err(|e| e.to_string())?;
         announce(listener.local_addr().map_err(|e| e.to_string())?);
         quartet::nursery(async |n| {
             loop {
                 let (stream, _) = listener.accept().await?;
                 n.spawn(async move {
                     let _ = conn(stream).await;
-                    Ok::<_, Cancelled>(())
                 })?;
             }
             #[allow(unreachable_code)]
@@ -87,8 +97,8 @@ fn quartet_server(builder: quartet::Builder) -> Result<(), String> {
 /// provided-buffer pool, the same shape as `raw-tuned`'s) and sending each lent buffer back as it
 /// is: no buffer is pinned per idle connection, and none is copied.
 fn quartet_pooled_server() -> Result<(), String> {
-    use quartet::net::{BufPoolConfig, PooledReceiver, TcpListener, TcpStream};
-    use quartet::{BoxError, Cancelled};
+    use quartet::BoxError;
+    use quartet::net::{BufPoolConfig, PooledReceiver, TcpStream};
 
     async fn conn(stream: TcpStream) -> Result<(), BoxError> {
         stream.set_nodelay(true)?;
@@ -102,24 +112,7 @@ fn quartet_pooled_server() -> Result<(), String> {
 
     let pool =
         BufPoolConfig::new(super::raw_tuned::BUFFERS.into(), super::raw_tuned::BUF_SIZE).map_err(|e| e.to_string())?;
-    let out = quartet::Builder::new().buf_pool(pool).run(async {
-        let listener = TcpListener::bind(loopback()).map_err(|e| e.to_string())?;
-        announce(listener.local_addr().map_err(|e| e.to_string())?);
-        quartet::nursery(async |n| {
-            loop {
-                let (stream, _) = listener.accept().await?;
-                n.spawn(async move {
-                    let _ = conn(stream).await;
-                    Ok::<_, Cancelled>(())
-                })?;
-            }
-            #[allow(unreachable_code)]
-            Ok::<(), quartet::BoxError>(())
-        })
-        .await
-        .map_err(|e| e.to_string())
-    });
-    out.map_err(|e| e.to_string())?
+    quartet_accept_loop(quartet::Builder::new().buf_pool(pool), conn)
 }
 
 fn tokio_server(mut builder: tokio::runtime::Builder) -> Result<(), String> {
