@@ -1,6 +1,7 @@
 //! Per-child results.
 
 use crate::error::JoinError;
+use crate::nursery::JoinSide;
 use quartet_runtime::cancel;
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -9,14 +10,16 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
+/// The join state of one child: its result (written once, C3) and the waker of the task awaiting
+/// it. Lives in the child's task cell (`nursery/cell.rs`).
 pub(crate) struct Slot<T> {
     result: RefCell<Option<Result<T, JoinError>>>,
     waker: Cell<Option<Waker>>,
 }
 
 impl<T> Slot<T> {
-    pub fn new() -> Rc<Slot<T>> {
-        Rc::new(Slot { result: RefCell::new(None), waker: Cell::new(None) })
+    pub fn new() -> Slot<T> {
+        Slot { result: RefCell::new(None), waker: Cell::new(None) }
     }
 
     pub fn set(&self, r: Result<T, JoinError>) {
@@ -55,7 +58,10 @@ impl<T> Slot<T> {
 /// # Ok::<(), NurseryError>(()) }).unwrap().unwrap();
 /// ```
 pub struct JoinHandle<T> {
-    slot: Rc<Slot<T>>,
+    /// The child's task cell, seen only through its join state (C2 in `nursery/cell.rs`: the
+    /// future inside is always dropped before the cell can be freed, so this `Rc` never drops
+    /// it, whatever lifetime it borrowed).
+    cell: Rc<dyn JoinSide<T>>,
     /// This await has passed its entry checkpoint and yielded once.
     yielded: bool,
     /// Parked on the cancel-status tree while waiting for the child.
@@ -63,9 +69,18 @@ pub struct JoinHandle<T> {
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(slot: Rc<Slot<T>>) -> Self {
+    /// # Safety
+    /// Whoever else owns `cell` drops the future inside it before its last `Rc` to the cell is
+    /// dropped, and never drops that `Rc` otherwise (C2 in `nursery/cell.rs`).
+    pub(crate) unsafe fn new<'env>(cell: Rc<dyn JoinSide<T> + 'env>) -> Self {
+        // SAFETY: only the trait object's lifetime bound changes (same fat-pointer layout). The
+        // handle reaches the cell only through `JoinSide::join_slot`, which touches the result
+        // and the waker (whose types do not involve `'env`), never the future; and by the
+        // caller's contract the future is already dropped whenever this `Rc` is the last one,
+        // so dropping it never runs the future's drop after `'env`.
+        let cell: Rc<dyn JoinSide<T>> = unsafe { std::mem::transmute::<Rc<dyn JoinSide<T> + 'env>, _>(cell) };
         JoinHandle {
-            slot,
+            cell,
             yielded: false,
             park: cancel::Park::waiting_for(quartet_runtime::introspect::WaitKind::Join),
         }
@@ -87,7 +102,13 @@ impl<T> JoinHandle<T> {
     /// # Ok::<(), NurseryError>(()) }).unwrap().unwrap();
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.slot.result.borrow().is_some()
+        self.slot().result.borrow().is_some()
+    }
+}
+
+impl<T> JoinHandle<T> {
+    fn slot(&self) -> &Slot<T> {
+        self.cell.join_slot()
     }
 }
 
@@ -112,7 +133,7 @@ impl<T> Future for JoinHandle<T> {
         }
         // A result that is there is returned even if a cancel arrived meanwhile (it completed
         // first); the next checkpoint raises.
-        let done = self.slot.result.borrow_mut().take();
+        let done = self.slot().result.borrow_mut().take();
         if let Some(r) = done {
             self.park.unpark();
             self.yielded = false;
@@ -123,7 +144,7 @@ impl<T> Future for JoinHandle<T> {
             self.yielded = false;
             return Poll::Ready(Err(JoinError::Cancelled(c)));
         }
-        self.slot.waker.set(Some(cx.waker().clone()));
+        self.slot().waker.set(Some(cx.waker().clone()));
         Poll::Pending
     }
 }

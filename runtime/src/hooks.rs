@@ -22,13 +22,14 @@
 //! - **H6 Cross-thread cancels need a sink.** Inside `quartet::run` the kernel's remote-wake queue
 //!   is the [`CancelSink`]; an executor of your own passes one to [`Activation::with_sink`] and calls
 //!   [`deliver`] on its thread for each request.
-//! - **H7 Register each task.** Give each child a [`TaskRecord`] when it is spawned (with its
-//!   slot in your [`ReadyQueue`] and your scope) and call [`TaskRecord::exited`] with its outcome
-//!   when it finishes, so the task-tree dump lists it and instruments see its spawn and exit.
+//! - **H7 Register the scheduler, report each task.** Register once with a [`SchedulerRecord`]
+//!   (your [`ReadyQueue`], your scope, and a [`LiveTasks`] that lists your children and their
+//!   slots), so the task-tree dump lists them; call [`SchedulerRecord::spawned`] and
+//!   [`SchedulerRecord::exited`] for each child, so instruments see its spawn and exit.
 //!   Blocking primitives say what they wait on: [`Park::waiting_for`].
 
 pub use crate::cancel::{Activation, CancelSink, Entered, OpPark, Park, ScopeState, StatusRef, WatchId, deliver};
-pub use crate::introspect::state::TaskRecord;
+pub use crate::introspect::registry::{LiveTasks, SchedulerRecord};
 pub use crate::kernel::remote::{RemoteQueue, Unpark};
 pub use crate::kernel::waker::ReadyQueue;
 pub use crate::monitor::PollTimer;

@@ -168,6 +168,23 @@ impl TaskInfo {
         self
     }
 
+    /// As [`with_parent`](TaskInfo::with_parent), sharing a parent many tasks have: a nursery
+    /// makes its owner's `Arc` once, and each child costs a reference count, not an allocation.
+    ///
+    /// ```
+    /// use quartet_runtime::task::TaskInfo;
+    /// use std::sync::Arc;
+    /// let here = std::panic::Location::caller();
+    /// let server = Arc::new(TaskInfo::new(Some("server".into()), here));
+    /// let a = TaskInfo::new(None, here).with_shared_parent(Some(server.clone()));
+    /// let b = TaskInfo::new(None, here).with_shared_parent(Some(server));
+    /// assert_eq!(a.parent().map(TaskInfo::id), b.parent().map(TaskInfo::id));
+    /// ```
+    pub fn with_shared_parent(mut self, parent: Option<std::sync::Arc<TaskInfo>>) -> TaskInfo {
+        self.parent = parent;
+        self
+    }
+
     /// The task whose nursery this task runs in, if it is not the root future's.
     ///
     /// ```

@@ -26,27 +26,29 @@
 //! - **N4** A child's `Err` or panic cancels the nursery's scope; everything that failed is
 //!   reported when all have finished, a panic is resumed with its payload.
 
+mod cell;
 mod outcome;
 mod run;
 mod start_call;
 
 use crate::child_output::ChildOutput;
-use crate::error::{BoxError, Failure, JoinError, NurseryError, SpawnError};
-use crate::join::{JoinHandle, Slot as JoinSlot};
+use crate::error::{BoxError, Failure, NurseryError, SpawnError};
+use crate::join::JoinHandle;
 use crate::scope::{CancelHandle, CancelScope};
 use crate::start::StartSink;
 use quartet_runtime::hooks::ReadyQueue;
-use quartet_runtime::hooks::TaskInfo;
+use quartet_runtime::hooks::{LiveTasks, SchedulerRecord, TaskInfo};
 use quartet_runtime::hooks::{Activation, ScopeState};
-use quartet_runtime::{Cancelled, OpError, Reason, is_cancellation};
+use quartet_runtime::{Cancelled, OpError, Reason};
+use cell::{ChildTask, TaskCell};
+pub(crate) use cell::JoinSide;
 use run::Run;
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::Location;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Waker;
@@ -57,26 +59,39 @@ type ValueOf<F> = <<F as Future>::Output as ChildOutput>::Value;
 /// Slot 0 of the ready queue is the nursery's body.
 const BODY: usize = 0;
 
-type ChildFuture<'env> = Pin<Box<dyn Future<Output = Result<(), BoxError>> + 'env>>;
-
+/// A child in its slot: its task cell (`cell.rs`) and, for a `start`ed child, its handshake.
 struct Child<'env> {
-    fut: ChildFuture<'env>,
-    info: TaskInfo,
+    task: Rc<dyn ChildTask + 'env>,
     start: Option<Rc<dyn StartSink + 'env>>,
-    /// The task's entry in the runtime's task registry (H7), set by `insert`.
-    record: Option<quartet_runtime::hooks::TaskRecord>,
 }
 
+impl Drop for Child<'_> {
+    fn drop(&mut self) {
+        // C2: the future goes before this `Rc` does (a no-op if it already finished).
+        self.task.release();
+    }
+}
+
+/// One slot of the ready queue. Free slots form an intrusive list through `next_free`; the
+/// slot's waker outlives its children, so a later child in the slot reuses it.
 struct Slot<'env> {
     child: Option<Child<'env>>,
-    /// Set while the child is taken out to be polled, so a re-spawn cannot reuse the slot.
+    /// Set while the child is being polled, so a finished child cannot be reported twice.
     busy: bool,
     waker: Option<Waker>,
+    next_free: Option<u32>,
+}
+
+impl Slot<'_> {
+    const fn empty() -> Self {
+        Slot { child: None, busy: false, waker: None, next_free: None }
+    }
 }
 
 struct State<'env> {
     slots: Vec<Slot<'env>>,
-    free: Vec<usize>,
+    /// The first free slot (an intrusive list through `Slot::next_free`).
+    free: Option<u32>,
     live: usize,
     closed: bool,
     failures: Vec<Failure>,
@@ -85,13 +100,50 @@ struct State<'env> {
     child_cancelled: Option<Cancelled>,
 }
 
+impl State<'_> {
+    /// A slot for a new child: the first free one, or a new one.
+    fn take_free_slot(&mut self) -> usize {
+        match self.free {
+            Some(i) => {
+                self.free = self.slots[i as usize].next_free.take();
+                i as usize
+            }
+            None => {
+                self.slots.push(Slot::empty());
+                self.slots.len() - 1
+            }
+        }
+    }
+
+    fn free_slot(&mut self, i: usize) {
+        let next = self.free.replace(i as u32);
+        self.slots[i].next_free = next;
+    }
+}
+
 struct Inner<'env> {
+    /// The nursery in its runtime's task registry (H7). First field: dropped (and so removed
+    /// from the registry) before anything it lists, R1.
+    record: OnceCell<SchedulerRecord>,
     scope: Arc<ScopeState>,
     ready: Option<std::sync::Arc<ReadyQueue>>,
     state: RefCell<State<'env>>,
     /// The task that opened the nursery (`None`: the root future): the parent in children's
-    /// task paths.
-    owner: Option<TaskInfo>,
+    /// task paths, shared by all of them.
+    owner: Option<Arc<TaskInfo>>,
+}
+
+/// The task-tree dump lists a nursery's children through its registry record.
+impl LiveTasks for Inner<'_> {
+    fn for_each_task(&self, f: &mut dyn FnMut(&TaskInfo, usize)) {
+        // Busy (the dump was taken inside a nursery operation): list nothing rather than block.
+        let Ok(st) = self.state.try_borrow() else { return };
+        for (i, slot) in st.slots.iter().enumerate() {
+            if let Some(child) = &slot.child {
+                f(child.task.info(), i);
+            }
+        }
+    }
 }
 
 /// A handle to a running nursery: spawn children, start them, cancel the nursery.
@@ -253,27 +305,35 @@ where
 
 impl<'env> Nursery<'env> {
     fn new() -> Nursery<'env> {
-        let state = State {
+        let mut state = State {
             slots: Vec::new(),
-            free: Vec::new(),
+            free: None,
             live: 0,
             closed: false,
             failures: Vec::new(),
             panic: None,
             child_cancelled: None,
         };
-        let mut state = state;
         // Slot 0 is the body; its waker is created lazily by `Run`.
-        state.slots.push(Slot { child: None, busy: true, waker: None });
-        Nursery {
-            inner: Rc::new(Inner {
-                scope: ScopeState::new(),
-                ready: ReadyQueue::new(),
-                state: RefCell::new(state),
-                owner: quartet_runtime::task::current_task(),
-            }),
-            _invariant: PhantomData,
+        state.slots.push(Slot { busy: true, ..Slot::empty() });
+        let inner = Rc::new(Inner {
+            record: OnceCell::new(),
+            scope: ScopeState::new(),
+            ready: ReadyQueue::new(),
+            state: RefCell::new(state),
+            owner: quartet_runtime::task::current_task().map(Arc::new),
+        });
+        if let Some(ready) = &inner.ready {
+            let tasks: *const (dyn LiveTasks + 'env) = Rc::as_ptr(&inner) as *const Inner<'env>;
+            // SAFETY: `tasks` points into the `Rc` allocation that also owns the record, as its
+            // first field: the record is dropped (leaving the registry) first when `Inner` is
+            // dropped, while everything `for_each_task` reads is still intact; the `Rc` never
+            // moves its value. If the nursery is leaked, so is the allocation, which then stays
+            // valid. `for_each_task` reads only the slots' `TaskInfo`s (never a future).
+            let record = unsafe { SchedulerRecord::register(tasks, ready, &inner.scope) };
+            let _ = inner.record.set(record);
         }
+        Nursery { inner, _invariant: PhantomData }
     }
 
     /// Spawns a child. The child returns `()` or any `Result<T, E>` with `E: Into<BoxError>`
@@ -344,68 +404,36 @@ impl<'env> Nursery<'env> {
         F::Output: ChildOutput,
         ValueOf<F>: 'env,
     {
-        let slot = JoinSlot::new();
-        let result = slot.clone();
-        let child = async move {
-            let guard = DroppedGuard(&result);
-            let out = fut.await.into_child_result();
-            std::mem::forget(guard);
-            match out {
-                Ok(v) => {
-                    result.set(Ok(v));
-                    Ok(())
-                }
-                Err(e) => {
-                    let je = if is_cancellation(&*e) { JoinError::ChildCancelled } else { JoinError::Failed };
-                    result.set(Err(je));
-                    Err(e)
-                }
-            }
-        };
-        self.insert(Child { fut: Box::pin(child), info: self.child_info(name, loc), start: None, record: None })?;
-        Ok(JoinHandle::new(slot))
+        let cell = Rc::new(TaskCell::new(self.child_info(name, loc), fut));
+        let join: Rc<dyn JoinSide<ValueOf<F>> + 'env> = cell.clone();
+        self.insert(Child { task: cell, start: None })?;
+        // SAFETY: the nursery's `Child` owns the other `Rc` and releases the future before
+        // dropping it (C2 in `cell.rs`), and nothing else owns the cell.
+        Ok(unsafe { JoinHandle::new(join) })
     }
 
     /// Who a new child is: its name or spawn location, under the task that opened this nursery.
     fn child_info(&self, name: Option<String>, loc: &'static Location<'static>) -> TaskInfo {
-        TaskInfo::new(name, loc).with_parent(self.inner.owner.clone())
+        TaskInfo::new(name, loc).with_shared_parent(self.inner.owner.clone())
     }
 
-    fn insert(&self, mut child: Child<'env>) -> Result<(), SpawnError> {
-        // Registered before the state is borrowed (it may report `task_spawned` to an
-        // instrument), for the slot the insert below will take.
-        let slot = {
-            let st = self.inner.state.borrow();
-            if st.closed {
-                return Err(SpawnError);
-            }
-            st.free.last().copied().unwrap_or(st.slots.len())
-        };
-        if let Some(r) = &self.inner.ready {
-            child.record = Some(quartet_runtime::hooks::TaskRecord::register(&child.info, r, slot, &self.inner.scope));
-        }
+    fn insert(&self, child: Child<'env>) -> Result<(), SpawnError> {
+        let task = child.task.clone();
         let index = {
             let mut st = self.inner.state.borrow_mut();
             if st.closed {
+                drop(st);
+                drop(child); // never polled: its future is dropped, the handle sees `Dropped`
                 return Err(SpawnError);
             }
-            let index = match st.free.pop() {
-                Some(i) => i,
-                None => {
-                    st.slots.push(Slot { child: None, busy: false, waker: None });
-                    st.slots.len() - 1
-                }
-            };
-            if index != slot {
-                // An instrument spawned into this nursery meanwhile: follow the slot we got.
-                if let (Some(rec), Some(r)) = (&child.record, &self.inner.ready) {
-                    rec.moved_to(r, index);
-                }
-            }
+            let index = st.take_free_slot();
             st.slots[index].child = Some(child);
             st.live += 1;
             index
         };
+        if let Some(record) = self.inner.record.get() {
+            record.spawned(task.info(), index);
+        }
         if let Some(r) = &self.inner.ready {
             r.push(index);
         }
@@ -532,12 +560,3 @@ impl<'env> Nursery<'env> {
     }
 }
 
-/// Marks a join slot `Dropped`/`Panicked` if the child never finished.
-struct DroppedGuard<'a, T>(&'a Rc<JoinSlot<T>>);
-
-impl<T> Drop for DroppedGuard<'_, T> {
-    fn drop(&mut self) {
-        let e = if std::thread::panicking() { JoinError::Panicked } else { JoinError::Dropped };
-        self.0.set(Err(e));
-    }
-}

@@ -1,7 +1,7 @@
 //! What happens when the body or a child is polled and finishes: its outcome is recorded,
 //! failures cancel the nursery (N4), and a `start`ed child's outcome goes to its caller.
 
-use super::{BODY, Child, Inner};
+use super::{BODY, Inner};
 use crate::error::{BoxError, Failure};
 use quartet_runtime::introspect::TaskOutcome;
 use quartet_runtime::{Cancelled, Reason, cancel, find_cancelled};
@@ -50,38 +50,45 @@ pub(super) fn poll_body<T, E, B>(
 }
 
 pub(super) fn poll_child(inner: &Inner<'_>, i: usize) {
-    let (mut child, mut waker) = {
+    // The child stays in its slot while it runs (the dump lists it); the poll holds its own `Rc`.
+    let (task, mut waker) = {
         let mut st = inner.state.borrow_mut();
         let slot = &mut st.slots[i];
-        let Some(child) = slot.child.take() else { return };
+        let Some(child) = &slot.child else { return };
+        if slot.busy {
+            return;
+        }
+        let task = child.task.clone();
         slot.busy = true;
-        (child, slot.waker.take())
+        (task, slot.waker.take())
     };
     let ready = inner.ready.as_ref().expect("checked in nursery()");
-    let Child { fut, info, .. } = &mut child;
+    let info = task.info();
     // The slot's waker is made only if the child keeps it (most short children never do).
     let polled = ready.with_waker(i, &mut waker, |w| {
         let mut cx = Context::from_waker(w);
         info.run_as(|| {
             let _timer = quartet_runtime::hooks::PollTimer::start(Some(info));
-            catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)))
+            catch_unwind(AssertUnwindSafe(|| task.poll(&mut cx)))
         })
     });
-    inner.state.borrow_mut().slots[i].waker = waker;
     let outcome = match polled {
         Ok(Poll::Pending) => {
             let mut st = inner.state.borrow_mut();
-            st.slots[i].child = Some(child);
+            st.slots[i].waker = waker;
             st.slots[i].busy = false;
             return;
         }
         Ok(Poll::Ready(r)) => Ok(r),
-        Err(p) => Err(p),
+        Err(p) => {
+            task.panicked();
+            Err(p)
+        }
     };
-    let Child { fut, info, start, record } = child;
-    let dropped = catch_unwind(AssertUnwindSafe(move || drop(fut)));
-    if let Some(record) = record {
-        record.exited(|| match &outcome {
+    // C2: the future is dropped here, in place (its `Drop` may panic: reported below).
+    let dropped = catch_unwind(AssertUnwindSafe(|| task.release()));
+    if let Some(record) = inner.record.get() {
+        record.exited(info, || match &outcome {
             Ok(Ok(())) => TaskOutcome::Completed,
             Ok(Err(e)) => match find_cancelled(&**e).filter(|_| cancel::current().is_some()) {
                 Some(c) => TaskOutcome::Cancelled(c.reason().clone()),
@@ -90,12 +97,19 @@ pub(super) fn poll_child(inner: &Inner<'_>, i: usize) {
             Err(_) => TaskOutcome::Panicked,
         });
     }
-    {
+    let child = {
         let mut st = inner.state.borrow_mut();
-        st.slots[i].busy = false;
+        let slot = &mut st.slots[i];
+        slot.waker = waker;
+        slot.busy = false;
+        let child = slot.child.take();
         st.live -= 1;
-        st.free.push(i);
-    }
+        st.free_slot(i);
+        child
+    };
+    // Outside the borrow: the child's `Drop` finds its future gone and drops the cell's `Rc`
+    // (the last one unless a join handle keeps the result).
+    let start = child.and_then(|mut c| c.start.take());
     let start = start.filter(|s| s.pending());
     match (outcome, start) {
         (Ok(Ok(())), Some(s)) => s.exited(),

@@ -70,12 +70,8 @@ impl<'env> Nursery<'env> {
                 }
             };
             let sink: Rc<dyn StartSink + 'env> = slot.clone();
-            self.insert(Child {
-                fut: Box::pin(child),
-                info: self.child_info(None, loc),
-                start: Some(sink),
-                record: None,
-            })?;
+            let task = Rc::new(super::TaskCell::new(self.child_info(None, loc), child));
+            self.insert(Child { task, start: Some(sink) })?;
             let guard = AbandonOnDrop(Some(slot.clone()));
             let mut cancelled: Option<Cancelled> = None;
             let mut park = Park::waiting_for(quartet_runtime::introspect::WaitKind::Start);

@@ -19,8 +19,9 @@
 //! Why it costs little: the dump reads what cancellation already keeps. Every blocking operation
 //! parks on the cancel-status tree (H5), so the tree's leaves *are* the registry of parked
 //! operations; a leaf only also records what it waits on (a small `Copy` value chosen where the
-//! primitive is written), the task that parked it and the tick it parked in. Tasks are recorded
-//! once at spawn and removed at exit (a slab). Nothing is recorded per poll unless an instrument or
+//! primitive is written), the task that parked it and the tick it parked in. Tasks are not
+//! recorded at all: each nursery registers once (`registry.rs`) and lists its children when a
+//! dump asks. Nothing is recorded per poll unless an instrument or
 //! the watchdog is registered; then a poll costs one `bool` test more.
 //!
 //! # Invariants
@@ -36,6 +37,7 @@
 mod config;
 mod dump;
 pub(crate) mod instrument;
+pub(crate) mod registry;
 mod remote;
 pub(crate) mod state;
 #[cfg(feature = "tracing")]
@@ -72,14 +74,11 @@ pub fn task_tree() -> Option<TaskTree> {
 
 fn build(core: &Core) -> TaskTree {
     let (nodes, leaves) = crate::cancel::snapshot();
-    // Copy what the registry knows, then release it before reading ready queues.
-    let raw: Vec<(TaskInfo, usize, std::sync::Arc<crate::kernel::waker::ReadyQueue>, usize)> = core
-        .introspect
-        .registry
-        .borrow()
-        .iter()
-        .map(|e| (e.info.clone(), e.nursery, e.queue.clone(), e.slot))
-        .collect();
+    // Copy what the schedulers list, then release the registry before reading ready queues.
+    let mut raw: Vec<(TaskInfo, usize, std::sync::Arc<crate::kernel::waker::ReadyQueue>, usize)> = Vec::new();
+    for e in core.introspect.registry.borrow().iter() {
+        e.for_each_task(&mut |info, slot| raw.push((info.clone(), e.nursery, e.queue.clone(), slot)));
+    }
     let scope_node: HashMap<usize, u64> =
         nodes.iter().filter_map(|n| n.state.as_ref().map(|s| (std::sync::Arc::as_ptr(s) as usize, n.id))).collect();
     let running = crate::task::current_task_path();
