@@ -36,8 +36,8 @@ fn task_parked_in_recv_shows_the_recv_and_its_fd() {
             let rows = tree.task_rows("reader").expect("reader listed");
             assert!(matches!(rows[0].item, Item::Task(_, TaskState::Parked)), "{tree}");
             let recv = rows.iter().find_map(|r| match &r.item {
-                Item::Wait(w) => match w.what {
-                    WaitKind::Op(op) if op.opcode() == "Recv" => Some(op),
+                Item::Wait(w) => match &w.what {
+                    WaitKind::Op(op) if op.opcode() == "Recv" => Some(op.clone()),
                     _ => None,
                 },
                 _ => None,

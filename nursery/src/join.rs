@@ -10,10 +10,33 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
+/// How a child ended, as its handle will report it: `JoinError` without the awaiter's own
+/// `Cancelled`, so the state is the size of the value plus a tag (a `Cancelled` would add ~32
+/// bytes to every child).
+pub(crate) enum Ended<T> {
+    Value(T),
+    Failed,
+    Panicked,
+    ChildCancelled,
+    Dropped,
+}
+
+impl<T> Ended<T> {
+    fn into_result(self) -> Result<T, JoinError> {
+        match self {
+            Ended::Value(v) => Ok(v),
+            Ended::Failed => Err(JoinError::Failed),
+            Ended::Panicked => Err(JoinError::Panicked),
+            Ended::ChildCancelled => Err(JoinError::ChildCancelled),
+            Ended::Dropped => Err(JoinError::Dropped),
+        }
+    }
+}
+
 /// The join state of one child: its result (written once, C3) and the waker of the task awaiting
 /// it. Lives in the child's task cell (`nursery/cell.rs`).
 pub(crate) struct Slot<T> {
-    result: RefCell<Option<Result<T, JoinError>>>,
+    result: RefCell<Option<Ended<T>>>,
     waker: Cell<Option<Waker>>,
 }
 
@@ -22,10 +45,11 @@ impl<T> Slot<T> {
         Slot { result: RefCell::new(None), waker: Cell::new(None) }
     }
 
-    pub fn set(&self, r: Result<T, JoinError>) {
+    /// Records how the child ended, unless that is already known; wakes the awaiting task.
+    pub fn set(&self, ended: Ended<T>) {
         let mut cur = self.result.borrow_mut();
         if cur.is_none() {
-            *cur = Some(r);
+            *cur = Some(ended);
         }
         drop(cur);
         if let Some(w) = self.waker.take() {
@@ -134,7 +158,7 @@ impl<T> Future for JoinHandle<T> {
         // A result that is there is returned even if a cancel arrived meanwhile (it completed
         // first); the next checkpoint raises.
         let done = self.slot().result.borrow_mut().take();
-        if let Some(r) = done {
+        if let Some(r) = done.map(Ended::into_result) {
             self.park.unpark();
             self.yielded = false;
             return Poll::Ready(r);

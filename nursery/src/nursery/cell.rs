@@ -21,8 +21,8 @@
 //!   and the handle's waker woken.
 
 use crate::child_output::ChildOutput;
-use crate::error::{BoxError, JoinError};
-use crate::join::Slot as JoinSlot;
+use crate::error::BoxError;
+use crate::join::{Ended, Slot as JoinSlot};
 use quartet_runtime::is_cancellation;
 use quartet_runtime::task::TaskInfo;
 use std::cell::RefCell;
@@ -91,12 +91,11 @@ where
         };
         Poll::Ready(match out.into_child_result() {
             Ok(v) => {
-                self.join.set(Ok(v));
+                self.join.set(Ended::Value(v));
                 Ok(())
             }
             Err(e) => {
-                let je = if is_cancellation(&*e) { JoinError::ChildCancelled } else { JoinError::Failed };
-                self.join.set(Err(je));
+                self.join.set(if is_cancellation(&*e) { Ended::ChildCancelled } else { Ended::Failed });
                 Err(e)
             }
         })
@@ -127,12 +126,11 @@ where
                 }
             }
         }
-        let why = if std::thread::panicking() { JoinError::Panicked } else { JoinError::Dropped };
-        self.join.set(Err(why));
+        self.join.set(if std::thread::panicking() { Ended::Panicked } else { Ended::Dropped });
     }
 
     fn panicked(&self) {
-        self.join.set(Err(JoinError::Panicked));
+        self.join.set(Ended::Panicked);
     }
 }
 

@@ -141,7 +141,7 @@ impl Park {
         // First park: one borrow of the tree. (Cloning a waker runs no code of ours that could
         // use the tree: wakers made by quartet only bump a count or make a queue's waker.)
         let w = waker.clone();
-        let meta = meta(self.what);
+        let meta = meta(self.what.clone());
         let parked = with_tree(|t| {
             if let Some(reason) = t.effective(node) {
                 return Err(Cancelled::new(reason.clone()));

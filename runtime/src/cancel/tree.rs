@@ -98,7 +98,7 @@ struct Node {
 }
 
 /// What the task-tree dump shows of a leaf: what it waits on, for which task, since when.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(crate) struct LeafMeta {
     pub what: WaitKind,
     pub task: u64,
@@ -112,7 +112,9 @@ struct Leaf {
     prev: Option<u32>,
     next: Option<u32>,
     kind: LeafKind,
-    aborted: Option<Cancelled>,
+    /// Boxed: set only by a walk (the cold path), and an inline `Cancelled` would make every
+    /// parked leaf 24 bytes larger.
+    aborted: Option<Box<Cancelled>>,
     graceful_fired: bool,
     meta: LeafMeta,
 }
@@ -410,7 +412,7 @@ impl Tree {
             self.unlink_leaf(li);
             let l = &mut self.leaves[li as usize];
             if hard {
-                l.aborted = Some(Cancelled::new(reason.clone().unwrap_or(Reason::Explicit)));
+                l.aborted = Some(Box::new(Cancelled::new(reason.clone().unwrap_or(Reason::Explicit))));
             }
             l.graceful_fired = true;
             match &mut l.kind {
@@ -477,7 +479,7 @@ impl Tree {
                     kind: LeafKind::Wake(None),
                     aborted: None,
                     graceful_fired: false,
-                    meta,
+                    meta: LeafMeta { what: WaitKind::Other, task: 0, since: None },
                 });
                 u32::try_from(self.leaves.len() - 1).expect("fewer than 2^32 parked operations")
             }
@@ -495,7 +497,7 @@ impl Tree {
 
     /// The abort recorded for a leaf, if it was aborted.
     pub fn leaf_aborted(&self, id: LeafId) -> Option<&Cancelled> {
-        self.leaf(id).and_then(|l| l.aborted.as_ref())
+        self.leaf(id).and_then(|l| l.aborted.as_deref())
     }
 
     /// Whether a graceful wait was woken.

@@ -243,12 +243,12 @@ impl Builder<'_> {
             return;
         }
         let leaf = &self.leaves[l];
-        let mut what = leaf.what;
-        if let WaitKind::Op(op) = what {
+        let mut what = leaf.what.clone();
+        if let WaitKind::Op(op) = &what {
             if let (None, Some(fd)) = (op.peer(), op.fd()) {
                 if matches!(op.opcode(), "Recv" | "Send" | "RecvMsg" | "SendMsg") {
                     if let Ok(peer) = crate::net::peer_addr(fd) {
-                        what = WaitKind::Op(op.with_peer(peer));
+                        what = WaitKind::Op(op.clone().with_peer(peer));
                     }
                 }
             }

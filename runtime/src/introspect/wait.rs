@@ -2,9 +2,10 @@
 //!
 //! A data type only. Each [`Park`](crate::cancel::Park) carries a [`WaitKind`] chosen where the
 //! primitive is written (a lock says "lock", a sleep gives its deadline), and each ring op an
-//! [`OpInfo`] built from its boxed data when it is submitted (opcode, fd, bytes asked, peer address
-//! where the op knows it). Both are `Copy` and small, so recording them costs a copy per park and no
-//! allocation; the task-tree dump reads them back from the cancel-status tree's leaves.
+//! [`OpInfo`] built from its data when it is submitted (opcode, fd, bytes asked, peer address
+//! where the op knows it). Both are small (a peer address, which only `connect` knows, is boxed so
+//! that every other leaf stays small), so recording them costs a copy per park and no allocation
+//! except for a connect; the task-tree dump reads them back from the cancel-status tree's leaves.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -19,12 +20,13 @@ use std::time::Instant;
 /// let op = OpInfo::new("Recv").with_fd(7).with_bytes(4096);
 /// assert_eq!(op.to_string(), "Recv(fd 7, 4096 bytes)");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpInfo {
     opcode: &'static str,
     fd: Option<RawFd>,
     len: Option<u32>,
-    peer: Option<SocketAddr>,
+    /// Boxed: only a connect knows it, and an inline address would triple every parked leaf.
+    peer: Option<Box<SocketAddr>>,
 }
 
 impl OpInfo {
@@ -63,8 +65,8 @@ impl OpInfo {
     /// let peer: std::net::SocketAddr = "127.0.0.1:80".parse().unwrap();
     /// assert_eq!(quartet_runtime::introspect::OpInfo::new("Connect").with_peer(peer).peer(), Some(peer));
     /// ```
-    pub const fn with_peer(mut self, peer: SocketAddr) -> OpInfo {
-        self.peer = Some(peer);
+    pub fn with_peer(mut self, peer: SocketAddr) -> OpInfo {
+        self.peer = Some(Box::new(peer));
         self
     }
 
@@ -100,8 +102,8 @@ impl OpInfo {
     /// ```
     /// assert_eq!(quartet_runtime::introspect::OpInfo::new("Recv").peer(), None);
     /// ```
-    pub const fn peer(&self) -> Option<SocketAddr> {
-        self.peer
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.peer.as_deref().copied()
     }
 
     /// The op's name for an `OpData` type: the last path segment without generics
@@ -125,7 +127,7 @@ impl fmt::Display for OpInfo {
             write!(f, "{sep}{len} bytes")?;
             sep = ", ";
         }
-        if let Some(p) = self.peer {
+        if let Some(p) = &self.peer {
             write!(f, "{sep}peer {p}")?;
             sep = ", ";
         }
@@ -141,7 +143,7 @@ impl fmt::Display for OpInfo {
 /// assert_eq!(WaitKind::Lock.to_string(), "lock");
 /// assert_eq!(WaitKind::Op(OpInfo::new("Recv").with_fd(4)).to_string(), "ring op Recv(fd 4)");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum WaitKind {
     /// A ring operation in flight.

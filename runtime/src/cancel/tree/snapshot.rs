@@ -57,7 +57,7 @@ impl Tree {
             .map(|l| LeafSnap {
                 node: l.node.filter(|n| self.contains(*n)).map(super::NodeId::to_u64),
                 task: l.meta.task,
-                what: l.meta.what,
+                what: l.meta.what.clone(),
                 since: l.meta.since,
                 aborted: l.aborted.as_ref().map(|c| c.reason().clone()),
             })
