@@ -2,7 +2,7 @@
 //!
 //! A data type only. Each [`Park`](crate::cancel::Park) carries a [`WaitKind`] chosen where the
 //! primitive is written (a lock says "lock", a sleep gives its deadline), and each ring op an
-//! [`OpInfo`] built from its boxed data when it is submitted (opcode, fd, bytes asked, peer address
+//! [`OpInfo`] built from its data when it is submitted (opcode, fd, bytes asked, peer address
 //! where the op knows it). Both are `Copy` and small, so recording them costs a copy per park and no
 //! allocation; the task-tree dump reads them back from the cancel-status tree's leaves.
 
