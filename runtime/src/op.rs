@@ -270,3 +270,16 @@ unsafe impl OpData for Nop {
         io_uring::opcode::Nop::new().build()
     }
 }
+
+/// Submits `data` in an `Op`, then moves the `Op` (and so the inline data) to the heap before the
+/// kernel has even seen the SQE (it is still in the SQ), and awaits it there: an SQE that pointed
+/// into the inline bytes would make the kernel read and write the old place, and the moved data
+/// would miss what the kernel wrote. For the ops' own tests of the `OpData` contract.
+#[cfg(all(test, not(loom)))]
+pub(crate) async fn submit_then_move<T: OpData>(data: T) -> OpOutput<T> {
+    let mut op = Op::new(data);
+    let first = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut op).poll(cx))).await;
+    assert!(first.is_pending(), "submitted, not completed before the ring was entered");
+    let mut moved = Box::new(op);
+    std::future::poll_fn(|cx| Pin::new(&mut *moved).poll(cx)).await
+}

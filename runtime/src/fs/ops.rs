@@ -157,3 +157,21 @@ unsafe impl OpData for Statx {
             .build()
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::Statx;
+    use crate::op::submit_then_move;
+
+    /// The `statx` result the kernel writes is in the moved data (it lives in a `Stable` block).
+    #[test]
+    fn statx_moved_after_submission_has_the_result() {
+        let path = std::env::temp_dir().join(format!("quartet-statx-moved-{}", std::process::id()));
+        std::fs::write(&path, b"12345").unwrap();
+        let data = Statx::of_path(crate::fs::cstring(&path).unwrap(), true);
+        let (res, data) = crate::run(submit_then_move(data)).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        res.expect("statx");
+        assert_eq!(data.out.stx_size, 5);
+    }
+}
