@@ -33,7 +33,7 @@ async fn client(server: SocketAddr) -> Result<(), OpError> {
     }
     // A reply larger than the buffer: the kernel truncates it and recv_from says so.
     socket.send(vec![b'x'; 3000]).await.0?;
-    let (meta, _) = socket.recv_from([0u8; 100]).await;
+    let (meta, _) = socket.recv_from(Box::new([0u8; 100])).await;
     let meta = meta?;
     println!("client: got {} of a {}-byte datagram (truncated: {})", meta.len, meta.datagram_len, meta.truncated());
     Ok(())

@@ -47,7 +47,7 @@ ASAN_TESTS=(
   --test hazard_sq_full --test hazard_sq_exactly_full --test hazard_stale_completions
   --test hazard_duration_max --test hazard_outside_runtime --test cancel_io --test channel_cancellation
   --test sync_cancellation --test thread_to_thread --test thread_remote_wake --test borrow_leaked_scope
-  --test stress_random_ops --test net_pooled_recv --test stress_pooled_recv_cancel
+  --test stress_random_ops --test net_pooled_recv --test stress_pooled_recv_cancel --test op_data_moves
 )
 # Newer nightlies refuse to link sanitized code against the uninstrumented std unless told that
 # the mismatch is intended; older ones do not know that flag.

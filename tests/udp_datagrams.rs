@@ -37,7 +37,7 @@ fn ipv6_datagrams_carry_v6_addresses() {
         };
         let b = UdpSocket::bind("[::1]:0".parse().unwrap()).unwrap();
         a.send_to(b"six".to_vec(), b.local_addr().unwrap()).await.0.unwrap();
-        let (meta, buf) = b.recv_from([0u8; 16]).await;
+        let (meta, buf) = b.recv_from(Box::new([0u8; 16])).await;
         let meta = meta.unwrap();
         assert_eq!(&buf[..meta.len], b"six");
         assert_eq!(meta.addr, a.local_addr().unwrap());
@@ -52,7 +52,7 @@ fn recv_from_into_a_small_buffer_reports_the_real_length() {
         let b = UdpSocket::bind(any_v4()).unwrap();
         let big: Vec<u8> = (0..100u8).collect();
         a.send_to(big.clone(), b.local_addr().unwrap()).await.0.unwrap();
-        let (meta, buf) = b.recv_from([0u8; 10]).await;
+        let (meta, buf) = b.recv_from(Box::new([0u8; 10])).await;
         let meta = meta.unwrap();
         assert_eq!(meta.len, 10, "only the room in the buffer is stored");
         assert_eq!(meta.datagram_len, 100, "the real datagram length is reported");
@@ -78,7 +78,7 @@ fn connected_sockets_send_and_recv_without_addresses() {
         let (n, buf) = b.recv(Vec::with_capacity(16)).await;
         assert_eq!((n.unwrap(), &buf[..]), (3, &b"one"[..]));
         b.send(b"two".to_vec()).await.0.unwrap();
-        let (n, buf) = a.recv([0u8; 8]).await;
+        let (n, buf) = a.recv(Box::new([0u8; 8])).await;
         assert_eq!(&buf[..n.unwrap()], b"two");
     });
 }

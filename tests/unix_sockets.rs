@@ -55,7 +55,7 @@ fn abstract_address_connects_without_a_file() {
         let (server, _) = listener.accept().await.unwrap();
         assert_eq!(client.peer_addr().unwrap().as_abstract_name(), addr.as_abstract_name());
         client.send_all(b"abstract".to_vec()).await.0.unwrap();
-        let (n, buf) = server.recv([0u8; 16]).await;
+        let (n, buf) = server.recv(Box::new([0u8; 16])).await;
         assert_eq!(&buf[..n.unwrap()], b"abstract");
         // a second listener on the same name is refused: the name is taken
         let e = UnixListener::bind_addr(&addr).expect_err("name in use");
@@ -96,7 +96,7 @@ fn datagrams_keep_boundaries_and_report_sender_and_truncation() {
         let (meta, buf) = b.recv_from(Vec::with_capacity(64)).await;
         let meta = meta.unwrap();
         assert_eq!((&buf[..], meta.addr.clone()), (&b"first"[..], pa.clone()));
-        let (meta, buf) = b.recv_from([0u8; 6]).await;
+        let (meta, buf) = b.recv_from(Box::new([0u8; 6])).await;
         let meta = meta.unwrap();
         assert!(meta.truncated());
         assert_eq!((meta.len, meta.datagram_len, &buf[..]), (6, 14, &b"second"[..]));
@@ -170,13 +170,13 @@ fn datagram_sockets_pass_fds_too() {
         let (a, b) = UnixDatagram::pair().unwrap();
         let f = temp_file_with(b"dgram");
         a.send_with_fds(b"msg".to_vec(), &[f.as_fd()]).await.0.unwrap();
-        let (r, buf) = b.recv_with_fds([0u8; 8], 1).await;
+        let (r, buf) = b.recv_with_fds(Box::new([0u8; 8]), 1).await;
         let (n, fds) = r.unwrap();
         assert_eq!(&buf[..n], b"msg");
         assert_eq!(read_all(fds.into_iter().next().unwrap()), b"dgram");
         // a message without fds yields none
         a.send(b"plain".to_vec()).await.0.unwrap();
-        let (r, _) = b.recv_with_fds([0u8; 8], 1).await;
+        let (r, _) = b.recv_with_fds(Box::new([0u8; 8]), 1).await;
         assert!(r.unwrap().1.is_empty());
     });
 }
@@ -231,7 +231,7 @@ fn adopted_std_unix_sockets_work_on_the_ring() {
         let client = UnixStream::connect_addr(&addr).await.unwrap();
         let (server, _) = listener.accept().await.unwrap();
         client.send_all(b"hi".to_vec()).await.0.unwrap();
-        let (n, buf) = server.recv([0u8; 4]).await;
+        let (n, buf) = server.recv(Box::new([0u8; 4])).await;
         assert_eq!(&buf[..n.unwrap()], b"hi");
         let (s1, _s2) = std::os::unix::net::UnixStream::pair().unwrap();
         let s1 = UnixStream::from_std(s1).unwrap();

@@ -57,7 +57,8 @@ impl<B: IoBuf> Slice<B> {
 // `begin <= bytes_init` is kept by `new` and `set_begin`, and the inner `bytes_init` cannot change
 // while we own `buf` without `&mut`.
 // SAFETY: so the window lies inside the inner buffer's initialised bytes, and the pointer and length
-// satisfy `IoBuf`'s contract whenever the inner buffer's do; the inner buffer moves only with us.
+// satisfy `IoBuf`'s contract whenever the inner buffer's do: its bytes stay valid and in place when
+// it (with us) moves, until it is dropped or accessed mutably, which needs `&mut` to us.
 unsafe impl<B: IoBuf> IoBuf for Slice<B> {
     fn stable_ptr(&self) -> *const u8 {
         // `begin <= bytes_init`, so this stays within or one past the buffer (`wrapping_add`

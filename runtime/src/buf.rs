@@ -2,37 +2,47 @@
 //!
 //! The kernel reads or writes a buffer some time after the op is submitted, possibly after the
 //! future that submitted it is gone. So ops take buffers by value and give them back with the
-//! result: `read(buf) -> (Result<usize, OpError>, B)`. While an op is in flight its buffer lives in
-//! a heap allocation owned by the op and, if the op's future is dropped, by the driver, until the
-//! op's final completion. It is never moved in that time, so even an inline array is safe.
+//! result: `read(buf) -> (Result<usize, OpError>, B)`. While an op is in flight its buffer is owned
+//! by the op (inline in the op's future) and, if the future is dropped, by the driver, until the
+//! op's final completion; it is never dropped in that time.
 //!
-//! That last point is a rule for the runtime, written into the traits' contracts below: the
-//! pointers an implementation returns may be valid only while the value stays where it is (an
-//! inline `[u8; N]` moves with its value), so the runtime must keep every buffer in place (boxed)
-//! from the moment it takes a pointer until the kernel's final completion for it. A change to op
-//! storage that moves op data while in flight would break inline buffers silently; it must not be
-//! made, or must pin the data first.
+//! It may *move* in that time, though: op data lives inline in the future and moves into the
+//! driver when the future is dropped in flight (no allocation per op). So the traits' contracts
+//! below ask for a *stable address*: the bytes the pointer leads to must stay where they are when
+//! the buffer value moves, as a `Vec`'s or a `Box`'s heap block does (tokio-uring's rule). An
+//! inline array (`[u8; N]`) moves with its value and cannot be an `IoBuf`; box it
+//! (`Box<[u8; N]>`) or use a `Vec`.
+//!
+//! ```compile_fail
+//! // An inline array is not a buffer: the kernel would write into bytes that move.
+//! fn takes<B: quartet_runtime::IoBufMut>(_: B) {}
+//! takes([0u8; 16]);
+//! ```
+//! ```
+//! fn takes<B: quartet_runtime::IoBufMut>(_: B) {}
+//! takes(Box::new([0u8; 16])); // its bytes are on the heap and stay there when the box moves
+//! ```
 
 /// A buffer the kernel may read from.
 ///
 /// # Safety
-/// For implementors: `stable_ptr` must point to `bytes_init` initialised bytes that stay valid
-/// and unchanged for as long as the value is neither moved nor dropped nor accessed mutably, and
-/// `bytes_init` must not change while the value is not accessed mutably (it is read again when an
-/// op completes).
+/// For implementors: `stable_ptr` must point to `bytes_init` initialised bytes that stay valid,
+/// at the same address and unchanged for as long as the value is neither dropped nor accessed
+/// mutably, **including when the value is moved**: the bytes must live outside the value (on the
+/// heap, like a `Vec`'s, or in `'static` memory), never inline in it. `bytes_init` must not change
+/// while the value is not accessed mutably (it is read again when an op completes).
 ///
-/// The no-move rule, for the runtime (the user of this trait): the pointer is only promised valid
-/// while the value is not moved, so the runtime keeps the value in place, in a heap box it never
-/// moves out of, from the moment it calls `stable_ptr` until the op's final completion, whatever
-/// happens to the future (dropped futures hand the box to the driver). Only then may the value be
-/// moved or returned to the caller.
+/// For the runtime (the user of this trait): it may move the value while the kernel holds the
+/// pointer (op data lives inline in the op's future and moves to the driver if the future is
+/// dropped), but never drops it, nor accesses it mutably, before the op's final completion; if
+/// that completion may never come (an unclean shutdown, H4), it forgets the value instead.
 ///
 /// # Examples
 /// ```no_run
 /// # async fn demo(stream: quartet_runtime::net::TcpStream) -> Result<(), quartet_runtime::OpError> {
-/// // A Vec, a boxed slice, a String, static bytes or an inline array all work; the runtime takes
-/// // the buffer by value and hands it back with the result.
-/// let (sent, _buf) = stream.send(*b"ping").await;
+/// // A Vec, a boxed slice or array, a String or static bytes all work; the runtime takes the
+/// // buffer by value and hands it back with the result.
+/// let (sent, _buf) = stream.send(b"ping").await;
 /// sent?;
 /// # Ok(()) }
 /// ```
@@ -47,12 +57,14 @@ pub unsafe trait IoBuf: 'static {
 ///
 /// # Safety
 /// For implementors: `stable_mut_ptr` must point to `bytes_total` writable bytes that stay valid
-/// for as long as the value is neither moved nor dropped; `bytes_init <= bytes_total` and
-/// `read_offset <= bytes_total`. The runtime only calls `set_init(n)` with `n <= bytes_total`
-/// after the kernel initialised the first `n` bytes.
+/// and at the same address for as long as the value is not dropped, **including when it is
+/// moved** (heap memory, as for [`IoBuf`]), and that the value itself does not read or write
+/// while it is not accessed mutably; `bytes_init <= bytes_total` and `read_offset <= bytes_total`.
+/// The runtime only calls `set_init(n)` with `n <= bytes_total` after the kernel initialised the
+/// first `n` bytes.
 ///
-/// The runtime follows the same no-move rule as for [`IoBuf`]: the value stays in place (boxed)
-/// from the call to `stable_mut_ptr` until the kernel's final completion for that op.
+/// The runtime keeps the same side of the contract as for [`IoBuf`]: the value may move while the
+/// kernel writes, but is neither dropped nor accessed mutably before the op's final completion.
 ///
 /// # Examples
 /// ```no_run
@@ -164,11 +176,10 @@ unsafe impl IoBufMut for Box<[u8]> {
     unsafe fn set_init(&mut self, _n: usize) {}
 }
 
-// The runtime's side of the contract (ops box their data before taking pointers and never move it
-// until the final completion) is what makes an inline array usable.
-// SAFETY: the pointer is into the array itself, so it is valid exactly while the array is not
-// moved: what the trait promises, no more.
-unsafe impl<const N: usize> IoBuf for [u8; N] {
+// No impl for an inline `[u8; N]`: its bytes move with the value (see the module docs).
+// SAFETY: a boxed array's bytes are a heap block that does not move when the box is moved; all N
+// bytes are initialised.
+unsafe impl<const N: usize> IoBuf for Box<[u8; N]> {
     fn stable_ptr(&self) -> *const u8 {
         self.as_ptr()
     }
@@ -178,7 +189,7 @@ unsafe impl<const N: usize> IoBuf for [u8; N] {
 }
 
 // SAFETY: as above; all N bytes are writable and always initialised.
-unsafe impl<const N: usize> IoBufMut for [u8; N] {
+unsafe impl<const N: usize> IoBufMut for Box<[u8; N]> {
     fn stable_mut_ptr(&mut self) -> *mut u8 {
         self.as_mut_ptr()
     }
@@ -191,13 +202,23 @@ unsafe impl<const N: usize> IoBufMut for [u8; N] {
     unsafe fn set_init(&mut self, _n: usize) {}
 }
 
-// SAFETY: static data never moves or changes.
+// SAFETY: static data never moves or changes (moving the reference moves only the address).
 unsafe impl IoBuf for &'static [u8] {
     fn stable_ptr(&self) -> *const u8 {
         self.as_ptr()
     }
     fn bytes_init(&self) -> usize {
         self.len()
+    }
+}
+
+// SAFETY: static data never moves or changes (moving the reference moves only the address).
+unsafe impl<const N: usize> IoBuf for &'static [u8; N] {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        N
     }
 }
 

@@ -1,6 +1,6 @@
 //! Reference-counted fds (H5).
 //!
-//! Every op that uses an fd holds a clone of its [`SharedFd`] inside the op's boxed data, so the fd
+//! Every op that uses an fd holds a clone of its [`SharedFd`] inside the op's data, so the fd
 //! stays open while any op on it is in flight, including ops whose future was dropped. When the
 //! last clone goes, the close is handed to the driver (closed through the ring) rather than done
 //! inline. `close().await` first cancels pending ops on the fd, waits until it is the last holder,

@@ -41,6 +41,7 @@ pub mod net;
 mod op;
 pub mod process;
 pub mod signal;
+mod stable;
 #[doc(hidden)] // the std/loom shim, public for the loom models
 pub mod sync;
 pub mod task;

@@ -2,16 +2,27 @@
 //!
 //! ```text
 //!   Start ──poll: scope cancelled──────────────────────────────▶ Cancelled (nothing submitted)
-//!     │ poll: submit SQE (data boxed, pointers taken)
+//!     │ poll: submit SQE (data inline; its pointers lead only to heap or static memory)
 //!     ▼
 //!   Waiting ──poll: scope cancelled──▶ CancelSent ──final CQE──▶ result as the kernel says:
 //!     │  (ASYNC_CANCEL queued)            │                      -ECANCELED ⇒ Cancelled,
 //!     │                                   │                      anything else ⇒ real result
 //!     ├──final CQE──▶ Done (result)       │
-//!     └──future dropped──▶ Abandoned (driver owns data, cancel queued) ──final CQE──▶ cleanup
+//!     └──future dropped──▶ Abandoned (data moved into a box the driver owns, cancel queued)
+//!                               ──final CQE──▶ cleanup
 //! ```
 //! "Cancelled means nothing happened": only the kernel's `-ECANCELED` (or never submitting) yields
 //! `Cancelled`. A result that raced the cancel is returned, and the *next* checkpoint raises.
+//!
+//! Storage (monoio's layout): an op's data lives inline in the `Op` future, so submitting costs no
+//! allocation. It moves: into a box handed to the driver's slab if the future is dropped while the
+//! op is in flight (the one allocation, on that rare path), and back to the caller by value with
+//! the result. That is sound because of the [`OpData`] contract: the SQE points only at memory
+//! whose address does not change when the data moves (heap blocks the data owns, [`Stable`]
+//! parts, buffers under the [`IoBuf`] contract, or `'static` memory), never into the inline bytes.
+//!
+//! [`Stable`]: crate::stable::Stable
+//! [`IoBuf`]: crate::IoBuf
 
 use crate::cancel::{self, OpPark, OpParkStatus};
 use crate::driver::{Cleanup, OpKey};
@@ -24,15 +35,22 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-/// The data of one opcode: its buffers, fd and arguments. Boxed for the op's whole life.
+/// The data of one opcode: its buffers, fd and arguments. Kept inline in the [`Op`] future, and
+/// moved while the kernel works on it (see the module docs).
 ///
 /// # Safety
-/// `sqe` may only put into the entry pointers to memory owned by `self` (or `'static`), which stays
-/// valid as long as `self` is neither moved nor dropped.
+/// `sqe` may only put into the entry pointers to memory that stays valid and in place when `self`
+/// is *moved*, until `self` is dropped: heap memory `self` owns (a `Vec`'s or `CString`'s bytes, a
+/// [`Stable`](crate::stable::Stable) part, a buffer through the `IoBuf`/`IoBufMut` contract, which
+/// promises exactly this) or `'static` memory. Never a pointer into `self`'s own inline bytes (a
+/// field of `self`, an inline array): `Op` moves `self` while the op is in flight. Memory the kernel
+/// writes must not be read or written by `self`'s methods until the op's final completion (`info`
+/// may run while the op is in flight).
 pub(crate) unsafe trait OpData: 'static {
     /// What to do with a result nobody will collect.
     const CLEANUP: Cleanup = Cleanup::Nothing;
-    /// Builds the SQE. Called once, after `self` is in its final heap location.
+    /// Builds the SQE. Called once per `Op` (the data may be resubmitted in a new `Op` after it
+    /// came back); `self` may move afterwards.
     fn sqe(&mut self) -> squeue::Entry;
     /// What the task-tree dump and instruments show for this op (default: the type's name).
     fn info(&self) -> OpInfo {
@@ -57,8 +75,12 @@ enum State {
 /// `!Send` (and so is every future that holds one): an op submitted on one thread's ring is polled
 /// and dropped on that thread only, so `Drop` always finds the runtime that owns the op if it is
 /// still running, and can hand the data to it.
+///
+/// `Unpin` whatever `T` is: the kernel's pointers never lead into the `Op` (the [`OpData`]
+/// contract), so it may move at any time, and nothing pins the data (it is never pin-projected).
 pub(crate) struct Op<T: OpData> {
-    data: Option<Box<T>>,
+    /// Inline; `None` once handed back (`Done`) or to the driver (dropped in flight).
+    data: Option<T>,
     state: State,
     cancellable: bool,
     /// The op's registration with the cancel-status tree while it is in flight.
@@ -66,31 +88,25 @@ pub(crate) struct Op<T: OpData> {
     _not_send: PhantomData<*const ()>,
 }
 
-impl<T: OpData> Op<T> {
-    pub fn new(data: T) -> Op<T> {
-        Op::from_box(Box::new(data))
-    }
+impl<T: OpData> Unpin for Op<T> {}
 
-    /// An op whose data already has its heap home: resubmitting the data an op handed back
-    /// reuses that block instead of allocating another.
-    pub fn from_box(data: Box<T>) -> Op<T> {
+impl<T: OpData> Op<T> {
+    /// An op over `data`, which stays inline (no allocation); submitted at the first poll.
+    pub fn new(data: T) -> Op<T> {
         Op { data: Some(data), state: State::Start, cancellable: true, park: OpPark::new(), _not_send: PhantomData }
     }
 
     /// An op that ignores cancel scopes (used for `close`, which must happen even when cancelled).
     pub fn uncancellable(data: T) -> Op<T> {
-        Op {
-            data: Some(Box::new(data)),
-            state: State::Start,
-            cancellable: false,
-            park: OpPark::new(),
-            _not_send: PhantomData,
-        }
+        let mut op = Op::new(data);
+        op.cancellable = false;
+        op
     }
 }
 
-/// An op's outcome: the non-negative result, or why it failed; and its data back.
-pub(crate) type OpOutput<T> = (Result<u32, OpError>, Box<T>);
+/// An op's outcome: the non-negative result, or why it failed; and its data back, by value (the
+/// caller may resubmit it in a new `Op` without allocating).
+pub(crate) type OpOutput<T> = (Result<u32, OpError>, T);
 
 impl<T: OpData> Future for Op<T> {
     type Output = OpOutput<T>;
@@ -109,12 +125,15 @@ impl<T: OpData> Future for Op<T> {
                     if let Some(faults) = &core.testing.faults {
                         entry = crate::testing::faults::inject(faults, entry)?;
                     }
-                    // `Op` keeps the box, and `Drop` hands it to the driver while the op is still in
-                    // flight; `Op` is `!Send`, so that `Drop` runs on this thread: while this runtime
-                    // lives it finds the runtime here; once it is gone, its shutdown drained the op
-                    // or it is marked unclean and the data is leaked.
-                    // SAFETY: so the SQE, which points only into `*data` (OpData contract), a heap
-                    // box, stays valid: the box is not moved or freed until the final completion.
+                    // SAFETY: the SQE points only at memory that stays valid and in place when the
+                    // data moves, until the data is dropped (OpData contract: heap blocks the data
+                    // owns, or 'static). So it suffices that the data is not *dropped* before the
+                    // final completion: `Op` holds it until then (`Waiting`), and `Drop` while in
+                    // flight moves it into a box the driver keeps until the final completion
+                    // (`Driver::abandon`). `Op` is `!Send`, so that `Drop` runs on this thread:
+                    // while this runtime lives it finds the runtime here; once it is gone, its
+                    // shutdown drained the op, or it is marked unclean and the data is forgotten
+                    // (never dropped), so what the kernel may still use is leaked (H4).
                     let key = unsafe { core.driver.borrow_mut().submit(entry, cx.waker()) };
                     core.introspect.op_submitted(key.user_data(), || data.info());
                     Ok((core.id, key))
@@ -172,7 +191,9 @@ impl<T: OpData> Future for Op<T> {
                     None => {
                         // Polled after the runtime that submitted it is gone. Its shutdown
                         // drained the op unless the drain timed out; in that case the kernel may
-                        // still write the data, so it must not be handed back (H4).
+                        // still write the data's heap parts, so the data must be neither handed
+                        // back nor dropped: forgetting it leaks those parts (H4). The inline bytes
+                        // are freed with the future, which is fine: the kernel never points there.
                         if was_unclean(core_id) {
                             std::mem::forget(this.data.take());
                             this.state = State::Done;
@@ -221,15 +242,19 @@ impl<T: OpData> Drop for Op<T> {
         with_core(|c| {
             if c.id == core {
                 if let Some(d) = data.take() {
-                    c.driver.borrow_mut().abandon(key, d, T::CLEANUP, send_cancel);
+                    // The one allocation of an op's life, on this rare path: the data moves out of
+                    // the dying future into a box the driver keeps until the final completion.
+                    // Moving it is fine (OpData contract: the kernel's pointers lead elsewhere).
+                    c.driver.borrow_mut().abandon(key, Box::new(d), T::CLEANUP, send_cancel);
                 }
             }
         });
         if let Some(d) = data {
             // The runtime that submitted this op is gone (an op never leaves its thread, so "not
             // the current core" cannot mean "still running elsewhere"). Its shutdown drained the
-            // op unless the drain timed out; then the kernel might still use the data: leak it
-            // rather than free it (H4).
+            // op unless the drain timed out; then the kernel might still use the heap memory the
+            // data owns: forget the data so that memory is leaked, never freed (H4). The inline
+            // bytes go with the future; the kernel never points into them.
             if was_unclean(core) {
                 std::mem::forget(d);
             }
@@ -244,4 +269,17 @@ unsafe impl OpData for Nop {
     fn sqe(&mut self) -> squeue::Entry {
         io_uring::opcode::Nop::new().build()
     }
+}
+
+/// Submits `data` in an `Op`, then moves the `Op` (and so the inline data) to the heap before the
+/// kernel has even seen the SQE (it is still in the SQ), and awaits it there: an SQE that pointed
+/// into the inline bytes would make the kernel read and write the old place, and the moved data
+/// would miss what the kernel wrote. For the ops' own tests of the `OpData` contract.
+#[cfg(all(test, not(loom)))]
+pub(crate) async fn submit_then_move<T: OpData>(data: T) -> OpOutput<T> {
+    let mut op = Op::new(data);
+    let first = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut op).poll(cx))).await;
+    assert!(first.is_pending(), "submitted, not completed before the ring was entered");
+    let mut moved = Box::new(op);
+    std::future::poll_fn(|cx| Pin::new(&mut *moved).poll(cx)).await
 }

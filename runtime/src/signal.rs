@@ -22,6 +22,7 @@
 use crate::error::OpError;
 use crate::fd::SharedFd;
 use crate::op::{Op, OpData};
+use crate::stable::Stable;
 use futures_core::Stream;
 use io_uring::{opcode, squeue, types};
 use std::future::Future;
@@ -183,7 +184,7 @@ impl Signals {
     fn read_op(&self) -> Op<ReadInfo> {
         // SAFETY: signalfd_siginfo is plain data; all-zero is valid.
         let info: libc::signalfd_siginfo = unsafe { zeroed() };
-        Op::new(ReadInfo { fd: self.fd.clone(), info })
+        Op::new(ReadInfo { fd: self.fd.clone(), info: Stable::new(info) })
     }
 }
 
@@ -220,13 +221,15 @@ impl Stream for Signals {
 
 struct ReadInfo {
     fd: SharedFd,
-    info: libc::signalfd_siginfo,
+    /// The record the kernel reads into; read (`decode`) after the final completion only.
+    info: Stable<libc::signalfd_siginfo>,
 }
 
-// SAFETY: the SQE points at `info`, inside the boxed `self`, with its exact size.
+// SAFETY: the SQE points at `info`, a `Stable` block `self` owns (its address does not change
+// when `self` moves; freed only when `self` is dropped), with its exact size.
 unsafe impl OpData for ReadInfo {
     fn sqe(&mut self) -> squeue::Entry {
-        let ptr = (&mut self.info as *mut libc::signalfd_siginfo).cast::<u8>();
+        let ptr = self.info.as_ptr().cast::<u8>();
         opcode::Read::new(types::Fd(self.fd.raw()), ptr, size_of::<libc::signalfd_siginfo>() as u32).build()
     }
 }

@@ -5,8 +5,8 @@
 //! went out is *not* `Cancelled` (the rule "Cancelled ⇒ nothing happened" would be false) but a
 //! [`PartialWrite`] that says how far it got. Writing that once keeps the rule in one place.
 //!
-//! The op's heap block is reused across rounds ([`Op::from_box`]): a short write costs a
-//! resubmission, not an allocation.
+//! The op data lives inline in each round's `Op` and comes back by value: a short write costs a
+//! resubmission, never an allocation.
 
 use crate::buf::IoBuf;
 use crate::error::{OpError, PartialWrite};
@@ -23,11 +23,10 @@ pub(crate) trait CursorWrite: OpData + Sized {
 
 /// Submits `data` until all of its buffer is written. `what` names the call in the error that a
 /// cancel after partial progress returns (`"send_all"`, `"write_all"`).
-pub(crate) async fn write_all<W: CursorWrite>(data: W, what: &'static str) -> (Result<(), OpError>, W::Buf) {
+pub(crate) async fn write_all<W: CursorWrite>(mut data: W, what: &'static str) -> (Result<(), OpError>, W::Buf) {
     let total = data.buf().bytes_init();
-    let mut data = Box::new(data);
     while *data.offset() < total {
-        let (res, d) = Op::from_box(data).await;
+        let (res, d) = Op::new(data).await;
         data = d;
         match res {
             Ok(0) => return (Err(io::Error::from(io::ErrorKind::WriteZero).into()), data.into_buf()),

@@ -140,9 +140,10 @@ impl Driver {
     /// Queues an SQE; a full SQ parks it in the backlog (H7), never panics or drops it.
     fn push(&mut self, entry: squeue::Entry) {
         if self.backlog.is_empty() {
-            // SAFETY: every SQE the driver builds points into memory the driver keeps alive until
-            // the op's final completion: op data is boxed and owned by the op or the slab, the
-            // wake buffer lives in `self`, and cancel/close SQEs carry no pointers.
+            // SAFETY: every SQE pushed points only at memory that stays valid until the op's final
+            // completion: an op's SQE at heap or 'static memory its data owns, which is held by
+            // the `Op` future or (moved into a box) by the slab until then (`submit`'s contract);
+            // the wake read at the boxed `wake_buf` in `self`; cancel/close SQEs carry no pointers.
             if unsafe { self.ring.submission().push(&entry) }.is_ok() {
                 return;
             }
@@ -154,9 +155,11 @@ impl Driver {
     /// Starts an op. `build` makes the SQE; the driver sets its `user_data`.
     ///
     /// # Safety
-    /// Every pointer in the SQE must stay valid and unmoved until the op's final completion; the
-    /// caller guarantees this by keeping the pointed-to data in a `Box` that it hands to
-    /// [`Driver::abandon`] if it stops waiting early.
+    /// Every pointer in the SQE must stay valid and in place until the op's final completion. The
+    /// caller (`Op`) guarantees this by pointing only at memory whose address survives a move of
+    /// the op data (the `OpData` contract), and by keeping that data alive until the final
+    /// completion: it holds it while it waits and hands it to [`Driver::abandon`] if it stops
+    /// waiting early.
     pub unsafe fn submit(&mut self, entry: squeue::Entry, waker: &Waker) -> OpKey {
         let key = self.ops.insert(Some(waker.clone()));
         self.stats.ops += 1;
@@ -208,7 +211,9 @@ impl Driver {
         self.cancels.push_back(CancelTarget::Fd(fd));
     }
 
-    /// The future stops waiting: the driver takes the op's resources and cancels it (H1, H3).
+    /// The future stops waiting: the driver takes the op's resources (the op data, moved out of
+    /// the future into a box: the kernel's pointers lead to heap memory the data owns, which does
+    /// not move with it) and cancels the op (H1, H3). Dropped after the final completion.
     pub fn abandon(&mut self, key: OpKey, data: Box<dyn Any>, cleanup: Cleanup, cancel: bool) {
         match self.ops.get(key) {
             Some(Lifecycle::Completed { res, .. }) => {
@@ -288,7 +293,8 @@ impl Driver {
             self.closes.pop();
         }
         while let Some(e) = self.backlog.front() {
-            // SAFETY: see `push`; backlog entries point into boxed op data or driver fields.
+            // SAFETY: see `push`; backlog entries point into heap memory owned by op data that
+            // is alive until their final completion, or into driver fields.
             if unsafe { self.ring.submission().push(e) }.is_err() {
                 self.make_room(wakers)?;
                 continue;

@@ -301,8 +301,7 @@ impl File {
             Ok(r) => r,
             Err(e) => return (Err(e.into()), buf),
         };
-        let (res, data) = Op::new(ops::ReadAt { fd: self.fd.clone(), buf, pos, off, len }).await;
-        let mut data = *data;
+        let (res, mut data) = Op::new(ops::ReadAt { fd: self.fd.clone(), buf, pos, off, len }).await;
         let res = res.map(|n| {
             // SAFETY: the kernel wrote `n <= len` bytes at `off`, after `off` initialised ones.
             unsafe { data.buf.set_init(off + n as usize) };
@@ -332,7 +331,7 @@ impl File {
         if let Err(e) = check_position(pos) {
             return (Err(e.into()), buf);
         }
-        let (res, data) = Op::new(ops::WriteAt { fd: self.fd.clone(), buf, pos }).await;
+        let (res, data) = Op::new(ops::WriteAt { fd: self.fd.clone(), buf, pos, off: 0 }).await;
         (res.map(|n| n as usize), data.buf)
     }
 
@@ -356,32 +355,22 @@ impl File {
         }
         let total = buf.bytes_init();
         let mut done = 0usize;
-        let mut data = Box::new(ops::WriteAt { fd: self.fd.clone(), buf, pos });
+        // The op data (inline, no allocation) is resubmitted with its cursor moved on after a
+        // short write (rare for regular files): the rest is written from the caller's buffer.
+        let mut data = ops::WriteAt { fd: self.fd.clone(), buf, pos, off: 0 };
         while done < total {
-            // Re-slicing an owned buffer is not possible generically, so write the rest through a
-            // temporary copy only after a short write (rare for regular files).
             if done > 0 {
-                let rest = {
-                    // SAFETY: `done < total = bytes_init`, so the range is initialised and in bounds.
-                    unsafe { std::slice::from_raw_parts(data.buf.stable_ptr().add(done), total - done) }.to_vec()
-                };
-                let at = match pos.checked_add(done as u64).ok_or_else(past_end).and_then(check_position) {
-                    Ok(at) => at,
+                match pos.checked_add(done as u64).ok_or_else(past_end).and_then(check_position) {
+                    Ok(at) => (data.pos, data.off) = (at, done),
                     Err(e) => return (Err(partial(e.into(), done, total)), data.buf),
-                };
-                let (res, _) = Op::new(ops::WriteAt { fd: self.fd.clone(), buf: rest, pos: at }).await;
-                match res {
-                    Ok(0) => return (Err(io::Error::from(io::ErrorKind::WriteZero).into()), data.buf),
-                    Ok(n) => done += n as usize,
-                    Err(e) => return (Err(partial(e, done, total)), data.buf),
                 }
-                continue;
             }
-            let (res, d) = Op::from_box(data).await;
+            let (res, d) = Op::new(data).await;
             data = d;
             match res {
                 Ok(0) => return (Err(io::Error::from(io::ErrorKind::WriteZero).into()), data.buf),
                 Ok(n) => done += n as usize,
+                Err(e) if done > 0 => return (Err(partial(e, done, total)), data.buf),
                 Err(e) => return (Err(e), data.buf),
             }
         }

@@ -1,6 +1,7 @@
-//! Path opcodes (`MKDIRAT`, `UNLINKAT`, `RENAMEAT`, `LINKAT`, `SYMLINKAT`): each op's boxed data
-//! and the SQE it builds. Paths are relative to the working directory (`AT_FDCWD`) and live, as
-//! `CString`s, in the boxed data until the final completion.
+//! Path opcodes (`MKDIRAT`, `UNLINKAT`, `RENAMEAT`, `LINKAT`, `SYMLINKAT`): each op's data
+//! (inline in its `Op`) and the SQE it builds. Paths are relative to the working directory
+//! (`AT_FDCWD`) and live, as `CString`s (heap bytes, which stay put when the data moves), in the
+//! op data until the final completion.
 
 use crate::op::OpData;
 use io_uring::{opcode, squeue, types};
@@ -13,7 +14,8 @@ pub(crate) struct MkDir {
     pub mode: libc::mode_t,
 }
 
-// SAFETY: the SQE points at `path`'s heap bytes, owned by the boxed `self`.
+// SAFETY: the SQE points at `path`'s heap bytes, owned by `self`; a `CString` keeps its bytes
+// in place when it (with `self`) moves, until it is dropped.
 unsafe impl OpData for MkDir {
     fn sqe(&mut self) -> squeue::Entry {
         opcode::MkDirAt::new(CWD, self.path.as_ptr()).mode(self.mode).build()
@@ -26,7 +28,8 @@ pub(crate) struct Unlink {
     pub flags: libc::c_int,
 }
 
-// SAFETY: the SQE points at `path`'s heap bytes, owned by the boxed `self`.
+// SAFETY: the SQE points at `path`'s heap bytes, owned by `self`; a `CString` keeps its bytes
+// in place when it (with `self`) moves, until it is dropped.
 unsafe impl OpData for Unlink {
     fn sqe(&mut self) -> squeue::Entry {
         opcode::UnlinkAt::new(CWD, self.path.as_ptr()).flags(self.flags).build()
@@ -38,7 +41,8 @@ pub(crate) struct Rename {
     pub to: CString,
 }
 
-// SAFETY: the SQE points at `from`'s and `to`'s heap bytes, owned by the boxed `self`.
+// SAFETY: the SQE points at `from`'s and `to`'s heap bytes, owned by `self`; a
+// `CString` keeps its bytes in place when it (with `self`) moves, until it is dropped.
 unsafe impl OpData for Rename {
     fn sqe(&mut self) -> squeue::Entry {
         opcode::RenameAt::new(CWD, self.from.as_ptr(), CWD, self.to.as_ptr()).build()
@@ -50,7 +54,8 @@ pub(crate) struct Link {
     pub link: CString,
 }
 
-// SAFETY: the SQE points at `original`'s and `link`'s heap bytes, owned by the boxed `self`.
+// SAFETY: the SQE points at `original`'s and `link`'s heap bytes, owned by `self`; a
+// `CString` keeps its bytes in place when it (with `self`) moves, until it is dropped.
 unsafe impl OpData for Link {
     fn sqe(&mut self) -> squeue::Entry {
         opcode::LinkAt::new(CWD, self.original.as_ptr(), CWD, self.link.as_ptr()).build()
@@ -62,7 +67,8 @@ pub(crate) struct Symlink {
     pub link: CString,
 }
 
-// SAFETY: the SQE points at `target`'s and `link`'s heap bytes, owned by the boxed `self`.
+// SAFETY: the SQE points at `target`'s and `link`'s heap bytes, owned by `self`; a
+// `CString` keeps its bytes in place when it (with `self`) moves, until it is dropped.
 unsafe impl OpData for Symlink {
     fn sqe(&mut self) -> squeue::Entry {
         opcode::SymlinkAt::new(CWD, self.target.as_ptr(), self.link.as_ptr()).build()

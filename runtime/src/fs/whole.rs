@@ -77,24 +77,17 @@ async fn write_all_committed<B: IoBuf>(file: &File, buf: B) -> Result<(), OpErro
     if total == 0 {
         return Ok(());
     }
-    let (res, data) = Op::uncancellable(WriteAt { fd: file.fd.clone(), buf, pos: 0 }).await;
-    let mut done = res? as usize;
-    if done == total {
-        return Ok(());
-    }
-    // A short write (rare for regular files): write the rest from a copy.
-    // SAFETY: `done < total = bytes_init`, so the range is initialised and in bounds; the op is
-    // finished, so nothing else uses the buffer.
-    let mut rest = unsafe { std::slice::from_raw_parts(data.buf.stable_ptr().add(done), total - done) }.to_vec();
-    while !rest.is_empty() {
-        let (res, data) = Op::uncancellable(WriteAt { fd: file.fd.clone(), buf: rest, pos: done as u64 }).await;
+    // A short write (rare for regular files) resubmits the same data with its cursor moved on.
+    let mut data = WriteAt { fd: file.fd.clone(), buf, pos: 0, off: 0 };
+    while data.off < total {
+        let (res, d) = Op::uncancellable(data).await;
+        data = d;
         let n = res? as usize;
         if n == 0 {
             return Err(io::Error::from(io::ErrorKind::WriteZero).into());
         }
-        done += n;
-        rest = data.buf;
-        rest.drain(..n);
+        data.off += n;
+        data.pos += n as u64;
     }
     Ok(())
 }

@@ -32,7 +32,8 @@
 //! - **I3** No hook runs while the kernel holds a borrow of its driver, timers or task registry (a
 //!   hook may call [`task_tree`] or `stats`).
 //! - **I4** A parked wait's description is fixed when it parks (re-parks keep it); a ring op's is
-//!   built from its boxed data, so the dump never reads memory the kernel may be writing.
+//!   built from its data (fd, lengths, a connect address), so the dump never reads memory the
+//!   kernel may be writing.
 
 mod config;
 mod dump;

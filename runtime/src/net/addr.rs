@@ -5,7 +5,8 @@ use std::mem::{size_of, zeroed};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::RawFd;
 
-/// A `sockaddr_storage` with its length, boxed inside op data for the kernel to read or fill.
+/// A `sockaddr_storage` with its length. An op that gives one to the kernel keeps it in a `Stable`
+/// heap block of its data (the address must not change when the op data moves).
 pub(crate) struct RawAddr {
     pub storage: libc::sockaddr_storage,
     pub len: libc::socklen_t,

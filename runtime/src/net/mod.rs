@@ -7,6 +7,8 @@
 
 mod addr;
 mod lookup;
+#[cfg(all(test, not(loom)))]
+mod moved_ops_tests;
 mod msg;
 mod ops;
 mod pooled;

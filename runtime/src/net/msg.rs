@@ -1,9 +1,12 @@
 //! `sendmsg`/`recvmsg` on the ring: datagrams with addresses, and fds passed with `SCM_RIGHTS`.
 //!
 //! The kernel reads and writes a `msghdr`, the `iovec` it points to, the address and the control
-//! (ancillary data) buffer some time after submission, so all of them live inside the op's boxed
-//! data ([`SendMsg`], [`RecvMsg`]) and the `msghdr`'s pointers are filled in by `sqe()`, once the
-//! box is in its final place. The buffer itself is owned by the op as usual (H1).
+//! (ancillary data) buffer some time after submission, while the op data ([`SendMsg`],
+//! [`RecvMsg`]) may move (it lives inline in its `Op`, and moves to the driver if the future is
+//! dropped in flight). So the `msghdr`, `iovec` and address live in one [`Stable`] block
+//! ([`MsgParts`]), the control buffer is a `Vec`, and `sqe()` fills in the pointers between them:
+//! all of them heap addresses that do not change when the data moves. The buffer itself is owned
+//! by the op as usual (H1).
 //!
 //! Received fds: the kernel installs them in this process when a `recvmsg` completes. The caller
 //! takes them as `OwnedFd`s ([`RecvMsg::take_fds`]); fds nobody took (the future was dropped after
@@ -21,6 +24,7 @@ use crate::buf::{IoBuf, IoBufMut, read_region};
 use crate::error::OpError;
 use crate::fd::SharedFd;
 use crate::op::{Op, OpData};
+use crate::stable::Stable;
 use io_uring::{opcode, squeue, types};
 use std::io;
 use std::mem::{size_of, zeroed};
@@ -101,47 +105,68 @@ pub(crate) fn dup_fds(fds: &[BorrowedFd<'_>]) -> io::Result<Vec<OwnedFd>> {
     fds.iter().map(|fd| fd.try_clone_to_owned()).collect()
 }
 
+/// What the kernel reads (and for a receive, writes) through the pointers of a `sendmsg` or
+/// `recvmsg` SQE: the `msghdr`, the one `iovec` it points to, and the address. In one heap block
+/// (a [`Stable`]) so that their addresses do not change when the op data moves.
+pub(crate) struct MsgParts {
+    msg: libc::msghdr,
+    iov: libc::iovec,
+    addr: Option<RawAddr>,
+}
+
+impl MsgParts {
+    fn new(addr: Option<RawAddr>) -> Stable<MsgParts> {
+        // SAFETY: iovec and msghdr are plain old data; all-zero is valid (null pointers, 0 lengths).
+        let (iov, msg) = unsafe { (zeroed(), zeroed()) };
+        Stable::new(MsgParts { msg, iov, addr })
+    }
+
+    /// Points the `msghdr` at its own `iovec` (set to `base`, `len`) and address.
+    fn link(&mut self, base: *mut libc::c_void, len: usize) {
+        self.iov = libc::iovec { iov_base: base, iov_len: len };
+        self.msg.msg_iov = &raw mut self.iov;
+        self.msg.msg_iovlen = 1;
+        if let Some(a) = &mut self.addr {
+            self.msg.msg_name = (&raw mut a.storage).cast();
+            self.msg.msg_namelen = a.len;
+        }
+    }
+}
+
 /// `sendmsg`: all of `buf` to `addr` (or the connected peer), with optional fds.
 pub(crate) struct SendMsg<B> {
     pub fd: SharedFd,
     pub buf: B,
-    addr: Option<RawAddr>,
     fds: Vec<OwnedFd>,
     control: Control,
-    iov: libc::iovec,
-    msg: libc::msghdr,
+    parts: Stable<MsgParts>,
 }
 
 impl<B: IoBuf> SendMsg<B> {
     pub fn new(fd: SharedFd, buf: B, addr: Option<RawAddr>, fds: Vec<OwnedFd>) -> SendMsg<B> {
         let control = Control::for_fds(fds.len());
-        // SAFETY: iovec and msghdr are plain old data; all-zero is valid (null pointers, 0 lengths).
-        let (iov, msg) = unsafe { (zeroed(), zeroed()) };
-        SendMsg { fd, buf, addr, fds, control, iov, msg }
+        SendMsg { fd, buf, fds, control, parts: MsgParts::new(addr) }
     }
 }
 
-// SAFETY: the msghdr, iovec, address and control buffer are fields of the boxed `self` (the
-// control buffer and the byte buffer are heap allocations it owns), filled in here once `self` is
-// in its final place; none moves until the op's final completion.
+// SAFETY: the SQE points at the msghdr in the `Stable` block `self.parts`, which points at the
+// iovec and address in the same block, at the control buffer (a `Vec`'s heap block) and, through
+// the iovec, at `buf`'s bytes (IoBuf: stable when `buf` moves). All of them keep their address
+// when `self` moves and stay valid until `self` is dropped; none is touched until the final
+// completion.
 unsafe impl<B: IoBuf> OpData for SendMsg<B> {
     fn sqe(&mut self) -> squeue::Entry {
-        self.iov = libc::iovec { iov_base: self.buf.stable_ptr() as *mut libc::c_void, iov_len: self.buf.bytes_init() };
-        self.msg.msg_iov = &mut self.iov;
-        self.msg.msg_iovlen = 1;
-        if let Some(a) = &mut self.addr {
-            self.msg.msg_name = (&mut a.storage as *mut libc::sockaddr_storage).cast();
-            self.msg.msg_namelen = a.len;
-        }
+        let parts = &mut *self.parts;
+        parts.link(self.buf.stable_ptr() as *mut libc::c_void, self.buf.bytes_init());
         if !self.fds.is_empty() {
             let bytes = (self.fds.len() * size_of::<RawFd>()) as u32;
-            self.msg.msg_control = self.control.ptr();
+            parts.msg.msg_control = self.control.ptr();
             // SAFETY: CMSG_SPACE only computes a size.
-            self.msg.msg_controllen = unsafe { libc::CMSG_SPACE(bytes) } as usize;
+            parts.msg.msg_controllen = unsafe { libc::CMSG_SPACE(bytes) } as usize;
             // SAFETY: the control buffer is at least CMSG_SPACE(bytes) long (`Control::for_fds`)
             // and zeroed, so CMSG_FIRSTHDR is non-null and the header and data fit in it.
             unsafe {
-                let cmsg = libc::CMSG_FIRSTHDR(&self.msg);
+                let cmsg = libc::CMSG_FIRSTHDR(&parts.msg);
                 (*cmsg).cmsg_level = libc::SOL_SOCKET;
                 (*cmsg).cmsg_type = libc::SCM_RIGHTS;
                 (*cmsg).cmsg_len = libc::CMSG_LEN(bytes) as usize;
@@ -151,7 +176,7 @@ unsafe impl<B: IoBuf> OpData for SendMsg<B> {
                 }
             }
         }
-        opcode::SendMsg::new(types::Fd(self.fd.raw()), &self.msg).flags(libc::MSG_NOSIGNAL as u32).build()
+        opcode::SendMsg::new(types::Fd(self.fd.raw()), &raw const parts.msg).flags(libc::MSG_NOSIGNAL as u32).build()
     }
 }
 
@@ -164,15 +189,14 @@ pub(crate) struct RecvMsg<B> {
     pub buf: B,
     pub off: usize,
     pub len: usize,
-    pub addr: RawAddr,
     hdr: RecvHeader,
     trunc: bool,
-    iov: libc::iovec,
 }
 
-/// The `msghdr` and its control buffer; closes passed fds nobody took when dropped.
+/// The `msghdr` (with its iovec and address) and its control buffer; closes passed fds nobody
+/// took when dropped.
 struct RecvHeader {
-    msg: libc::msghdr,
+    parts: Stable<MsgParts>,
     control: Control,
 }
 
@@ -180,50 +204,50 @@ impl<B: IoBufMut> RecvMsg<B> {
     /// `trunc` asks for the full datagram length (datagram sockets only: on a stream socket
     /// `MSG_TRUNC` would discard bytes).
     pub fn new(fd: SharedFd, buf: B, off: usize, len: usize, max_fds: usize, trunc: bool) -> RecvMsg<B> {
-        // SAFETY: iovec and msghdr are plain old data; all-zero is valid (null pointers, 0 lengths).
-        let (iov, msg) = unsafe { (zeroed(), zeroed()) };
-        let hdr = RecvHeader { msg, control: Control::for_fds(max_fds) };
-        RecvMsg { fd, buf, off, len, addr: RawAddr::empty(), hdr, trunc, iov }
+        let hdr = RecvHeader { parts: MsgParts::new(Some(RawAddr::empty())), control: Control::for_fds(max_fds) };
+        RecvMsg { fd, buf, off, len, hdr, trunc }
     }
 
     /// The sender's address as the kernel wrote it (length from the returned `msg_namelen`).
+    /// Called after the final completion only.
     pub fn take_addr(&mut self) -> RawAddr {
-        let mut a = std::mem::replace(&mut self.addr, RawAddr::empty());
-        a.len = self.hdr.msg.msg_namelen;
+        let parts = &mut *self.hdr.parts;
+        let mut a = parts.addr.take().unwrap_or_else(RawAddr::empty);
+        a.len = parts.msg.msg_namelen;
         a
     }
 
     /// Takes ownership of the fds the kernel installed; afterwards nothing is closed on drop.
+    /// Called after the final completion only.
     pub fn take_fds(&mut self) -> Vec<OwnedFd> {
         let mut out = Vec::new();
-        for_each_passed_fd(&self.hdr.control, controllen(&self.hdr.msg), |fd| {
+        for_each_passed_fd(&self.hdr.control, controllen(&self.hdr.parts.msg), |fd| {
             // SAFETY: each fd in an SCM_RIGHTS message was installed in this process by the kernel
             // for this message and is owned by nobody else; clearing `msg_controllen` below makes
             // sure it is taken only once.
             out.push(unsafe { OwnedFd::from_raw_fd(fd) })
         });
-        self.hdr.msg.msg_controllen = 0;
+        self.hdr.parts.msg.msg_controllen = 0;
         out
     }
 }
 
-// SAFETY: as for `SendMsg`: msghdr, iovec, address and control buffer belong to the boxed `self`
-// and are pointed to only after it is in place; the iovec covers `buf[off..off + len]`, inside the
-// buffer's writable bytes (`read_region`).
+// SAFETY: as for `SendMsg`: the msghdr, iovec and address are in the `Stable` block
+// `self.hdr.parts` and the control buffer is a `Vec`'s heap block, so none moves with `self`, and
+// all live until `self` is dropped; the iovec covers `buf[off..off + len]`, inside the buffer's
+// writable bytes (`read_region`), stable under moves (IoBufMut). The kernel writes the msghdr,
+// address and control buffer; they are read (`take_addr`, `take_fds`, `Drop`) only after the
+// final completion.
 unsafe impl<B: IoBufMut> OpData for RecvMsg<B> {
     fn sqe(&mut self) -> squeue::Entry {
         // SAFETY: `off <= bytes_total`, so the pointer stays within (or one past) the buffer.
         let base = unsafe { self.buf.stable_mut_ptr().add(self.off) };
-        self.iov = libc::iovec { iov_base: base.cast(), iov_len: clamp(self.len) as usize };
-        let msg = &mut self.hdr.msg;
-        msg.msg_iov = &mut self.iov;
-        msg.msg_iovlen = 1;
-        msg.msg_name = (&mut self.addr.storage as *mut libc::sockaddr_storage).cast();
-        msg.msg_namelen = self.addr.len;
-        msg.msg_control = self.hdr.control.ptr();
-        msg.msg_controllen = self.hdr.control.bytes();
+        let parts = &mut *self.hdr.parts;
+        parts.link(base.cast(), clamp(self.len) as usize);
+        parts.msg.msg_control = self.hdr.control.ptr();
+        parts.msg.msg_controllen = self.hdr.control.bytes();
         let flags = libc::MSG_CMSG_CLOEXEC | if self.trunc { libc::MSG_TRUNC } else { 0 };
-        opcode::RecvMsg::new(types::Fd(self.fd.raw()), &mut self.hdr.msg).flags(flags as u32).build()
+        opcode::RecvMsg::new(types::Fd(self.fd.raw()), &raw mut parts.msg).flags(flags as u32).build()
     }
 }
 
@@ -232,7 +256,7 @@ impl Drop for RecvHeader {
         // Fds that arrived but were never taken (an abandoned op that completed, or a result the
         // caller did not collect). The control buffer starts zeroed, so an op that never completed
         // parses as empty.
-        for_each_passed_fd(&self.control, controllen(&self.msg), |fd| {
+        for_each_passed_fd(&self.control, controllen(&self.parts.msg), |fd| {
             // SAFETY: installed by the kernel for this message and never handed out (see above).
             drop(unsafe { OwnedFd::from_raw_fd(fd) })
         });
@@ -247,7 +271,7 @@ impl Drop for RecvHeader {
 /// use quartet_runtime::net::UdpSocket;
 /// # quartet_runtime::run(async {
 /// let socket = UdpSocket::bind("127.0.0.1:9999".parse().unwrap())?;
-/// let (meta, buf) = socket.recv_from([0u8; 512]).await;
+/// let (meta, buf) = socket.recv_from(Box::new([0u8; 512])).await;
 /// let meta = meta?;
 /// if meta.truncated() {
 ///     eprintln!("{} sent {} bytes; kept the first {}", meta.addr, meta.datagram_len, meta.len);
@@ -312,6 +336,5 @@ pub(crate) async fn recv_msg<B: IoBufMut>(
         unsafe { data.buf.set_init(off + stored) };
         Received { stored, full, addr: data.take_addr(), fds: data.take_fds() }
     });
-    let data = *data;
     (res, data.buf)
 }

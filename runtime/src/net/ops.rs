@@ -1,28 +1,39 @@
-//! Socket opcodes: each op's boxed data and the SQE it builds.
+//! Socket opcodes: each op's data (inline in its `Op`) and the SQE it builds.
+//!
+//! The SQEs point only at memory that stays put when the data moves (the `OpData` contract):
+//! buffers through `IoBuf`/`IoBufMut`, and addresses in a [`Stable`] block. `recv`, `send` and
+//! `shutdown` allocate nothing; `accept` and `connect` allocate their address block once.
 
 use super::addr::RawAddr;
 use crate::buf::{IoBuf, IoBufMut};
 use crate::driver::Cleanup;
 use crate::fd::SharedFd;
 use crate::op::OpData;
+use crate::stable::Stable;
 use io_uring::{opcode, squeue, types};
 
 pub(crate) struct Accept {
     pub fd: SharedFd,
-    pub addr: RawAddr,
+    /// The peer's address and its length, which the kernel writes at completion.
+    pub addr: Stable<RawAddr>,
 }
 
-// SAFETY: the SQE points at `addr.storage` and `addr.len`, both inside the boxed `self`.
+impl Accept {
+    pub fn new(fd: SharedFd) -> Accept {
+        Accept { fd, addr: Stable::new(RawAddr::empty()) }
+    }
+}
+
+// SAFETY: the SQE points at `addr.storage` and `addr.len`, inside the `Stable` block `self` owns:
+// its address does not change when `self` moves, and it is freed only when `self` is dropped. Its
+// contents are read (`accepted`) only after the final completion.
 unsafe impl OpData for Accept {
     const CLEANUP: Cleanup = Cleanup::CloseFd;
     fn sqe(&mut self) -> squeue::Entry {
-        opcode::Accept::new(
-            types::Fd(self.fd.raw()),
-            (&mut self.addr.storage as *mut libc::sockaddr_storage).cast(),
-            &mut self.addr.len,
-        )
-        .flags(libc::SOCK_CLOEXEC)
-        .build()
+        let addr = self.addr.as_ptr();
+        // SAFETY: `addr` is the live block of `self.addr`; taking field addresses reads nothing.
+        let (storage, len) = unsafe { (&raw mut (*addr).storage, &raw mut (*addr).len) };
+        opcode::Accept::new(types::Fd(self.fd.raw()), storage.cast(), len).flags(libc::SOCK_CLOEXEC).build()
     }
     fn info(&self) -> crate::introspect::OpInfo {
         crate::introspect::OpInfo::new("Accept").with_fd(self.fd.raw())
@@ -31,18 +42,25 @@ unsafe impl OpData for Accept {
 
 pub(crate) struct Connect {
     pub fd: SharedFd,
-    pub addr: RawAddr,
+    /// The address to connect to, which the kernel reads (possibly after submission).
+    pub addr: Stable<RawAddr>,
 }
 
-// SAFETY: the SQE points at `addr.storage`, inside the boxed `self`.
+impl Connect {
+    pub fn new(fd: SharedFd, addr: RawAddr) -> Connect {
+        Connect { fd, addr: Stable::new(addr) }
+    }
+}
+
+// SAFETY: the SQE points at `addr.storage`, inside the `Stable` block `self` owns, whose address
+// does not change when `self` moves and which is freed only when `self` is dropped. The kernel
+// only reads it, and so does `info` while the op is in flight.
 unsafe impl OpData for Connect {
     fn sqe(&mut self) -> squeue::Entry {
-        opcode::Connect::new(
-            types::Fd(self.fd.raw()),
-            (&self.addr.storage as *const libc::sockaddr_storage).cast(),
-            self.addr.len,
-        )
-        .build()
+        let addr = self.addr.as_ptr();
+        // SAFETY: `addr` is the live block of `self.addr`; taking a field address reads nothing.
+        let storage = unsafe { &raw const (*addr).storage };
+        opcode::Connect::new(types::Fd(self.fd.raw()), storage.cast(), self.addr.len).build()
     }
     fn info(&self) -> crate::introspect::OpInfo {
         let info = crate::introspect::OpInfo::new("Connect").with_fd(self.fd.raw());
@@ -59,8 +77,9 @@ pub(crate) struct Send<B> {
     pub offset: usize,
 }
 
-// SAFETY: the SQE points into `buf`, owned by the boxed `self`; IoBuf guarantees the bytes stay
-// valid while `buf` is not moved, and the box never moves it.
+// SAFETY: the SQE points into `buf`'s initialised bytes; IoBuf guarantees they stay valid and
+// unchanged when `buf` (with `self`) moves, until it is dropped or accessed mutably, which `self`
+// does only after the final completion.
 unsafe impl<B: IoBuf> OpData for Send<B> {
     fn sqe(&mut self) -> squeue::Entry {
         let len = self.buf.bytes_init().saturating_sub(self.offset);
@@ -84,7 +103,8 @@ pub(crate) struct Recv<B> {
 }
 
 // SAFETY: the SQE points at `buf[off..off + len]`, inside the buffer's `bytes_total` writable bytes
-// (`read_region` guarantees `off + len <= bytes_total`), owned by the boxed `self` (IoBufMut).
+// (`read_region` guarantees `off + len <= bytes_total`), which IoBufMut guarantees stay valid when
+// `buf` (with `self`) moves, until it is dropped; nothing reads them before the final completion.
 unsafe impl<B: IoBufMut> OpData for Recv<B> {
     fn sqe(&mut self) -> squeue::Entry {
         // SAFETY: `off <= bytes_total`, so the pointer stays within (or one past) the buffer.

@@ -14,8 +14,7 @@ pub(crate) async fn recv<B: IoBufMut>(fd: &SharedFd, mut buf: B) -> (Result<usiz
         Ok(r) => r,
         Err(e) => return (Err(e.into()), buf),
     };
-    let (res, data) = Op::new(ops::Recv { fd: fd.clone(), buf, off, len }).await;
-    let mut data = *data;
+    let (res, mut data) = Op::new(ops::Recv { fd: fd.clone(), buf, off, len }).await;
     let res = res.map(|n| {
         // SAFETY: the kernel wrote `n <= len` bytes at `off`, after `off` initialised ones.
         unsafe { data.buf.set_init(off + n as usize) };

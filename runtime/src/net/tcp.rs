@@ -176,7 +176,7 @@ impl TcpListener {
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
     pub async fn accept(&self) -> Result<(TcpStream, SocketAddr), OpError> {
-        let (res, data) = Op::new(ops::Accept { fd: self.fd.clone(), addr: RawAddr::empty() }).await;
+        let (res, data) = Op::new(ops::Accept::new(self.fd.clone())).await;
         accepted(res, &data)
     }
 
@@ -269,7 +269,7 @@ impl Stream for Incoming<'_> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         let fd = &this.listener.fd;
-        let op = this.op.get_or_insert_with(|| Op::new(ops::Accept { fd: fd.clone(), addr: RawAddr::empty() }));
+        let op = this.op.get_or_insert_with(|| Op::new(ops::Accept::new(fd.clone())));
         match Pin::new(op).poll(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready((res, data)) => {
@@ -328,7 +328,7 @@ impl TcpStream {
     /// ```
     pub async fn connect(addr: SocketAddr) -> Result<TcpStream, OpError> {
         let fd = SharedFd::new(addr::tcp_socket(&addr)?);
-        let (res, data) = Op::new(ops::Connect { fd, addr: RawAddr::from_std(&addr) }).await;
+        let (res, data) = Op::new(ops::Connect::new(fd, RawAddr::from_std(&addr))).await;
         res?;
         Ok(TcpStream { fd: data.fd.clone() })
     }
@@ -363,7 +363,7 @@ impl TcpStream {
     /// # let (server, _) = l.accept().await?;
     /// let (r, _) = client.send_all("hi").await;
     /// r?;
-    /// let (n, buf) = server.recv([0u8; 8]).await; // a fixed buffer is filled from the start
+    /// let (n, buf) = server.recv(Box::new([0u8; 8])).await; // a fixed buffer is filled from the start
     /// assert_eq!(&buf[..n?], b"hi");
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```

@@ -1,7 +1,7 @@
 //! UDP sockets on the ring.
 //!
-//! Datagrams go through `sendmsg`/`recvmsg` ops whose `msghdr`, `iovec` and address live in the
-//! op's boxed data (see `msg.rs`); connected sockets use plain `send`/`recv`. Socket options
+//! Datagrams go through `sendmsg`/`recvmsg` ops whose `msghdr`, `iovec` and address live in a
+//! heap block of the op data (see `msg.rs`); connected sockets use plain `send`/`recv`. Socket options
 //! (broadcast, multicast membership, TTLs) are synchronous `setsockopt` calls: they never block.
 
 use super::addr::{self, RawAddr, cvt, get_opt, set_opt, set_opt_raw};
@@ -117,8 +117,7 @@ impl UdpSocket {
             Ok(r) => r,
             Err(e) => return (Err(e.into()), buf),
         };
-        let (res, data) = Op::new(ops::Recv { fd: self.fd.clone(), buf, off, len }).await;
-        let mut data = *data;
+        let (res, mut data) = Op::new(ops::Recv { fd: self.fd.clone(), buf, off, len }).await;
         let res = res.map(|n| {
             // SAFETY: the kernel wrote `n <= len` bytes at `off`, after `off` initialised ones.
             unsafe { data.buf.set_init(off + n as usize) };

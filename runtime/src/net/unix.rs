@@ -1,6 +1,6 @@
 //! Unix domain stream sockets: listener, stream, socket pairs, and fd passing (`SCM_RIGHTS`).
 
-use super::addr::{self, RawAddr, cvt};
+use super::addr::{self, cvt};
 use super::msg::{self, dup_fds};
 use super::unix_addr::{self, UnixSocketAddr};
 use super::{ops, stream};
@@ -65,7 +65,7 @@ impl UnixListener {
     /// kernel accepted as the cancel raced it is returned, and if the future is dropped instead,
     /// the driver closes it.
     pub async fn accept(&self) -> Result<(UnixStream, UnixSocketAddr), OpError> {
-        let (res, data) = Op::new(ops::Accept { fd: self.fd.clone(), addr: RawAddr::empty() }).await;
+        let (res, data) = Op::new(ops::Accept::new(self.fd.clone())).await;
         let stream = UnixStream { fd: SharedFd::new(res? as RawFd) };
         let peer = UnixSocketAddr::from_raw(&data.addr)?;
         Ok((stream, peer))
@@ -120,7 +120,7 @@ impl UnixStream {
     /// A checkpoint; a cancelled connect leaves no socket behind.
     pub async fn connect_addr(addr: &UnixSocketAddr) -> Result<UnixStream, OpError> {
         let fd = SharedFd::new(addr::socket(libc::AF_UNIX, libc::SOCK_STREAM)?);
-        let (res, data) = Op::new(ops::Connect { fd, addr: addr.to_raw() }).await;
+        let (res, data) = Op::new(ops::Connect::new(fd, addr.to_raw())).await;
         res?;
         Ok(UnixStream { fd: data.fd.clone() })
     }

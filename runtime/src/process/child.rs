@@ -118,9 +118,7 @@ impl Child {
     /// Waits (on the ring) until the child has exited, without reaping it.
     async fn exited(&self, cancellable: bool) -> Result<(), OpError> {
         if ring_has(opcode::WaitId::CODE) {
-            // SAFETY: siginfo_t is plain data; all-zero is a valid value.
-            let info = unsafe { zeroed() };
-            op(WaitExit { pidfd: self.pidfd.clone(), info }, cancellable).await.0.map(drop)
+            op(WaitExit::new(self.pidfd.clone()), cancellable).await.0.map(drop)
         } else {
             op(PollExit { pidfd: self.pidfd.clone() }, cancellable).await.0.map(drop)
         }

@@ -5,6 +5,7 @@ use crate::buf::IoBuf;
 use crate::fd::SharedFd;
 use crate::net_clamp as clamp;
 use crate::op::OpData;
+use crate::stable::Stable;
 use io_uring::{opcode, squeue, types};
 
 /// `waitid(P_PIDFD, pidfd, WEXITED | WNOWAIT)`: completes when the child has exited, without
@@ -12,14 +13,23 @@ use io_uring::{opcode, squeue, types};
 /// with a non-blocking `waitid` afterwards.
 pub(crate) struct WaitExit {
     pub pidfd: SharedFd,
-    pub info: libc::siginfo_t,
+    /// Where the kernel writes the child's `siginfo` (unread: the caller reaps with `waitid`).
+    info: Stable<libc::siginfo_t>,
 }
 
-// SAFETY: the SQE points at `info`, inside the boxed `self`.
+impl WaitExit {
+    pub fn new(pidfd: SharedFd) -> WaitExit {
+        // SAFETY: siginfo_t is plain data; all-zero is a valid value.
+        WaitExit { pidfd, info: Stable::new(unsafe { std::mem::zeroed() }) }
+    }
+}
+
+// SAFETY: the SQE points at `info`, a `Stable` block `self` owns: its address does not change when
+// `self` moves, and it is freed only when `self` is dropped.
 unsafe impl OpData for WaitExit {
     fn sqe(&mut self) -> squeue::Entry {
         opcode::WaitId::new(libc::P_PIDFD, self.pidfd.raw() as libc::id_t, libc::WEXITED | libc::WNOWAIT)
-            .infop(&self.info as *const libc::siginfo_t)
+            .infop(self.info.as_ptr().cast_const())
             .build()
     }
 }
@@ -43,7 +53,9 @@ pub(crate) struct PipeWrite<B> {
     pub offset: usize,
 }
 
-// SAFETY: the SQE points into `buf`'s initialised bytes, owned by the boxed `self` (IoBuf).
+// SAFETY: the SQE points into `buf`'s initialised bytes, which IoBuf guarantees stay valid and in
+// place when `buf` (with `self`) moves, until it is dropped or accessed mutably (after the final
+// completion).
 unsafe impl<B: IoBuf> OpData for PipeWrite<B> {
     fn sqe(&mut self) -> squeue::Entry {
         let off = self.offset.min(self.buf.bytes_init());

@@ -93,7 +93,7 @@ impl PipeReader {
     /// ```no_run
     /// # quartet_runtime::run(async {
     /// let (r, _w) = quartet_runtime::process::pipe()?;
-    /// let (n, buf) = r.read([0u8; 512]).await;
+    /// let (n, buf) = r.read(Box::new([0u8; 512])).await;
     /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
     /// ```
     pub async fn read<B: IoBufMut>(&self, mut buf: B) -> (Result<usize, OpError>, B) {
@@ -101,8 +101,7 @@ impl PipeReader {
             Ok(r) => r,
             Err(e) => return (Err(e.into()), buf),
         };
-        let (res, data) = Op::new(ReadAt { fd: self.fd.clone(), buf, pos: u64::MAX, off, len }).await;
-        let mut data = *data;
+        let (res, mut data) = Op::new(ReadAt { fd: self.fd.clone(), buf, pos: u64::MAX, off, len }).await;
         let res = res.map(|n| {
             // SAFETY: the kernel wrote `n <= len` bytes at `off`, after `off` initialised ones.
             unsafe { data.buf.set_init(off + n as usize) };
