@@ -49,6 +49,8 @@ const OVERFLOW: u16 = (LEVELS * SLOTS) as u16;
 const FREE: u16 = u16::MAX;
 /// End of a list.
 const NIL: u32 = u32::MAX;
+/// One tick: the loop's 1 ms timer resolution.
+const NS_PER_TICK: u64 = 1_000_000;
 
 /// A registration: its instant (the callers compare it to decide whether to re-arm), its slab
 /// index and the generation that index had when it was made.
@@ -68,6 +70,9 @@ impl Key {
 
 struct Entry<T> {
     at: Instant,
+    /// `at` in nanoseconds from the origin: its tick without clock arithmetic in cascades, and
+    /// a cheap sort key.
+    ns: u64,
     order: u64,
     value: Option<T>,
     prev: u32,
@@ -97,7 +102,9 @@ struct Wake {
 pub(crate) struct Wheel<T> {
     entries: Vec<Entry<T>>,
     free: u32,
-    lists: Vec<List>,
+    /// Inline (3 KiB): an empty wheel allocates nothing, not even when the kernel swaps its
+    /// timers out at shutdown.
+    lists: [List; OVERFLOW as usize + 1],
     /// Bit `s` of `occupied[l]`: list `l * SLOTS + s` is not empty.
     occupied: [u64; LEVELS],
     /// The current tick: every entry's tick is at least this (or it sits in this tick's slot).
@@ -105,8 +112,9 @@ pub(crate) struct Wheel<T> {
     origin: Instant,
     len: usize,
     wake: Cell<Option<Wake>>,
-    /// Indices due in one `fire`, reused.
-    due: Vec<u32>,
+    /// (nanoseconds, order, index) of the entries due in one `fire`, reused: sorted by value,
+    /// not through the slab.
+    due: Vec<(u64, u64, u32)>,
 }
 
 impl<T> Wheel<T> {
@@ -115,7 +123,7 @@ impl<T> Wheel<T> {
         Wheel {
             entries: Vec::new(),
             free: NIL,
-            lists: vec![EMPTY; OVERFLOW as usize + 1],
+            lists: [EMPTY; OVERFLOW as usize + 1],
             occupied: [0; LEVELS],
             elapsed: 0,
             origin,
@@ -125,9 +133,15 @@ impl<T> Wheel<T> {
         }
     }
 
-    fn tick(&self, at: Instant) -> u64 {
+    /// Nanoseconds from the origin (saturating: 0 before it, `u64::MAX` after 584 years).
+    fn nanos(&self, at: Instant) -> u64 {
         let d = at.saturating_duration_since(self.origin);
-        d.as_secs().saturating_mul(1000).saturating_add(u64::from(d.subsec_millis()))
+        d.as_secs().saturating_mul(1_000_000_000).saturating_add(u64::from(d.subsec_nanos()))
+    }
+
+    #[cfg(test)]
+    fn tick(&self, at: Instant) -> u64 {
+        self.nanos(at) / NS_PER_TICK
     }
 
     /// The list for an entry due at tick `when`, relative to the current tick.
@@ -144,11 +158,12 @@ impl<T> Wheel<T> {
 
     /// Registers `value` for `at`; `order` ranks it among entries due at the same instant.
     pub(crate) fn insert(&mut self, at: Instant, order: u64, value: T) -> Key {
-        let list = self.list_for(self.tick(at));
+        let ns = self.nanos(at);
+        let list = self.list_for(ns / NS_PER_TICK);
         let index = match self.free {
             NIL => {
                 let index = u32::try_from(self.entries.len()).expect("more than 2^32 timers");
-                self.entries.push(Entry { at, order, value: None, prev: NIL, next: NIL, list: FREE, generation: 0 });
+                self.entries.push(Entry { at, ns, order, value: None, prev: NIL, next: NIL, list: FREE, generation: 0 });
                 index
             }
             index => {
@@ -158,6 +173,7 @@ impl<T> Wheel<T> {
         };
         let e = &mut self.entries[index as usize];
         e.at = at;
+        e.ns = ns;
         e.order = order;
         e.value = Some(value);
         let generation = e.generation;
@@ -268,10 +284,15 @@ impl<T> Wheel<T> {
         min
     }
 
-    /// The exact earliest registered instant. Scans the earliest slot: the kernel's park uses
-    /// the cheaper [`next_wake`](Self::next_wake); this one is for the mock clock's jumps.
+    /// The exact earliest registered instant, for the mock clock's jumps. It is `next_wake`
+    /// unless the earliest slot is above level 0; then it scans that slot (the kernel's park
+    /// needs only `next_wake`, so cancelling the earliest of many far timers never scans).
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.earliest().and_then(|(list, _)| self.min_of(list))
+        let at = self.next_wake();
+        match self.wake.get() {
+            Some(w) if (SLOTS..OVERFLOW as usize).contains(&(w.list as usize)) => self.min_of(w.list),
+            _ => at,
+        }
     }
 
     /// When the kernel must next run [`fire`](Self::fire): never after the earliest registered
@@ -296,7 +317,8 @@ impl<T> Wheel<T> {
     /// sorted by (instant, order).
     #[inline]
     pub(crate) fn fire(&mut self, now: Instant, mut out: impl FnMut(Instant, T)) {
-        let now_tick = self.tick(now);
+        let now_ns = self.nanos(now);
+        let now_tick = now_ns / NS_PER_TICK;
         let mut changed = false;
         let mut wake = None;
         while let Some((list, start)) = self.earliest() {
@@ -311,17 +333,20 @@ impl<T> Wheel<T> {
             }
             let mut i = self.lists[list as usize].head;
             let mut rest: Option<Instant> = None;
+            let first = self.due.len();
             while i != NIL {
                 let e = &self.entries[i as usize];
                 let next = e.next;
-                if e.at <= now {
+                if e.ns <= now_ns {
+                    self.due.push((e.ns, e.order, i));
                     self.unlink(i);
-                    self.due.push(i);
                 } else {
                     rest = Some(rest.map_or(e.at, |m| m.min(e.at)));
                 }
                 i = next;
             }
+            // Slots are taken in tick order, so sorting each slot's share orders them all.
+            self.due[first..].sort_unstable();
             if rest.is_some() {
                 // The current tick's entries not yet due: everything else is later, and the
                 // earliest of these is the next wake.
@@ -335,12 +360,8 @@ impl<T> Wheel<T> {
         }
         self.wake.set(wake);
         let mut due = std::mem::take(&mut self.due);
-        if due.len() > 1 {
-            let entries = &self.entries;
-            due.sort_unstable_by_key(|&i| (entries[i as usize].at, entries[i as usize].order));
-        }
         self.len -= due.len();
-        for &i in &due {
+        for &(_, _, i) in &due {
             let at = self.entries[i as usize].at;
             out(at, self.release(i));
         }
@@ -358,7 +379,7 @@ impl<T> Wheel<T> {
         }
         while i != NIL {
             let next = self.entries[i as usize].next;
-            let to = self.list_for(self.tick(self.entries[i as usize].at));
+            let to = self.list_for(self.entries[i as usize].ns / NS_PER_TICK);
             self.link(i, to);
             i = next;
         }
