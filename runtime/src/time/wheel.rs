@@ -29,6 +29,18 @@
 //! otherwise may be the start of the earliest slot (a lower bound, where [`Wheel::fire`] cascades
 //! it), so that cancelling the earliest of many far timers never costs a scan of their slot.
 //!
+//! # Invariants
+//! - **W1** An entry on level `l` has its tick in the same 64^(l+1)-tick block as `elapsed` (the
+//!   current tick) and in a slot at or after `elapsed`'s on that level (after, for `l` ≥ 1); an
+//!   overflow entry is in a later 2^36-tick block. So the lowest occupied slot of the lowest
+//!   occupied level is the earliest, found with one `trailing_zeros` per level, and `fire`
+//!   reaches every slot before its first tick passes.
+//! - **W2** `elapsed` never passes the tick of a `now` given to `fire`; an entry whose tick is
+//!   already behind it goes into `elapsed`'s level-0 slot.
+//! - **W3** The cached `next_wake`, when set, belongs to the earliest list, is at or after that
+//!   list's first tick and at or before its earliest instant, and is that instant for level 0 and
+//!   the overflow list (`exact`). So waking at it always lets `fire` fire or cascade something.
+//!
 //! # Order
 //! Entries that fire in one call are handed out sorted by (instant, `order`), the order the
 //! caller gave at insertion (registration order, or a seeded random order for schedule
@@ -49,6 +61,12 @@ const OVERFLOW: u16 = (LEVELS * SLOTS) as u16;
 const FREE: u16 = u16::MAX;
 /// End of a list.
 const NIL: u32 = u32::MAX;
+/// Whether `next_wake` gives the exact minimum of `list` when it is the earliest: level 0 (one
+/// tick, so a lower bound would make the park return at once) and the overflow list (rare and far).
+fn exact(list: u16) -> bool {
+    (list as usize) < SLOTS || list == OVERFLOW
+}
+
 /// One tick: the loop's 1 ms timer resolution.
 const NS_PER_TICK: u64 = 1_000_000;
 
@@ -92,7 +110,7 @@ struct List {
 const EMPTY: List = List { head: NIL, tail: NIL };
 
 /// A cached answer of `next_wake`, valid while `list` stays the earliest list (see the rules in
-/// `insert`, `remove_at` and `fire`).
+/// `insert`, `remove` and `fire`).
 #[derive(Clone, Copy)]
 struct Wake {
     at: Option<Instant>,
@@ -163,7 +181,16 @@ impl<T> Wheel<T> {
         let index = match self.free {
             NIL => {
                 let index = u32::try_from(self.entries.len()).expect("more than 2^32 timers");
-                self.entries.push(Entry { at, ns, order, value: None, prev: NIL, next: NIL, list: FREE, generation: 0 });
+                self.entries.push(Entry {
+                    at,
+                    ns,
+                    order,
+                    value: None,
+                    prev: NIL,
+                    next: NIL,
+                    list: FREE,
+                    generation: 0,
+                });
                 index
             }
             index => {
@@ -206,10 +233,10 @@ impl<T> Wheel<T> {
         let list = self.entries[i].list;
         self.unlink(i as u32);
         if let Some(w) = self.wake.get() {
-            // Only the earliest list's answer can go stale: on level 0 it is that list's exact
-            // minimum, elsewhere a lower bound that stays valid until the list empties.
-            let level0 = (list as usize) < SLOTS;
-            if w.list == list && (self.lists[list as usize].head == NIL || (level0 && w.at == Some(self.entries[i].at)))
+            // Only the earliest list's answer can go stale: for an exact list it is that list's
+            // minimum, on levels 1-5 a lower bound that stays valid until the list empties.
+            if w.list == list
+                && (self.lists[list as usize].head == NIL || (exact(list) && w.at == Some(self.entries[i].at)))
             {
                 self.wake.set(None);
             }
@@ -270,7 +297,8 @@ impl<T> Wheel<T> {
                 return Some(((level * SLOTS) as u16 + slot as u16, block + (slot << shift)));
             }
         }
-        (self.lists[OVERFLOW as usize].head != NIL).then(|| (OVERFLOW, ((self.elapsed >> RANGE_BITS) + 1) << RANGE_BITS))
+        (self.lists[OVERFLOW as usize].head != NIL)
+            .then(|| (OVERFLOW, ((self.elapsed >> RANGE_BITS) + 1) << RANGE_BITS))
     }
 
     fn min_of(&self, list: u16) -> Option<Instant> {
@@ -290,7 +318,7 @@ impl<T> Wheel<T> {
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         let at = self.next_wake();
         match self.wake.get() {
-            Some(w) if (SLOTS..OVERFLOW as usize).contains(&(w.list as usize)) => self.min_of(w.list),
+            Some(w) if !exact(w.list) && w.list != FREE => self.min_of(w.list),
             _ => at,
         }
     }
@@ -304,9 +332,7 @@ impl<T> Wheel<T> {
         }
         let w = match self.earliest() {
             None => Wake { at: None, list: FREE },
-            Some((list, start)) if (SLOTS..OVERFLOW as usize).contains(&(list as usize)) => {
-                Wake { at: Some(self.origin + Duration::from_millis(start)), list }
-            }
+            Some((list, start)) if !exact(list) => Wake { at: Some(self.origin + Duration::from_millis(start)), list },
             Some((list, _)) => Wake { at: self.min_of(list), list },
         };
         self.wake.set(Some(w));
