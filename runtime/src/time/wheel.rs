@@ -44,7 +44,10 @@
 //! # Order
 //! Entries that fire in one call are handed out sorted by (instant, `order`), the order the
 //! caller gave at insertion (registration order, or a seeded random order for schedule
-//! exploration): a slot's list is in no particular order once cascades have mixed it.
+//! exploration). A slot's list is in arrival order (inserts and cascades append), which keeps
+//! entries of one instant in registration order (by W1 they always share a list) but not
+//! entries of different instants within the tick, nor a seeded order: each slot's share of a
+//! `fire` is sorted (small, and by value: no slab lookups while sorting).
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
