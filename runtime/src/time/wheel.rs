@@ -17,7 +17,8 @@
 //! with freed entries on an intrusive free list. The `Vec` grows amortized and is reused, so a
 //! timer costs no allocation in the steady state, and a [`Key`] is a (slab index, generation)
 //! pair: a stale key (its timer fired or was removed, and the slot reused) finds a different
-//! generation and touches nothing. Entries inside the pinned `Sleep` would save the slab's memory
+//! generation and touches nothing. The price: the slab keeps its high-water mark (64 bytes per
+//! entry) for the runtime's life. Entries inside the pinned `Sleep` would save the slab's memory
 //! but need `unsafe` pointer lists whose soundness depends on every owner's `Drop` running
 //! (which a leaked scope does not guarantee): the slab needs no `unsafe` at all.
 //!
