@@ -264,3 +264,8 @@ fn matches_an_ordered_map_under_random_operations() {
         assert_eq!(keys.len(), model.len(), "seed {seed}: live keys");
     }
 }
+
+#[test]
+fn an_entry_with_a_waker_fills_one_cache_line() {
+    assert_eq!(std::mem::size_of::<Entry<std::task::Waker>>(), 64);
+}
