@@ -219,17 +219,20 @@ impl Builder {
         let id = next_id();
         let threads =
             crate::thread::local::Local::new(id, crate::thread::system_waker(id, remote.clone()), self.thread_limit);
+        let testing = crate::testing::state::TestState::new(&self.testing);
+        // The wheel counts ticks from the runtime's clock (mock or real) at its start.
+        let timers = Timers::new(testing.now());
         let core = Core {
             id,
             driver: RefCell::new(driver),
-            timers: RefCell::new(Timers::default()),
+            timers: RefCell::new(timers),
             remote,
             root_woken: Cell::new(false),
             budget: Cell::new(0),
             tick: Cell::new(Instant::now()),
             threads,
             monitor: self.monitor.build(),
-            testing: crate::testing::state::TestState::new(&self.testing),
+            testing,
             introspect: self.introspect.build(crate::introspect::DumpHandle::new(id, remote_for_dump)),
         };
         core.timers.borrow_mut().shuffle(self.testing.seed);

@@ -219,7 +219,7 @@ pub(super) fn sync_timer(state: &Arc<ScopeState>, node: NodeId) -> Option<Waker>
     }
     let want = if state.cancel_flag() { None } else { state.wake_at() };
     let have = with_tree(|t| t.timer_mut(node).and_then(|k| *k));
-    if have.map(|k| k.0) == want {
+    if have.map(|k| k.at()) == want {
         return None;
     }
     with_core(|c| {

@@ -76,7 +76,7 @@ fn turn(core: &Core, wakers: &mut Vec<Waker>) -> std::io::Result<()> {
     let wait = if busy {
         None
     } else {
-        let next = core.timers.borrow().next_deadline();
+        let next = core.timers.borrow().next_wake();
         Some(next.map(|d| coarsen(d.saturating_duration_since(core.testing.now()))))
     };
     let io_wait = crate::introspect::before_turn(core, wait);

@@ -1,9 +1,11 @@
-//! Time: one userspace timer structure per kernel (`timers.rs`, a data structure that never
-//! touches the kernel), and the futures that use it (this file, the front-end).
+//! Time: one userspace timer structure per kernel (`timers.rs` over the timing wheel of
+//! `wheel.rs`, data structures that never touch the kernel), and the futures that use it (this
+//! file, the front-end).
 //!
 //! Every registration belongs to the future that made it and is removed when that future is
 //! dropped, so an abandoned sleep never fires into a later one (H13). The kernel parks with a
-//! single `EXT_ARG` timeout set to the earliest registration: no timeout SQEs.
+//! single `EXT_ARG` timeout set to `Timers::next_wake` (the earliest registration, or the start of
+//! the wheel slot to cascade before it): no timeout SQEs.
 
 use crate::cancel;
 use crate::error::{Cancelled, OpError};
@@ -16,6 +18,7 @@ use std::time::Duration;
 pub use std::time::Instant;
 
 pub(crate) mod timers;
+mod wheel;
 
 pub(crate) use timers::{Key, TimerKey, Timers};
 
@@ -44,7 +47,7 @@ impl Timer {
             let mut timers = core.timers.borrow_mut();
             let mut released = None;
             if let Some((key, id)) = self.key {
-                if id == core.id && key.0 == at {
+                if id == core.id && key.at() == at {
                     let (found, old) = timers.update(key, cx.waker());
                     if found {
                         return old;

@@ -1,0 +1,271 @@
+//! Unit tests of the timing wheel: cascades, the overflow list, exact deadlines, stale keys,
+//! same-instant order, and a randomized comparison against an ordered map.
+
+use super::*;
+use std::collections::BTreeMap;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Fires at `now` and returns the values in the order handed out.
+fn fire(w: &mut Wheel<u32>, now: Instant) -> Vec<u32> {
+    let mut out = Vec::new();
+    w.fire(now, |at, v| {
+        assert!(at <= now, "fired early");
+        out.push(v);
+    });
+    out
+}
+
+/// The list an entry sits in, for tests that check where it was bucketed.
+fn list_of(w: &Wheel<u32>, k: Key) -> u16 {
+    w.entries[k.index as usize].list
+}
+
+#[test]
+fn level_arithmetic_buckets_by_highest_differing_bits() {
+    let w: Wheel<u32> = Wheel::new(Instant::now());
+    assert_eq!(w.list_for(0), 0);
+    assert_eq!(w.list_for(63), 63);
+    assert_eq!(w.list_for(64), SLOTS as u16 + 1, "level 1, slot 1");
+    assert_eq!(w.list_for(64 * 64), 2 * SLOTS as u16 + 1);
+    assert_eq!(w.list_for((1 << RANGE_BITS) - 1), (5 * SLOTS + 63) as u16);
+    assert_eq!(w.list_for(1 << RANGE_BITS), OVERFLOW);
+}
+
+#[test]
+fn cascades_across_levels_and_fires_exactly_once_due() {
+    let t0 = Instant::now();
+    let mut w = Wheel::new(t0);
+    let far = t0 + ms(70_000) + Duration::from_micros(300); // tick 70 000: level 2, slot 17
+    let near = t0 + ms(3);
+    let k = w.insert(far, 0, 1);
+    w.insert(near, 1, 2);
+    assert_eq!(list_of(&w, k) as usize / SLOTS, 2);
+    assert_eq!(fire(&mut w, near), vec![2]);
+    // After a fire the park's wake is the far slot's start (64^2 = 4096 ticks wide): a bound.
+    assert_eq!(w.next_wake(), Some(t0 + ms(69_632)));
+    assert_eq!(w.next_deadline(), Some(far), "next_deadline stays exact");
+    assert!(fire(&mut w, t0 + ms(69_632)).is_empty(), "cascading fires nothing");
+    assert_eq!(list_of(&w, k) as usize / SLOTS, 1, "cascaded to level 1 (70 000 - 69 632 > 64)");
+    assert_eq!(w.next_wake(), Some(t0 + ms(69_952)), "level 1 slot of tick 70 000");
+    assert!(fire(&mut w, t0 + ms(69_952)).is_empty());
+    assert_eq!(list_of(&w, k) as usize / SLOTS, 0, "cascaded to level 0");
+    assert_eq!(w.next_wake(), Some(far), "exact on level 0");
+    assert!(fire(&mut w, far - Duration::from_nanos(1)).is_empty(), "not early");
+    assert_eq!(fire(&mut w, far), vec![1]);
+    assert_eq!(w.len(), 0);
+}
+
+#[test]
+fn entry_in_current_tick_waits_for_its_exact_instant() {
+    let t0 = Instant::now();
+    let mut w = Wheel::new(t0);
+    let at = t0 + ms(5) + Duration::from_micros(500);
+    w.insert(at, 0, 7);
+    assert!(fire(&mut w, t0 + ms(5)).is_empty(), "same tick, instant still ahead");
+    assert_eq!(w.next_wake(), Some(at));
+    assert_eq!(w.next_deadline(), Some(at));
+    assert!(fire(&mut w, at - Duration::from_nanos(1)).is_empty());
+    assert_eq!(fire(&mut w, at), vec![7]);
+    assert_eq!(w.len(), 0);
+    assert_eq!(w.next_wake(), None);
+}
+
+#[test]
+fn next_deadline_is_exact_at_every_level() {
+    let t0 = Instant::now();
+    for d in [1_500u64, 64_250, 70_000_123, 5_000_000_777, 86_400_000_000_000 * 365] {
+        let mut w = Wheel::new(t0);
+        let at = t0 + Duration::from_micros(d);
+        w.insert(at + ms(1), 0, 0);
+        w.insert(at, 1, 1);
+        assert_eq!(w.next_deadline(), Some(at), "deadline {d} µs");
+        assert!(w.next_wake().unwrap() <= at);
+    }
+}
+
+#[test]
+fn overflow_entries_move_into_the_wheel_and_fire() {
+    let t0 = Instant::now();
+    let mut w = Wheel::new(t0);
+    let thirty_years = t0 + Duration::from_secs(86_400 * 365 * 30);
+    let near = t0 + ms(10);
+    let kf = w.insert(thirty_years, 0, 1);
+    w.insert(near, 1, 2);
+    assert_eq!(list_of(&w, kf), OVERFLOW);
+    assert_eq!(w.next_deadline(), Some(near));
+    assert_eq!(fire(&mut w, near), vec![2]);
+    assert_eq!(w.next_deadline(), Some(thirty_years), "only the overflow entry is left");
+    assert_eq!(w.next_wake(), Some(thirty_years));
+    // A mock clock jumps straight there.
+    assert!(fire(&mut w, thirty_years - Duration::from_nanos(1)).is_empty());
+    assert_eq!(fire(&mut w, thirty_years), vec![1]);
+    assert_eq!(w.len(), 0);
+}
+
+#[test]
+fn cancelling_the_earliest_overflow_entry_keeps_next_deadline_exact() {
+    let t0 = Instant::now();
+    let mut w = Wheel::new(t0);
+    let year = Duration::from_secs(86_400 * 365);
+    let a = w.insert(t0 + 3 * year, 0, 1);
+    w.insert(t0 + 5 * year, 1, 2);
+    assert_eq!(w.next_deadline(), Some(t0 + 3 * year));
+    assert_eq!(w.remove(a), Some(1));
+    assert_eq!(w.next_deadline(), Some(t0 + 5 * year), "the cancelled one is no deadline");
+    assert_eq!(w.next_wake(), Some(t0 + 5 * year));
+}
+
+#[test]
+fn cancel_of_a_cascaded_entry_removes_it() {
+    let t0 = Instant::now();
+    let mut w = Wheel::new(t0);
+    let a = w.insert(t0 + ms(200), 0, 1); // level 1
+    let b = w.insert(t0 + ms(201), 1, 2);
+    assert_eq!(list_of(&w, a) as usize / SLOTS, 1);
+    // Reach the slot's start: both cascade to level 0 without firing.
+    assert!(fire(&mut w, t0 + ms(192)).is_empty());
+    assert_eq!(list_of(&w, a) as usize / SLOTS, 0, "cascaded to level 0");
+    assert_eq!(w.remove(a), Some(1));
+    assert_eq!(w.remove(a), None, "removed twice");
+    assert_eq!(w.len(), 1);
+    assert_eq!(w.next_deadline(), Some(t0 + ms(201)));
+    assert_eq!(w.next_wake(), Some(t0 + ms(201)), "the cancelled one no longer counts");
+    assert_eq!(fire(&mut w, t0 + ms(300)), vec![2]);
+    assert_eq!(w.remove(b), None, "fired keys are stale");
+}
+
+#[test]
+fn stale_key_never_touches_the_reused_entry() {
+    let t0 = Instant::now();
+    let mut w = Wheel::new(t0);
+    let old = w.insert(t0 + ms(5), 0, 1);
+    assert_eq!(w.remove(old), Some(1));
+    let new = w.insert(t0 + ms(5), 1, 2);
+    assert_eq!(new.index, old.index, "the slab reuses the freed entry");
+    assert_ne!(new.generation, old.generation);
+    assert_eq!(w.remove(old), None);
+    assert!(w.get_mut(old).is_none());
+    assert_eq!(w.get_mut(new).copied(), Some(2));
+    assert_eq!(w.len(), 1);
+}
+
+#[test]
+fn slab_is_reused_without_growing() {
+    let t0 = Instant::now();
+    let mut w = Wheel::new(t0);
+    for round in 0..100u64 {
+        let keys: Vec<Key> = (0..50).map(|i| w.insert(t0 + ms(round * 10 + i), i, i as u32)).collect();
+        for k in keys {
+            w.remove(k).unwrap();
+        }
+    }
+    assert_eq!(w.entries.len(), 50, "no allocation per timer once the slab has grown");
+}
+
+#[test]
+fn same_instant_fires_by_order_even_after_cascades() {
+    let t0 = Instant::now();
+    let mut w = Wheel::new(t0);
+    let at = t0 + ms(100);
+    // Order 0 goes in first on level 1; later ones go in after the clock moved, on level 0.
+    w.insert(at, 0, 0);
+    w.insert(at + ms(1), 1, 10);
+    assert!(fire(&mut w, t0 + ms(64)).is_empty());
+    for i in 1..5 {
+        w.insert(at, i, i as u32);
+    }
+    assert_eq!(fire(&mut w, at + ms(1)), vec![0, 1, 2, 3, 4, 10]);
+}
+
+#[test]
+fn same_instant_follows_a_shuffled_order() {
+    let t0 = Instant::now();
+    let mut w = Wheel::new(t0);
+    let at = t0 + ms(3);
+    let orders = [5u64, 1, 4, 2, 3];
+    for (v, o) in orders.iter().enumerate() {
+        w.insert(at, *o, v as u32);
+    }
+    // Ranked by order, not by insertion: 1 (v1), 2 (v3), 3 (v4), 4 (v2), 5 (v0).
+    assert_eq!(fire(&mut w, at), vec![1, 3, 4, 2, 0]);
+}
+
+/// Random inserts, cancels and clock steps, checked at every step against an ordered map:
+/// what fires (and in which order), `len`, the exact next deadline, and `next_wake`'s bound.
+#[test]
+fn matches_an_ordered_map_under_random_operations() {
+    for seed in 0..20u64 {
+        let mut rng = seed;
+        let t0 = Instant::now();
+        let mut w: Wheel<u32> = Wheel::new(t0);
+        let mut model: BTreeMap<(Instant, u64), u32> = BTreeMap::new();
+        let mut keys: Vec<(Key, u64)> = Vec::new();
+        let mut now = t0;
+        let mut next_value = 0u32;
+        for step in 0..3_000 {
+            let r = crate::testing::rng::next(&mut rng);
+            match r % 10 {
+                0..=4 => {
+                    // Deadlines from the past to the overflow range, many on the same instant.
+                    // Odd seeds: only far deadlines, so the overflow list is often the earliest.
+                    let spans: &[u64] =
+                        if seed % 2 == 0 { &[2, 70, 5_000, 300_000, 1 << 37] } else { &[1 << 36, 1 << 38] };
+                    let span = spans[(r >> 8) as usize % spans.len()];
+                    let d = Duration::from_micros(crate::testing::rng::below(&mut rng, span as usize * 1000) as u64);
+                    let at = if r >> 40 & 7 == 0 { now.checked_sub(d).unwrap_or(now).max(t0) } else { now + d };
+                    let at = if r >> 43 & 3 == 0 { now + ms(2) } else { at };
+                    let order = step as u64;
+                    let k = w.insert(at, order, next_value);
+                    model.insert((at, order), next_value);
+                    keys.push((k, order));
+                    next_value += 1;
+                }
+                5..=6 if !keys.is_empty() => {
+                    let (k, order) = keys.swap_remove(crate::testing::rng::below(&mut rng, keys.len()));
+                    assert_eq!(w.remove(k), model.remove(&(k.at(), order)), "seed {seed} step {step}: remove");
+                }
+                _ => {
+                    // Advance like the kernel (to the next wake) or like a mock clock (anywhere).
+                    now = match (r >> 8) % 3 {
+                        0 => w.next_wake().map_or(now, |t| t.max(now)),
+                        1 => now + Duration::from_micros(crate::testing::rng::below(&mut rng, 3_000) as u64),
+                        _ => now + ms(crate::testing::rng::below(&mut rng, 400_000) as u64),
+                    };
+                    let got = fire(&mut w, now);
+                    let mut want = Vec::new();
+                    while let Some(e) = model.first_entry() {
+                        if e.key().0 > now {
+                            break;
+                        }
+                        want.push(e.remove());
+                    }
+                    assert_eq!(got, want, "seed {seed} step {step}: fired at +{:?}", now - t0);
+                    assert!(w.next_wake().is_none_or(|t| t > now), "seed {seed} step {step}: a wake with no progress");
+                }
+            }
+            assert_eq!(w.len(), model.len(), "seed {seed} step {step}: len");
+            let exact = model.first_key_value().map(|(k, _)| k.0);
+            assert_eq!(w.next_deadline(), exact, "seed {seed} step {step}: next_deadline");
+            match (w.next_wake(), exact) {
+                (None, None) => {}
+                (Some(wake), Some(e)) => {
+                    assert!(wake <= e, "seed {seed} step {step}: next_wake after the deadline");
+                    if w.tick(e) >> BITS == w.elapsed >> BITS {
+                        assert_eq!(wake, e, "seed {seed} step {step}: next_wake inexact on level 0");
+                    }
+                }
+                (wake, e) => panic!("seed {seed} step {step}: next_wake {wake:?}, deadline {e:?}"),
+            }
+        }
+        keys.retain(|(k, _)| w.get_mut(*k).is_some());
+        assert_eq!(keys.len(), model.len(), "seed {seed}: live keys");
+    }
+}
+
+#[test]
+fn an_entry_with_a_waker_fills_one_cache_line() {
+    assert_eq!(std::mem::size_of::<Entry<std::task::Waker>>(), 64);
+}
