@@ -1,0 +1,121 @@
+//! One core's thread: pin it, run a runtime whose root is the body inside the group's scope,
+//! and turn how it ended into an [`Exit`].
+//!
+//! A body that fails or panics cancels the group *from inside its runtime*, as soon as it ends,
+//! not after its core's shutdown drain: the other cores start unwinding at once. A core that
+//! cannot start (pinning, ring setup) cancels the group too. Every thread rings the group's
+//! doorbell as it ends, also when it unwinds, so the calling thread's signal watch knows when all
+//! cores are done.
+
+use super::{Core, CoresError};
+use crate::BoxError;
+use crate::scope::CancelScope;
+use quartet_runtime::group::{Doorbell, pin_current_thread};
+use quartet_runtime::hooks::ScopeState;
+use quartet_runtime::{Builder, Cancelled, Reason, is_cancellation};
+use std::any::Any;
+use std::future::{Future, poll_fn};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::thread::{Scope, ScopedJoinHandle};
+
+/// How one core ended.
+pub(super) enum Exit<T> {
+    /// The body returned `Ok`.
+    Done(T),
+    /// The body returned an error that is not the group's cancellation.
+    Failed(BoxError),
+    /// The body ended with the group's cancellation.
+    Cancelled(Cancelled),
+    /// The core could not start (or its ring failed).
+    Setup(CoresError),
+    /// The body (or the runtime) panicked; the payload.
+    Panicked(Box<dyn Any + Send + 'static>),
+}
+
+/// Rings the doorbell when the thread ends, however it ends.
+struct RingOnDrop<'a>(&'a Doorbell);
+
+impl Drop for RingOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.ring();
+    }
+}
+
+/// Starts core `core.index()`'s thread in `s`.
+pub(super) fn spawn_core<'scope, 'env, F, Fut, T, E>(
+    s: &'scope Scope<'scope, 'env>,
+    core: Core,
+    builder: Builder,
+    group: Arc<ScopeState>,
+    body: &'env F,
+    bell: &'env Doorbell,
+) -> std::io::Result<ScopedJoinHandle<'scope, Exit<T>>>
+where
+    F: Fn(Core) -> Fut + Sync,
+    Fut: Future<Output = Result<T, E>>,
+    T: Send + 'scope,
+    E: Into<BoxError>,
+{
+    let name = format!("quartet-core-{}", core.index);
+    std::thread::Builder::new().name(name).spawn_scoped(s, move || {
+        let _ring = RingOnDrop(bell);
+        let index = core.index;
+        let exit = run_core(core, builder, group.clone(), body);
+        match &exit {
+            Exit::Done(_) | Exit::Cancelled(_) => {}
+            Exit::Failed(_) => group.cancel(Reason::SiblingFailed(format!("core {index} failed"))),
+            Exit::Setup(_) => group.cancel(Reason::SiblingFailed(format!("core {index} could not start"))),
+            Exit::Panicked(_) => group.cancel(Reason::SiblingFailed(format!("core {index} panicked"))),
+        }
+        exit
+    })
+}
+
+fn run_core<F, Fut, T, E>(core: Core, builder: Builder, group: Arc<ScopeState>, body: &F) -> Exit<T>
+where
+    F: Fn(Core) -> Fut + Sync,
+    Fut: Future<Output = Result<T, E>>,
+    E: Into<BoxError>,
+{
+    let index = core.index;
+    if let Some(cpu) = core.cpu {
+        if let Err(source) = pin_current_thread(cpu) {
+            return Exit::Setup(CoresError::Pin { core: index, cpu, source });
+        }
+    }
+    let state = group.clone();
+    let root = async move {
+        let scope = CancelScope::from_state(state.clone());
+        let mut fut = pin!(async { scope.run(async { body(core).await.map_err(Into::into) }).await });
+        // Catch a panic here, inside the runtime, so the group is cancelled at once.
+        let caught = poll_fn(|cx| match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(payload)),
+        })
+        .await;
+        let exit = match caught {
+            Ok(Ok(Some(v))) => Exit::Done(v),
+            Ok(Ok(None)) => Exit::Cancelled(Cancelled::new(state.reason().unwrap_or(Reason::Explicit))),
+            Ok(Err(e)) if is_cancellation(&*e) => {
+                Exit::Cancelled(Cancelled::new(state.reason().unwrap_or(Reason::Explicit)))
+            }
+            Ok(Err(e)) => Exit::Failed(e),
+            Err(payload) => Exit::Panicked(payload),
+        };
+        match &exit {
+            Exit::Failed(_) => state.cancel(Reason::SiblingFailed(format!("core {index} failed"))),
+            Exit::Panicked(_) => state.cancel(Reason::SiblingFailed(format!("core {index} panicked"))),
+            _ => {}
+        }
+        exit
+    };
+    match catch_unwind(AssertUnwindSafe(|| builder.run(root))) {
+        Ok(Ok(exit)) => exit,
+        Ok(Err(source)) => Exit::Setup(CoresError::Runtime { core: index, source }),
+        Err(payload) => Exit::Panicked(payload),
+    }
+}
