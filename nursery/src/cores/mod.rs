@@ -28,9 +28,15 @@
 //! core's remote-wake queue); cancel handles are `Send + Sync`.
 
 mod error;
+#[cfg(loom)]
+pub mod remote;
+#[cfg(not(loom))]
+mod remote;
+mod spawn;
 mod thread;
 
 pub use error::CoresError;
+pub use spawn::{CoreJoinHandle, CoreNursery};
 
 use crate::error::{Failure, NurseryError};
 use crate::scope::CancelHandle;
@@ -108,6 +114,7 @@ pub struct Core {
     count: usize,
     cpu: Option<usize>,
     group: CancelHandle,
+    shared: Arc<spawn::Group>,
 }
 
 impl Core {
@@ -267,13 +274,15 @@ impl PerCore {
             Some(quartet_runtime::group::SignalWatch::new(&self.signals).map_err(CoresError::Signals)?)
         };
         let bell = quartet_runtime::group::Doorbell::new().map_err(CoresError::Signals)?;
+        let shared = Arc::new(spawn::Group::new(self.cores));
         let exits: Vec<Exit<T>> = std::thread::scope(|s| {
             let mut handles = Vec::with_capacity(self.cores);
             for (index, cpu) in cpus.iter().copied().enumerate() {
-                let core = Core { index, count: self.cores, cpu, group: self.handle() };
+                let core = Core { index, count: self.cores, cpu, group: self.handle(), shared: shared.clone() };
                 let spawned = thread::spawn_core(s, core, self.builder.clone(), self.group.clone(), &body, &bell);
                 if spawned.is_err() {
                     self.group.cancel(Reason::SiblingFailed(format!("core {index} could not start")));
+                    shared.body_done();
                     // It will never ring: count it as finished for the signal watch.
                     bell.ring();
                 }
@@ -383,4 +392,15 @@ impl PerCore {
         }
         Ok(values)
     }
+}
+
+/// Polls `fut`, catching a panic of any poll as `Err(payload)` (the future is not polled again).
+pub(crate) async fn catch_unwind<F: Future>(fut: F) -> Result<F::Output, remote::Payload> {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+        Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
+        Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+        Err(payload) => std::task::Poll::Ready(Err(payload)),
+    })
+    .await
 }

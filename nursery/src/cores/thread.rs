@@ -7,18 +7,19 @@
 //! doorbell as it ends, also when it unwinds, so the calling thread's signal watch knows when all
 //! cores are done.
 
-use super::{Core, CoresError};
+use super::spawn::{BodyDone, serve_mailbox};
+use super::{Core, CoresError, catch_unwind};
 use crate::BoxError;
+use crate::nursery::nursery;
 use crate::scope::CancelScope;
 use quartet_runtime::group::{Doorbell, pin_current_thread};
 use quartet_runtime::hooks::ScopeState;
 use quartet_runtime::{Builder, Cancelled, Reason, is_cancellation};
 use std::any::Any;
-use std::future::{Future, poll_fn};
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::pin;
+use std::cell::RefCell;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind as catch_unwind_sync};
 use std::sync::Arc;
-use std::task::Poll;
 use std::thread::{Scope, ScopedJoinHandle};
 
 /// How one core ended.
@@ -81,39 +82,48 @@ where
     E: Into<BoxError>,
 {
     let index = core.index;
+    let shared = core.shared.clone();
+    // However this core ends, the group learns that its body will not run any more.
+    let mut body_done = BodyDone::new(&shared);
     if let Some(cpu) = core.cpu {
         if let Err(source) = pin_current_thread(cpu) {
             return Exit::Setup(CoresError::Pin { core: index, cpu, source });
         }
     }
     let state = group.clone();
-    let root = async move {
+    let mailbox = &shared.mailboxes[index];
+    let root = async {
         let scope = CancelScope::from_state(state.clone());
-        let mut fut = pin!(async { scope.run(async { body(core).await.map_err(Into::into) }).await });
-        // Catch a panic here, inside the runtime, so the group is cancelled at once.
-        let caught = poll_fn(|cx| match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(payload) => Poll::Ready(Err(payload)),
-        })
-        .await;
-        let exit = match caught {
-            Ok(Ok(Some(v))) => Exit::Done(v),
-            Ok(Ok(None)) => Exit::Cancelled(Cancelled::new(state.reason().unwrap_or(Reason::Explicit))),
-            Ok(Err(e)) if is_cancellation(&*e) => {
-                Exit::Cancelled(Cancelled::new(state.reason().unwrap_or(Reason::Explicit)))
-            }
-            Ok(Err(e)) => Exit::Failed(e),
-            Err(payload) => Exit::Panicked(payload),
-        };
-        match &exit {
-            Exit::Failed(_) => state.cancel(Reason::SiblingFailed(format!("core {index} failed"))),
-            Exit::Panicked(_) => state.cancel(Reason::SiblingFailed(format!("core {index} panicked"))),
-            _ => {}
+        let out = RefCell::new(None);
+        // The host nursery: the body, and the mailbox task that runs the children other cores
+        // spawn here (`spawn_on`) until every body of the group has ended.
+        let _ = scope
+            .run(nursery(async |host| {
+                host.spawn_named("mailbox", serve_mailbox(mailbox, host.clone()))?;
+                let r = catch_unwind(async { body(core).await.map_err(Into::into) }).await;
+                // Cancel the other cores at once, not after this core's shutdown.
+                match &r {
+                    Ok(Err(e)) if !is_cancellation(&**e) => {
+                        state.cancel(Reason::SiblingFailed(format!("core {index} failed")))
+                    }
+                    Err(_) => state.cancel(Reason::SiblingFailed(format!("core {index} panicked"))),
+                    _ => {}
+                }
+                body_done.finish();
+                *out.borrow_mut() = Some(r);
+                Ok::<(), BoxError>(())
+            }))
+            .await;
+        let cancelled = || Exit::Cancelled(Cancelled::new(state.reason().unwrap_or(Reason::Explicit)));
+        match out.into_inner() {
+            Some(Ok(Ok(v))) => Exit::Done(v),
+            Some(Ok(Err(e))) if is_cancellation(&*e) => cancelled(),
+            Some(Ok(Err(e))) => Exit::Failed(e),
+            Some(Err(payload)) => Exit::Panicked(payload),
+            None => cancelled(),
         }
-        exit
     };
-    match catch_unwind(AssertUnwindSafe(|| builder.run(root))) {
+    match catch_unwind_sync(AssertUnwindSafe(|| builder.run(root))) {
         Ok(Ok(exit)) => exit,
         Ok(Err(source)) => Exit::Setup(CoresError::Runtime { core: index, source }),
         Err(payload) => Exit::Panicked(payload),

@@ -346,6 +346,24 @@ impl TcpStream {
         Ok(TcpStream { fd: addr::adopt(fd, libc::SOCK_STREAM)? })
     }
 
+    /// Gives the socket up as an `OwnedFd`, to move the connection to another thread or core
+    /// (adopt it there with [`from_fd`](Self::from_fd)). Gives the stream back if an operation
+    /// still holds the socket.
+    ///
+    /// ```
+    /// use quartet_runtime::net::{TcpListener, TcpStream};
+    /// # quartet_runtime::run(async {
+    /// let l = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    /// let s = TcpStream::connect(l.local_addr()?).await?;
+    /// let fd = s.into_fd().expect("no op in flight");
+    /// let on_another_thread = std::thread::spawn(move || std::net::TcpStream::from(fd).peer_addr());
+    /// assert_eq!(on_another_thread.join().unwrap()?, l.local_addr()?);
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
+    pub fn into_fd(self) -> Result<OwnedFd, TcpStream> {
+        self.fd.into_owned().map_err(|fd| TcpStream { fd })
+    }
+
     /// Receives into `buf`: a `Vec` appends into its spare capacity, a fixed-size buffer is filled
     /// from the start. `Ok(0)` is end of stream. A `Vec` with no spare capacity first grows by
     /// [`DEFAULT_READ_CHUNK`](crate::DEFAULT_READ_CHUNK); a full fixed-size buffer is an `InvalidInput` error.
