@@ -71,19 +71,24 @@ impl<J> Mailbox<J> {
     /// The next job, `Ready(None)` once closed, or `Pending` with `cx`'s waker stored.
     pub fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<J>> {
         let mut st = lock(&self.state);
-        match st.jobs.as_mut() {
-            None => Poll::Ready(None),
-            Some(q) => match q.pop_front() {
-                Some(job) => Poll::Ready(Some(job)),
-                None => {
-                    match &st.waker {
-                        Some(w) if w.will_wake(cx.waker()) => {}
-                        _ => st.waker = Some(cx.waker().clone()),
-                    }
-                    Poll::Pending
-                }
-            },
+        let Some(q) = st.jobs.as_mut() else {
+            return Poll::Ready(None);
+        };
+        if let Some(job) = q.pop_front() {
+            return Poll::Ready(Some(job));
         }
+        // Planted bug (scripts/mutants.sh): the check and the waker's registration in two
+        // critical sections, so a push in between finds no waker.
+        #[cfg(quartet_mutant = "mailbox_split_recv")]
+        {
+            drop(st);
+            st = lock(&self.state);
+        }
+        match &st.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => st.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
     }
 
     /// Refuses later pushes, wakes the receiver and drops the jobs still queued, on this thread
