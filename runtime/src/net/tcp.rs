@@ -222,6 +222,21 @@ impl TcpListener {
         Ok(TcpListener { fd: addr::adopt(fd, libc::SOCK_STREAM)? })
     }
 
+    /// Gives the listening socket up as an `OwnedFd`, to hand it to another thread or core
+    /// (adopt it there with [`from_fd`](Self::from_fd)). Gives the listener back if an `accept`
+    /// still holds the socket.
+    ///
+    /// ```
+    /// let l = quartet_runtime::net::TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    /// let addr = l.local_addr()?;
+    /// let fd = l.into_fd().expect("no accept in flight");
+    /// assert_eq!(std::net::TcpListener::from(fd).local_addr()?, addr);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn into_fd(self) -> Result<OwnedFd, TcpListener> {
+        self.fd.into_owned().map_err(|fd| TcpListener { fd })
+    }
+
     /// Closes the listener, unblocking a pending `accept`. Not a cancellation point.
     ///
     /// ```
