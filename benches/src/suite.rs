@@ -390,6 +390,32 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
         )],
     );
     micro(
+        "xcore-wake",
+        vec!["msg-ring", "eventfd"],
+        Params::default().with("n", cfg.pingpong_n / 4),
+        vec![
+            row(
+                "xcore-wake",
+                format!(
+                    "wake mechanism alone: two rings ping-pong, {} round trips (MSG_RING vs eventfd write)",
+                    cfg.pingpong_n / 4
+                ),
+                "ns_per_rtt",
+                "ns/rtt",
+                false,
+                vec![],
+            ),
+            row(
+                "xcore-wake-cpu",
+                format!("wake mechanism alone: CPU of both threads per round trip, {} round trips", cfg.pingpong_n / 4),
+                "cpu_ns_per_rtt",
+                "ns",
+                false,
+                vec![],
+            ),
+        ],
+    );
+    micro(
         "udp",
         vec!["quartet", "tokio-ct"],
         Params::default().with("n", cfg.udp_n),

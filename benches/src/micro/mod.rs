@@ -8,6 +8,7 @@ pub mod spawn;
 pub mod thread;
 pub mod timers;
 pub mod udp;
+pub mod wake;
 pub mod xcore;
 
 use crate::child::{Metrics, Params};
@@ -24,6 +25,7 @@ pub fn run(bench: &str, peer: &str, p: &Params) -> Result<Metrics, String> {
         "file" => file::run(peer, p),
         "udp" => udp::run(peer, p),
         "xcore-pingpong" | "xcore-spawn" => xcore::run(bench, peer, p),
+        "xcore-wake" => wake::run(peer, p),
         other => Err(format!("unknown benchmark {other:?}")),
     }
 }
