@@ -283,6 +283,7 @@ impl PerCore {
                 if spawned.is_err() {
                     self.group.cancel(Reason::SiblingFailed(format!("core {index} could not start")));
                     shared.body_done();
+                    thread::close_mailbox(&shared, index);
                     // It will never ring: count it as finished for the signal watch.
                     bell.ring();
                 }

@@ -8,10 +8,10 @@
 //! on another core's thread goes through the owning kernel's remote-wake queue.
 //!
 //! # Invariants
-//! - **M1** A job pushed to a mailbox is either refused (given back to the pusher), or run by the
+//! - **MB1** A job pushed to a mailbox is either refused (given back to the pusher), or run by the
 //!   mailbox's core, or dropped by [`Mailbox::close`] on the closing thread: never forgotten.
 //!   (A job's drop finishes its child in the tracker, so the nursery waiting for it returns.)
-//! - **M2** After `close`, `poll_recv` returns `Ready(None)` and every push is refused.
+//! - **MB2** After `close`, `poll_recv` returns `Ready(None)` and every push is refused.
 //! - **K1** A tracker's waiter is woken when the count of live remote children reaches zero,
 //!   whichever thread finishes the last one, and whenever the waiter parked.
 
@@ -52,7 +52,7 @@ impl<J> Mailbox<J> {
         Mailbox { state: Mutex::new(MailboxState { jobs: Some(VecDeque::new()), waker: None }) }
     }
 
-    /// Queues `job` and wakes the receiver; gives the job back once the mailbox is closed (M1).
+    /// Queues `job` and wakes the receiver; gives the job back once the mailbox is closed (MB1).
     pub fn push(&self, job: J) -> Result<(), J> {
         let waker = {
             let mut st = lock(&self.state);
@@ -92,7 +92,7 @@ impl<J> Mailbox<J> {
     }
 
     /// Refuses later pushes, wakes the receiver and drops the jobs still queued, on this thread
-    /// and outside the lock (M1, M2). Idempotent.
+    /// and outside the lock (MB1, MB2). Idempotent.
     pub fn close(&self) {
         let (jobs, waker) = {
             let mut st = lock(&self.state);

@@ -13,7 +13,7 @@
 //! first panic.
 //!
 //! A child that is dropped before it ran (its core's group ended, its mailbox was closed) is
-//! finished by its guard: nothing is forgotten (invariant M1 of `remote.rs`).
+//! finished by its guard: nothing is forgotten (invariant MB1 of `remote.rs`).
 
 use super::Core;
 use super::remote::{Ended, Mailbox, PanicPayload, Tracker};

@@ -87,6 +87,7 @@ where
     let mut body_done = BodyDone::new(&shared);
     if let Some(cpu) = core.cpu {
         if let Err(source) = pin_current_thread(cpu) {
+            close_mailbox(&shared, index);
             return Exit::Setup(CoresError::Pin { core: index, cpu, source });
         }
     }
@@ -123,9 +124,18 @@ where
             None => cancelled(),
         }
     };
-    match catch_unwind_sync(AssertUnwindSafe(|| builder.run(root))) {
+    let exit = match catch_unwind_sync(AssertUnwindSafe(|| builder.run(root))) {
         Ok(Ok(exit)) => exit,
         Ok(Err(source)) => Exit::Setup(CoresError::Runtime { core: index, source }),
         Err(payload) => Exit::Panicked(payload),
-    }
+    };
+    close_mailbox(&shared, index);
+    exit
+}
+
+/// Nothing serves core `index`'s mailbox any more (its runtime ended, or never started): refuse
+/// later jobs and drop the queued ones, whose children then finish as dropped, so a `CoreNursery`
+/// on another core that spawned them does not wait for them forever.
+pub(super) fn close_mailbox(shared: &super::spawn::Group, index: usize) {
+    shared.mailboxes[index].close();
 }
