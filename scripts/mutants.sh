@@ -25,6 +25,10 @@ MUTANTS=(
   "cancel_skip_remote_walk     quartet-runtime loom_cancel_scope cancel_races_activation_attach"
   "cancel_walk_skips_leaves    quartet-runtime loom_cancel_scope walk_requested_by_another_thread_wakes_the_parked_task"
   "watchdog_reports_twice      quartet-runtime loom_watchdog    stuck_poll_is_reported_once_and_drop_joins"
+  "mailbox_split_recv          quartet-nursery loom_cores       job_pushed_as_the_mailbox_task_parks_is_run"
+  "mailbox_close_forgets       quartet-nursery loom_cores       push_races_mailbox_close"
+  "tracker_split_finish        quartet-nursery loom_cores       last_remote_child_finishes_as_the_nursery_waits"
+  "cancel_local_skips_remote   quartet-runtime loom_cores_cancel group_cancel_from_one_core_reaches_the_other_cores_parked_wait"
 )
 
 export RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom

@@ -65,6 +65,8 @@ pub mod guide {
     pub struct GuideTestingToolkit;
     #[doc = include_str!("../docs/guide/11-introspection.md")]
     pub struct GuideIntrospection;
+    #[doc = include_str!("../docs/guide/12-multiple-cores.md")]
+    pub struct GuideMultipleCores;
     #[doc = include_str!("../docs/guide/for-tokio-users.md")]
     pub struct GuideForTokioUsers;
     #[doc = include_str!("../docs/guide/for-trio-users.md")]

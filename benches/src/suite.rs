@@ -193,6 +193,48 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
         });
     }
     for &size in &cfg.echo_sizes {
+        // Two cores (issue 16): the server on both cores, the client sharing them.
+        let id = format!("echo-2c-{size}");
+        let p = Params::default()
+            .with("size", size)
+            .with("conns", cfg.echo_conns)
+            .with("warmup_ms", cfg.echo_warmup.as_millis())
+            .with("window_ms", cfg.echo_secs.as_millis());
+        let t = format!("TCP echo on 2 cores, {} conns, {}", cfg.echo_conns, size_label(size));
+        v.push(Plan {
+            id: id.clone(),
+            // The report's numerator is the peer named "quartet": here the two-core server;
+            // "quartet-1c" is the usual one-core server (pinned to core 0).
+            peers: vec!["quartet", "quartet-1c", "tokio-mt-2", "monoio-2"],
+            run: Box::new(move |peer| {
+                let server = match peer {
+                    "quartet" => "quartet-2c",
+                    "quartet-1c" => "quartet",
+                    other => other,
+                };
+                echo::run(server, "echo-tput", &p)
+            }),
+            rows: vec![
+                row(
+                    &format!("{id}-cpu"),
+                    format!("{t}: server CPU per message (vs quartet on 1 core)"),
+                    "cpu_ns_per_msg",
+                    "ns",
+                    false,
+                    vec![le(Vs::Peer("quartet-1c"), 1.05), info(Vs::Peer("tokio-mt-2")), info(Vs::Peer("monoio-2"))],
+                ),
+                row(
+                    &format!("{id}-msgs"),
+                    format!("{t}: throughput"),
+                    "msgs_per_s",
+                    "msgs/s",
+                    true,
+                    vec![ge(Vs::Peer("tokio-mt-2"), 1.0), info(Vs::Peer("quartet-1c")), info(Vs::Peer("monoio-2"))],
+                ),
+            ],
+        });
+    }
+    for &size in &cfg.echo_sizes {
         let id = format!("echo-lat-{size}");
         let p = Params::default().with("size", size).with("rtts", cfg.lat_rtts);
         let t = format!("TCP echo, 1 conn, {}", size_label(size));
@@ -314,6 +356,64 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
             false,
             vec![le(Vs::Best(TOKIO), 1.0)],
         )],
+    );
+    micro(
+        "xcore-pingpong",
+        vec!["quartet", "quartet-unpinned", "tokio-mt"],
+        Params::default().with("n", cfg.pingpong_n / 4),
+        vec![row(
+            "xcore-pingpong",
+            format!(
+                "cross-core ping-pong over capacity-1 channels, {} round trips (tokio: 2 workers)",
+                cfg.pingpong_n / 4
+            ),
+            "ns_per_rtt",
+            "ns/rtt",
+            false,
+            vec![le(Vs::Peer("tokio-mt"), 0.5), info(Vs::Peer("quartet-unpinned"))],
+        )],
+    );
+    micro(
+        "xcore-spawn",
+        vec!["quartet", "quartet-unpinned", "tokio-mt"],
+        Params::default().with("n", cfg.pingpong_n / 4),
+        vec![row(
+            "xcore-spawn",
+            format!(
+                "spawn on the other core + join, {} sequential (tokio: spawn + JoinHandle, 2 workers)",
+                cfg.pingpong_n / 4
+            ),
+            "ns_per_rtt",
+            "ns/rtt",
+            false,
+            vec![le(Vs::Peer("tokio-mt"), 0.5), info(Vs::Peer("quartet-unpinned"))],
+        )],
+    );
+    micro(
+        "xcore-wake",
+        vec!["msg-ring", "eventfd"],
+        Params::default().with("n", cfg.pingpong_n / 4),
+        vec![
+            row(
+                "xcore-wake",
+                format!(
+                    "wake mechanism alone: two rings ping-pong, {} round trips (MSG_RING vs eventfd write)",
+                    cfg.pingpong_n / 4
+                ),
+                "ns_per_rtt",
+                "ns/rtt",
+                false,
+                vec![],
+            ),
+            row(
+                "xcore-wake-cpu",
+                format!("wake mechanism alone: CPU of both threads per round trip, {} round trips", cfg.pingpong_n / 4),
+                "cpu_ns_per_rtt",
+                "ns",
+                false,
+                vec![],
+            ),
+        ],
     );
     micro(
         "udp",

@@ -11,6 +11,7 @@
 
 pub mod channel;
 mod child_output;
+mod cores;
 mod deadline;
 mod error;
 mod join;
@@ -24,6 +25,10 @@ pub mod sync;
 mod task_local;
 
 pub use child_output::ChildOutput;
+/// The cross-core structures, for the loom models (`nursery/tests/loom_cores.rs`).
+#[cfg(loom)]
+pub use cores::remote as cores_model;
+pub use cores::{Core, CoreJoinHandle, CoreNursery, CoresError, PerCore, Pinning, run_per_core};
 pub use deadline::{current_effective_deadline, fail_after, fail_at, move_on_after, move_on_at, move_on_shutdown};
 pub use error::{BoxError, Failure, JoinError, NurseryError, SpawnError, StartError, TooSlow};
 pub use join::JoinHandle;

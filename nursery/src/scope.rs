@@ -388,6 +388,10 @@ impl fmt::Debug for CancelHandle {
 }
 
 impl CancelHandle {
+    pub(crate) fn from_state(state: Arc<ScopeState>) -> CancelHandle {
+        CancelHandle { state }
+    }
+
     /// Cancels the scope (reason: explicit).
     ///
     /// ```

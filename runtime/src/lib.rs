@@ -31,6 +31,7 @@ mod error;
 mod fallback;
 mod fd;
 pub mod fs;
+pub mod group;
 pub mod hooks;
 mod interval;
 pub mod introspect;

@@ -72,7 +72,7 @@ impl Signal {
         }
     }
 
-    fn from_number(n: u32) -> Option<Signal> {
+    pub(crate) fn from_number(n: u32) -> Option<Signal> {
         [Signal::Interrupt, Signal::Terminate, Signal::Hangup, Signal::User1, Signal::User2]
             .into_iter()
             .find(|s| s.number() as u32 == n)

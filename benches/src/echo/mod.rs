@@ -6,6 +6,7 @@
 //! `utime + stime` in the measured window / messages), or p50/p99 round-trip latency.
 
 pub mod client;
+pub mod multicore;
 pub mod raw;
 pub mod raw_tuned;
 pub mod servers;
@@ -66,6 +67,10 @@ pub fn client(kind: &str, p: &Params) -> Result<Metrics, String> {
 
 /// Child side of `serve <peer> <core>`: pins itself, then serves until killed.
 pub fn serve(peer: &str, core: usize) -> Result<(), String> {
+    if multicore::is_multicore(peer) {
+        // Two-core servers place their own threads; the process is not pinned.
+        return multicore::serve(peer);
+    }
     sys::pin_to_core(core).map_err(|e| format!("pin server: {e}"))?;
     servers::serve(peer)
 }

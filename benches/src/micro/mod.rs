@@ -8,6 +8,8 @@ pub mod spawn;
 pub mod thread;
 pub mod timers;
 pub mod udp;
+pub mod wake;
+pub mod xcore;
 
 use crate::child::{Metrics, Params};
 
@@ -22,6 +24,8 @@ pub fn run(bench: &str, peer: &str, p: &Params) -> Result<Metrics, String> {
         "thread" => thread::run(peer, p),
         "file" => file::run(peer, p),
         "udp" => udp::run(peer, p),
+        "xcore-pingpong" | "xcore-spawn" => xcore::run(bench, peer, p),
+        "xcore-wake" => wake::run(peer, p),
         other => Err(format!("unknown benchmark {other:?}")),
     }
 }

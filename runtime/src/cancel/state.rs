@@ -154,6 +154,12 @@ impl ScopeState {
                 })
                 .collect()
         };
+        // Planted bug (scripts/mutants.sh): a canceller with a local activation (a core whose
+        // body failed, cancelling its group) walks only its own and never tells the other cores.
+        #[cfg(quartet_mutant = "cancel_local_skips_remote")]
+        if local {
+            return true;
+        }
         for sink in remote {
             sink.request_walk(self.clone());
         }

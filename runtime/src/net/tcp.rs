@@ -222,6 +222,21 @@ impl TcpListener {
         Ok(TcpListener { fd: addr::adopt(fd, libc::SOCK_STREAM)? })
     }
 
+    /// Gives the listening socket up as an `OwnedFd`, to hand it to another thread or core
+    /// (adopt it there with [`from_fd`](Self::from_fd)). Gives the listener back if an `accept`
+    /// still holds the socket.
+    ///
+    /// ```
+    /// let l = quartet_runtime::net::TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    /// let addr = l.local_addr()?;
+    /// let fd = l.into_fd().expect("no accept in flight");
+    /// assert_eq!(std::net::TcpListener::from(fd).local_addr()?, addr);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn into_fd(self) -> Result<OwnedFd, TcpListener> {
+        self.fd.into_owned().map_err(|fd| TcpListener { fd })
+    }
+
     /// Closes the listener, unblocking a pending `accept`. Not a cancellation point.
     ///
     /// ```
@@ -344,6 +359,24 @@ impl TcpStream {
     /// `InvalidInput` if `fd` is not a stream socket.
     pub fn from_fd(fd: OwnedFd) -> io::Result<TcpStream> {
         Ok(TcpStream { fd: addr::adopt(fd, libc::SOCK_STREAM)? })
+    }
+
+    /// Gives the socket up as an `OwnedFd`, to move the connection to another thread or core
+    /// (adopt it there with [`from_fd`](Self::from_fd)). Gives the stream back if an operation
+    /// still holds the socket.
+    ///
+    /// ```
+    /// use quartet_runtime::net::{TcpListener, TcpStream};
+    /// # quartet_runtime::run(async {
+    /// let l = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+    /// let s = TcpStream::connect(l.local_addr()?).await?;
+    /// let fd = s.into_fd().expect("no op in flight");
+    /// let on_another_thread = std::thread::spawn(move || std::net::TcpStream::from(fd).peer_addr());
+    /// assert_eq!(on_another_thread.join().unwrap()?, l.local_addr()?);
+    /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
+    /// ```
+    pub fn into_fd(self) -> Result<OwnedFd, TcpStream> {
+        self.fd.into_owned().map_err(|fd| TcpStream { fd })
     }
 
     /// Receives into `buf`: a `Vec` appends into its spare capacity, a fixed-size buffer is filled

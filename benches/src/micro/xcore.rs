@@ -1,0 +1,116 @@
+//! Cross-core hand-offs (issue 16): a ping-pong over two capacity-1 channels whose ends are on
+//! different cores, and a spawn on the other core + join round trip, N times.
+//!
+//! quartet: `PerCore` with two pinned kernels; the channel is `quartet::channel(1)` (a send wakes
+//! the receiver's core through its remote-wake queue), the spawn is `CoreNursery::spawn_on(1, ..)`
+//! awaited on core 0. tokio: the multi-thread runtime with 2 workers, `tokio::sync::mpsc` between
+//! two spawned tasks, `tokio::spawn(..).await` from a task (the scheduler decides where each task
+//! runs, so not every tokio hand-off crosses workers). `quartet-unpinned`: the same with
+//! `Pinning::Off`, so the OS may run both kernels on one CPU. Figure: wall time per round trip
+//! (ns). On a machine whose CPUs are busy with other work, a pinned thread that is woken waits
+//! for its CPU (no migration), which dominates the pinned figures: measure on a quiet machine.
+
+use crate::child::{Metrics, Params};
+use quartet::Pinning;
+use std::time::{Duration, Instant};
+
+/// One run of `bench` (`xcore-pingpong` or `xcore-spawn`) for `peer`.
+pub fn run(bench: &str, peer: &str, p: &Params) -> Result<Metrics, String> {
+    let n = p.num("n")?;
+    let dt = match (bench, peer) {
+        ("xcore-pingpong", "quartet") => quartet_pingpong(n, Pinning::Auto)?,
+        ("xcore-spawn", "quartet") => quartet_spawn(n, Pinning::Auto)?,
+        ("xcore-pingpong", "quartet-unpinned") => quartet_pingpong(n, Pinning::Off)?,
+        ("xcore-spawn", "quartet-unpinned") => quartet_spawn(n, Pinning::Off)?,
+        ("xcore-pingpong", "tokio-mt") => tokio_mt2()?.block_on(tokio_pingpong(n))?,
+        ("xcore-spawn", "tokio-mt") => tokio_mt2()?.block_on(tokio_spawn(n))?,
+        (b, other) => return Err(format!("no {b} for peer {other}")),
+    };
+    Ok(Metrics::from([("ns_per_rtt".to_string(), dt.as_nanos() as f64 / n as f64)]))
+}
+
+fn tokio_mt2() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| e.to_string())
+}
+
+fn quartet_pingpong(n: u64, pin: Pinning) -> Result<Duration, String> {
+    use quartet::{BoxError, Core, PerCore};
+    let (tx1, rx1) = quartet::channel::<u64>(1);
+    let (tx2, rx2) = quartet::channel::<u64>(1);
+    let out = PerCore::new(2).pin(pin).run(|core: Core| {
+        let (tx1, rx1, tx2, rx2) = (tx1.clone(), rx1.clone(), tx2.clone(), rx2.clone());
+        async move {
+            if core.index() == 0 {
+                let t0 = Instant::now();
+                for i in 0..n {
+                    tx1.send(i).await.map_err(|e| e.to_string())?;
+                    rx2.recv().await?.ok_or("pong ended")?;
+                }
+                return Ok::<_, BoxError>(Some(t0.elapsed()));
+            }
+            for _ in 0..n {
+                let v = rx1.recv().await?.ok_or("ping ended")?;
+                tx2.send(v).await.map_err(|e| e.to_string())?;
+            }
+            Ok(None)
+        }
+    });
+    out.map_err(|e| e.to_string())?.into_iter().flatten().next().ok_or_else(|| "no time".into())
+}
+
+fn quartet_spawn(n: u64, pin: Pinning) -> Result<Duration, String> {
+    use quartet::{BoxError, Core, PerCore};
+    let out = PerCore::new(2).pin(pin).run(|core: Core| async move {
+        if core.index() != 0 {
+            return Ok::<_, BoxError>(None);
+        }
+        let dt = core
+            .nursery(async |nur| {
+                let t0 = Instant::now();
+                for i in 0..n {
+                    let v = nur.spawn_on(1, move || async move { Ok::<_, BoxError>(i) })?.await?;
+                    assert_eq!(v, i);
+                }
+                Ok::<_, BoxError>(t0.elapsed())
+            })
+            .await?;
+        Ok(Some(dt))
+    });
+    out.map_err(|e| e.to_string())?.into_iter().flatten().next().ok_or_else(|| "no time".into())
+}
+
+async fn tokio_pingpong(n: u64) -> Result<Duration, String> {
+    let (tx1, mut rx1) = tokio::sync::mpsc::channel::<u64>(1);
+    let (tx2, mut rx2) = tokio::sync::mpsc::channel::<u64>(1);
+    let t0 = Instant::now();
+    let ping = tokio::spawn(async move {
+        for i in 0..n {
+            tx1.send(i).await.map_err(|e| e.to_string())?;
+            rx2.recv().await.ok_or("pong ended")?;
+        }
+        Ok::<_, String>(())
+    });
+    let pong = tokio::spawn(async move {
+        while let Some(v) = rx1.recv().await {
+            if tx2.send(v).await.is_err() {
+                break;
+            }
+        }
+    });
+    ping.await.map_err(|e| e.to_string())??;
+    pong.await.map_err(|e| e.to_string())?;
+    Ok(t0.elapsed())
+}
+
+async fn tokio_spawn(n: u64) -> Result<Duration, String> {
+    tokio::spawn(async move {
+        let t0 = Instant::now();
+        for i in 0..n {
+            let v = tokio::spawn(async move { i }).await.map_err(|e| e.to_string())?;
+            assert_eq!(v, i);
+        }
+        Ok::<_, String>(t0.elapsed())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
