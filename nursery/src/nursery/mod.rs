@@ -36,12 +36,12 @@ use crate::error::{BoxError, Failure, NurseryError, SpawnError};
 use crate::join::JoinHandle;
 use crate::scope::{CancelHandle, CancelScope};
 use crate::start::StartSink;
-use quartet_runtime::hooks::ReadyQueue;
-use quartet_runtime::hooks::{LiveTasks, SchedulerRecord, TaskInfo};
-use quartet_runtime::hooks::{Activation, ScopeState};
-use quartet_runtime::{Cancelled, OpError, Reason};
-use cell::{ChildTask, TaskCell};
 pub(crate) use cell::JoinSide;
+use cell::{ChildTask, TaskCell};
+use quartet_runtime::hooks::ReadyQueue;
+use quartet_runtime::hooks::{Activation, ScopeState};
+use quartet_runtime::hooks::{LiveTasks, SchedulerRecord, TaskInfo};
+use quartet_runtime::{Cancelled, OpError, Reason};
 use run::Run;
 use std::any::Any;
 use std::cell::{OnceCell, RefCell};
@@ -559,4 +559,3 @@ impl<'env> Nursery<'env> {
         self.inner.state.borrow().closed
     }
 }
-

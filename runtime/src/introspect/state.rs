@@ -7,9 +7,9 @@
 //!   its tasks when a dump asks; nothing per task.
 //! - the **watchdog**'s shared slot (see `watchdog.rs`).
 
+use super::OpInfo;
 use super::instrument::Instrument;
 use super::watchdog::{self, Watchdog};
-use super::OpInfo;
 use crate::task::TaskInfo;
 use std::cell::RefCell;
 use std::fmt;
