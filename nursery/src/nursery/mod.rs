@@ -9,7 +9,8 @@
 //! lifetime `'env` is invariant, so a child can borrow what outlives the nursery call, but not
 //! the body's own locals.
 //!
-//! The module is split by concern: this file holds the handle and its spawning API,
+//! The module is split by concern: this file holds the handle and its spawning API, `slots.rs`
+//! the state the others share (slots, free list, failures), `cell.rs` a child's one allocation,
 //! `start_call.rs` the start handshake, `run.rs` the future that polls the body and the children,
 //! `outcome.rs` what happens when one of them finishes.
 //!
@@ -29,21 +30,21 @@
 mod cell;
 mod outcome;
 mod run;
+mod slots;
 mod start_call;
 
 use crate::child_output::ChildOutput;
 use crate::error::{BoxError, Failure, NurseryError, SpawnError};
 use crate::join::JoinHandle;
 use crate::scope::{CancelHandle, CancelScope};
-use crate::start::StartSink;
 pub(crate) use cell::JoinSide;
-use cell::{ChildTask, TaskCell};
+use cell::TaskCell;
 use quartet_runtime::hooks::ReadyQueue;
 use quartet_runtime::hooks::{Activation, ScopeState};
 use quartet_runtime::hooks::{LiveTasks, SchedulerRecord, TaskInfo};
-use quartet_runtime::{Cancelled, OpError, Reason};
+use quartet_runtime::{OpError, Reason};
 use run::Run;
-use std::any::Any;
+use slots::{BODY, Child, Inner, Slot, State};
 use std::cell::{OnceCell, RefCell};
 use std::fmt;
 use std::future::Future;
@@ -51,100 +52,9 @@ use std::marker::PhantomData;
 use std::panic::Location;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::Waker;
 
 /// What a child's `JoinHandle` yields.
 type ValueOf<F> = <<F as Future>::Output as ChildOutput>::Value;
-
-/// Slot 0 of the ready queue is the nursery's body.
-const BODY: usize = 0;
-
-/// A child in its slot: its task cell (`cell.rs`) and, for a `start`ed child, its handshake.
-struct Child<'env> {
-    task: Rc<dyn ChildTask + 'env>,
-    start: Option<Rc<dyn StartSink + 'env>>,
-}
-
-impl Drop for Child<'_> {
-    fn drop(&mut self) {
-        // C2: the future goes before this `Rc` does (a no-op if it already finished).
-        self.task.release();
-    }
-}
-
-/// One slot of the ready queue. Free slots form an intrusive list through `next_free`; the
-/// slot's waker outlives its children, so a later child in the slot reuses it.
-struct Slot<'env> {
-    child: Option<Child<'env>>,
-    /// Set while the child is being polled, so a finished child cannot be reported twice.
-    busy: bool,
-    waker: Option<Waker>,
-    next_free: Option<u32>,
-}
-
-impl Slot<'_> {
-    const fn empty() -> Self {
-        Slot { child: None, busy: false, waker: None, next_free: None }
-    }
-}
-
-struct State<'env> {
-    slots: Vec<Slot<'env>>,
-    /// The first free slot (an intrusive list through `Slot::next_free`).
-    free: Option<u32>,
-    live: usize,
-    closed: bool,
-    failures: Vec<Failure>,
-    panic: Option<Box<dyn Any + Send>>,
-    /// The first `Cancelled` a child ended with: re-raised if an outer scope owns it.
-    child_cancelled: Option<Cancelled>,
-}
-
-impl State<'_> {
-    /// A slot for a new child: the first free one, or a new one.
-    fn take_free_slot(&mut self) -> usize {
-        match self.free {
-            Some(i) => {
-                self.free = self.slots[i as usize].next_free.take();
-                i as usize
-            }
-            None => {
-                self.slots.push(Slot::empty());
-                self.slots.len() - 1
-            }
-        }
-    }
-
-    fn free_slot(&mut self, i: usize) {
-        let next = self.free.replace(i as u32);
-        self.slots[i].next_free = next;
-    }
-}
-
-struct Inner<'env> {
-    /// The nursery in its runtime's task registry (H7). First field: dropped (and so removed
-    /// from the registry) before anything it lists, R1.
-    record: OnceCell<SchedulerRecord>,
-    scope: Arc<ScopeState>,
-    ready: Option<std::sync::Arc<ReadyQueue>>,
-    state: RefCell<State<'env>>,
-    /// The task that opened the nursery (`None`: the root future): the parent in children's
-    /// task paths, shared by all of them.
-    owner: Option<Arc<TaskInfo>>,
-}
-
-/// The task-tree dump lists a nursery's children through its registry record.
-impl LiveTasks for Inner<'_> {
-    fn for_each_task(&self, f: &mut dyn FnMut(&TaskInfo, usize)) {
-        // Busy (the dump was taken inside a nursery operation): list nothing rather than block.
-        let Ok(st) = self.state.try_borrow() else { return };
-        for (i, slot) in st.slots.iter().enumerate() {
-            if let Some(child) = &slot.child {
-                f(child.task.info(), i);
-            }
-        }
-    }
-}
 
 /// A handle to a running nursery: spawn children, start them, cancel the nursery.
 ///
