@@ -50,8 +50,9 @@ impl Builder {
 
     /// Prints the task tree ([`task_tree`](crate::introspect::task_tree)) to stderr when the process
     /// receives `SIGUSR1` (`kill -USR1 <pid>`), so a hung program can be inspected. Installs a
-    /// process-wide `SIGUSR1` handler on first use (it replaces any other; do not combine with a
-    /// `Signals` stream for `SIGUSR1`, which blocks the signal).
+    /// process-wide `SIGUSR1` handler on first use; a handler the program installed before is
+    /// kept and called after the dump is requested (chained, not replaced). Do not combine with a
+    /// `Signals` stream for `SIGUSR1`, which blocks the signal.
     ///
     /// # Examples
     /// ```no_run

@@ -8,7 +8,9 @@
 //! `SIGUSR1` (when enabled on the builder): the handler only writes to a process-wide eventfd
 //! (async-signal-safe). A helper thread, started once, reads it and sends a print-to-stderr
 //! request to every runtime that enabled the dump. The eventfd lives for the whole process, so the
-//! handler never writes to a descriptor that was closed and reused.
+//! handler never writes to a descriptor that was closed and reused. A handler the program had
+//! installed before is not replaced but chained: ours calls it after its own write (with the
+//! same arguments; its `sa_mask` and `SA_RESETHAND`/`SA_NODEFER` flags are not reapplied).
 
 use super::TaskTree;
 use crate::kernel::context::{Remote, current_id};
@@ -144,7 +146,13 @@ impl Drop for SignalDump {
     }
 }
 
-extern "C" fn on_sigusr1(_: libc::c_int) {
+/// The `SIGUSR1` handler that was installed before ours, called after ours (0: none, or
+/// `SIG_DFL`/`SIG_IGN`, which are not chained: the default action would end the process).
+static PREVIOUS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Whether [`PREVIOUS`] was installed with `SA_SIGINFO` (three arguments) or not (one).
+static PREVIOUS_SIGINFO: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_sigusr1(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     let fd = SIGNAL_FD.load(std::sync::atomic::Ordering::Relaxed);
     if fd >= 0 {
         let one: u64 = 1;
@@ -156,6 +164,34 @@ extern "C" fn on_sigusr1(_: libc::c_int) {
             *libc::__errno_location() = errno;
         }
     }
+    let previous = PREVIOUS.load(std::sync::atomic::Ordering::Acquire);
+    if previous != 0 {
+        if PREVIOUS_SIGINFO.load(std::sync::atomic::Ordering::Acquire) {
+            // SAFETY: `previous` is the `sa_sigaction` of a handler the process installed with
+            // `SA_SIGINFO` (stored with that flag in `remember_previous`, before ours was
+            // installed), so it has this signature; we pass on the kernel's own arguments.
+            let f = unsafe {
+                std::mem::transmute::<usize, extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void)>(
+                    previous,
+                )
+            };
+            f(sig, info, ctx);
+        } else {
+            // SAFETY: as above, for a handler installed without `SA_SIGINFO`: one argument.
+            let f = unsafe { std::mem::transmute::<usize, extern "C" fn(libc::c_int)>(previous) };
+            f(sig);
+        }
+    }
+}
+
+/// Records the handler `old` so ours chains to it (a function only, not `SIG_DFL`/`SIG_IGN`).
+fn remember_previous(old: &libc::sigaction) {
+    let handler = old.sa_sigaction;
+    let ours = on_sigusr1 as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) as usize;
+    let chain = handler != libc::SIG_DFL && handler != libc::SIG_IGN && handler != ours;
+    // The flag first, then the pointer (release): a handler that sees the pointer sees its flag.
+    PREVIOUS_SIGINFO.store(old.sa_flags & libc::SA_SIGINFO != 0, std::sync::atomic::Ordering::Release);
+    PREVIOUS.store(if chain { handler } else { 0 }, std::sync::atomic::Ordering::Release);
 }
 
 /// Sets up the handler and helper thread (once per process) and adds `handle` to the targets.
@@ -185,16 +221,27 @@ pub(crate) fn enable_sigusr1(handle: DumpHandle) -> std::io::Result<SignalDump> 
                 }
             })
             .map_err(|e| e.to_string())?;
-        // SAFETY: a zeroed sigaction is valid; the handler only does async-signal-safe work
-        // (an atomic load and `write`); SA_RESTART keeps other threads' syscalls from failing.
+        // SAFETY: zeroed sigactions are valid and live locals; the handler only does
+        // async-signal-safe work (atomic loads, `write`, then the previous handler, which was
+        // installed to run in a signal context anyway); SA_RESTART keeps other threads' syscalls
+        // from failing. The previous handler is read and remembered first, so ours chains to it
+        // from the first signal on; the install reports what it replaced, in case another thread
+        // changed it in between.
         unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_sigusr1 as extern "C" fn(libc::c_int) as usize;
-            sa.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut sa.sa_mask);
-            if libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()) != 0 {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(libc::SIGUSR1, std::ptr::null(), &mut old) != 0 {
                 return Err(std::io::Error::last_os_error().to_string());
             }
+            remember_previous(&old);
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction =
+                on_sigusr1 as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) as usize;
+            sa.sa_flags = libc::SA_RESTART | libc::SA_SIGINFO;
+            libc::sigemptyset(&mut sa.sa_mask);
+            if libc::sigaction(libc::SIGUSR1, &sa, &mut old) != 0 {
+                return Err(std::io::Error::last_os_error().to_string());
+            }
+            remember_previous(&old);
         }
         Ok(())
     });
