@@ -31,14 +31,16 @@ mod dir;
 mod file;
 mod metadata;
 mod names;
+mod open_options;
 pub(crate) mod ops;
 mod path_ops;
 mod whole;
 
 pub use dir::{DirEntry, ReadDir, create_dir, create_dir_all, read_dir, remove_dir, remove_dir_all};
-pub use file::{File, OpenOptions};
+pub use file::File;
 pub use metadata::{FileType, Metadata};
 pub use names::{canonicalize, hard_link, metadata, remove_file, rename, set_permissions, symlink, symlink_metadata};
+pub use open_options::OpenOptions;
 pub use whole::{read, write};
 
 use crate::error::OpError;
