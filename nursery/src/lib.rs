@@ -9,6 +9,7 @@
 //!   once, or after a drain period), so the program unwinds cleanly.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod cancel_handle;
 pub mod channel;
 mod child_output;
 mod cores;
