@@ -171,6 +171,34 @@ impl Park {
     pub fn unpark(&mut self) {
         unpark(&mut self.reg);
     }
+
+    /// Ends a wait that was served, unless the code here is cancelled: what `park` followed by
+    /// `unpark` returns for a served wait, in one borrow of the tree and without refreshing the
+    /// waker. `Err` with the reason in force if the code here is cancelled now or this wait was
+    /// aborted (P2); the wait ends either way (P3).
+    ///
+    /// ```
+    /// use quartet_runtime::cancel::Park;
+    /// let mut park = Park::new();
+    /// assert!(park.finish().is_ok()); // never parked, nothing cancelled
+    /// ```
+    pub fn finish(&mut self) -> Result<(), Cancelled> {
+        let node = CURRENT.with(std::cell::Cell::get);
+        let reg = self.reg.take().filter(|r| r.thread == here());
+        let (kind, out) = with_tree(|t| {
+            let kind = reg.and_then(|r| t.unpark(r.leaf));
+            // The reason in force now, else the one an abort recorded (as `park` reports it).
+            let now = t.effective(node).cloned().map(Cancelled::new);
+            let out = match (now, kind.as_ref().and_then(|(_, aborted)| aborted.as_deref())) {
+                (Some(c), _) => Err(c),
+                (None, Some(c)) => Err(c.clone()),
+                (None, None) => Ok(()),
+            };
+            (kind, out)
+        });
+        drop(kind); // a stored waker is dropped outside the borrow
+        out
+    }
 }
 
 impl Drop for Park {
@@ -179,13 +207,15 @@ impl Drop for Park {
     }
 }
 
-fn unpark(reg: &mut Option<Registered>) {
-    let Some(r) = reg.take() else { return };
+/// Frees the leaf; returns the abort recorded for it, if any.
+fn unpark(reg: &mut Option<Registered>) -> Option<Cancelled> {
+    let r = reg.take()?;
     if r.thread != here() {
-        return; // dropped on another thread: the slot stays until that tree is gone
+        return None; // dropped on another thread: the slot stays until that tree is gone
     }
-    let kind = with_tree(|t| t.unpark(r.leaf));
+    let (kind, aborted) = with_tree(|t| t.unpark(r.leaf))?;
     drop(kind); // a stored waker is dropped outside the borrow
+    aborted.map(|c| *c)
 }
 
 /// What `OpPark::park` found.
@@ -245,6 +275,12 @@ impl OpPark {
     /// Ends the registration (the op completed or was handed to the driver).
     pub fn unpark(&mut self) {
         unpark(&mut self.reg);
+    }
+
+    /// Ends the registration and returns the cancellation an abort recorded, if any: `aborted`
+    /// then `unpark` in one borrow of the tree.
+    pub fn finish(&mut self) -> Option<Cancelled> {
+        unpark(&mut self.reg)
     }
 }
 

@@ -41,6 +41,8 @@ const TAG_CANCEL: u64 = INTERNAL | 1;
 const TAG_CLOSE: u64 = INTERNAL | 2;
 const TAG_WAKE: u64 = INTERNAL | 3;
 const ENTER_GETEVENTS: u32 = 1;
+/// Completions copied out of the CQ per batch in `reap`.
+const REAP_BATCH: usize = 64;
 /// Busy ticks in a row that may skip the non-blocking `io_uring_enter` when nothing is queued.
 const BUSY_SKIPS: u32 = 8;
 
@@ -93,6 +95,8 @@ pub(crate) struct Driver {
     wake_fired: bool,
     mode: Mode,
     busy_skips: u32,
+    /// The batch `reap` copies CQEs into (kept to reuse its allocation; empty between reaps).
+    reaped: Vec<(u64, i32, u32)>,
     /// How long a blocking wait first spins on non-blocking enters (`wait.rs`); `None`: off.
     busy_poll: Option<Duration>,
     /// Op data and wakers released while the driver is borrowed; dropped by the kernel after the
@@ -127,6 +131,7 @@ impl Driver {
             mode,
             busy_skips: 0,
             busy_poll: None,
+            reaped: Vec::with_capacity(REAP_BATCH),
             graveyard: Vec::new(),
             dead_wakers: Vec::new(),
             shut: false,
@@ -389,22 +394,23 @@ impl Driver {
         woken || self.wake_fired || !self.backlog.is_empty() || !self.cancels.is_empty() || self.closes.peek().is_some()
     }
 
+    /// Collects every completion. CQEs are copied out in batches of up to [`REAP_BATCH`] (the CQ
+    /// head is released per batch, so the kernel can reuse the entries while they are delivered)
+    /// into a vector the driver keeps: no per-pass zeroing of a stack array, no allocation.
     fn reap(&mut self, wakers: &mut Vec<Waker>) {
+        let mut batch = std::mem::take(&mut self.reaped);
         loop {
-            let mut batch: [(u64, i32, u32); 64] = [(0, 0, 0); 64];
-            let mut n = 0;
-            for cqe in self.ring.completion().take(64) {
-                batch[n] = (cqe.user_data(), cqe.result(), cqe.flags());
-                n += 1;
+            batch.clear();
+            batch.extend(self.ring.completion().take(REAP_BATCH).map(|c| (c.user_data(), c.result(), c.flags())));
+            if batch.is_empty() {
+                break;
             }
-            if n == 0 {
-                return;
-            }
-            self.stats.cqes += n as u64;
-            for &(ud, res, flags) in &batch[..n] {
+            self.stats.cqes += batch.len() as u64;
+            for &(ud, res, flags) in &batch {
                 self.deliver(ud, res, flags, wakers);
             }
         }
+        self.reaped = batch;
     }
 
     fn deliver(&mut self, ud: u64, res: i32, flags: u32, wakers: &mut Vec<Waker>) {

@@ -166,6 +166,12 @@ impl Future for Sleep {
             // Outside `run` nothing would ever wake this sleep: fail at once (see Reason::NoRuntime).
             return Poll::Ready(Err(Cancelled::new(crate::Reason::NoRuntime)));
         }
+        if this.polled && crate::now() >= this.deadline {
+            // Served (the usual wake-up: the timer fired). Only a cancellation can still win:
+            // one borrow of the tree checks for it and ends the wait, with no re-park.
+            this.timer.disarm();
+            return Poll::Ready(this.park.finish());
+        }
         if let Err(c) = this.park.park(cx) {
             this.park.unpark();
             this.timer.disarm();
