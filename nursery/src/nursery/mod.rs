@@ -72,8 +72,9 @@ impl Drop for Child<'_> {
     }
 }
 
-/// One slot of the ready queue. Free slots form an intrusive list through `next_free`; the
-/// slot's waker outlives its children, so a later child in the slot reuses it.
+/// One slot of the ready queue. Free slots form an intrusive list through `next_free`. Children
+/// borrow their slot's waker from the `ReadyQueue` (nothing is stored here); `waker` holds the
+/// body's, which `Run` makes once.
 struct Slot<'env> {
     child: Option<Child<'env>>,
     /// Set while the child is being polled, so a finished child cannot be reported twice.
