@@ -29,7 +29,11 @@ impl Driver {
     /// unbounded). Returns `None` if the CQ holds a completion (the caller must not block), or the
     /// timeout left for the blocking wait.
     #[inline(never)]
-    pub(super) fn busy_poll(&mut self, bound: Duration, timeout: Option<Duration>) -> io::Result<Option<Option<Duration>>> {
+    pub(super) fn busy_poll(
+        &mut self,
+        bound: Duration,
+        timeout: Option<Duration>,
+    ) -> io::Result<Option<Option<Duration>>> {
         let limit = timeout.map_or(bound, |t| t.min(bound));
         if limit.is_zero() {
             return Ok(Some(timeout));
@@ -85,5 +89,4 @@ impl Driver {
             },
         }
     }
-
 }

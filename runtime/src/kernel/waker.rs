@@ -20,8 +20,8 @@ use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 // std's Arc, not the shim's: `std::task::Wake` is only implemented for std's Arc. The cross-thread
 // part of waking is the remote queue, which is loom-checked on its own.
-use std::sync::Arc;
 use std::mem::ManuallyDrop;
+use std::sync::Arc;
 use std::task::{RawWaker, RawWakerVTable, Wake, Waker};
 
 pub(crate) struct RootWake {
