@@ -10,8 +10,9 @@
 //!
 //! A child's waker allocates nothing: it points at its slot's [`SlotWake`] (queue, index), kept
 //! in chunks by the queue, and holds a strong count of the queue's `Arc` (tokio's waker over the
-//! task header, with the queue in the header's place). The poll borrows it without even a count;
-//! a clone the child keeps (a sleep's timer, a parked wait) is an atomic increment. An earlier
+//! task header, with the queue in the header's place). A poll borrows a stack waker that costs
+//! nothing unless cloned; a clone the child keeps (a sleep's timer, a parked wait) is the slot's
+//! waker, an atomic increment. An earlier
 //! design allocated each slot's waker (an `Arc` per slot, lazily on the first clone): ~290
 //! instructions and 48 bytes for every child that ever slept or waited.
 
@@ -233,21 +234,18 @@ impl ReadyQueue {
 
 impl ReadyQueue {
     /// Runs `f` with a waker for slot `index`. If `cached` holds one it is used; otherwise `f`
-    /// borrows the slot's waker (see [`SlotWake`]): no allocation and no reference count for
-    /// the poll, one count per clone the child keeps. `cached` is left as it was.
+    /// borrows a waker that costs nothing unless it is cloned: a clone on the kernel's thread is
+    /// the slot's [`SlotWake`] waker (no allocation, one count). `cached` is left as it was.
     pub fn with_waker<R>(self: &Arc<Self>, index: usize, cached: &mut Option<Waker>, f: impl FnOnce(&Waker) -> R) -> R {
         if let Some(w) = cached {
             return f(w);
         }
-        let Some(target) = self.target(index) else {
-            // Not on the kernel's thread (a nursery only polls there): an owned waker.
-            return f(&self.waker(index));
-        };
-        // SAFETY: `target` is the slot's `SlotWake`, which lives at a fixed address as long as
-        // the queue (see `SlotWake`), and `self` keeps the queue alive for this call. The waker
-        // is wrapped in `ManuallyDrop` and only lent to `f` by reference, so it never releases
-        // the count it does not hold; every clone `f` makes takes its own (`slot_clone`).
-        let waker = ManuallyDrop::new(unsafe { Waker::from_raw(RawWaker::new(target.cast(), &SLOT_VTABLE)) });
+        let borrowed = Borrowed { queue: self, index };
+        let raw = RawWaker::new((&borrowed as *const Borrowed<'_>).cast(), &BORROWED_VTABLE);
+        // SAFETY: the vtable's functions uphold the RawWaker contract for `borrowed` (see
+        // `BORROWED_VTABLE`). The waker is only lent to `f` by reference and is `ManuallyDrop`,
+        // so it cannot outlive `borrowed`; any waker that escapes is a clone, an owned waker.
+        let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw) });
         f(&waker)
     }
 
@@ -298,6 +296,42 @@ struct SlotWake {
 unsafe impl Send for SlotWake {}
 // SAFETY: as above: shared access only reads immutable fields.
 unsafe impl Sync for SlotWake {}
+
+/// The waker a poll borrows (see [`ReadyQueue::with_waker`]): on the stack, made owned only
+/// when cloned.
+struct Borrowed<'a> {
+    queue: &'a Arc<ReadyQueue>,
+    index: usize,
+}
+
+static BORROWED_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(borrowed_clone, borrowed_wake_by_ref, borrowed_wake_by_ref, borrowed_drop);
+
+// SAFETY (all three): `p` is the `Borrowed` that `with_waker` keeps alive on its stack for as
+// long as the borrowed waker exists. They only read its immutable fields, from any thread.
+unsafe fn borrowed_clone(p: *const ()) -> RawWaker {
+    // SAFETY: see above.
+    let b = unsafe { &*p.cast::<Borrowed<'_>>() };
+    // The slot's waker (on the kernel thread) or an allocated one (elsewhere: `targets` may only
+    // be touched there); its count or allocation is owned by the clone.
+    let w = ManuallyDrop::new(b.queue.waker(b.index));
+    RawWaker::new(w.data(), w.vtable())
+}
+
+// Also `wake` by value: unreachable in practice (the borrowed waker is never owned), and there
+// is nothing to release.
+unsafe fn borrowed_wake_by_ref(p: *const ()) {
+    // SAFETY: see above.
+    let b = unsafe { &*p.cast::<Borrowed<'_>>() };
+    // Planted bug (scripts/mutants.sh): the on-thread path taken from any thread.
+    if current_id() == b.queue.core_id || cfg!(quartet_mutant = "waker_remote_no_push") {
+        b.queue.push(b.index);
+    } else {
+        b.queue.remote.push(b.queue.waker(b.index));
+    }
+}
+
+unsafe fn borrowed_drop(_: *const ()) {}
 
 static SLOT_VTABLE: RawWakerVTable = RawWakerVTable::new(slot_clone, slot_wake, slot_wake_by_ref, slot_drop);
 
@@ -403,6 +437,11 @@ mod tests {
             assert_eq!(q.pop(), Some(100));
             drop(kept);
             assert_eq!(Arc::strong_count(&q), 1, "every count was released");
+            // The borrowed waker cloned on another thread (a scoped thread borrowing it): an
+            // allocated waker, which works from anywhere.
+            let off = q.with_waker(5, &mut None, |w| std::thread::scope(|s| s.spawn(|| w.clone()).join().unwrap()));
+            off.wake_by_ref();
+            assert_eq!(q.pop(), Some(5));
         })
         .unwrap();
     }
