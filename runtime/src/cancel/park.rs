@@ -15,8 +15,9 @@
 //!   leaf does not register and gets `Err` (level-triggered, C2); otherwise it is linked under it.
 //! - **P2** Each park is aborted at most once (T3); after an abort, every later `park` of the same
 //!   leaf returns the same `Cancelled` until `unpark`.
-//! - **P3** A served wait calls `unpark` (or drops the `Park`) before returning its outcome, so a
-//!   later walk never aborts it.
+//! - **P3** A served wait calls `unpark` or `finish` (or drops the `Park`) before returning its
+//!   outcome, so a later walk never aborts it. `finish` is `park` + `unpark` for a served wait in
+//!   one borrow: it still reports a cancellation in force or recorded (P1, P2), then ends the wait.
 //! - **P4** A leaf re-polled under another status moves there (its future was moved); the stored
 //!   waker is replaced only when `will_wake` says it differs, and the old one is dropped outside
 //!   the tree's borrow.
