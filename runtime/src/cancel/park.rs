@@ -108,58 +108,8 @@ impl Park {
     }
 
     fn park_kind(&mut self, waker: &Waker, graceful: bool) -> Result<bool, Cancelled> {
-        let node = CURRENT.with(std::cell::Cell::get);
-        let thread = here();
-        if let Some(r) = self.reg.filter(|r| r.thread == thread) {
-            // Re-park: return a recorded abort, else follow the current status and refresh the waker.
-            let status = with_tree(|t| {
-                if let Some(c) = t.leaf_aborted(r.leaf) {
-                    // The reason in force now (an inner scope may have been cancelled since).
-                    let now = t.effective(node).cloned().map(Cancelled::new);
-                    return Some(Err(now.unwrap_or_else(|| c.clone())));
-                }
-                if graceful && t.leaf_graceful_fired(r.leaf) {
-                    return Some(Ok(true));
-                }
-                if let Some(reason) = t.effective(node) {
-                    return Some(Err(Cancelled::new(reason.clone())));
-                }
-                if graceful && t.graceful(node) {
-                    return Some(Ok(true));
-                }
-                t.move_leaf(r.leaf, node);
-                let same = t.leaf_waker(r.leaf).is_some_and(|w| w.as_ref().is_some_and(|w| w.will_wake(waker)));
-                if same { Some(Ok(false)) } else { None }
-            });
-            if let Some(s) = status {
-                return s;
-            }
-            let new = waker.clone();
-            let old = with_tree(|t| t.leaf_waker(r.leaf).and_then(|w| w.replace(new)));
-            drop(old);
-            return Ok(false);
-        }
-        // First park: one borrow of the tree. (Cloning a waker runs no code of ours that could
-        // use the tree: wakers made by quartet only bump a count or make a queue's waker.)
-        let w = waker.clone();
-        let meta = meta(self.what.clone());
-        let parked = with_tree(|t| {
-            if let Some(reason) = t.effective(node) {
-                return Err(Cancelled::new(reason.clone()));
-            }
-            if graceful && t.graceful(node) {
-                return Ok(None);
-            }
-            let kind = if graceful { LeafKind::Graceful(Some(w)) } else { LeafKind::Wake(Some(w)) };
-            Ok(Some(t.park(node, kind, meta)))
-        })?;
-        match parked {
-            Some(leaf) => {
-                self.reg = Some(Registered { thread, leaf });
-                Ok(false)
-            }
-            None => Ok(true),
-        }
+        let what = &self.what;
+        park_leaf(&mut self.reg, || what.clone(), waker, graceful)
     }
 
     /// The cancellation recorded by an abort of this wait, if it was aborted.
@@ -184,21 +134,7 @@ impl Park {
     /// assert!(park.finish().is_ok()); // never parked, nothing cancelled
     /// ```
     pub fn finish(&mut self) -> Result<(), Cancelled> {
-        let node = CURRENT.with(std::cell::Cell::get);
-        let reg = self.reg.take().filter(|r| r.thread == here());
-        let (kind, out) = with_tree(|t| {
-            let kind = reg.and_then(|r| t.unpark(r.leaf));
-            // The reason in force now, else the one an abort recorded (as `park` reports it).
-            let now = t.effective(node).cloned().map(Cancelled::new);
-            let out = match (now, kind.as_ref().and_then(|(_, aborted)| aborted.as_deref())) {
-                (Some(c), _) => Err(c),
-                (None, Some(c)) => Err(c.clone()),
-                (None, None) => Ok(()),
-            };
-            (kind, out)
-        });
-        drop(kind); // a stored waker is dropped outside the borrow
-        out
+        finish_leaf(&mut self.reg)
     }
 }
 
@@ -217,6 +153,121 @@ fn unpark(reg: &mut Option<Registered>) -> Option<Cancelled> {
     let (kind, aborted) = with_tree(|t| t.unpark(r.leaf))?;
     drop(kind); // a stored waker is dropped outside the borrow
     aborted.map(|c| *c)
+}
+
+/// `Park::park_kind` over a bare registration; `what` is asked for only at the first park.
+fn park_leaf(
+    reg: &mut Option<Registered>,
+    what: impl FnOnce() -> WaitKind,
+    waker: &Waker,
+    graceful: bool,
+) -> Result<bool, Cancelled> {
+    let node = CURRENT.with(std::cell::Cell::get);
+    let thread = here();
+    if let Some(r) = reg.filter(|r| r.thread == thread) {
+        // Re-park: return a recorded abort, else follow the current status and refresh the waker.
+        let status = with_tree(|t| {
+            if let Some(c) = t.leaf_aborted(r.leaf) {
+                // The reason in force now (an inner scope may have been cancelled since).
+                let now = t.effective(node).cloned().map(Cancelled::new);
+                return Some(Err(now.unwrap_or_else(|| c.clone())));
+            }
+            if graceful && t.leaf_graceful_fired(r.leaf) {
+                return Some(Ok(true));
+            }
+            if let Some(reason) = t.effective(node) {
+                return Some(Err(Cancelled::new(reason.clone())));
+            }
+            if graceful && t.graceful(node) {
+                return Some(Ok(true));
+            }
+            t.move_leaf(r.leaf, node);
+            let same = t.leaf_waker(r.leaf).is_some_and(|w| w.as_ref().is_some_and(|w| w.will_wake(waker)));
+            if same { Some(Ok(false)) } else { None }
+        });
+        if let Some(s) = status {
+            return s;
+        }
+        let new = waker.clone();
+        let old = with_tree(|t| t.leaf_waker(r.leaf).and_then(|w| w.replace(new)));
+        drop(old);
+        return Ok(false);
+    }
+    // First park: one borrow of the tree. (Cloning a waker runs no code of ours that could
+    // use the tree: wakers made by quartet only bump a count or make a queue's waker.)
+    let w = waker.clone();
+    let meta = meta(what());
+    let parked = with_tree(|t| {
+        if let Some(reason) = t.effective(node) {
+            return Err(Cancelled::new(reason.clone()));
+        }
+        if graceful && t.graceful(node) {
+            return Ok(None);
+        }
+        let kind = if graceful { LeafKind::Graceful(Some(w)) } else { LeafKind::Wake(Some(w)) };
+        Ok(Some(t.park(node, kind, meta)))
+    })?;
+    match parked {
+        Some(leaf) => {
+            *reg = Some(Registered { thread, leaf });
+            Ok(false)
+        }
+        None => Ok(true),
+    }
+}
+
+/// `Park::finish` over a bare registration.
+fn finish_leaf(reg: &mut Option<Registered>) -> Result<(), Cancelled> {
+    let node = CURRENT.with(std::cell::Cell::get);
+    let reg = reg.take().filter(|r| r.thread == here());
+    let (kind, out) = with_tree(|t| {
+        let kind = reg.and_then(|r| t.unpark(r.leaf));
+        // The reason in force now, else the one an abort recorded (as `park` reports it).
+        let now = t.effective(node).cloned().map(Cancelled::new);
+        let out = match (now, kind.as_ref().and_then(|(_, aborted)| aborted.as_deref())) {
+            (Some(c), _) => Err(c),
+            (None, Some(c)) => Err(c.clone()),
+            (None, None) => Ok(()),
+        };
+        (kind, out)
+    });
+    drop(kind); // a stored waker is dropped outside the borrow
+    out
+}
+
+/// A wait that is told what it waits for when it parks, rather than storing it: [`Park`] minus
+/// its `WaitKind` (40 bytes less in every future that holds one). `Sleep` uses it, since its
+/// deadline already says what it waits for.
+#[derive(Debug, Default)]
+pub(crate) struct LeanPark {
+    reg: Option<Registered>,
+}
+
+impl LeanPark {
+    pub(crate) const fn new() -> LeanPark {
+        LeanPark { reg: None }
+    }
+
+    /// [`Park::park`]; `what` is asked for only when the wait first registers.
+    pub(crate) fn park(&mut self, cx: &Context<'_>, what: impl FnOnce() -> WaitKind) -> Result<(), Cancelled> {
+        park_leaf(&mut self.reg, what, cx.waker(), false).map(drop)
+    }
+
+    /// [`Park::finish`].
+    pub(crate) fn finish(&mut self) -> Result<(), Cancelled> {
+        finish_leaf(&mut self.reg)
+    }
+
+    /// [`Park::unpark`].
+    pub(crate) fn unpark(&mut self) {
+        unpark(&mut self.reg);
+    }
+}
+
+impl Drop for LeanPark {
+    fn drop(&mut self) {
+        unpark(&mut self.reg);
+    }
 }
 
 /// What `OpPark::park` found.
