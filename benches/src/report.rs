@@ -93,7 +93,7 @@ pub fn evaluate(groups: &[Group], rows: &[Row]) -> Vec<Evaluated> {
                     (p.peer.clone(), summarize(&v).ok_or_else(|| reason(g, &p.peer)))
                 })
                 .collect();
-            let q = values(g, "quartet", row.metric);
+            let q = values(g, row.numerator, row.metric);
             let ratios = row.targets.iter().map(|t| ratio(g, row, &q, t)).collect();
             Evaluated { row: row.clone(), cells, ratios }
         })
@@ -120,7 +120,7 @@ fn ratio(g: &Group, row: &Row, q: &[Option<f64>], t: &Target) -> Ratio {
     let summary = summarize(&paired);
     let verdict = match (summary, t.ratio) {
         (None, _) => {
-            let missing: Vec<String> = std::iter::once("quartet")
+            let missing: Vec<String> = std::iter::once(row.numerator)
                 .chain(names.iter().copied())
                 .filter(|p| values(g, p, row.metric).iter().all(Option::is_none))
                 .map(|p| reason(g, p))
@@ -229,9 +229,11 @@ pub fn markdown_table(rows: &[Evaluated]) -> String {
          |---|---|---|---|---|---|---|\n",
     );
     for e in rows {
-        let q = e.cells.iter().find(|(p, _)| p == "quartet").map(|(_, c)| cell(c)).unwrap_or_default();
+        let num = e.row.numerator;
+        let q = e.cells.iter().find(|(p, _)| p == num).map(|(_, c)| cell(c)).unwrap_or_default();
+        let q = if num == "quartet" { q } else { format!("{num}: {q}") };
         let peers: Vec<String> =
-            e.cells.iter().filter(|(p, _)| p != "quartet").map(|(p, c)| format!("{p}: {}", cell(c))).collect();
+            e.cells.iter().filter(|(p, _)| p != num).map(|(p, c)| format!("{p}: {}", cell(c))).collect();
         let ratios: Vec<String> = e.ratios.iter().map(ratio_text).collect();
         let bounds: Vec<String> = e.ratios.iter().map(|r| bound(&r.target)).collect();
         let verdicts: Vec<String> = e.ratios.iter().map(|r| verdict(&r.verdict)).collect();

@@ -7,6 +7,7 @@
 
 use crate::child::{self, Metrics, Params};
 use crate::config::Config;
+use crate::echo::servers::BUSY_POLL_US;
 use crate::{echo, http};
 use std::time::Duration;
 
@@ -58,6 +59,9 @@ pub struct Row {
     pub targets: Vec<Target>,
     /// Index of the group whose runs this row reads.
     pub group: usize,
+    /// The peer whose figures are the ratios' numerator: "quartet", or a quartet variant (the
+    /// busy-polling server) measured in the same group.
+    pub numerator: &'static str,
 }
 
 /// A scenario and its runs.
@@ -97,7 +101,7 @@ fn size_label(s: usize) -> String {
 }
 
 fn row(id: &str, title: String, metric: &'static str, unit: &'static str, hb: bool, targets: Vec<Target>) -> Row {
-    Row { id: id.to_string(), title, metric, unit, higher_better: hb, targets, group: 0 }
+    Row { id: id.to_string(), title, metric, unit, higher_better: hb, targets, group: 0, numerator: "quartet" }
 }
 
 fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
@@ -240,7 +244,7 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
         let t = format!("TCP echo, 1 conn, {}", size_label(size));
         v.push(Plan {
             id: id.clone(),
-            peers: vec!["quartet", "raw", "tokio-ct", "monoio", "compio"],
+            peers: vec!["quartet", "quartet-busy-poll", "raw", "tokio-ct", "monoio", "compio"],
             run: Box::new(move |peer| echo::run(peer, "echo-lat", &p)),
             rows: vec![
                 row(
@@ -259,6 +263,29 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
                     false,
                     vec![le(Vs::Peer("tokio-ct"), 1.0), info(Vs::Peer("raw"))],
                 ),
+                // The same server with `Builder::busy_poll` (issue 10: p50 <= 0.9x tokio).
+                Row {
+                    numerator: "quartet-busy-poll",
+                    ..row(
+                        &format!("{id}-bp-p50"),
+                        format!("{t}: p50 latency, quartet with busy_poll({BUSY_POLL_US} µs)"),
+                        "p50_us",
+                        "µs",
+                        false,
+                        vec![le(Vs::Peer("tokio-ct"), 0.9), info(Vs::Peer("quartet")), info(Vs::Peer("raw"))],
+                    )
+                },
+                Row {
+                    numerator: "quartet-busy-poll",
+                    ..row(
+                        &format!("{id}-bp-p99"),
+                        format!("{t}: p99 latency, quartet with busy_poll({BUSY_POLL_US} µs)"),
+                        "p99_us",
+                        "µs",
+                        false,
+                        vec![info(Vs::Peer("tokio-ct")), info(Vs::Peer("quartet")), info(Vs::Peer("raw"))],
+                    )
+                },
             ],
         });
     }

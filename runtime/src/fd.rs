@@ -118,6 +118,7 @@ struct Close {
 
 // SAFETY: CLOSE carries no pointers.
 unsafe impl OpData for Close {
+    const NAME: &'static str = "Close";
     fn sqe(&mut self) -> squeue::Entry {
         opcode::Close::new(types::Fd(self.fd)).build()
     }

@@ -49,12 +49,16 @@ use std::task::{Context, Poll};
 pub(crate) unsafe trait OpData: 'static {
     /// What to do with a result nobody will collect.
     const CLEANUP: Cleanup = Cleanup::Nothing;
+    /// The op's name for the task-tree dump and instruments (its type's name: `"Recv"`). A
+    /// constant because the op is described at every park: deriving it from
+    /// `std::any::type_name` there cost ~770 instructions per op (a substring search).
+    const NAME: &'static str;
     /// Builds the SQE. Called once per `Op` (the data may be resubmitted in a new `Op` after it
     /// came back); `self` may move afterwards.
     fn sqe(&mut self) -> squeue::Entry;
-    /// What the task-tree dump and instruments show for this op (default: the type's name).
+    /// What the task-tree dump and instruments show for this op (default: its name).
     fn info(&self) -> OpInfo {
-        OpInfo::new(OpInfo::type_name::<Self>())
+        OpInfo::new(Self::NAME)
     }
 }
 
@@ -209,8 +213,8 @@ impl<T: OpData> Future for Op<T> {
                 };
                 // Report the reason in force now if the code is still cancelled (an inner scope may
                 // have been cancelled since the abort), else the one recorded.
-                let cancelled = cancel.take().or_else(|| this.park.aborted()).map(|c| cancel::current().unwrap_or(c));
-                this.park.unpark();
+                let aborted = this.park.finish();
+                let cancelled = cancel.take().or(aborted).map(|c| cancel::current().unwrap_or(c));
                 this.state = State::Done;
                 let data = this.data.take().expect("data");
                 let out = if res >= 0 {
@@ -235,8 +239,7 @@ impl<T: OpData> Drop for Op<T> {
         let State::Waiting { core, key, cancel } = &self.state else { return };
         // An uncancellable op (close) must still run once abandoned: never cancel it. An op a
         // walk already cancelled needs no second ASYNC_CANCEL.
-        let already = cancel.is_some() || self.park.aborted().is_some();
-        self.park.unpark();
+        let already = self.park.finish().is_some() || cancel.is_some();
         let (core, key, send_cancel) = (*core, *key, !already && self.cancellable);
         let mut data = self.data.take();
         with_core(|c| {
@@ -266,6 +269,7 @@ pub(crate) struct Nop;
 
 // SAFETY: NOP carries no pointers.
 unsafe impl OpData for Nop {
+    const NAME: &'static str = "Nop";
     fn sqe(&mut self) -> squeue::Entry {
         io_uring::opcode::Nop::new().build()
     }

@@ -228,6 +228,7 @@ struct ReadInfo {
 // SAFETY: the SQE points at `info`, a `Stable` block `self` owns (its address does not change
 // when `self` moves; freed only when `self` is dropped), with its exact size.
 unsafe impl OpData for ReadInfo {
+    const NAME: &'static str = "ReadInfo";
     fn sqe(&mut self) -> squeue::Entry {
         let ptr = self.info.as_ptr().cast::<u8>();
         opcode::Read::new(types::Fd(self.fd.raw()), ptr, size_of::<libc::signalfd_siginfo>() as u32).build()

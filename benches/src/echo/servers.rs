@@ -13,6 +13,10 @@ use std::net::SocketAddr;
 /// Receive buffer of every server.
 pub const BUF: usize = 64 * 1024;
 
+/// `quartet-busy-poll`'s `Builder::busy_poll` bound, in µs: longer than a one-connection round
+/// trip on loopback, so the server spins through the client's turn instead of sleeping.
+pub const BUSY_POLL_US: u64 = 200;
+
 fn announce(addr: SocketAddr) {
     println!("PORT {}", addr.port());
     let _ = std::io::stdout().flush();
@@ -28,6 +32,9 @@ pub fn serve(peer: &str) -> Result<(), String> {
         "quartet" => quartet_server(quartet::Builder::new()),
         // The same server with a no-op instrument: what the hooks cost when someone listens.
         "quartet-instr" => quartet_server(crate::micro::noop_instrumented()),
+        "quartet-busy-poll" => {
+            quartet_server(quartet::Builder::new().busy_poll(std::time::Duration::from_micros(BUSY_POLL_US)))
+        }
         "quartet-pooled" => quartet_pooled_server(),
         "tokio-ct" => tokio_server(tokio::runtime::Builder::new_current_thread()),
         "tokio-mt" => {

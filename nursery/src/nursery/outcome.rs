@@ -64,7 +64,7 @@ pub(super) fn poll_child(inner: &Inner<'_>, i: usize) {
     };
     let ready = inner.ready.as_ref().expect("checked in nursery()");
     let info = task.info();
-    // The slot's waker is made only if the child keeps it (most short children never do).
+    // The child borrows its slot's waker (no allocation); a clone it keeps costs a count.
     let polled = ready.with_waker(i, &mut waker, |w| {
         let mut cx = Context::from_waker(w);
         info.run_as(|| {

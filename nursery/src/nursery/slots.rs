@@ -2,9 +2,9 @@
 //!
 //! Kept apart from the spawning API (`mod.rs`) and the polling loop (`run.rs`) because all of
 //! them read it. A slot holds one child's task cell (`cell.rs`); free slots form an intrusive
-//! list, so spawning and exiting are O(1) with no second `Vec`. The slot's waker outlives its
-//! children: a later child in the same slot reuses it, so a nursery that spawns and joins in a
-//! loop makes no new waker per child.
+//! list, so spawning and exiting are O(1) with no second `Vec`. A child's waker is not stored
+//! here: the `ReadyQueue` lends one per slot (allocation-free), so a nursery that spawns and
+//! joins in a loop makes no waker per child.
 
 use super::cell::ChildTask;
 use crate::error::Failure;
@@ -33,8 +33,9 @@ impl Drop for Child<'_> {
     }
 }
 
-/// One slot of the ready queue. Free slots form an intrusive list through `next_free`; the
-/// slot's waker outlives its children, so a later child in the slot reuses it.
+/// One slot of the ready queue. Free slots form an intrusive list through `next_free`. Children
+/// borrow their slot's waker from the `ReadyQueue` (nothing is stored here); `waker` holds the
+/// body's, which `Run` makes once.
 pub(super) struct Slot<'env> {
     pub(super) child: Option<Child<'env>>,
     /// Set while the child is being polled, so a finished child cannot be reported twice.

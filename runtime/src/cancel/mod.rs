@@ -35,6 +35,7 @@ mod state;
 mod tree;
 
 pub use activation::{Activation, Entered, StatusRef};
+pub(crate) use park::LeanPark;
 pub use park::{OpPark, OpParkStatus, Park};
 pub use state::{CancelSink, ScopeState, WatchId};
 

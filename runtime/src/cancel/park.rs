@@ -15,8 +15,9 @@
 //!   leaf does not register and gets `Err` (level-triggered, C2); otherwise it is linked under it.
 //! - **P2** Each park is aborted at most once (T3); after an abort, every later `park` of the same
 //!   leaf returns the same `Cancelled` until `unpark`.
-//! - **P3** A served wait calls `unpark` (or drops the `Park`) before returning its outcome, so a
-//!   later walk never aborts it.
+//! - **P3** A served wait calls `unpark` or `finish` (or drops the `Park`) before returning its
+//!   outcome, so a later walk never aborts it. `finish` is `park` + `unpark` for a served wait in
+//!   one borrow: it still reports a cancellation in force or recorded (P1, P2), then ends the wait.
 //! - **P4** A leaf re-polled under another status moves there (its future was moved); the stored
 //!   waker is replaced only when `will_wake` says it differs, and the old one is dropped outside
 //!   the tree's borrow.
@@ -107,58 +108,8 @@ impl Park {
     }
 
     fn park_kind(&mut self, waker: &Waker, graceful: bool) -> Result<bool, Cancelled> {
-        let node = CURRENT.with(std::cell::Cell::get);
-        let thread = here();
-        if let Some(r) = self.reg.filter(|r| r.thread == thread) {
-            // Re-park: return a recorded abort, else follow the current status and refresh the waker.
-            let status = with_tree(|t| {
-                if let Some(c) = t.leaf_aborted(r.leaf) {
-                    // The reason in force now (an inner scope may have been cancelled since).
-                    let now = t.effective(node).cloned().map(Cancelled::new);
-                    return Some(Err(now.unwrap_or_else(|| c.clone())));
-                }
-                if graceful && t.leaf_graceful_fired(r.leaf) {
-                    return Some(Ok(true));
-                }
-                if let Some(reason) = t.effective(node) {
-                    return Some(Err(Cancelled::new(reason.clone())));
-                }
-                if graceful && t.graceful(node) {
-                    return Some(Ok(true));
-                }
-                t.move_leaf(r.leaf, node);
-                let same = t.leaf_waker(r.leaf).is_some_and(|w| w.as_ref().is_some_and(|w| w.will_wake(waker)));
-                if same { Some(Ok(false)) } else { None }
-            });
-            if let Some(s) = status {
-                return s;
-            }
-            let new = waker.clone();
-            let old = with_tree(|t| t.leaf_waker(r.leaf).and_then(|w| w.replace(new)));
-            drop(old);
-            return Ok(false);
-        }
-        // First park: one borrow of the tree. (Cloning a waker runs no code of ours that could
-        // use the tree: wakers made by quartet only bump a count or make a queue's waker.)
-        let w = waker.clone();
-        let meta = meta(self.what.clone());
-        let parked = with_tree(|t| {
-            if let Some(reason) = t.effective(node) {
-                return Err(Cancelled::new(reason.clone()));
-            }
-            if graceful && t.graceful(node) {
-                return Ok(None);
-            }
-            let kind = if graceful { LeafKind::Graceful(Some(w)) } else { LeafKind::Wake(Some(w)) };
-            Ok(Some(t.park(node, kind, meta)))
-        })?;
-        match parked {
-            Some(leaf) => {
-                self.reg = Some(Registered { thread, leaf });
-                Ok(false)
-            }
-            None => Ok(true),
-        }
+        let what = &self.what;
+        park_leaf(&mut self.reg, || what.clone(), waker, graceful)
     }
 
     /// The cancellation recorded by an abort of this wait, if it was aborted.
@@ -171,6 +122,20 @@ impl Park {
     pub fn unpark(&mut self) {
         unpark(&mut self.reg);
     }
+
+    /// Ends a wait that was served, unless the code here is cancelled: what `park` followed by
+    /// `unpark` returns for a served wait, in one borrow of the tree and without refreshing the
+    /// waker. `Err` with the reason in force if the code here is cancelled now or this wait was
+    /// aborted (P2); the wait ends either way (P3).
+    ///
+    /// ```
+    /// use quartet_runtime::cancel::Park;
+    /// let mut park = Park::new();
+    /// assert!(park.finish().is_ok()); // never parked, nothing cancelled
+    /// ```
+    pub fn finish(&mut self) -> Result<(), Cancelled> {
+        finish_leaf(&mut self.reg)
+    }
 }
 
 impl Drop for Park {
@@ -179,13 +144,130 @@ impl Drop for Park {
     }
 }
 
-fn unpark(reg: &mut Option<Registered>) {
-    let Some(r) = reg.take() else { return };
+/// Frees the leaf; returns the abort recorded for it, if any.
+fn unpark(reg: &mut Option<Registered>) -> Option<Cancelled> {
+    let r = reg.take()?;
     if r.thread != here() {
-        return; // dropped on another thread: the slot stays until that tree is gone
+        return None; // dropped on another thread: the slot stays until that tree is gone
     }
-    let kind = with_tree(|t| t.unpark(r.leaf));
+    let (kind, aborted) = with_tree(|t| t.unpark(r.leaf))?;
     drop(kind); // a stored waker is dropped outside the borrow
+    aborted.map(|c| *c)
+}
+
+/// `Park::park_kind` over a bare registration; `what` is asked for only at the first park.
+fn park_leaf(
+    reg: &mut Option<Registered>,
+    what: impl FnOnce() -> WaitKind,
+    waker: &Waker,
+    graceful: bool,
+) -> Result<bool, Cancelled> {
+    let node = CURRENT.with(std::cell::Cell::get);
+    let thread = here();
+    if let Some(r) = reg.filter(|r| r.thread == thread) {
+        // Re-park: return a recorded abort, else follow the current status and refresh the waker.
+        let status = with_tree(|t| {
+            if let Some(c) = t.leaf_aborted(r.leaf) {
+                // The reason in force now (an inner scope may have been cancelled since).
+                let now = t.effective(node).cloned().map(Cancelled::new);
+                return Some(Err(now.unwrap_or_else(|| c.clone())));
+            }
+            if graceful && t.leaf_graceful_fired(r.leaf) {
+                return Some(Ok(true));
+            }
+            if let Some(reason) = t.effective(node) {
+                return Some(Err(Cancelled::new(reason.clone())));
+            }
+            if graceful && t.graceful(node) {
+                return Some(Ok(true));
+            }
+            t.move_leaf(r.leaf, node);
+            let same = t.leaf_waker(r.leaf).is_some_and(|w| w.as_ref().is_some_and(|w| w.will_wake(waker)));
+            if same { Some(Ok(false)) } else { None }
+        });
+        if let Some(s) = status {
+            return s;
+        }
+        let new = waker.clone();
+        let old = with_tree(|t| t.leaf_waker(r.leaf).and_then(|w| w.replace(new)));
+        drop(old);
+        return Ok(false);
+    }
+    // First park: one borrow of the tree. (Cloning a waker runs no code of ours that could
+    // use the tree: wakers made by quartet only bump a count or make a queue's waker.)
+    let w = waker.clone();
+    let meta = meta(what());
+    let parked = with_tree(|t| {
+        if let Some(reason) = t.effective(node) {
+            return Err(Cancelled::new(reason.clone()));
+        }
+        if graceful && t.graceful(node) {
+            return Ok(None);
+        }
+        let kind = if graceful { LeafKind::Graceful(Some(w)) } else { LeafKind::Wake(Some(w)) };
+        Ok(Some(t.park(node, kind, meta)))
+    })?;
+    match parked {
+        Some(leaf) => {
+            *reg = Some(Registered { thread, leaf });
+            Ok(false)
+        }
+        None => Ok(true),
+    }
+}
+
+/// `Park::finish` over a bare registration.
+fn finish_leaf(reg: &mut Option<Registered>) -> Result<(), Cancelled> {
+    let node = CURRENT.with(std::cell::Cell::get);
+    let reg = reg.take().filter(|r| r.thread == here());
+    let (kind, out) = with_tree(|t| {
+        let kind = reg.and_then(|r| t.unpark(r.leaf));
+        // The reason in force now, else the one an abort recorded (as `park` reports it).
+        let now = t.effective(node).cloned().map(Cancelled::new);
+        let out = match (now, kind.as_ref().and_then(|(_, aborted)| aborted.as_deref())) {
+            (Some(c), _) => Err(c),
+            (None, Some(c)) => Err(c.clone()),
+            (None, None) => Ok(()),
+        };
+        (kind, out)
+    });
+    drop(kind); // a stored waker is dropped outside the borrow
+    out
+}
+
+/// A wait that is told what it waits for when it parks, rather than storing it: [`Park`] minus
+/// its `WaitKind` (40 bytes less in every future that holds one). `Sleep` uses it, since its
+/// deadline already says what it waits for.
+#[derive(Debug, Default)]
+pub(crate) struct LeanPark {
+    reg: Option<Registered>,
+}
+
+impl LeanPark {
+    pub(crate) const fn new() -> LeanPark {
+        LeanPark { reg: None }
+    }
+
+    /// [`Park::park`]; `what` is asked for only when the wait first registers.
+    pub(crate) fn park(&mut self, cx: &Context<'_>, what: impl FnOnce() -> WaitKind) -> Result<(), Cancelled> {
+        park_leaf(&mut self.reg, what, cx.waker(), false).map(drop)
+    }
+
+    /// [`Park::finish`].
+    pub(crate) fn finish(&mut self) -> Result<(), Cancelled> {
+        finish_leaf(&mut self.reg)
+    }
+
+    /// [`Park::unpark`].
+    pub(crate) fn unpark(&mut self) {
+        unpark(&mut self.reg);
+    }
+}
+
+impl Drop for LeanPark {
+    fn drop(&mut self) {
+        unpark(&mut self.reg);
+    }
 }
 
 /// What `OpPark::park` found.
@@ -245,6 +327,12 @@ impl OpPark {
     /// Ends the registration (the op completed or was handed to the driver).
     pub fn unpark(&mut self) {
         unpark(&mut self.reg);
+    }
+
+    /// Ends the registration and returns the cancellation an abort recorded, if any: `aborted`
+    /// then `unpark` in one borrow of the tree.
+    pub fn finish(&mut self) -> Option<Cancelled> {
+        unpark(&mut self.reg)
     }
 }
 

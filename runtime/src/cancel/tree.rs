@@ -524,17 +524,17 @@ impl Tree {
         }
     }
 
-    /// Frees a leaf (its wait is over). Returns its kind so a stored waker is dropped by the
-    /// caller, outside the borrow.
-    pub fn unpark(&mut self, id: LeafId) -> Option<LeafKind> {
+    /// Frees a leaf (its wait is over). Returns its kind, so a stored waker is dropped by the
+    /// caller outside the borrow, and the abort recorded for it, if any (one borrow for both).
+    pub fn unpark(&mut self, id: LeafId) -> Option<(LeafKind, Option<Box<Cancelled>>)> {
         self.leaf(id)?;
         self.unlink_leaf(id.index);
         let l = &mut self.leaves[id.index as usize];
         l.live = false;
         l.generation = l.generation.wrapping_add(1);
-        l.aborted = None;
+        let aborted = l.aborted.take();
         self.free_leaves.push(id.index);
-        Some(std::mem::replace(&mut l.kind, LeafKind::Wake(None)))
+        Some((std::mem::replace(&mut l.kind, LeafKind::Wake(None)), aborted))
     }
 
     /// Leaves currently parked on `id` (for diagnostics and tests).

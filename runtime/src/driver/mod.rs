@@ -17,6 +17,7 @@ mod closes;
 mod multishot;
 mod probe;
 mod slab;
+mod wait;
 
 pub(crate) use buf_ring::Pool;
 pub use buf_ring::{BufPoolConfig, BufPoolError, BufPoolStats};
@@ -40,6 +41,8 @@ const TAG_CANCEL: u64 = INTERNAL | 1;
 const TAG_CLOSE: u64 = INTERNAL | 2;
 const TAG_WAKE: u64 = INTERNAL | 3;
 const ENTER_GETEVENTS: u32 = 1;
+/// Completions copied out of the CQ per batch in `reap`.
+const REAP_BATCH: usize = 64;
 /// Busy ticks in a row that may skip the non-blocking `io_uring_enter` when nothing is queued.
 const BUSY_SKIPS: u32 = 8;
 
@@ -70,6 +73,10 @@ pub struct DriverStats {
     pub sq_full: u64,
     /// Ops submitted by futures.
     pub ops: u64,
+    /// Blocking waits that began with a busy-poll ([`Builder::busy_poll`](crate::Builder::busy_poll)).
+    pub busy_polls: u64,
+    /// Busy-polls that found a completion, so the loop did not block.
+    pub busy_poll_hits: u64,
 }
 
 pub(crate) struct Driver {
@@ -88,6 +95,10 @@ pub(crate) struct Driver {
     wake_fired: bool,
     mode: Mode,
     busy_skips: u32,
+    /// The batch `reap` copies CQEs into (kept to reuse its allocation; empty between reaps).
+    reaped: Vec<(u64, i32, u32)>,
+    /// How long a blocking wait first spins on non-blocking enters (`wait.rs`); `None`: off.
+    busy_poll: Option<Duration>,
     /// Op data and wakers released while the driver is borrowed; dropped by the kernel after the
     /// borrow ends, because their `Drop` may run user code that uses the runtime.
     graveyard: Vec<Box<dyn Any>>,
@@ -119,6 +130,8 @@ impl Driver {
             wake_fired: false,
             mode,
             busy_skips: 0,
+            busy_poll: None,
+            reaped: Vec::with_capacity(REAP_BATCH),
             graveyard: Vec::new(),
             dead_wakers: Vec::new(),
             shut: false,
@@ -130,6 +143,11 @@ impl Driver {
 
     pub fn mode(&self) -> Mode {
         self.mode
+    }
+
+    /// Spin for up to `bound` before each blocking wait (`None` or zero: never).
+    pub fn set_busy_poll(&mut self, bound: Option<Duration>) {
+        self.busy_poll = bound.filter(|b| !b.is_zero());
     }
 
     /// Ops (not internal ones) whose final completion has not been collected.
@@ -328,42 +346,6 @@ impl Driver {
         std::mem::take(&mut self.wake_fired)
     }
 
-    /// One `io_uring_enter`: submits the SQ, waits for `want` completions up to `timeout`.
-    fn enter(&mut self, want: u32, timeout: Option<Duration>) -> io::Result<()> {
-        let submitted = self.ring.submission().len() as u64;
-        let ts;
-        let args;
-        let res = match timeout {
-            Some(t) => {
-                ts = types::Timespec::from(t);
-                args = types::SubmitArgs::new().timespec(&ts);
-                self.ring.submitter().submit_with_args(want as usize, &args)
-            }
-            None if want > 0 => self.ring.submitter().submit_and_wait(want as usize),
-            None => {
-                // SAFETY: a plain GETEVENTS enter with no argument pointer; it submits the SQEs
-                // already in the SQ (all valid per `push`) and runs deferred completions.
-                unsafe { self.ring.submitter().enter::<libc::sigset_t>(submitted as u32, 0, ENTER_GETEVENTS, None) }
-            }
-        };
-        self.stats.enters += 1;
-        match res {
-            Ok(_) => {
-                self.stats.sqes += submitted;
-                Ok(())
-            }
-            Err(e) => match e.raw_os_error() {
-                Some(libc::ETIME) | Some(libc::EINTR) => {
-                    self.stats.sqes += submitted - self.ring.submission().len() as u64;
-                    Ok(())
-                }
-                // The CQ is backed up (NODROP overflow): reaping makes room (H7).
-                Some(libc::EBUSY) | Some(libc::EAGAIN) => Ok(()),
-                _ => Err(e),
-            },
-        }
-    }
-
     /// Submits queued work, optionally waits, and collects the wakers of completed ops.
     ///
     /// It never blocks while work it found is pending: flushing a full SQ reaps completions (which
@@ -392,7 +374,14 @@ impl Driver {
             }
             Some(timeout) => {
                 self.busy_skips = 0;
-                self.enter(1, timeout)?
+                // Off: this one branch. On: spin first, and block only if nothing came (`wait.rs`).
+                let timeout = match self.busy_poll {
+                    None => Some(timeout),
+                    Some(bound) => self.busy_poll(bound, timeout)?,
+                };
+                if let Some(timeout) = timeout {
+                    self.enter(1, timeout)?;
+                }
             }
         }
         self.reap(wakers);
@@ -405,22 +394,23 @@ impl Driver {
         woken || self.wake_fired || !self.backlog.is_empty() || !self.cancels.is_empty() || self.closes.peek().is_some()
     }
 
+    /// Collects every completion. CQEs are copied out in batches of up to [`REAP_BATCH`] (the CQ
+    /// head is released per batch, so the kernel can reuse the entries while they are delivered)
+    /// into a vector the driver keeps: no per-pass zeroing of a stack array, no allocation.
     fn reap(&mut self, wakers: &mut Vec<Waker>) {
+        let mut batch = std::mem::take(&mut self.reaped);
         loop {
-            let mut batch: [(u64, i32, u32); 64] = [(0, 0, 0); 64];
-            let mut n = 0;
-            for cqe in self.ring.completion().take(64) {
-                batch[n] = (cqe.user_data(), cqe.result(), cqe.flags());
-                n += 1;
+            batch.clear();
+            batch.extend(self.ring.completion().take(REAP_BATCH).map(|c| (c.user_data(), c.result(), c.flags())));
+            if batch.is_empty() {
+                break;
             }
-            if n == 0 {
-                return;
-            }
-            self.stats.cqes += n as u64;
-            for &(ud, res, flags) in &batch[..n] {
+            self.stats.cqes += batch.len() as u64;
+            for &(ud, res, flags) in &batch {
                 self.deliver(ud, res, flags, wakers);
             }
         }
+        self.reaped = batch;
     }
 
     fn deliver(&mut self, ud: u64, res: i32, flags: u32, wakers: &mut Vec<Waker>) {

@@ -45,3 +45,31 @@ fn drop_without_shutdown_closes_queued_fds() {
         close(fd);
     }
 }
+
+#[test]
+fn busy_poll_sees_a_completion_the_kernel_only_posts_on_enter() {
+    // SAFETY: eventfd takes no pointers; the result is checked.
+    let wake = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    assert!(wake >= 0);
+    for flags in [SetupFlags::Auto, SetupFlags::Plain] {
+        let mut driver = Driver::new(4, flags, wake).expect("io_uring is available");
+        // SAFETY: a NOP SQE holds no pointers.
+        let key = unsafe { driver.submit(io_uring::opcode::Nop::new().build(), std::task::Waker::noop()) };
+        // Still in the SQ: only the spin's enter submits it, and (DEFER_TASKRUN) only an enter
+        // with GETEVENTS posts its completion. A spin that read the CQ without entering would
+        // run out its whole bound and report nothing.
+        let left = driver.busy_poll(std::time::Duration::from_secs(30), None).unwrap();
+        assert!(left.is_none(), "{flags:?}: the spin ended without the nop's completion");
+        assert_eq!((driver.stats.busy_polls, driver.stats.busy_poll_hits), (1, 1));
+        let mut wakers = Vec::new();
+        driver.reap(&mut wakers);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(driver.poll_op(key, &mut cx).is_ready());
+        // A zero bound (a wait that must not block, or a timer due now) does not spin at all.
+        let t = Some(std::time::Duration::ZERO);
+        assert_eq!(driver.busy_poll(std::time::Duration::from_secs(30), t).unwrap(), Some(t));
+        assert_eq!(driver.stats.busy_polls, 1);
+        driver.shutdown(std::time::Duration::from_secs(1));
+    }
+    close(wake);
+}

@@ -20,6 +20,7 @@ pub(crate) struct Open {
 // SAFETY: the SQE points at `path`'s heap bytes, owned by `self`: a `CString` keeps them in place
 // when it (with `self`) moves, until it is dropped.
 unsafe impl OpData for Open {
+    const NAME: &'static str = "Open";
     const CLEANUP: Cleanup = Cleanup::CloseFd;
     fn sqe(&mut self) -> squeue::Entry {
         opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), self.path.as_ptr())
@@ -42,6 +43,7 @@ pub(crate) struct ReadAt<B> {
 // (`read_region` guarantees `off + len <= bytes_total`), which IoBufMut guarantees stay valid when
 // `buf` (with `self`) moves, until it is dropped; nothing reads them before the final completion.
 unsafe impl<B: IoBufMut> OpData for ReadAt<B> {
+    const NAME: &'static str = "ReadAt";
     fn sqe(&mut self) -> squeue::Entry {
         // SAFETY: `off <= bytes_total`, so the pointer stays within (or one past) the buffer.
         let ptr = unsafe { self.buf.stable_mut_ptr().add(self.off) };
@@ -66,6 +68,7 @@ pub(crate) struct WriteAt<B> {
 // and in place when `buf` (with `self`) moves, until it is dropped or accessed mutably (after the
 // final completion).
 unsafe impl<B: IoBuf> OpData for WriteAt<B> {
+    const NAME: &'static str = "WriteAt";
     fn sqe(&mut self) -> squeue::Entry {
         let off = self.off.min(self.buf.bytes_init());
         // SAFETY: `off <= bytes_init`, so the pointer stays within (or one past) the buffer.
@@ -85,6 +88,7 @@ pub(crate) struct Fsync {
 
 // SAFETY: FSYNC carries no pointers.
 unsafe impl OpData for Fsync {
+    const NAME: &'static str = "Fsync";
     fn sqe(&mut self) -> squeue::Entry {
         let mut e = opcode::Fsync::new(types::Fd(self.fd.raw()));
         if self.datasync {
@@ -103,6 +107,7 @@ pub(crate) struct Fallocate {
 
 // SAFETY: FALLOCATE carries no pointers.
 unsafe impl OpData for Fallocate {
+    const NAME: &'static str = "Fallocate";
     fn sqe(&mut self) -> squeue::Entry {
         opcode::Fallocate::new(types::Fd(self.fd.raw()), self.len).offset(self.offset).mode(self.mode).build()
     }
@@ -115,6 +120,7 @@ pub(crate) struct Ftruncate {
 
 // SAFETY: FTRUNCATE carries no pointers.
 unsafe impl OpData for Ftruncate {
+    const NAME: &'static str = "Ftruncate";
     fn sqe(&mut self) -> squeue::Entry {
         opcode::Ftruncate::new(types::Fd(self.fd.raw()), self.len).build()
     }
@@ -149,6 +155,7 @@ fn zeroed_statx() -> Stable<libc::statx> {
 // and at `out`, a `Stable` block: both owned by `self`, neither moves with `self`, and both live
 // until `self` is dropped.
 unsafe impl OpData for Statx {
+    const NAME: &'static str = "Statx";
     fn sqe(&mut self) -> squeue::Entry {
         let dirfd = self.fd.as_ref().map_or(libc::AT_FDCWD, SharedFd::raw);
         opcode::Statx::new(types::Fd(dirfd), self.path.as_ptr(), self.out.as_ptr().cast())

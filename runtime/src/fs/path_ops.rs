@@ -17,6 +17,7 @@ pub(crate) struct MkDir {
 // SAFETY: the SQE points at `path`'s heap bytes, owned by `self`; a `CString` keeps its bytes
 // in place when it (with `self`) moves, until it is dropped.
 unsafe impl OpData for MkDir {
+    const NAME: &'static str = "MkDir";
     fn sqe(&mut self) -> squeue::Entry {
         opcode::MkDirAt::new(CWD, self.path.as_ptr()).mode(self.mode).build()
     }
@@ -31,6 +32,7 @@ pub(crate) struct Unlink {
 // SAFETY: the SQE points at `path`'s heap bytes, owned by `self`; a `CString` keeps its bytes
 // in place when it (with `self`) moves, until it is dropped.
 unsafe impl OpData for Unlink {
+    const NAME: &'static str = "Unlink";
     fn sqe(&mut self) -> squeue::Entry {
         opcode::UnlinkAt::new(CWD, self.path.as_ptr()).flags(self.flags).build()
     }
@@ -44,6 +46,7 @@ pub(crate) struct Rename {
 // SAFETY: the SQE points at `from`'s and `to`'s heap bytes, owned by `self`; a
 // `CString` keeps its bytes in place when it (with `self`) moves, until it is dropped.
 unsafe impl OpData for Rename {
+    const NAME: &'static str = "Rename";
     fn sqe(&mut self) -> squeue::Entry {
         opcode::RenameAt::new(CWD, self.from.as_ptr(), CWD, self.to.as_ptr()).build()
     }
@@ -57,6 +60,7 @@ pub(crate) struct Link {
 // SAFETY: the SQE points at `original`'s and `link`'s heap bytes, owned by `self`; a
 // `CString` keeps its bytes in place when it (with `self`) moves, until it is dropped.
 unsafe impl OpData for Link {
+    const NAME: &'static str = "Link";
     fn sqe(&mut self) -> squeue::Entry {
         opcode::LinkAt::new(CWD, self.original.as_ptr(), CWD, self.link.as_ptr()).build()
     }
@@ -70,6 +74,7 @@ pub(crate) struct Symlink {
 // SAFETY: the SQE points at `target`'s and `link`'s heap bytes, owned by `self`; a
 // `CString` keeps its bytes in place when it (with `self`) moves, until it is dropped.
 unsafe impl OpData for Symlink {
+    const NAME: &'static str = "Symlink";
     fn sqe(&mut self) -> squeue::Entry {
         opcode::SymlinkAt::new(CWD, self.target.as_ptr(), self.link.as_ptr()).build()
     }

@@ -105,14 +105,6 @@ impl OpInfo {
     pub fn peer(&self) -> Option<SocketAddr> {
         self.peer.as_deref().copied()
     }
-
-    /// The op's name for an `OpData` type: the last path segment without generics
-    /// (`quartet_runtime::net::ops::Recv<Vec<u8>>` gives `Recv`).
-    pub(crate) fn type_name<T: ?Sized>() -> &'static str {
-        let full = std::any::type_name::<T>();
-        let base = full.split('<').next().unwrap_or(full);
-        base.rsplit("::").next().unwrap_or(base)
-    }
 }
 
 impl fmt::Display for OpInfo {

@@ -7,12 +7,21 @@
 //! Children are named by their slot index in the nursery. A stale wake (the slot now holds another
 //! child) costs at most a spurious poll, which futures must tolerate anyway; so no generation is
 //! needed and one waker per slot can be reused by every child that lives in it.
+//!
+//! A child's waker allocates nothing: it points at its slot's [`SlotWake`] (queue, index), kept
+//! in chunks by the queue, and holds a strong count of the queue's `Arc` (tokio's waker over the
+//! task header, with the queue in the header's place). A poll borrows a stack waker that costs
+//! nothing unless cloned; a clone the child keeps (a sleep's timer, a parked wait) is the slot's
+//! waker, an atomic increment. An earlier
+//! design allocated each slot's waker (an `Arc` per slot, lazily on the first clone): ~290
+//! instructions and 48 bytes for every child that ever slept or waited.
 
 use super::context::{Remote, current_id, with_core};
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 // std's Arc, not the shim's: `std::task::Wake` is only implemented for std's Arc. The cross-thread
 // part of waking is the remote queue, which is loom-checked on its own.
+use std::mem::ManuallyDrop;
 use std::sync::Arc;
 use std::task::{RawWaker, RawWakerVTable, Wake, Waker};
 
@@ -56,6 +65,8 @@ struct Ready {
     explore: bool,
     /// Task ids per slot, for the instrument's `task_scheduled` (set only when instrumented).
     labels: Vec<u64>,
+    /// What the slots' wakers point at, in chunks (see `SlotWake`); only ever appended to.
+    targets: Vec<Box<[SlotWake]>>,
 }
 
 // `inner` is only accessed by methods that first check that they run on the thread of the kernel
@@ -85,6 +96,7 @@ impl ReadyQueue {
                 parent_woken: false,
                 explore,
                 labels: Vec::new(),
+                targets: Vec::new(),
             }),
             instrumented,
         }))
@@ -104,6 +116,7 @@ impl ReadyQueue {
                 parent_woken: false,
                 explore: false,
                 labels: Vec::new(),
+                targets: Vec::new(),
             }),
             instrumented: false,
         })
@@ -120,9 +133,20 @@ impl ReadyQueue {
         Some(f(unsafe { &mut *self.inner.get() }))
     }
 
-    /// The waker for the child in slot `index`.
+    /// The waker for the child in slot `index`: the slot's [`SlotWake`] waker on the kernel's
+    /// thread (no allocation), an allocated one elsewhere.
     pub fn waker(self: &Arc<Self>, index: usize) -> Waker {
-        Waker::from(Arc::new(ChildWake { queue: self.clone(), index }))
+        match self.target(index) {
+            Some(target) => {
+                // SAFETY: `target` lives as long as the queue (see `SlotWake`); the strong count
+                // taken here is owned by the new waker and released by `slot_drop`.
+                unsafe {
+                    Arc::increment_strong_count(Arc::as_ptr(self));
+                    Waker::from_raw(RawWaker::new(target.cast(), &SLOT_VTABLE))
+                }
+            }
+            None => Waker::from(Arc::new(ChildWake { queue: self.clone(), index })),
+        }
     }
 
     /// Queues slot `index` unless it is queued already.
@@ -209,76 +233,146 @@ impl ReadyQueue {
 }
 
 impl ReadyQueue {
-    /// Runs `f` with a waker for slot `index`. If `cached` holds one it is used; otherwise `f` gets
-    /// a borrowed waker that allocates the slot's real waker only if it is cloned (a child that
-    /// finishes without storing its waker never allocates one), and the real waker, if made, is
-    /// left in `cached` for later polls.
+    /// Runs `f` with a waker for slot `index`. If `cached` holds one it is used; otherwise `f`
+    /// borrows a waker that costs nothing unless it is cloned: a clone on the kernel's thread is
+    /// the slot's [`SlotWake`] waker (no allocation, one count). `cached` is left as it was.
     pub fn with_waker<R>(self: &Arc<Self>, index: usize, cached: &mut Option<Waker>, f: impl FnOnce(&Waker) -> R) -> R {
         if let Some(w) = cached {
             return f(w);
         }
-        let lazy = LazyWake { queue: self, index, made: std::cell::Cell::new(None) };
-        let raw = RawWaker::new((&lazy as *const LazyWake<'_>).cast(), &LAZY_VTABLE);
-        // SAFETY: the vtable's functions uphold the RawWaker contract for `lazy` (see
-        // `LAZY_VTABLE`). The waker is only lent to `f` by reference, so it cannot outlive `lazy`:
-        // any waker that escapes is a clone, which is a real, independently owned waker.
-        let waker = unsafe { Waker::from_raw(raw) };
-        let r = f(&waker);
-        drop(waker);
-        *cached = lazy.made.take();
-        r
+        let borrowed = Borrowed { queue: self, index };
+        let raw = RawWaker::new((&borrowed as *const Borrowed<'_>).cast(), &BORROWED_VTABLE);
+        // SAFETY: the vtable's functions uphold the RawWaker contract for `borrowed` (see
+        // `BORROWED_VTABLE`). The waker is only lent to `f` by reference and is `ManuallyDrop`,
+        // so it cannot outlive `borrowed`; any waker that escapes is a clone, an owned waker.
+        let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw) });
+        f(&waker)
+    }
+
+    /// The address of slot `index`'s `SlotWake`, made on first use; `None` off the kernel thread.
+    fn target(self: &Arc<Self>, index: usize) -> Option<*const SlotWake> {
+        let queue = Arc::as_ptr(self);
+        let (chunk, offset) = chunk_of(index);
+        self.with(|r| {
+            while r.targets.len() <= chunk {
+                let c = r.targets.len();
+                let base = chunk_base(c);
+                r.targets.push((0..FIRST_CHUNK << c).map(|k| SlotWake { queue, index: base + k }).collect());
+            }
+            &r.targets[chunk][offset] as *const SlotWake
+        })
     }
 }
 
-/// A waker borrowed for one poll (see [`ReadyQueue::with_waker`]).
-struct LazyWake<'a> {
+/// Slot targets come in chunks of 8, 16, 32, ... entries: a small nursery allocates 128 bytes,
+/// and a big one wastes at most half its last chunk.
+const FIRST_CHUNK: usize = 8;
+
+/// The first slot index in chunk `c`.
+const fn chunk_base(c: usize) -> usize {
+    FIRST_CHUNK * ((1 << c) - 1)
+}
+
+/// (chunk, offset in it) of slot `index`.
+fn chunk_of(index: usize) -> (usize, usize) {
+    let j = index / FIRST_CHUNK + 1;
+    let chunk = (usize::BITS - 1 - j.leading_zeros()) as usize;
+    (chunk, index - chunk_base(chunk))
+}
+
+/// What a child's waker points at: its queue and slot. One per slot, in chunks the queue owns
+/// (`Ready::targets`), made on the kernel's thread and never changed, moved or freed while the
+/// queue lives. A waker holds one strong count of the queue's `Arc` (tokio's task-header
+/// waker, with the queue as the header): cloning one costs an atomic increment and no
+/// allocation, so a child that stores its waker (every sleep, every op) allocates nothing.
+struct SlotWake {
+    queue: *const ReadyQueue,
+    index: usize,
+}
+
+// SAFETY: a `SlotWake` is never written after it is made; from any thread its fields are only
+// read, `queue` to adjust the strong count of the `Arc` it came from (atomic) and to call the
+// queue's own thread-checked methods (`ReadyQueue` is `Sync`).
+unsafe impl Send for SlotWake {}
+// SAFETY: as above: shared access only reads immutable fields.
+unsafe impl Sync for SlotWake {}
+
+/// The waker a poll borrows (see [`ReadyQueue::with_waker`]): on the stack, made owned only
+/// when cloned.
+struct Borrowed<'a> {
     queue: &'a Arc<ReadyQueue>,
     index: usize,
-    /// The real waker, once a clone was asked for on the kernel thread. Only touched on that thread.
-    made: std::cell::Cell<Option<Waker>>,
 }
 
-impl LazyWake<'_> {
-    fn real(&self) -> Waker {
-        if current_id() != self.queue.core_id {
-            // A clone from another thread (e.g. a scoped thread borrowing the waker): hand out an
-            // independent waker and leave `made` alone (it is not thread-safe).
-            return self.queue.waker(self.index);
-        }
-        let w = self.made.take().unwrap_or_else(|| self.queue.waker(self.index));
-        self.made.set(Some(w.clone()));
-        w
-    }
-}
+static BORROWED_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(borrowed_clone, borrowed_wake_by_ref, borrowed_wake_by_ref, borrowed_drop);
 
-static LAZY_VTABLE: RawWakerVTable = RawWakerVTable::new(lazy_clone, lazy_wake, lazy_wake_by_ref, lazy_drop);
-
-// SAFETY (all four): `p` is the `LazyWake` that `with_waker` keeps alive on its stack for as long
-// as the borrowed waker exists. They only read its immutable fields from any thread, and touch
-// `made` only on the kernel thread (checked in `real`).
-unsafe fn lazy_clone(p: *const ()) -> RawWaker {
+// SAFETY (all three): `p` is the `Borrowed` that `with_waker` keeps alive on its stack for as
+// long as the borrowed waker exists. They only read its immutable fields, from any thread.
+unsafe fn borrowed_clone(p: *const ()) -> RawWaker {
     // SAFETY: see above.
-    let lazy = unsafe { &*p.cast::<LazyWake<'_>>() };
-    let w = std::mem::ManuallyDrop::new(lazy.real());
+    let b = unsafe { &*p.cast::<Borrowed<'_>>() };
+    // The slot's waker (on the kernel thread) or an allocated one (elsewhere: `targets` may only
+    // be touched there); its count or allocation is owned by the clone.
+    let w = ManuallyDrop::new(b.queue.waker(b.index));
     RawWaker::new(w.data(), w.vtable())
 }
 
-unsafe fn lazy_wake(p: *const ()) {
-    // SAFETY: see above. (Unreachable in practice: the borrowed waker is never owned by value.)
-    unsafe { lazy_wake_by_ref(p) }
-}
-
-unsafe fn lazy_wake_by_ref(p: *const ()) {
+// Also `wake` by value: unreachable in practice (the borrowed waker is never owned), and there
+// is nothing to release.
+unsafe fn borrowed_wake_by_ref(p: *const ()) {
     // SAFETY: see above.
-    let lazy = unsafe { &*p.cast::<LazyWake<'_>>() };
-    if current_id() == lazy.queue.core_id {
-        lazy.queue.push(lazy.index);
+    let b = unsafe { &*p.cast::<Borrowed<'_>>() };
+    // Planted bug (scripts/mutants.sh): the on-thread path taken from any thread.
+    if current_id() == b.queue.core_id || cfg!(quartet_mutant = "waker_remote_no_push") {
+        b.queue.push(b.index);
     } else {
-        lazy.queue.remote.push(lazy.queue.waker(lazy.index));
+        b.queue.remote.push(b.queue.waker(b.index));
     }
 }
 
-unsafe fn lazy_drop(_: *const ()) {}
+unsafe fn borrowed_drop(_: *const ()) {}
+
+static SLOT_VTABLE: RawWakerVTable = RawWakerVTable::new(slot_clone, slot_wake, slot_wake_by_ref, slot_drop);
+
+// SAFETY (all four): `p` points at a `SlotWake` of a queue whose `Arc` has a strong count held
+// by this waker (or, for the borrowed waker of `with_waker`, by the caller for the whole
+// borrow), so the queue and its targets are alive. `queue` came from `Arc::as_ptr` of that
+// `Arc` (the pointer `Arc::into_raw` would give), so the count functions may adjust it.
+unsafe fn slot_clone(p: *const ()) -> RawWaker {
+    // SAFETY: see above; the new waker owns the count taken here.
+    unsafe { Arc::increment_strong_count((*p.cast::<SlotWake>()).queue) };
+    RawWaker::new(p, &SLOT_VTABLE)
+}
+
+unsafe fn slot_wake(p: *const ()) {
+    // SAFETY: see above; this waker's count is released after the wake.
+    unsafe {
+        slot_wake_by_ref(p);
+        slot_drop(p);
+    }
+}
+
+unsafe fn slot_wake_by_ref(p: *const ()) {
+    // SAFETY: see above.
+    let t = unsafe { &*p.cast::<SlotWake>() };
+    // SAFETY: the queue is alive (see above).
+    let queue = unsafe { &*t.queue };
+    // Planted bug (scripts/mutants.sh): the on-thread path taken from any thread.
+    if current_id() == queue.core_id || cfg!(quartet_mutant = "waker_remote_no_push") {
+        queue.push(t.index);
+    } else {
+        // SAFETY: a clone takes its own count (see above), which the remote queue then owns.
+        let w = unsafe { Waker::from_raw(slot_clone(p)) };
+        queue.remote.push(w);
+    }
+}
+
+unsafe fn slot_drop(p: *const ()) {
+    // SAFETY: see above. The count this waker held is released; the target is not touched
+    // afterwards (the queue, and its targets, may be freed by this decrement).
+    unsafe { Arc::decrement_strong_count((*p.cast::<SlotWake>()).queue) };
+}
 
 struct ChildWake {
     queue: Arc<ReadyQueue>,
@@ -297,5 +391,58 @@ impl Wake for ChildWake {
         } else {
             self.queue.remote.push(Waker::from(self.clone()));
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_every_slot_once() {
+        let mut next = 0;
+        for c in 0..8 {
+            assert_eq!(chunk_base(c), next);
+            for k in 0..FIRST_CHUNK << c {
+                assert_eq!(chunk_of(next), (c, k), "slot {next}");
+                next += 1;
+            }
+        }
+    }
+
+    #[test]
+    fn slot_wakers_count_and_wake_their_slot() {
+        crate::run(async {
+            let q = ReadyQueue::new().expect("inside run");
+            let kept = q.with_waker(100, &mut None, |w| {
+                assert_eq!(Arc::strong_count(&q), 1, "the lent waker holds no count");
+                w.clone()
+            });
+            assert_eq!(Arc::strong_count(&q), 2, "a kept clone holds one");
+            assert!(!kept.will_wake(&q.waker(3)), "another slot's waker");
+            let other = q.waker(100);
+            assert!(kept.will_wake(&other), "one waker per slot");
+            drop(other);
+            kept.wake_by_ref();
+            assert_eq!(q.pop(), Some(100));
+            // Woken on another thread: handed to the kernel through the remote queue, which
+            // re-wakes it here later; nothing is queued from the wrong thread.
+            let remote = kept.clone();
+            std::thread::spawn(move || remote.wake()).join().unwrap();
+            assert_eq!(q.pop(), None);
+            let mut woken = Vec::new();
+            q.remote.drain(&mut woken);
+            assert_eq!(woken.len(), 1);
+            woken.into_iter().for_each(Waker::wake);
+            assert_eq!(q.pop(), Some(100));
+            drop(kept);
+            assert_eq!(Arc::strong_count(&q), 1, "every count was released");
+            // The borrowed waker cloned on another thread (a scoped thread borrowing it): an
+            // allocated waker, which works from anywhere.
+            let off = q.with_waker(5, &mut None, |w| std::thread::scope(|s| s.spawn(|| w.clone()).join().unwrap()));
+            off.wake_by_ref();
+            assert_eq!(q.pop(), Some(5));
+        })
+        .unwrap();
     }
 }

@@ -155,6 +155,7 @@ impl<B: IoBuf> SendMsg<B> {
 // when `self` moves and stay valid until `self` is dropped; none is touched until the final
 // completion.
 unsafe impl<B: IoBuf> OpData for SendMsg<B> {
+    const NAME: &'static str = "SendMsg";
     fn sqe(&mut self) -> squeue::Entry {
         let parts = &mut *self.parts;
         parts.link(self.buf.stable_ptr() as *mut libc::c_void, self.buf.bytes_init());
@@ -239,6 +240,7 @@ impl<B: IoBufMut> RecvMsg<B> {
 // address and control buffer; they are read (`take_addr`, `take_fds`, `Drop`) only after the
 // final completion.
 unsafe impl<B: IoBufMut> OpData for RecvMsg<B> {
+    const NAME: &'static str = "RecvMsg";
     fn sqe(&mut self) -> squeue::Entry {
         // SAFETY: `off <= bytes_total`, so the pointer stays within (or one past) the buffer.
         let base = unsafe { self.buf.stable_mut_ptr().add(self.off) };

@@ -28,6 +28,7 @@ impl Accept {
 // its address does not change when `self` moves, and it is freed only when `self` is dropped. Its
 // contents are read (`accepted`) only after the final completion.
 unsafe impl OpData for Accept {
+    const NAME: &'static str = "Accept";
     const CLEANUP: Cleanup = Cleanup::CloseFd;
     fn sqe(&mut self) -> squeue::Entry {
         let addr = self.addr.as_ptr();
@@ -56,6 +57,7 @@ impl Connect {
 // does not change when `self` moves and which is freed only when `self` is dropped. The kernel
 // only reads it, and so does `info` while the op is in flight.
 unsafe impl OpData for Connect {
+    const NAME: &'static str = "Connect";
     fn sqe(&mut self) -> squeue::Entry {
         let addr = self.addr.as_ptr();
         // SAFETY: `addr` is the live block of `self.addr`; taking a field address reads nothing.
@@ -81,6 +83,7 @@ pub(crate) struct Send<B> {
 // unchanged when `buf` (with `self`) moves, until it is dropped or accessed mutably, which `self`
 // does only after the final completion.
 unsafe impl<B: IoBuf> OpData for Send<B> {
+    const NAME: &'static str = "Send";
     fn sqe(&mut self) -> squeue::Entry {
         let len = self.buf.bytes_init().saturating_sub(self.offset);
         let off = self.offset.min(self.buf.bytes_init());
@@ -106,6 +109,7 @@ pub(crate) struct Recv<B> {
 // (`read_region` guarantees `off + len <= bytes_total`), which IoBufMut guarantees stay valid when
 // `buf` (with `self`) moves, until it is dropped; nothing reads them before the final completion.
 unsafe impl<B: IoBufMut> OpData for Recv<B> {
+    const NAME: &'static str = "Recv";
     fn sqe(&mut self) -> squeue::Entry {
         // SAFETY: `off <= bytes_total`, so the pointer stays within (or one past) the buffer.
         let ptr = unsafe { self.buf.stable_mut_ptr().add(self.off) };
@@ -123,6 +127,7 @@ pub(crate) struct Shutdown {
 
 // SAFETY: SHUTDOWN carries no pointers.
 unsafe impl OpData for Shutdown {
+    const NAME: &'static str = "Shutdown";
     fn sqe(&mut self) -> squeue::Entry {
         opcode::Shutdown::new(types::Fd(self.fd.raw()), self.how).build()
     }

@@ -27,6 +27,7 @@ impl WaitExit {
 // SAFETY: the SQE points at `info`, a `Stable` block `self` owns: its address does not change when
 // `self` moves, and it is freed only when `self` is dropped.
 unsafe impl OpData for WaitExit {
+    const NAME: &'static str = "WaitExit";
     fn sqe(&mut self) -> squeue::Entry {
         opcode::WaitId::new(libc::P_PIDFD, self.pidfd.raw() as libc::id_t, libc::WEXITED | libc::WNOWAIT)
             .infop(self.info.as_ptr().cast_const())
@@ -41,6 +42,7 @@ pub(crate) struct PollExit {
 
 // SAFETY: POLL_ADD carries no pointers.
 unsafe impl OpData for PollExit {
+    const NAME: &'static str = "PollExit";
     fn sqe(&mut self) -> squeue::Entry {
         opcode::PollAdd::new(types::Fd(self.pidfd.raw()), libc::POLLIN as u32).build()
     }
@@ -57,6 +59,7 @@ pub(crate) struct PipeWrite<B> {
 // place when `buf` (with `self`) moves, until it is dropped or accessed mutably (after the final
 // completion).
 unsafe impl<B: IoBuf> OpData for PipeWrite<B> {
+    const NAME: &'static str = "PipeWrite";
     fn sqe(&mut self) -> squeue::Entry {
         let off = self.offset.min(self.buf.bytes_init());
         // SAFETY: `off <= bytes_init`, so the pointer stays within (or one past) the buffer.

@@ -92,12 +92,7 @@ impl Drop for Timer {
 /// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
 /// ```
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep {
-        deadline,
-        timer: Timer::new(),
-        polled: false,
-        park: cancel::Park::waiting_for(crate::introspect::WaitKind::Timer { deadline }),
-    }
+    Sleep { deadline, timer: Timer::new(), polled: false, park: cancel::LeanPark::new() }
 }
 
 /// Waits for `duration`. A checkpoint: see [`Sleep`].
@@ -138,7 +133,8 @@ pub struct Sleep {
     timer: Timer,
     polled: bool,
     /// Parked on the cancel-status tree while waiting: a cancel wakes it through its own waker.
-    park: cancel::Park,
+    /// (A `LeanPark`: the dump's `WaitKind::Timer` is made from `deadline` when it parks.)
+    park: cancel::LeanPark,
 }
 
 impl Sleep {
@@ -166,7 +162,14 @@ impl Future for Sleep {
             // Outside `run` nothing would ever wake this sleep: fail at once (see Reason::NoRuntime).
             return Poll::Ready(Err(Cancelled::new(crate::Reason::NoRuntime)));
         }
-        if let Err(c) = this.park.park(cx) {
+        if this.polled && crate::now() >= this.deadline {
+            // Served (the usual wake-up: the timer fired). Only a cancellation can still win:
+            // one borrow of the tree checks for it and ends the wait, with no re-park.
+            this.timer.disarm();
+            return Poll::Ready(this.park.finish());
+        }
+        let deadline = this.deadline;
+        if let Err(c) = this.park.park(cx, || crate::introspect::WaitKind::Timer { deadline }) {
             this.park.unpark();
             this.timer.disarm();
             return Poll::Ready(Err(c));
