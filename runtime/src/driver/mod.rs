@@ -29,16 +29,24 @@ use crate::error::Unavailable;
 pub(crate) use closes::Closes;
 use io_uring::{IoUring, opcode, squeue, types};
 use slab::{Completion, INTERNAL, Slab};
+use crate::kernel::msg_ring::Outbox;
 use std::any::Any;
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
+use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 const TAG_CANCEL: u64 = INTERNAL | 1;
 const TAG_CLOSE: u64 = INTERNAL | 2;
 const TAG_WAKE: u64 = INTERNAL | 3;
+/// A MSG_RING from another core's ring: a remote wake, handled like the wake read's completion.
+const TAG_REMOTE: u64 = INTERNAL | 4;
+/// This ring's own MSG_RINGs: bit 61 (below the pooled receives' band), the outbox index below.
+const MSG_BAND: u64 = INTERNAL | (1 << 61);
+const MSG_MASK: u64 = INTERNAL | (1 << 62) | (1 << 61);
 const ENTER_GETEVENTS: u32 = 1;
 /// Busy ticks in a row that may skip the non-blocking `io_uring_enter` when nothing is queued.
 const BUSY_SKIPS: u32 = 8;
@@ -70,11 +78,22 @@ pub struct DriverStats {
     pub sq_full: u64,
     /// Ops submitted by futures.
     pub ops: u64,
+    /// `IORING_OP_MSG_RING`s this ring sent to wake another core's kernel.
+    pub msg_ring_sent: u64,
+    /// Of those, the ones that failed and were replaced by an eventfd write.
+    pub msg_ring_failed: u64,
+    /// Remote wakes this ring received as a MSG_RING completion from another core's ring.
+    pub remote_wakes_msg_ring: u64,
+    /// Remote wakes this ring received through its eventfd read.
+    pub remote_wakes_eventfd: u64,
 }
 
 pub(crate) struct Driver {
     // Field order matters: the ring is dropped (closed) before the slab frees anything (H4).
     ring: IoUring,
+    /// MSG_RING wakes this ring sends, when it sends them (after `ring`: RF1, RF3 in
+    /// `kernel/msg_ring.rs`).
+    outbox: Option<Rc<RefCell<Outbox>>>,
     ops: Slab,
     /// The provided-buffer pool and the armed pooled receives (after `ring`: B3).
     bufs: multishot::Bufs,
@@ -107,6 +126,7 @@ impl Driver {
         let (ring, mode, opcodes) = probe::setup(entries, flags)?;
         Ok(Driver {
             ring,
+            outbox: None,
             ops: Slab::new(),
             bufs: Default::default(),
             backlog: VecDeque::new(),
@@ -132,6 +152,27 @@ impl Driver {
         self.mode
     }
 
+    /// Makes this ring send MSG_RING wakes to other kernels and returns a dup of its fd for
+    /// theirs to target (RF1 in `kernel/msg_ring.rs`); `None` (eventfd only) if the ring lacks
+    /// `IORING_OP_MSG_RING` (before 5.18, or the optional opcodes are off) or the dup fails.
+    pub fn enable_msg_ring(&mut self) -> Option<RawFd> {
+        if !self.opcodes.has(opcode::MsgRingData::CODE) {
+            return None;
+        }
+        // SAFETY: F_DUPFD_CLOEXEC takes no pointer; the ring fd is open (owned by `self.ring`).
+        let dup = unsafe { libc::fcntl(self.ring.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
+        if dup < 0 {
+            return None;
+        }
+        self.outbox = Some(Rc::default());
+        Some(dup)
+    }
+
+    /// The outbox of MSG_RING wakes, if this ring sends them.
+    pub fn outbox(&self) -> Option<Rc<RefCell<Outbox>>> {
+        self.outbox.clone()
+    }
+
     /// Ops (not internal ones) whose final completion has not been collected.
     pub fn live_ops(&self) -> usize {
         self.ops.live()
@@ -143,7 +184,9 @@ impl Driver {
             // SAFETY: every SQE pushed points only at memory that stays valid until the op's final
             // completion: an op's SQE at heap or 'static memory its data owns, which is held by
             // the `Op` future or (moved into a box) by the slab until then (`submit`'s contract);
-            // the wake read at the boxed `wake_buf` in `self`; cancel/close SQEs carry no pointers.
+            // the wake read at the boxed `wake_buf` in `self`; cancel/close SQEs carry no pointers,
+            // and a MSG_RING names its target by an fd number that the outbox keeps open until
+            // its completion or until this ring is closed (RF1 in `kernel/msg_ring.rs`).
             if unsafe { self.ring.submission().push(&entry) }.is_ok() {
                 return;
             }
@@ -236,7 +279,10 @@ impl Driver {
 
     /// True if SQEs are waiting to be submitted (in the SQ or a userspace queue).
     pub fn has_queued(&mut self) -> bool {
-        !self.ring.submission().is_empty() || !self.backlog.is_empty() || !self.cancels.is_empty()
+        !self.ring.submission().is_empty()
+            || !self.backlog.is_empty()
+            || !self.cancels.is_empty()
+            || self.outbox.as_ref().is_some_and(|o| o.borrow().has_pending())
     }
 
     /// What was released while the driver was borrowed, for the caller to drop afterwards.
@@ -292,6 +338,7 @@ impl Driver {
             self.internal_in_flight += 1;
             self.closes.pop();
         }
+        self.queue_msgs();
         while let Some(e) = self.backlog.front() {
             // SAFETY: see `push`; backlog entries point into heap memory owned by op data that
             // is alive until their final completion, or into driver fields.
@@ -302,6 +349,21 @@ impl Driver {
             self.backlog.pop_front();
         }
         Ok(())
+    }
+
+    /// Makes an SQE of each MSG_RING wake queued since the last flush.
+    fn queue_msgs(&mut self) {
+        let Some(outbox) = self.outbox.clone() else { return };
+        loop {
+            let Some((index, fd)) = outbox.borrow_mut().next_pending() else { return };
+            // The target's CQE carries TAG_REMOTE; this ring's carries the outbox index.
+            let e = opcode::MsgRingData::new(types::Fd(fd), 0, TAG_REMOTE, None)
+                .build()
+                .user_data(MSG_BAND | u64::from(index));
+            self.internal_in_flight += 1;
+            self.stats.msg_ring_sent += 1;
+            self.push(e);
+        }
     }
 
     /// The SQ is full: hand it to the kernel and collect what completed meanwhile.
@@ -430,8 +492,20 @@ impl Driver {
                 self.internal_in_flight -= 1;
                 self.wake_armed = false;
                 self.wake_fired = true;
+                self.stats.remote_wakes_eventfd += 1;
+            }
+            TAG_REMOTE => {
+                self.wake_fired = true;
+                self.stats.remote_wakes_msg_ring += 1;
             }
             _ if ud & multishot::MULTI == multishot::MULTI => self.deliver_recv(ud, res, flags, wakers),
+            _ if ud & MSG_MASK == MSG_BAND => {
+                self.internal_in_flight -= 1;
+                let fell_back = self.outbox.as_ref().is_some_and(|o| o.borrow_mut().complete(ud as u32, res));
+                if fell_back {
+                    self.stats.msg_ring_failed += 1;
+                }
+            }
             _ if io_uring::cqueue::more(flags) => {} // not final: single-shot ops never see this
             _ => {
                 if let Some(done) = &mut self.completed {
