@@ -233,7 +233,7 @@ impl Builder {
         if with_core(|_| ()).is_some() {
             return Err(Error::NestedRuntime);
         }
-        let eventfd = std::sync::Arc::new(EventFd::new().map_err(Unavailable::Other)?);
+        let eventfd = crate::sync::Arc::new(EventFd::new().map_err(Unavailable::Other)?);
         let wake_fd = eventfd.0;
         let mut driver = Driver::new(self.entries, self.flags, wake_fd)?;
         driver.opcodes.set_optional(self.optional_opcodes);
