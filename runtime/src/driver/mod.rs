@@ -14,7 +14,9 @@
 
 mod buf_ring;
 mod closes;
+mod msg_ring;
 mod multishot;
+mod stats;
 mod probe;
 mod slab;
 
@@ -23,6 +25,7 @@ pub use buf_ring::{BufPoolConfig, BufPoolError, BufPoolStats};
 pub(crate) use multishot::{RecvEvent, RecvState, Shared as SharedRecv};
 pub(crate) use probe::Opcodes;
 pub use probe::{Mode, SetupFlags};
+pub use stats::DriverStats;
 pub(crate) use slab::{Cleanup, Lifecycle, OpKey};
 
 use crate::error::Unavailable;
@@ -34,7 +37,7 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -44,49 +47,10 @@ const TAG_CLOSE: u64 = INTERNAL | 2;
 const TAG_WAKE: u64 = INTERNAL | 3;
 /// A MSG_RING from another core's ring: a remote wake, handled like the wake read's completion.
 const TAG_REMOTE: u64 = INTERNAL | 4;
-/// This ring's own MSG_RINGs: bit 61 (below the pooled receives' band), the outbox index below.
-const MSG_BAND: u64 = INTERNAL | (1 << 61);
-const MSG_MASK: u64 = INTERNAL | (1 << 62) | (1 << 61);
 const ENTER_GETEVENTS: u32 = 1;
 /// Busy ticks in a row that may skip the non-blocking `io_uring_enter` when nothing is queued.
 const BUSY_SKIPS: u32 = 8;
 
-/// Counters a program can read through [`crate::stats`].
-///
-/// # Examples
-/// ```
-/// quartet_runtime::run(async {
-///     let before = quartet_runtime::stats().unwrap().driver;
-///     for _ in 0..10 {
-///         quartet_runtime::nop().await.unwrap();
-///     }
-///     let after = quartet_runtime::stats().unwrap().driver;
-///     println!("{} syscalls for {} ops", after.enters - before.enters, after.ops - before.ops);
-/// }).unwrap();
-/// ```
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct DriverStats {
-    /// `io_uring_enter` calls.
-    pub enters: u64,
-    /// SQEs handed to the kernel (ops, cancels, closes, wake reads).
-    pub sqes: u64,
-    /// Completions reaped.
-    pub cqes: u64,
-    /// Completions ignored because their slot was stale or unknown.
-    pub stale: u64,
-    /// Times an SQE had to wait in the backlog because the SQ was full.
-    pub sq_full: u64,
-    /// Ops submitted by futures.
-    pub ops: u64,
-    /// `IORING_OP_MSG_RING`s this ring sent to wake another core's kernel.
-    pub msg_ring_sent: u64,
-    /// Of those, the ones that failed and were replaced by an eventfd write.
-    pub msg_ring_failed: u64,
-    /// Remote wakes this ring received as a MSG_RING completion from another core's ring.
-    pub remote_wakes_msg_ring: u64,
-    /// Remote wakes this ring received through its eventfd read.
-    pub remote_wakes_eventfd: u64,
-}
 
 pub(crate) struct Driver {
     // Field order matters: the ring is dropped (closed) before the slab frees anything (H4).
@@ -152,26 +116,6 @@ impl Driver {
         self.mode
     }
 
-    /// Makes this ring send MSG_RING wakes to other kernels and returns a dup of its fd for
-    /// theirs to target (RF1 in `kernel/msg_ring.rs`); `None` (eventfd only) if the ring lacks
-    /// `IORING_OP_MSG_RING` (before 5.18, or the optional opcodes are off) or the dup fails.
-    pub fn enable_msg_ring(&mut self) -> Option<RawFd> {
-        if !self.opcodes.has(opcode::MsgRingData::CODE) {
-            return None;
-        }
-        // SAFETY: F_DUPFD_CLOEXEC takes no pointer; the ring fd is open (owned by `self.ring`).
-        let dup = unsafe { libc::fcntl(self.ring.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
-        if dup < 0 {
-            return None;
-        }
-        self.outbox = Some(Rc::default());
-        Some(dup)
-    }
-
-    /// The outbox of MSG_RING wakes, if this ring sends them.
-    pub fn outbox(&self) -> Option<Rc<RefCell<Outbox>>> {
-        self.outbox.clone()
-    }
 
     /// Ops (not internal ones) whose final completion has not been collected.
     pub fn live_ops(&self) -> usize {
@@ -351,20 +295,6 @@ impl Driver {
         Ok(())
     }
 
-    /// Makes an SQE of each MSG_RING wake queued since the last flush.
-    fn queue_msgs(&mut self) {
-        let Some(outbox) = self.outbox.clone() else { return };
-        loop {
-            let Some((index, fd)) = outbox.borrow_mut().next_pending() else { return };
-            // The target's CQE carries TAG_REMOTE; this ring's carries the outbox index.
-            let e = opcode::MsgRingData::new(types::Fd(fd), 0, TAG_REMOTE, None)
-                .build()
-                .user_data(MSG_BAND | u64::from(index));
-            self.internal_in_flight += 1;
-            self.stats.msg_ring_sent += 1;
-            self.push(e);
-        }
-    }
 
     /// The SQ is full: hand it to the kernel and collect what completed meanwhile.
     fn make_room(&mut self, wakers: &mut Vec<Waker>) -> io::Result<()> {
@@ -499,13 +429,7 @@ impl Driver {
                 self.stats.remote_wakes_msg_ring += 1;
             }
             _ if ud & multishot::MULTI == multishot::MULTI => self.deliver_recv(ud, res, flags, wakers),
-            _ if ud & MSG_MASK == MSG_BAND => {
-                self.internal_in_flight -= 1;
-                let fell_back = self.outbox.as_ref().is_some_and(|o| o.borrow_mut().complete(ud as u32, res));
-                if fell_back {
-                    self.stats.msg_ring_failed += 1;
-                }
-            }
+            _ if ud & msg_ring::MASK == msg_ring::BAND => self.msg_completed(ud, res),
             _ if io_uring::cqueue::more(flags) => {} // not final: single-shot ops never see this
             _ => {
                 if let Some(done) = &mut self.completed {
