@@ -322,3 +322,69 @@ impl Drop for ModelSender {
         drop(self.installed.take());
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// Reads (and resets) an eventfd's counter; 0 if it was not written.
+    fn take_count(e: &EventFd) -> u64 {
+        let mut n = 0u64;
+        // SAFETY: reads 8 bytes into a live u64 from a non-blocking eventfd owned by `e`.
+        let r = unsafe { libc::read(e.0, (&mut n as *mut u64).cast(), 8) };
+        if r == 8 { n } else { 0 }
+    }
+
+    fn slot() -> (RingSlot, Arc<EventFd>) {
+        let eventfd = Arc::new(EventFd::new().unwrap());
+        // Any fd stands for the ring's dup here: nothing is submitted.
+        // SAFETY: F_DUPFD_CLOEXEC takes no pointer; the eventfd is open.
+        let dup = unsafe { libc::fcntl(eventfd.0, libc::F_DUPFD_CLOEXEC, 0) };
+        assert!(dup >= 0);
+        (RingSlot::new(Some(RingTarget::new(dup, eventfd.clone()))), eventfd)
+    }
+
+    #[test]
+    fn a_sender_keeps_the_ring_fd_open_after_the_target_closes_until_its_message_completes() {
+        let (slot, _eventfd) = slot();
+        let mut outbox = Outbox::default();
+        outbox.queue(slot.acquire().unwrap());
+        slot.close();
+        assert!(slot.acquire().is_none(), "a closed target is taken by no new sender");
+        let (i, fd) = outbox.next_pending().unwrap();
+        let closed = outbox.slots[i as usize].as_ref().unwrap().closed.clone();
+        // SAFETY: F_GETFD takes no pointer.
+        assert!(unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0, "the number still names the ring's file");
+        assert!(!closed.load(Ordering::SeqCst));
+        assert!(!outbox.complete(i, 0));
+        assert!(closed.load(Ordering::SeqCst), "the last holder closed the dup");
+    }
+
+    #[test]
+    fn a_failed_message_writes_the_eventfd_and_only_a_full_cq_keeps_the_target_usable() {
+        let (slot, eventfd) = slot();
+        let mut outbox = Outbox::default();
+        outbox.queue(slot.acquire().unwrap());
+        let (i, _) = outbox.next_pending().unwrap();
+        assert!(outbox.complete(i, -libc::EOVERFLOW));
+        assert_eq!(take_count(&eventfd), 1, "the eventfd carried the wake");
+        assert!(slot.acquire().is_some(), "a full CQ is transient");
+        outbox.queue(slot.acquire().unwrap());
+        let (i, _) = outbox.next_pending().unwrap();
+        assert!(outbox.complete(i, -libc::EBADFD));
+        assert_eq!(take_count(&eventfd), 1);
+        assert!(slot.acquire().is_none(), "a target that cannot take MSG_RINGs gets the eventfd");
+        assert!(!outbox.complete(i, 0), "a second completion for one message is ignored");
+    }
+
+    #[test]
+    fn an_outbox_dropped_with_messages_left_writes_their_eventfds() {
+        let (slot, eventfd) = slot();
+        let mut outbox = Outbox::default();
+        outbox.queue(slot.acquire().unwrap());
+        outbox.queue(slot.acquire().unwrap());
+        let _ = outbox.next_pending(); // one submitted (its completion never reaped), one not
+        drop(outbox);
+        assert_eq!(take_count(&eventfd), 2);
+    }
+}
