@@ -359,7 +359,7 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
     );
     micro(
         "xcore-pingpong",
-        vec!["quartet", "quartet-unpinned", "tokio-mt"],
+        vec!["quartet", "quartet-eventfd", "quartet-unpinned", "quartet-unpinned-eventfd", "tokio-mt"],
         Params::default().with("n", cfg.pingpong_n / 4),
         vec![row(
             "xcore-pingpong",
@@ -370,12 +370,16 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
             "ns_per_rtt",
             "ns/rtt",
             false,
-            vec![le(Vs::Peer("tokio-mt"), 0.5), info(Vs::Peer("quartet-unpinned"))],
+            vec![
+                le(Vs::Peer("tokio-mt"), 0.5),
+                info(Vs::Peer("quartet-eventfd")),
+                info(Vs::Peer("quartet-unpinned")),
+            ],
         )],
     );
     micro(
         "xcore-spawn",
-        vec!["quartet", "quartet-unpinned", "tokio-mt"],
+        vec!["quartet", "quartet-eventfd", "quartet-unpinned", "quartet-unpinned-eventfd", "tokio-mt"],
         Params::default().with("n", cfg.pingpong_n / 4),
         vec![row(
             "xcore-spawn",
@@ -386,7 +390,11 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
             "ns_per_rtt",
             "ns/rtt",
             false,
-            vec![le(Vs::Peer("tokio-mt"), 0.5), info(Vs::Peer("quartet-unpinned"))],
+            vec![
+                le(Vs::Peer("tokio-mt"), 0.5),
+                info(Vs::Peer("quartet-eventfd")),
+                info(Vs::Peer("quartet-unpinned")),
+            ],
         )],
     );
     micro(
