@@ -71,6 +71,9 @@ pub(crate) struct Driver {
     wake_fired: bool,
     mode: Mode,
     busy_skips: u32,
+    /// MSG_RING SQEs put in the SQ since the last enter. Counted only when pushed straight into
+    /// the SQ (one that waited in the backlog is not counted): a low count only ends a wait early.
+    msgs_in_sq: u32,
     /// Op data and wakers released while the driver is borrowed; dropped by the kernel after the
     /// borrow ends, because their `Drop` may run user code that uses the runtime.
     graveyard: Vec<Box<dyn Any>>,
@@ -103,6 +106,7 @@ impl Driver {
             wake_fired: false,
             mode,
             busy_skips: 0,
+            msgs_in_sq: 0,
             graveyard: Vec::new(),
             dead_wakers: Vec::new(),
             shut: false,
@@ -323,6 +327,7 @@ impl Driver {
     /// One `io_uring_enter`: submits the SQ, waits for `want` completions up to `timeout`.
     fn enter(&mut self, want: u32, timeout: Option<Duration>) -> io::Result<()> {
         let submitted = self.ring.submission().len() as u64;
+        self.msgs_in_sq = 0;
         let ts;
         let args;
         let res = match timeout {
@@ -384,7 +389,12 @@ impl Driver {
             }
             Some(timeout) => {
                 self.busy_skips = 0;
-                self.enter(1, timeout)?
+                // This ring's own MSG_RINGs in the SQ complete inline when submitted, and their
+                // completions must not end the wait: wait for one more completion than they post.
+                // If the kernel submits fewer SQEs than the SQ holds, it does not wait at all, so
+                // this never waits for a completion that cannot come (see `msgs_in_sq`).
+                let want = 1 + self.msgs_in_sq;
+                self.enter(want, timeout)?
             }
         }
         self.reap(wakers);

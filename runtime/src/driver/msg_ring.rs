@@ -47,7 +47,11 @@ impl Driver {
                 .user_data(BAND | u64::from(index));
             self.internal_in_flight += 1;
             self.stats.msg_ring_sent += 1;
+            let before = self.ring.submission().len();
             self.push(e);
+            if self.ring.submission().len() > before {
+                self.msgs_in_sq += 1;
+            }
         }
     }
 
