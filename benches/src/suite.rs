@@ -370,11 +370,7 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
             "ns_per_rtt",
             "ns/rtt",
             false,
-            vec![
-                le(Vs::Peer("tokio-mt"), 0.5),
-                info(Vs::Peer("quartet-eventfd")),
-                info(Vs::Peer("quartet-unpinned")),
-            ],
+            vec![le(Vs::Peer("tokio-mt"), 0.5), info(Vs::Peer("quartet-eventfd")), info(Vs::Peer("quartet-unpinned"))],
         )],
     );
     micro(
@@ -390,11 +386,7 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
             "ns_per_rtt",
             "ns/rtt",
             false,
-            vec![
-                le(Vs::Peer("tokio-mt"), 0.5),
-                info(Vs::Peer("quartet-eventfd")),
-                info(Vs::Peer("quartet-unpinned")),
-            ],
+            vec![le(Vs::Peer("tokio-mt"), 0.5), info(Vs::Peer("quartet-eventfd")), info(Vs::Peer("quartet-unpinned"))],
         )],
     );
     micro(

@@ -237,7 +237,8 @@ impl Builder {
         let wake_fd = eventfd.0;
         let mut driver = Driver::new(self.entries, self.flags, wake_fd)?;
         driver.opcodes.set_optional(self.optional_opcodes);
-        let target = self.msg_ring.then(|| driver.enable_msg_ring()).flatten().map(|dup| RingTarget::new(dup, eventfd.clone()));
+        let target =
+            self.msg_ring.then(|| driver.enable_msg_ring()).flatten().map(|dup| RingTarget::new(dup, eventfd.clone()));
         let remote = RemoteQueue::new(CoreUnpark::new(eventfd, target));
         let remote_for_dump = remote.clone();
         driver.set_buf_pool(self.buf_pool);

@@ -324,7 +324,8 @@ impl<'env> Nursery<'env> {
             owner: quartet_runtime::task::current_task().map(Arc::new),
         });
         if let Some(ready) = &inner.ready {
-            let tasks: *const (dyn LiveTasks + 'env) = Rc::as_ptr(&inner) as *const Inner<'env>;
+            let inner_ptr: *const Inner<'env> = Rc::as_ptr(&inner);
+            let tasks: *const (dyn LiveTasks + 'env) = inner_ptr;
             // SAFETY: `tasks` points into the `Rc` allocation that also owns the record, as its
             // first field: the record is dropped (leaving the registry) first when `Inner` is
             // dropped, while everything `for_each_task` reads is still intact; the `Rc` never

@@ -16,23 +16,23 @@ mod buf_ring;
 mod closes;
 mod msg_ring;
 mod multishot;
-mod stats;
 mod probe;
 mod slab;
+mod stats;
 
 pub(crate) use buf_ring::Pool;
 pub use buf_ring::{BufPoolConfig, BufPoolError, BufPoolStats};
 pub(crate) use multishot::{RecvEvent, RecvState, Shared as SharedRecv};
 pub(crate) use probe::Opcodes;
 pub use probe::{Mode, SetupFlags};
-pub use stats::DriverStats;
 pub(crate) use slab::{Cleanup, Lifecycle, OpKey};
+pub use stats::DriverStats;
 
 use crate::error::Unavailable;
+use crate::kernel::msg_ring::Outbox;
 pub(crate) use closes::Closes;
 use io_uring::{IoUring, opcode, squeue, types};
 use slab::{Completion, INTERNAL, Slab};
-use crate::kernel::msg_ring::Outbox;
 use std::any::Any;
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -50,7 +50,6 @@ const TAG_REMOTE: u64 = INTERNAL | 4;
 const ENTER_GETEVENTS: u32 = 1;
 /// Busy ticks in a row that may skip the non-blocking `io_uring_enter` when nothing is queued.
 const BUSY_SKIPS: u32 = 8;
-
 
 pub(crate) struct Driver {
     // Field order matters: the ring is dropped (closed) before the slab frees anything (H4).
@@ -119,7 +118,6 @@ impl Driver {
     pub fn mode(&self) -> Mode {
         self.mode
     }
-
 
     /// Ops (not internal ones) whose final completion has not been collected.
     pub fn live_ops(&self) -> usize {
@@ -298,7 +296,6 @@ impl Driver {
         }
         Ok(())
     }
-
 
     /// The SQ is full: hand it to the kernel and collect what completed meanwhile.
     fn make_room(&mut self, wakers: &mut Vec<Waker>) -> io::Result<()> {

@@ -42,9 +42,8 @@ impl Driver {
         loop {
             let Some((index, fd)) = outbox.borrow_mut().next_pending() else { return };
             // The target's CQE carries TAG_REMOTE; this ring's carries the outbox index.
-            let e = opcode::MsgRingData::new(types::Fd(fd), 0, TAG_REMOTE, None)
-                .build()
-                .user_data(BAND | u64::from(index));
+            let e =
+                opcode::MsgRingData::new(types::Fd(fd), 0, TAG_REMOTE, None).build().user_data(BAND | u64::from(index));
             self.internal_in_flight += 1;
             self.stats.msg_ring_sent += 1;
             let before = self.ring.submission().len();
