@@ -176,3 +176,45 @@ fn a_wake_queued_for_a_runtime_that_shuts_down_before_it_is_sent_reaches_no_othe
     assert_eq!(after.msg_ring_sent, 1, "a wake for a shut-down runtime queues nothing: {after:?}");
     assert_eq!(b2.remote_wakes_msg_ring, 0, "B's message reached B2's ring: {b2:?}");
 }
+
+/// Core 1 parks a task, hands its waker to core 0 and ends; core 0 keeps waking that waker while
+/// core 1's runtime shuts down and after. Each wake is queued before the close (handed back by
+/// it) or refused after; none panics, and no MSG_RING fails (a message that reached a reused fd
+/// number would fail with `-EBADFD`, or land in another ring).
+#[test]
+fn waking_a_core_while_it_shuts_down_neither_panics_nor_fails_a_message() {
+    let slot: Arc<Mutex<Option<Waker>>> = Arc::default();
+    let (tx, rx) = quartet::channel::<()>(1);
+    let seen = PerCore::new(2)
+        .pin(Pinning::Off)
+        .run(|core: Core| {
+            let (slot, tx, rx) = (slot.clone(), tx.clone(), rx.clone());
+            async move {
+                if core.index() == 1 {
+                    // Park once so that the stored waker is a real task waker of this core.
+                    let mut parked = false;
+                    poll_fn(|cx| {
+                        if std::mem::replace(&mut parked, true) {
+                            return Poll::Ready(());
+                        }
+                        *slot.lock().unwrap() = Some(cx.waker().clone());
+                        cx.waker().wake_by_ref();
+                        Poll::Pending
+                    })
+                    .await;
+                    tx.send(()).await.map_err(|e| e.to_string())?;
+                    return Ok::<_, BoxError>(counters());
+                }
+                rx.recv().await?.ok_or("core 1 ended without a word")?;
+                let waker = slot.lock().unwrap().take().ok_or("no waker")?;
+                for _ in 0..2000 {
+                    waker.wake_by_ref();
+                    quartet::yield_now().await;
+                }
+                Ok(counters())
+            }
+        })
+        .unwrap();
+    let (_, home) = seen[0];
+    assert_eq!(home.msg_ring_failed, 0, "{home:?}");
+}
