@@ -228,7 +228,7 @@ impl Driver {
         !self.ring.submission().is_empty()
             || !self.backlog.is_empty()
             || !self.cancels.is_empty()
-            || self.outbox.as_ref().is_some_and(|o| o.borrow().has_pending())
+            || self.outbox.as_ref().is_some_and(|o| o.try_borrow().map_or(true, |o| o.has_pending()))
     }
 
     /// What was released while the driver was borrowed, for the caller to drop afterwards.
