@@ -11,7 +11,7 @@ use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
 use quartet_runtime::RemoteQueue;
-use quartet_runtime::model::{CoreUnpark, EventFd, RingTarget, enter_model_sender};
+use quartet_runtime::model::{CoreUnpark, EventFd, ModelSender, RingTarget, enter_model_sender};
 use std::sync::atomic::{AtomicBool as StdBool, Ordering as StdOrdering};
 use std::task::{Wake, Waker};
 
@@ -79,27 +79,32 @@ fn wake_queued_as_the_target_closes_never_names_a_closed_fd() {
     assert!(REFUSED.load(StdOrdering::SeqCst), "close-before-wake never explored");
 }
 
+/// A sender kernel (doing `kernel` after its push: submit, fail, or close its ring) and a plain
+/// thread wake the same task of the target while the target drains and parks; the target must
+/// see both wakes.
+fn kernel_and_plain_thread_wake_the_parked_target(kernel: fn(ModelSender)) {
+    let (q, _closed) = target();
+    let (w, count) = counted();
+    let (q1, w1) = (q.clone(), w.clone());
+    let sender = thread::spawn(move || {
+        let s = enter_model_sender();
+        assert!(q1.push(w1));
+        kernel(s);
+    });
+    let (q2, w2) = (q.clone(), w);
+    let plain = thread::spawn(move || assert!(q2.push(w2)));
+    target_loop(&q, 2);
+    sender.join().unwrap();
+    plain.join().unwrap();
+    assert_eq!(count.load(Ordering::SeqCst), 2);
+}
+
 /// Bug guarded: a wake that a sender kernel and a plain thread both push, coalesced into the
 /// sender's one MSG_RING, is lost or duplicated; the target parks forever. (The MSG_RING path of
 /// `loom_remote_wake.rs`'s `wake_while_parking`.)
 #[test]
 fn msg_ring_wake_and_eventfd_wake_race_the_target_parking() {
-    loom::model(|| {
-        let (q, _closed) = target();
-        let (w, count) = counted();
-        let (q1, w1) = (q.clone(), w.clone());
-        let kernel = thread::spawn(move || {
-            let s = enter_model_sender();
-            assert!(q1.push(w1));
-            s.submit(RingTarget::model_deliver);
-        });
-        let (q2, w2) = (q.clone(), w.clone());
-        let plain = thread::spawn(move || assert!(q2.push(w2)));
-        target_loop(&q, 2);
-        kernel.join().unwrap();
-        plain.join().unwrap();
-        assert_eq!(count.load(Ordering::SeqCst), 2);
-    });
+    loom::model(|| kernel_and_plain_thread_wake_the_parked_target(|s| s.submit(RingTarget::model_deliver)));
 }
 
 /// Bug guarded (RF2): a MSG_RING that fails (`-EOVERFLOW`: the target's CQ is full) is not
@@ -107,22 +112,7 @@ fn msg_ring_wake_and_eventfd_wake_race_the_target_parking() {
 /// never reach the parked target.
 #[test]
 fn failed_msg_ring_falls_back_to_the_eventfd() {
-    loom::model(|| {
-        let (q, _closed) = target();
-        let (w, count) = counted();
-        let (q1, w1) = (q.clone(), w.clone());
-        let kernel = thread::spawn(move || {
-            let s = enter_model_sender();
-            assert!(q1.push(w1));
-            s.submit(|_| -libc::EOVERFLOW);
-        });
-        let (q2, w2) = (q.clone(), w.clone());
-        let plain = thread::spawn(move || assert!(q2.push(w2)));
-        target_loop(&q, 2);
-        kernel.join().unwrap();
-        plain.join().unwrap();
-        assert_eq!(count.load(Ordering::SeqCst), 2);
-    });
+    loom::model(|| kernel_and_plain_thread_wake_the_parked_target(|s| s.submit(|_| -libc::EOVERFLOW)));
 }
 
 /// Bug guarded (RF3): the sender's ring closes (its runtime ends) with a MSG_RING queued and never
@@ -130,20 +120,5 @@ fn failed_msg_ring_falls_back_to_the_eventfd() {
 /// forever.
 #[test]
 fn coalesced_wake_survives_the_senders_ring_closing_before_submit() {
-    loom::model(|| {
-        let (q, _closed) = target();
-        let (w, count) = counted();
-        let (q1, w1) = (q.clone(), w.clone());
-        let kernel = thread::spawn(move || {
-            let s = enter_model_sender();
-            assert!(q1.push(w1));
-            drop(s); // never submitted
-        });
-        let (q2, w2) = (q.clone(), w.clone());
-        let plain = thread::spawn(move || assert!(q2.push(w2)));
-        target_loop(&q, 2);
-        kernel.join().unwrap();
-        plain.join().unwrap();
-        assert_eq!(count.load(Ordering::SeqCst), 2);
-    });
+    loom::model(|| kernel_and_plain_thread_wake_the_parked_target(drop));
 }
