@@ -1,7 +1,8 @@
 //! Cross-core wake-ups over `IORING_OP_MSG_RING` (ARCHITECTURE.md, "Cross-core wake-ups"): a
 //! channel ping-pong and a `spawn_on` + join between two cores wake each other through MSG_RING
 //! when the kernel has it, and through the eventfd when it is turned off; a wake queued for a
-//! runtime that shuts down before the message is submitted reaches no other ring.
+//! runtime that shuts down before the message is submitted reaches no other ring; a thread that
+//! runs no runtime keeps the eventfd.
 //!
 //! Which path was taken is read from the runtime's counters (`DriverStats`), never from timing.
 
@@ -217,4 +218,27 @@ fn waking_a_core_while_it_shuts_down_neither_panics_nor_fails_a_message() {
         .unwrap();
     let (_, home) = seen[0];
     assert_eq!(home.msg_ring_failed, 0, "{home:?}");
+}
+
+/// A thread that runs no runtime (a worker, a foreign thread) has no ring to send from: its wake
+/// writes the eventfd even when the runtime takes MSG_RING wakes.
+#[test]
+fn a_wake_from_a_thread_that_runs_no_runtime_writes_the_eventfd() {
+    let s = quartet::run(async {
+        let mut waker_thread = None;
+        poll_fn(|cx| {
+            if waker_thread.is_some() {
+                return Poll::Ready(()); // the root is polled again only once woken
+            }
+            let w = cx.waker().clone();
+            waker_thread = Some(std::thread::spawn(move || w.wake()));
+            Poll::Pending
+        })
+        .await;
+        waker_thread.unwrap().join().unwrap();
+        quartet::stats().unwrap()
+    })
+    .unwrap();
+    assert!(s.driver.remote_wakes_eventfd >= 1, "{s:?}");
+    assert_eq!((s.driver.remote_wakes_msg_ring, s.driver.msg_ring_sent), (0, 0), "{s:?}");
 }
