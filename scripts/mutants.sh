@@ -29,6 +29,9 @@ MUTANTS=(
   "mailbox_close_forgets       quartet-nursery loom_cores       push_races_mailbox_close"
   "tracker_split_finish        quartet-nursery loom_cores       last_remote_child_finishes_as_the_nursery_waits"
   "cancel_local_skips_remote   quartet-runtime loom_cores_cancel group_cancel_from_one_core_reaches_the_other_cores_parked_wait"
+  "ring_close_ignores_senders  quartet-runtime loom_msg_ring    wake_queued_as_the_target_closes_never_names_a_closed_fd"
+  "msg_ring_error_drops_wake   quartet-runtime loom_msg_ring    failed_msg_ring_falls_back_to_the_eventfd"
+  "outbox_drop_forgets         quartet-runtime loom_msg_ring    coalesced_wake_survives_the_senders_ring_closing_before_submit"
 )
 
 export RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom

@@ -5,6 +5,7 @@ use crate::error::{Error, Unavailable};
 use crate::kernel::{
     self,
     context::{Core, CoreGuard, next_id, with_core},
+    msg_ring::{CoreUnpark, RingTarget},
     remote::{EventFd, RemoteQueue},
 };
 use crate::time::Timers;
@@ -30,6 +31,7 @@ pub struct Builder {
     /// Instrument, watchdog, `SIGUSR1` dump (methods in `introspect/config.rs`).
     pub(crate) introspect: crate::introspect::state::Config,
     optional_opcodes: bool,
+    msg_ring: bool,
     buf_pool: crate::net::BufPoolConfig,
     busy_poll: Duration,
     /// The testing toolkit's settings (`testing/builder.rs`).
@@ -58,6 +60,7 @@ impl Builder {
             monitor: Default::default(),
             introspect: Default::default(),
             optional_opcodes: true,
+            msg_ring: true,
             buf_pool: Default::default(),
             busy_poll: Duration::ZERO,
             testing: Default::default(),
@@ -170,6 +173,28 @@ impl Builder {
         self
     }
 
+    /// Whether wake-ups between the kernels of a [`PerCore`](../quartet_nursery/struct.PerCore.html)
+    /// group (or any runtimes on different threads) use `IORING_OP_MSG_RING` where the kernel has
+    /// it (Linux 5.18+; default `true`). A waker woken on another runtime's thread then posts a
+    /// completion into this runtime's ring from its own ring, with no syscall of its own; wakes
+    /// from threads that run no runtime always write an eventfd. `false` makes this runtime
+    /// neither send nor accept MSG_RING wakes (the eventfd for all), as does
+    /// [`optional_opcodes(false)`](Self::optional_opcodes). The path taken is counted in
+    /// [`DriverStats`] (`msg_ring_sent`, `remote_wakes_msg_ring`, `remote_wakes_eventfd`).
+    ///
+    /// # Examples
+    /// ```
+    /// let on = quartet_runtime::Builder::new().msg_ring(false).run(async {
+    ///     quartet_runtime::stats().unwrap().msg_ring
+    /// })?;
+    /// assert!(!on);
+    /// # Ok::<(), quartet_runtime::Error>(())
+    /// ```
+    pub fn msg_ring(mut self, on: bool) -> Builder {
+        self.msg_ring = on;
+        self
+    }
+
     /// The shape of the provided-buffer pool that [`PooledReceiver`](crate::net::PooledReceiver)s
     /// receive into (default: 256 buffers of 16 KiB, allocated on first use). See
     /// [`BufPoolConfig`](crate::net::BufPoolConfig).
@@ -241,12 +266,14 @@ impl Builder {
         if with_core(|_| ()).is_some() {
             return Err(Error::NestedRuntime);
         }
-        let eventfd = EventFd::new().map_err(Unavailable::Other)?;
+        let eventfd = crate::sync::Arc::new(EventFd::new().map_err(Unavailable::Other)?);
         let wake_fd = eventfd.0;
-        let remote = RemoteQueue::new(eventfd);
-        let remote_for_dump = remote.clone();
         let mut driver = Driver::new(self.entries, self.flags, wake_fd)?;
         driver.opcodes.set_optional(self.optional_opcodes);
+        let target =
+            self.msg_ring.then(|| driver.enable_msg_ring()).flatten().map(|dup| RingTarget::new(dup, eventfd.clone()));
+        let remote = RemoteQueue::new(CoreUnpark::new(eventfd, target));
+        let remote_for_dump = remote.clone();
         driver.set_buf_pool(self.buf_pool);
         driver.set_busy_poll(Some(self.busy_poll));
         driver.completed = self.introspect.instrument.is_some().then(Vec::new);
@@ -310,7 +337,13 @@ pub fn run<F: Future>(fut: F) -> Result<F::Output, Error> {
 pub fn stats() -> Option<RuntimeStats> {
     with_core(|c| {
         let d = c.driver.borrow();
-        RuntimeStats { driver: d.stats, mode: d.mode(), live_ops: d.live_ops(), timers: c.timers.borrow().len() }
+        RuntimeStats {
+            driver: d.stats,
+            mode: d.mode(),
+            live_ops: d.live_ops(),
+            timers: c.timers.borrow().len(),
+            msg_ring: d.outbox().is_some(),
+        }
     })
 }
 
@@ -334,4 +367,6 @@ pub struct RuntimeStats {
     pub live_ops: usize,
     /// Timer registrations held.
     pub timers: usize,
+    /// Whether this runtime sends and accepts MSG_RING wakes (see [`Builder::msg_ring`]).
+    pub msg_ring: bool,
 }

@@ -76,6 +76,7 @@ pub(crate) use net::clamp_len as net_clamp;
 pub mod model {
     pub use crate::introspect::watchdog::Watchdog;
     pub use crate::kernel::context::{ModelKernel, enter_model_kernel};
+    pub use crate::kernel::msg_ring::{CoreUnpark, ModelSender, RingTarget, enter_model_sender};
     pub use crate::kernel::remote::EventFd;
 }
 

@@ -8,7 +8,7 @@
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
-use quartet_runtime::model::{EventFd, enter_model_kernel};
+use quartet_runtime::model::{CoreUnpark, EventFd, enter_model_kernel};
 use quartet_runtime::{ReadyQueue, RemoteQueue};
 use std::sync::atomic::{AtomicBool as StdBool, Ordering as StdOrdering};
 use std::task::{Wake, Waker};
@@ -27,7 +27,7 @@ impl Wake for Parent {
 /// The kernel's loop, reduced to the wake path: run what the remote queue hands back (on this
 /// thread a child waker queues its child), stop once `want` children are queued, else park on
 /// the eventfd until a remote wake writes it.
-fn kernel_loop(remote: &RemoteQueue<EventFd>, queue: &ReadyQueue, want: usize) -> Vec<usize> {
+fn kernel_loop(remote: &RemoteQueue<CoreUnpark>, queue: &ReadyQueue, want: usize) -> Vec<usize> {
     let mut ready = Vec::new();
     let mut woken = Vec::new();
     loop {
@@ -39,7 +39,7 @@ fn kernel_loop(remote: &RemoteQueue<EventFd>, queue: &ReadyQueue, want: usize) -
         if ready.len() >= want {
             return ready;
         }
-        remote.unparker().read_blocking();
+        remote.unparker().eventfd().read_blocking();
     }
 }
 
@@ -50,7 +50,7 @@ fn kernel_loop(remote: &RemoteQueue<EventFd>, queue: &ReadyQueue, want: usize) -
 fn child_woken_from_another_thread_is_polled() {
     loom::model(|| {
         let _kernel = enter_model_kernel(KERNEL);
-        let remote = RemoteQueue::new(EventFd::new().unwrap());
+        let remote = RemoteQueue::new(CoreUnpark::new(Arc::new(EventFd::new().unwrap()), None));
         let queue = ReadyQueue::for_model(KERNEL, remote.clone());
         let parent_wakes = Arc::new(AtomicUsize::new(0));
         queue.set_parent(&Waker::from(std::sync::Arc::new(Parent(parent_wakes.clone()))));
@@ -80,7 +80,7 @@ static REFUSED: StdBool = StdBool::new(false);
 fn child_woken_as_the_runtime_shuts_down_is_refused_or_handed_back() {
     loom::model(|| {
         let _kernel = enter_model_kernel(KERNEL);
-        let remote = RemoteQueue::new(EventFd::new().unwrap());
+        let remote = RemoteQueue::new(CoreUnpark::new(Arc::new(EventFd::new().unwrap()), None));
         let queue = ReadyQueue::for_model(KERNEL, remote.clone());
         let waker = queue.waker(7);
         let t = thread::spawn(move || waker.wake());

@@ -2,8 +2,10 @@
 //! different cores, and a spawn on the other core + join round trip, N times.
 //!
 //! quartet: `PerCore` with two pinned kernels; the channel is `quartet::channel(1)` (a send wakes
-//! the receiver's core through its remote-wake queue), the spawn is `CoreNursery::spawn_on(1, ..)`
-//! awaited on core 0. tokio: the multi-thread runtime with 2 workers, `tokio::sync::mpsc` between
+//! the receiver's core through its remote-wake queue: a MSG_RING posted from the sender's ring,
+//! the default where the kernel has it), the spawn is `CoreNursery::spawn_on(1, ..)` awaited on
+//! core 0. `quartet-eventfd` (and `quartet-unpinned-eventfd`): the same with
+//! `Builder::msg_ring(false)`, so every cross-core wake writes the target's eventfd. tokio: the multi-thread runtime with 2 workers, `tokio::sync::mpsc` between
 //! two spawned tasks, `tokio::spawn(..).await` from a task (the scheduler decides where each task
 //! runs, so not every tokio hand-off crosses workers). `quartet-unpinned`: the same with
 //! `Pinning::Off`, so the OS may run both kernels on one CPU. Figure: wall time per round trip
@@ -11,17 +13,23 @@
 //! for its CPU (no migration), which dominates the pinned figures: measure on a quiet machine.
 
 use crate::child::{Metrics, Params};
-use quartet::Pinning;
+use quartet::{PerCore, Pinning};
 use std::time::{Duration, Instant};
 
 /// One run of `bench` (`xcore-pingpong` or `xcore-spawn`) for `peer`.
 pub fn run(bench: &str, peer: &str, p: &Params) -> Result<Metrics, String> {
     let n = p.num("n")?;
+    let (pin, msg_ring) = match peer {
+        "quartet" => (Pinning::Auto, true),
+        "quartet-eventfd" => (Pinning::Auto, false),
+        "quartet-unpinned" => (Pinning::Off, true),
+        "quartet-unpinned-eventfd" => (Pinning::Off, false),
+        _ => (Pinning::Off, false),
+    };
+    let group = || PerCore::new(2).pin(pin.clone()).runtime(quartet::runtime::Builder::new().msg_ring(msg_ring));
     let dt = match (bench, peer) {
-        ("xcore-pingpong", "quartet") => quartet_pingpong(n, Pinning::Auto)?,
-        ("xcore-spawn", "quartet") => quartet_spawn(n, Pinning::Auto)?,
-        ("xcore-pingpong", "quartet-unpinned") => quartet_pingpong(n, Pinning::Off)?,
-        ("xcore-spawn", "quartet-unpinned") => quartet_spawn(n, Pinning::Off)?,
+        ("xcore-pingpong", p) if p.starts_with("quartet") => quartet_pingpong(n, group())?,
+        ("xcore-spawn", p) if p.starts_with("quartet") => quartet_spawn(n, group())?,
         ("xcore-pingpong", "tokio-mt") => tokio_mt2()?.block_on(tokio_pingpong(n))?,
         ("xcore-spawn", "tokio-mt") => tokio_mt2()?.block_on(tokio_spawn(n))?,
         (b, other) => return Err(format!("no {b} for peer {other}")),
@@ -33,11 +41,11 @@ fn tokio_mt2() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| e.to_string())
 }
 
-fn quartet_pingpong(n: u64, pin: Pinning) -> Result<Duration, String> {
-    use quartet::{BoxError, Core, PerCore};
+fn quartet_pingpong(n: u64, group: PerCore) -> Result<Duration, String> {
+    use quartet::{BoxError, Core};
     let (tx1, rx1) = quartet::channel::<u64>(1);
     let (tx2, rx2) = quartet::channel::<u64>(1);
-    let out = PerCore::new(2).pin(pin).run(|core: Core| {
+    let out = group.run(|core: Core| {
         let (tx1, rx1, tx2, rx2) = (tx1.clone(), rx1.clone(), tx2.clone(), rx2.clone());
         async move {
             if core.index() == 0 {
@@ -58,9 +66,9 @@ fn quartet_pingpong(n: u64, pin: Pinning) -> Result<Duration, String> {
     out.map_err(|e| e.to_string())?.into_iter().flatten().next().ok_or_else(|| "no time".into())
 }
 
-fn quartet_spawn(n: u64, pin: Pinning) -> Result<Duration, String> {
-    use quartet::{BoxError, Core, PerCore};
-    let out = PerCore::new(2).pin(pin).run(|core: Core| async move {
+fn quartet_spawn(n: u64, group: PerCore) -> Result<Duration, String> {
+    use quartet::{BoxError, Core};
+    let out = group.run(|core: Core| async move {
         if core.index() != 0 {
             return Ok::<_, BoxError>(None);
         }

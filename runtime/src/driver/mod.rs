@@ -14,10 +14,12 @@
 
 mod buf_ring;
 mod closes;
+mod msg_ring;
 mod multishot;
 mod probe;
 mod slab;
 mod wait;
+mod stats;
 
 pub(crate) use buf_ring::Pool;
 pub use buf_ring::{BufPoolConfig, BufPoolError, BufPoolStats};
@@ -25,63 +27,39 @@ pub(crate) use multishot::{RecvEvent, RecvState, Shared as SharedRecv};
 pub(crate) use probe::Opcodes;
 pub use probe::{Mode, SetupFlags};
 pub(crate) use slab::{Cleanup, Lifecycle, OpKey};
+pub use stats::DriverStats;
 
 use crate::error::Unavailable;
+use crate::kernel::msg_ring::Outbox;
 pub(crate) use closes::Closes;
 use io_uring::{IoUring, opcode, squeue, types};
 use slab::{Completion, INTERNAL, Slab};
 use std::any::Any;
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::RawFd;
+use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 const TAG_CANCEL: u64 = INTERNAL | 1;
 const TAG_CLOSE: u64 = INTERNAL | 2;
 const TAG_WAKE: u64 = INTERNAL | 3;
+/// A MSG_RING from another core's ring: a remote wake, handled like the wake read's completion.
+const TAG_REMOTE: u64 = INTERNAL | 4;
 const ENTER_GETEVENTS: u32 = 1;
 /// Completions copied out of the CQ per batch in `reap`.
 const REAP_BATCH: usize = 64;
 /// Busy ticks in a row that may skip the non-blocking `io_uring_enter` when nothing is queued.
 const BUSY_SKIPS: u32 = 8;
 
-/// Counters a program can read through [`crate::stats`].
-///
-/// # Examples
-/// ```
-/// quartet_runtime::run(async {
-///     let before = quartet_runtime::stats().unwrap().driver;
-///     for _ in 0..10 {
-///         quartet_runtime::nop().await.unwrap();
-///     }
-///     let after = quartet_runtime::stats().unwrap().driver;
-///     println!("{} syscalls for {} ops", after.enters - before.enters, after.ops - before.ops);
-/// }).unwrap();
-/// ```
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct DriverStats {
-    /// `io_uring_enter` calls.
-    pub enters: u64,
-    /// SQEs handed to the kernel (ops, cancels, closes, wake reads).
-    pub sqes: u64,
-    /// Completions reaped.
-    pub cqes: u64,
-    /// Completions ignored because their slot was stale or unknown.
-    pub stale: u64,
-    /// Times an SQE had to wait in the backlog because the SQ was full.
-    pub sq_full: u64,
-    /// Ops submitted by futures.
-    pub ops: u64,
-    /// Blocking waits that began with a busy-poll ([`Builder::busy_poll`](crate::Builder::busy_poll)).
-    pub busy_polls: u64,
-    /// Busy-polls that found a completion, so the loop did not block.
-    pub busy_poll_hits: u64,
-}
-
 pub(crate) struct Driver {
     // Field order matters: the ring is dropped (closed) before the slab frees anything (H4).
     ring: IoUring,
+    /// MSG_RING wakes this ring sends, when it sends them (after `ring`: RF1, RF3 in
+    /// `kernel/msg_ring.rs`).
+    outbox: Option<Rc<RefCell<Outbox>>>,
     ops: Slab,
     /// The provided-buffer pool and the armed pooled receives (after `ring`: B3).
     bufs: multishot::Bufs,
@@ -99,6 +77,9 @@ pub(crate) struct Driver {
     reaped: Vec<(u64, i32, u32)>,
     /// How long a blocking wait first spins on non-blocking enters (`wait.rs`); `None`: off.
     busy_poll: Option<Duration>,
+    /// MSG_RING SQEs put in the SQ since the last enter. Counted only when pushed straight into
+    /// the SQ (one that waited in the backlog is not counted): a low count only ends a wait early.
+    msgs_in_sq: u32,
     /// Op data and wakers released while the driver is borrowed; dropped by the kernel after the
     /// borrow ends, because their `Drop` may run user code that uses the runtime.
     graveyard: Vec<Box<dyn Any>>,
@@ -118,6 +99,7 @@ impl Driver {
         let (ring, mode, opcodes) = probe::setup(entries, flags)?;
         Ok(Driver {
             ring,
+            outbox: None,
             ops: Slab::new(),
             bufs: Default::default(),
             backlog: VecDeque::new(),
@@ -132,6 +114,7 @@ impl Driver {
             busy_skips: 0,
             busy_poll: None,
             reaped: Vec::with_capacity(REAP_BATCH),
+            msgs_in_sq: 0,
             graveyard: Vec::new(),
             dead_wakers: Vec::new(),
             shut: false,
@@ -161,7 +144,9 @@ impl Driver {
             // SAFETY: every SQE pushed points only at memory that stays valid until the op's final
             // completion: an op's SQE at heap or 'static memory its data owns, which is held by
             // the `Op` future or (moved into a box) by the slab until then (`submit`'s contract);
-            // the wake read at the boxed `wake_buf` in `self`; cancel/close SQEs carry no pointers.
+            // the wake read at the boxed `wake_buf` in `self`; cancel/close SQEs carry no pointers,
+            // and a MSG_RING names its target by an fd number that the outbox keeps open until
+            // its completion or until this ring is closed (RF1 in `kernel/msg_ring.rs`).
             if unsafe { self.ring.submission().push(&entry) }.is_ok() {
                 return;
             }
@@ -254,7 +239,10 @@ impl Driver {
 
     /// True if SQEs are waiting to be submitted (in the SQ or a userspace queue).
     pub fn has_queued(&mut self) -> bool {
-        !self.ring.submission().is_empty() || !self.backlog.is_empty() || !self.cancels.is_empty()
+        !self.ring.submission().is_empty()
+            || !self.backlog.is_empty()
+            || !self.cancels.is_empty()
+            || self.outbox.as_ref().is_some_and(|o| o.try_borrow().map_or(true, |o| o.has_pending()))
     }
 
     /// What was released while the driver was borrowed, for the caller to drop afterwards.
@@ -310,6 +298,7 @@ impl Driver {
             self.internal_in_flight += 1;
             self.closes.pop();
         }
+        self.queue_msgs();
         while let Some(e) = self.backlog.front() {
             // SAFETY: see `push`; backlog entries point into heap memory owned by op data that
             // is alive until their final completion, or into driver fields.
@@ -380,7 +369,13 @@ impl Driver {
                     Some(bound) => self.busy_poll(bound, timeout)?,
                 };
                 if let Some(timeout) = timeout {
-                    self.enter(1, timeout)?;
+                    // This ring's own MSG_RINGs in the SQ complete inline when submitted, and
+                    // their completions must not end the wait: wait for one more completion than
+                    // they post. If the kernel submits fewer SQEs than the SQ holds, it does not
+                    // wait at all, so this never waits for a completion that cannot come (see
+                    // `msgs_in_sq`; a busy-poll's enters submit them first and reset it).
+                    let want = 1 + self.msgs_in_sq;
+                    self.enter(want, timeout)?;
                 }
             }
         }
@@ -420,8 +415,14 @@ impl Driver {
                 self.internal_in_flight -= 1;
                 self.wake_armed = false;
                 self.wake_fired = true;
+                self.stats.remote_wakes_eventfd += 1;
+            }
+            TAG_REMOTE => {
+                self.wake_fired = true;
+                self.stats.remote_wakes_msg_ring += 1;
             }
             _ if ud & multishot::MULTI == multishot::MULTI => self.deliver_recv(ud, res, flags, wakers),
+            _ if ud & msg_ring::MASK == msg_ring::BAND => self.msg_completed(ud, res),
             _ if io_uring::cqueue::more(flags) => {} // not final: single-shot ops never see this
             _ => {
                 if let Some(done) = &mut self.completed {

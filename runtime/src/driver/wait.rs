@@ -57,6 +57,7 @@ impl Driver {
     /// One `io_uring_enter`: submits the SQ, waits for `want` completions up to `timeout`.
     pub(super) fn enter(&mut self, want: u32, timeout: Option<Duration>) -> io::Result<()> {
         let submitted = self.ring.submission().len() as u64;
+        self.msgs_in_sq = 0;
         let ts;
         let args;
         let res = match timeout {

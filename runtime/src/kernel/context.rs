@@ -5,7 +5,8 @@
 //! The core's id tells a waker whether it is on its own kernel's thread, and tells an op whether
 //! the runtime that submitted it is still the current one.
 
-use super::remote::{EventFd, RemoteQueue};
+use super::msg_ring::CoreUnpark;
+use super::remote::RemoteQueue;
 use crate::driver::Driver;
 use crate::sync::Arc;
 use crate::time::timers::Timers;
@@ -13,7 +14,7 @@ use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-pub(crate) type Remote = RemoteQueue<EventFd>;
+pub(crate) type Remote = RemoteQueue<CoreUnpark>;
 
 /// Leaf polls per tick before the kernel goes back to the ring (H8). tokio and compio use 61.
 pub(crate) const BUDGET: u32 = 61;
@@ -93,6 +94,8 @@ impl Drop for ModelKernel {
 /// Installs a core in the thread-local for its lifetime.
 pub(crate) struct CoreGuard<'a> {
     _core: &'a Core,
+    /// This thread's MSG_RING outbox (the driver's), while the core is installed.
+    _outbox: Option<super::msg_ring::Installed>,
 }
 
 impl<'a> CoreGuard<'a> {
@@ -104,7 +107,8 @@ impl<'a> CoreGuard<'a> {
             }
             c.set(core);
             KERNEL_ID.with(|k| k.set(core.id));
-            Some(CoreGuard { _core: core })
+            let outbox = core.driver.borrow().outbox().map(super::msg_ring::install);
+            Some(CoreGuard { _core: core, _outbox: outbox })
         })
     }
 }

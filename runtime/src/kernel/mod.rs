@@ -8,6 +8,7 @@
 
 pub(crate) mod context;
 mod idle;
+pub mod msg_ring;
 pub mod remote;
 pub(crate) mod waker;
 

@@ -7,6 +7,10 @@
 //! Protocol (why no wake is lost): the waker pushes, *then* swaps `notified` to true and unparks
 //! if it was false. The kernel stores `notified = false`, *then* drains. A push that the drain
 //! misses happened after the store, so its swap saw `false` and unparked again.
+//!
+//! The real unparker ([`CoreUnpark`](super::msg_ring::CoreUnpark)) posts a MSG_RING completion
+//! into the kernel's ring when the waking thread runs a kernel itself, and writes the eventfd
+//! otherwise (`msg_ring.rs`).
 
 use crate::sync::{Arc, AtomicBool, Mutex, Ordering, lock};
 use std::task::Waker;
@@ -16,6 +20,9 @@ use std::task::Waker;
 pub trait Unpark: Send + Sync + 'static {
     /// Makes the kernel's next (or current) park return. Must not block.
     fn unpark(&self);
+
+    /// The queue was closed (the kernel shuts down): release what only a live kernel needs.
+    fn close(&self) {}
 }
 
 /// The queue of wakers woken from other threads.
@@ -63,6 +70,7 @@ impl<U: Unpark> RemoteQueue<U> {
     /// Kernel side, at shutdown: later pushes fail. Returns what was still queued.
     pub fn close(&self) -> Vec<Waker> {
         let left = lock(&self.queue).take().unwrap_or_default();
+        self.unpark.close();
         // Planted bug (scripts/mutants.sh): wakers queued at shutdown are silently dropped.
         #[cfg(quartet_mutant = "remote_close_drops")]
         let left = {
