@@ -18,8 +18,8 @@ mod msg_ring;
 mod multishot;
 mod probe;
 mod slab;
-mod wait;
 mod stats;
+mod wait;
 
 pub(crate) use buf_ring::Pool;
 pub use buf_ring::{BufPoolConfig, BufPoolError, BufPoolStats};
