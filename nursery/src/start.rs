@@ -7,7 +7,9 @@
 //!
 //! When the child calls `started` and its private status is not cancelled, the node is moved
 //! under the target nursery's status (Trio's re-parenting), together with everything parked
-//! under it: from then on only the nursery's scopes apply. If the private status is cancelled at
+//! under it: from then on only the nursery's scopes apply. The move happens inside `started`
+//! (so the child's very next checkpoint sees a cancelled nursery), or, if `started` was called
+//! from outside the child's own poll, when the child is next polled. If the private status is cancelled at
 //! that moment (the caller was cancelled), the child is not moved (Trio's rule): it stays
 //! cancelled, `start` waits for it to finish and returns `Cancelled`.
 
@@ -46,6 +48,9 @@ pub(crate) struct StartSlot<V> {
     /// Set by `StartScoped` while the child's private status is cancelled: `started` then
     /// refuses to move the child.
     refuse: Cell<bool>,
+    /// While `StartScoped` polls the child (and only then, so the position is alive): the
+    /// child's private status and the nursery's, for `started` to move the child at once.
+    moving: Cell<Option<(StatusRef, StatusRef)>>,
 }
 
 impl<V> StartSlot<V> {
@@ -56,6 +61,7 @@ impl<V> StartSlot<V> {
             waker: Cell::new(None),
             abandoned: Cell::new(false),
             refuse: Cell::new(false),
+            moving: Cell::new(None),
         })
     }
 
@@ -172,6 +178,11 @@ impl<V> TaskStatus<V> {
             }
             return;
         }
+        // Trio re-parents inside `started()`: code after it, in the same poll, already runs under
+        // the nursery's scopes (a cancelled nursery cancels its next checkpoint).
+        if let Some((child, nursery)) = self.slot.moving.take() {
+            child.move_under(nursery);
+        }
         self.slot.settle(StartState::Started(value));
     }
 }
@@ -232,7 +243,12 @@ impl<V, F: Future> Future for StartScoped<V, F> {
         let nursery = StatusRef::current();
         let entered = this.activation.enter();
         this.slot.refuse.set(this.activation.effectively_cancelled());
+        if !*this.moved {
+            this.slot.moving.set(this.activation.status().map(|child| (child, nursery)));
+        }
+        let clear = ClearMoving(this.slot); // also on unwind: the position is only valid now
         let polled = this.fut.poll(cx);
+        drop(clear);
         drop(entered);
         if !*this.moved && matches!(*this.slot.state.borrow(), StartState::Started(_) | StartState::Taken) {
             // Started (and not refused): move under the nursery with everything parked inside.
@@ -240,5 +256,14 @@ impl<V, F: Future> Future for StartScoped<V, F> {
             this.activation.move_under(nursery);
         }
         polled
+    }
+}
+
+/// Clears [`StartSlot::moving`] when the child's poll ends, however it ends.
+struct ClearMoving<'a, V>(&'a StartSlot<V>);
+
+impl<V> Drop for ClearMoving<'_, V> {
+    fn drop(&mut self) {
+        self.0.moving.set(None);
     }
 }

@@ -1,0 +1,238 @@
+//! Nursery scenarios from Trio's `_core/_tests/test_run.py` (`test_nursery_*`, `test_cancel_*`)
+//! not covered by the `nursery_*` tests: failures that happen while the others are being
+//! cancelled, slow shielded cleanup, nurseries opened in a cancelled scope, a `Drop` that panics,
+//! cross-cancellation between nested nurseries, and `start` into a cancelled nursery. Timing is
+//! on the mock clock.
+
+use quartet::testing::{elapsed, wait_all_tasks_blocked};
+use quartet::{
+    BoxError, Builder, CancelScope, Cancelled, Nursery, NurseryError, Reason, SpawnError, TaskStatus, checkpoint,
+    nursery, shield, sleep,
+};
+use std::cell::{Cell, RefCell};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Duration;
+
+const SEC: Duration = Duration::from_secs(1);
+const LONG: Duration = Duration::from_secs(3600);
+
+fn mock_run<T>(fut: impl Future<Output = T>) -> T {
+    Builder::new().mock_clock(true).run(fut).expect("runtime")
+}
+
+#[quartet::test(mock_clock)]
+async fn failure_during_the_cancellation_of_others_is_reported_too() {
+    let err = nursery(async |n| {
+        n.spawn_named("cleanup-fails", async {
+            let c = sleep(LONG).await.unwrap_err();
+            assert!(matches!(c.reason(), Reason::SiblingFailed(_)));
+            Err::<(), BoxError>("cleanup failed".into())
+        })?;
+        n.spawn_named("fails-first", async {
+            wait_all_tasks_blocked().await?;
+            Err::<(), BoxError>("first failure".into())
+        })?;
+        Ok::<_, BoxError>(())
+    })
+    .await
+    .unwrap_err();
+    let mut msgs: Vec<String> = err.failures().iter().map(|f| f.error().to_string()).collect();
+    msgs.sort();
+    assert_eq!(msgs, ["cleanup failed", "first failure"], "{err}");
+}
+
+#[quartet::test(mock_clock)]
+async fn child_with_slow_shielded_cleanup_holds_the_nursery_open() -> Result<(), NurseryError> {
+    let cleaned = Cell::new(false);
+    nursery(async |n| {
+        n.spawn(async {
+            let c = sleep(LONG).await;
+            assert!(c.is_err());
+            shield(async { sleep(5 * SEC).await.map(|()| cleaned.set(true)) }).await?;
+            c
+        })?;
+        wait_all_tasks_blocked().await?;
+        n.cancel();
+        Ok::<_, BoxError>(())
+    })
+    .await?;
+    assert!(cleaned.get());
+    assert_eq!(elapsed().unwrap(), 5 * SEC);
+    Ok(())
+}
+
+#[quartet::test(mock_clock)]
+async fn nursery_opened_in_a_cancelled_scope_runs_body_and_children_until_their_first_checkpoint() {
+    let log = RefCell::new(Vec::new());
+    let scope = CancelScope::new();
+    scope.cancel();
+    let r = scope
+        .run(nursery(async |n| {
+            n.spawn(async {
+                log.borrow_mut().push("child runs");
+                checkpoint().await?;
+                log.borrow_mut().push("child passed a checkpoint");
+                Ok::<_, Cancelled>(())
+            })?;
+            log.borrow_mut().push("body runs");
+            checkpoint().await?;
+            log.borrow_mut().push("body passed a checkpoint");
+            Ok::<_, BoxError>(())
+        }))
+        .await;
+    assert!(matches!(r, Ok(None)), "{r:?}");
+    assert!(scope.cancelled_caught());
+    assert_eq!(*log.borrow(), ["body runs", "child runs"]);
+}
+
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("drop of a child's future panics");
+    }
+}
+
+#[test]
+fn panic_in_the_drop_of_a_child_future_is_resumed_after_siblings_finish() {
+    let sibling_done = Cell::new(false);
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        mock_run(async {
+            nursery(async |n| {
+                n.spawn(async {
+                    let _guard = PanicsOnDrop;
+                    checkpoint().await
+                })?;
+                n.spawn(async {
+                    let c = sleep(LONG).await;
+                    shield(async { sleep(SEC).await.map(|()| sibling_done.set(true)) }).await?;
+                    c
+                })?;
+                Ok::<_, SpawnError>(())
+            })
+            .await
+        })
+    }));
+    let payload = r.expect_err("the panic must reach the owner");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"drop of a child's future panics"));
+    assert!(sibling_done.get(), "the sibling was cancelled and finished its cleanup first");
+}
+
+#[quartet::test(mock_clock)]
+async fn body_error_while_children_run_cancels_them_and_is_reported() {
+    let cancelled = Cell::new(0);
+    let err = nursery(async |n| {
+        for _ in 0..3 {
+            n.spawn(async {
+                let r = sleep(LONG).await;
+                cancelled.set(cancelled.get() + u32::from(r.is_err()));
+                r
+            })?;
+        }
+        checkpoint().await?;
+        Err::<(), BoxError>("body failed".into())
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(cancelled.get(), 3);
+    assert_eq!(err.failures().len(), 1, "{err}");
+    assert_eq!(err.failures()[0].error().to_string(), "body failed");
+    assert_eq!(elapsed().unwrap(), Duration::ZERO);
+}
+
+#[quartet::test(mock_clock)]
+async fn inner_child_cancelling_the_outer_nursery_unwinds_both() -> Result<(), NurseryError> {
+    let reached = Cell::new(0);
+    nursery(async |outer| {
+        outer.spawn(async {
+            sleep(LONG).await?;
+            reached.set(100);
+            Ok::<_, Cancelled>(())
+        })?;
+        nursery(async |inner| {
+            inner.spawn(async {
+                sleep(SEC).await?;
+                outer.cancel();
+                checkpoint().await?;
+                reached.set(200);
+                Ok::<_, Cancelled>(())
+            })?;
+            sleep(LONG).await?;
+            reached.set(300);
+            Ok::<_, BoxError>(())
+        })
+        .await?;
+        reached.set(400);
+        Ok::<_, BoxError>(())
+    })
+    .await?;
+    assert_eq!(reached.get(), 0, "every task stopped at its next checkpoint");
+    assert_eq!(elapsed().unwrap(), SEC);
+    Ok(())
+}
+
+#[test]
+fn start_into_a_cancelled_nursery_returns_the_value_and_the_child_is_cancelled_there() {
+    // Trio: the child runs under the caller's scope until `started`, then moves into the target
+    // nursery, whose cancellation it sees at its next checkpoint.
+    let log = RefCell::new(Vec::new());
+    let target: RefCell<Option<Nursery<'_>>> = RefCell::new(None);
+    mock_run(async {
+        nursery(async |outer| {
+            outer.spawn(async {
+                nursery(async |n| {
+                    *target.borrow_mut() = Some(n.clone());
+                    n.spawn(async {
+                        let c = sleep(LONG).await;
+                        shield(sleep(10 * SEC)).await?; // holds the cancelled nursery open
+                        c
+                    })?;
+                    Ok::<_, BoxError>(())
+                })
+                .await
+            })?;
+            wait_all_tasks_blocked().await?;
+            let n = target.borrow().clone().expect("handle");
+            n.cancel();
+            let v = n
+                .start(|status: TaskStatus<u32>| async {
+                    checkpoint().await?; // the caller is not cancelled: this passes
+                    log.borrow_mut().push("before started");
+                    status.started(7);
+                    let r = checkpoint().await;
+                    log.borrow_mut().push(if r.is_err() { "cancelled in target" } else { "not cancelled" });
+                    r
+                })
+                .await?;
+            assert_eq!(v, 7);
+            Ok::<_, BoxError>(())
+        })
+        .await
+        .unwrap();
+    });
+    assert_eq!(*log.borrow(), ["before started", "cancelled in target"]);
+}
+
+#[quartet::test(mock_clock)]
+async fn started_child_is_out_of_the_callers_scope_within_the_same_poll() -> Result<(), BoxError> {
+    let caller = CancelScope::new();
+    let after = Cell::new(None);
+    nursery(async |n| {
+        caller
+            .run(async {
+                n.start(|status: TaskStatus<()>| async {
+                    status.started(());
+                    caller.cancel(); // the child already belongs to the nursery
+                    after.set(Some(checkpoint().await.is_ok()));
+                    Ok::<_, Cancelled>(())
+                })
+                .await?;
+                Ok::<_, BoxError>(())
+            })
+            .await?;
+        Ok::<_, BoxError>(())
+    })
+    .await?;
+    assert_eq!(after.get(), Some(true));
+    Ok(())
+}
