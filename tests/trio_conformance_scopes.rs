@@ -4,7 +4,7 @@
 //! too late, nested deadlines, deadlines moved while blocked, shields toggled while blocked, and a
 //! scope run more than once. All timing is on the mock clock.
 
-use quartet::testing::{elapsed, wait_all_tasks_blocked};
+use quartet::testing::{advance, elapsed, wait_all_tasks_blocked};
 use quartet::{
     BoxError, CancelScope, Cancelled, checkpoint, current_effective_deadline, now, nursery, sleep,
 };
@@ -260,5 +260,74 @@ async fn scope_entered_by_two_tasks_reaches_both() -> Result<(), BoxError> {
     .await?;
     assert_eq!(caught.get(), 2);
     assert_eq!(elapsed().unwrap(), Duration::ZERO);
+    Ok(())
+}
+
+/// Trio `test_basic_timeout`, with `advance` for `mock_clock.jump`.
+#[quartet::test(mock_clock)]
+async fn trio_basic_timeout() -> Result<(), BoxError> {
+    let start = now();
+    let scope = CancelScope::new();
+    assert_eq!(scope.deadline(), None);
+    scope.run(async {
+        scope.set_deadline(Some(start + SEC));
+        assert_eq!(scope.deadline(), Some(start + SEC));
+        Ok::<_, Cancelled>(())
+    })
+    .await?;
+    assert!(!scope.cancel_called());
+    advance(2 * SEC)?;
+    for _ in 0..3 {
+        checkpoint().await?;
+    }
+    assert!(!scope.cancel_called());
+
+    let start = now();
+    let scope = CancelScope::with_deadline(start + SEC);
+    let r = scope
+        .run(async {
+            advance(2 * SEC)?;
+            sleep(LONG).await?;
+            Ok::<_, BoxError>(())
+        })
+        .await?;
+    assert_eq!(r, None);
+    assert!(scope.cancel_called() && scope.cancelled_caught());
+
+    let start = now();
+    let scope = CancelScope::new();
+    let r = scope
+        .run(async {
+            checkpoint().await?;
+            scope.set_deadline(Some(start + 10 * SEC));
+            checkpoint().await?;
+            advance(5 * SEC)?;
+            checkpoint().await?;
+            scope.set_deadline(Some(start + SEC));
+            assert!(checkpoint().await.is_err());
+            assert!(checkpoint().await.is_err());
+            Ok::<_, BoxError>(())
+        })
+        .await?;
+    assert_eq!(r, Some(()));
+    Ok(())
+}
+
+#[quartet::test(mock_clock)]
+async fn first_checkpoint_after_the_clock_jumps_past_the_deadline_is_cancelled() -> Result<(), BoxError> {
+    let scope = CancelScope::with_deadline(now() + SEC);
+    let passed = Cell::new(0);
+    let r = scope
+        .run(async {
+            advance(2 * SEC)?;
+            assert!(scope.cancel_called());
+            checkpoint().await?;
+            passed.set(1);
+            checkpoint().await?;
+            passed.set(2);
+            Ok::<_, BoxError>(())
+        })
+        .await?;
+    assert_eq!((r, passed.get()), (None, 0));
     Ok(())
 }
