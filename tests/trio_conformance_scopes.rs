@@ -6,9 +6,9 @@
 
 use quartet::testing::{advance, elapsed, wait_all_tasks_blocked};
 use quartet::{
-    BoxError, CancelScope, Cancelled, checkpoint, current_effective_deadline, now, nursery, sleep,
+    BoxError, CancelScope, Cancelled, checkpoint, current_effective_deadline, now, nursery, shield, sleep,
 };
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 const SEC: Duration = Duration::from_secs(1);
@@ -330,4 +330,103 @@ async fn first_checkpoint_after_the_clock_jumps_past_the_deadline_is_cancelled()
         .await?;
     assert_eq!((r, passed.get()), (None, 0));
     Ok(())
+}
+
+/// Trio `test_cancel_unbound`, last part: an observed expired deadline stays a cancellation.
+#[quartet::test(mock_clock)]
+async fn expired_deadline_seen_before_entry_stays_cancelled_when_moved_later() {
+    let scope = CancelScope::with_deadline(now() + SEC);
+    assert!(!scope.cancel_called());
+    scope.set_deadline(Some(now()));
+    assert!(scope.cancel_called());
+    scope.set_deadline(Some(now() + SEC));
+    assert!(scope.cancel_called(), "a scope never becomes un-cancelled");
+    assert_eq!(scope.run(checkpoint()).await, Ok(None));
+}
+
+#[quartet::test(mock_clock)]
+async fn expired_deadline_seen_inside_stays_cancelled_when_moved_later() -> Result<(), BoxError> {
+    let scope = CancelScope::with_deadline(now() + SEC);
+    let r = scope
+        .run(async {
+            advance(2 * SEC)?; // no checkpoint yet: the deadline timer has not fired
+            assert!(scope.handle().cancel_called());
+            scope.set_deadline(Some(now() + LONG));
+            checkpoint().await?;
+            Ok::<_, BoxError>("escaped")
+        })
+        .await?;
+    assert_eq!(r, None);
+    Ok(())
+}
+
+/// Trio `test_cancel_shield_abort`: un-shielding a nursery's scope aborts a child's sleep.
+#[quartet::test(mock_clock)]
+async fn unshielding_a_nursery_aborts_its_sleeping_child() -> Result<(), BoxError> {
+    let outer = CancelScope::new();
+    let record = RefCell::new(Vec::new());
+    let r = outer
+        .run(nursery(async |n| {
+            outer.cancel();
+            n.cancel_scope().set_shield(true);
+            n.spawn(async {
+                record.borrow_mut().push("sleeping");
+                if sleep(LONG).await.is_err() {
+                    record.borrow_mut().push("cancelled");
+                }
+                Ok::<_, Cancelled>(())
+            })?;
+            wait_all_tasks_blocked().await?;
+            assert_eq!(*record.borrow(), ["sleeping"]);
+            n.cancel_scope().set_shield(false);
+            shield(async {
+                wait_all_tasks_blocked().await?;
+                assert_eq!(*record.borrow(), ["sleeping", "cancelled"]);
+                Ok::<_, Cancelled>(())
+            })
+            .await?;
+            Ok::<_, BoxError>(())
+        }))
+        .await?;
+    assert_eq!(r, Some(()));
+    Ok(())
+}
+
+/// Trio `test_unshield_while_cancel_propagating` (the shield is raised after the `Cancelled`).
+#[quartet::test(mock_clock)]
+async fn shield_raised_while_a_cancel_propagates_does_not_make_the_inner_scope_catch_it() {
+    let outer = CancelScope::new();
+    let inner = CancelScope::new();
+    let r = outer
+        .run(async {
+            inner
+                .run(async {
+                    outer.cancel();
+                    let r = checkpoint().await;
+                    inner.set_shield(true);
+                    r
+                })
+                .await
+        })
+        .await;
+    assert_eq!(r, Ok(None));
+    assert!(outer.cancelled_caught() && !inner.cancelled_caught());
+}
+
+/// Trio `test_cancel_edge_cases`: `cancel` is idempotent and cancellation level-triggered.
+#[quartet::test(mock_clock)]
+async fn double_cancel_is_idempotent_and_every_sleep_fails() {
+    let scope = CancelScope::new();
+    let r = scope
+        .run(async {
+            scope.cancel();
+            scope.cancel();
+            assert!(sleep(LONG).await.is_err());
+            assert!(sleep(LONG).await.is_err());
+            checkpoint().await
+        })
+        .await;
+    assert_eq!(r, Ok(None));
+    assert!(scope.cancel_called() && scope.cancelled_caught());
+    assert_eq!(elapsed().unwrap(), Duration::ZERO);
 }

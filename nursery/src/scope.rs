@@ -232,7 +232,7 @@ impl CancelScope {
     /// assert!(scope.cancel_called() && !scope.cancelled_caught()); // nothing ran in it yet
     /// ```
     pub fn cancel_called(&self) -> bool {
-        self.state.cancel_called()
+        self.state.latch_cancel_called()
     }
 
     /// True if this scope absorbed a `Cancelled` when its block ended.

@@ -232,6 +232,24 @@ impl ScopeState {
         self.cancel_flag() || self.expired_while_live().is_some()
     }
 
+    /// [`cancel_called`](Self::cancel_called), and if it is true only because the deadline (or a
+    /// grace period) has passed while the scope is live, cancels the scope now with that reason
+    /// (Trio's `cancel_called` property calls `cancel()`): a cancellation that was observed stays
+    /// (S1), even if the deadline is moved later before its timer fired. Not for code that runs
+    /// while this thread's tree is borrowed.
+    pub fn latch_cancel_called(self: &Arc<Self>) -> bool {
+        if self.cancel_flag() {
+            return true;
+        }
+        match self.expired_while_live() {
+            Some(reason) => {
+                self.cancel(reason);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// [`expired`](Self::expired) now, if the scope is open or was never entered.
     fn expired_while_live(&self) -> Option<Reason> {
         let live = !self.entered.load(Ordering::SeqCst) || !lock(&self.watchers).is_empty();
