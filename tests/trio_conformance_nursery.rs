@@ -236,3 +236,109 @@ async fn started_child_is_out_of_the_callers_scope_within_the_same_poll() -> Res
     assert_eq!(after.get(), Some(true));
     Ok(())
 }
+
+/// Trio `test_nursery_start_with_cancelled_nursery`: a started task with sleeping children of its
+/// own moves into a nursery cancelled just before (or just after) `started`; the sleepers are
+/// aborted and everything finishes.
+fn start_sleeping_children_into(cancel_before_started: bool) {
+    let log = RefCell::new(Vec::new());
+    let target: RefCell<Option<Nursery<'_>>> = RefCell::new(None);
+    mock_run(async {
+        nursery(async |outer| {
+            outer.spawn(async {
+                nursery(async |n| {
+                    *target.borrow_mut() = Some(n.clone());
+                    sleep(LONG).await?;
+                    Ok::<_, BoxError>(())
+                })
+                .await
+            })?;
+            wait_all_tasks_blocked().await?;
+            let t = target.borrow().clone().expect("handle");
+            let (th, log) = (t.cancel_handle(), &log);
+            t.start(move |status: TaskStatus<()>| async move {
+                nursery(async |inner| {
+                    for _ in 0..2 {
+                        inner.spawn(async move {
+                            let r = sleep(LONG).await;
+                            log.borrow_mut().push(if r.is_err() { "aborted" } else { "slept" });
+                            r
+                        })?;
+                    }
+                    wait_all_tasks_blocked().await?;
+                    if cancel_before_started {
+                        th.cancel();
+                    }
+                    status.started(());
+                    Ok::<_, BoxError>(())
+                })
+                .await
+            })
+            .await?;
+            if !cancel_before_started {
+                t.cancel();
+            }
+            Ok::<_, BoxError>(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(elapsed().unwrap(), Duration::ZERO);
+    });
+    assert_eq!(*log.borrow(), ["aborted", "aborted"]);
+}
+
+#[test]
+fn start_moves_sleeping_children_into_a_nursery_cancelled_just_before_started() {
+    start_sleeping_children_into(true);
+}
+
+#[test]
+fn start_moves_sleeping_children_into_a_nursery_cancelled_just_after_started() {
+    start_sleeping_children_into(false);
+}
+
+/// Trio `test_nursery_start_keeps_nursery_open`: a pending `start` keeps its target nursery open
+/// after the target's body returned, also when the task fails before `started`.
+#[quartet::test(mock_clock)]
+async fn pending_start_keeps_the_target_nursery_open() -> Result<(), BoxError> {
+    let t0 = quartet::now();
+    nursery(async |n2| {
+        let slow = |status: TaskStatus<()>| async move {
+            sleep(2 * SEC).await?;
+            status.started(());
+            sleep(3 * SEC).await?;
+            Ok::<_, Cancelled>(())
+        };
+        nursery(async |n1| {
+            n1.spawn(async { n2.start(slow).await })?;
+            sleep(SEC).await?;
+            n1.spawn(async { n2.start(slow).await })?;
+            Ok::<_, BoxError>(())
+        })
+        .await?;
+        Ok::<_, BoxError>(())
+    })
+    .await?;
+    assert_eq!(quartet::now() - t0, 6 * SEC);
+    let t0 = quartet::now();
+    let r = nursery(async |n2| {
+        let crash = |_status: TaskStatus<()>| async move {
+            sleep(7 * SEC).await?;
+            Err::<(), BoxError>("KeyError".into())
+        };
+        nursery(async |n1| {
+            n1.spawn(async {
+                let e = n2.start(crash).await.unwrap_err();
+                assert!(e.to_string().contains("KeyError"), "{e}");
+                Ok::<_, Cancelled>(())
+            })?;
+            Ok::<_, BoxError>(())
+        })
+        .await?;
+        Ok::<_, BoxError>(())
+    })
+    .await;
+    assert!(r.is_ok(), "the failure went to the caller of start, not the nursery: {r:?}");
+    assert_eq!(quartet::now() - t0, 7 * SEC);
+    Ok(())
+}
