@@ -135,3 +135,77 @@ async fn test_current_effective_deadline() -> Result<(), Cancelled> {
     assert_eq!(current_effective_deadline(), None);
     Ok(())
 }
+
+/// Trio `_tests/test_sync.py::test_CapacityLimiter_zero_limit_tokens` (tokens are released by
+/// dropping them; the borrowers are `Borrower` ids).
+#[quartet::test(mock_clock)]
+async fn test_capacity_limiter_zero_limit_tokens() -> Result<(), BoxError> {
+    use quartet::runtime::thread::{Borrower, CapacityLimiter};
+    use quartet::testing::wait_all_tasks_blocked;
+    let c = CapacityLimiter::new(5);
+    let ids: Vec<Borrower> = (0..7).map(|_| Borrower::new()).collect();
+    let tokens = RefCell::new(Vec::new());
+    let sorted = |mut v: Vec<Borrower>| {
+        v.sort_by_key(|b| b.id());
+        v
+    };
+    nursery(async |n| {
+        c.set_total(0);
+        for &b in &ids[..5] {
+            let (c, tokens) = (&c, &tokens);
+            n.spawn(async move {
+                let t = c.acquire_on_behalf_of(b).await?;
+                tokens.borrow_mut().push(t);
+                Ok::<_, BoxError>(())
+            })?;
+            wait_all_tasks_blocked().await?;
+        }
+        assert!(c.borrowers().is_empty());
+        assert_eq!(c.stats().waiting, 5);
+        c.set_total(5);
+        assert_eq!(sorted(c.borrowers()), ids[..5], "raising the total lends at once");
+        let (cr, tr, b5) = (&c, &tokens, ids[5]);
+        n.spawn(async move {
+            let t = cr.acquire_on_behalf_of(b5).await?;
+                tr.borrow_mut().push(t);
+            Ok::<_, BoxError>(())
+        })?;
+        wait_all_tasks_blocked().await?;
+        assert_eq!(c.stats().waiting, 1);
+        let first_five: Vec<_> = tokens.borrow_mut().drain(..).collect();
+        drop(first_five);
+        assert_eq!(c.stats().waiting, 0);
+        assert_eq!(c.borrowers(), [ids[5]]);
+        wait_all_tasks_blocked().await?; // the granted task stores its token
+        tokens.borrow_mut().clear();
+        c.set_total(0);
+        assert!(c.try_acquire().is_err(), "a zero limit lets nobody through");
+        let (cr, tr, b6) = (&c, &tokens, ids[6]);
+        n.spawn(async move {
+            let t = cr.acquire_on_behalf_of(b6).await?;
+                tr.borrow_mut().push(t);
+            Ok::<_, BoxError>(())
+        })?;
+        wait_all_tasks_blocked().await?;
+        assert_eq!((c.stats().waiting, c.borrowers().len()), (1, 0));
+        c.set_total(1);
+        assert_eq!((c.stats().waiting, c.borrowers()), (0, vec![ids[6]]));
+        wait_all_tasks_blocked().await?; // the granted task stores its token
+        tokens.borrow_mut().clear();
+        // A waiter killed by cancellation leaves nothing behind (Trio's memleak_548).
+        let held = c.acquire().await?;
+        n.spawn(async {
+            let _t = c.acquire().await?;
+            Ok::<_, BoxError>(())
+        })?;
+        wait_all_tasks_blocked().await?;
+        n.cancel();
+        wait_all_tasks_blocked().await?;
+        assert_eq!(c.stats().waiting, 0);
+        drop(held);
+        Ok::<_, BoxError>(())
+    })
+    .await?;
+    assert_eq!((c.total(), c.borrowed(), c.stats().waiting), (1, 0, 0));
+    Ok(())
+}
