@@ -4,7 +4,9 @@
 //! rendering of "already cancelled").
 
 use quartet::testing::{advance, elapsed};
-use quartet::{BoxError, CancelScope, Cancelled, SpawnError, checkpoint, current_effective_deadline, now, nursery, sleep};
+use quartet::{
+    BoxError, CancelScope, Cancelled, SpawnError, checkpoint, current_effective_deadline, now, nursery, sleep,
+};
 use std::cell::RefCell;
 use std::time::Duration;
 
@@ -167,7 +169,7 @@ async fn test_capacity_limiter_zero_limit_tokens() -> Result<(), BoxError> {
         let (cr, tr, b5) = (&c, &tokens, ids[5]);
         n.spawn(async move {
             let t = cr.acquire_on_behalf_of(b5).await?;
-                tr.borrow_mut().push(t);
+            tr.borrow_mut().push(t);
             Ok::<_, BoxError>(())
         })?;
         wait_all_tasks_blocked().await?;
@@ -183,7 +185,7 @@ async fn test_capacity_limiter_zero_limit_tokens() -> Result<(), BoxError> {
         let (cr, tr, b6) = (&c, &tokens, ids[6]);
         n.spawn(async move {
             let t = cr.acquire_on_behalf_of(b6).await?;
-                tr.borrow_mut().push(t);
+            tr.borrow_mut().push(t);
             Ok::<_, BoxError>(())
         })?;
         wait_all_tasks_blocked().await?;

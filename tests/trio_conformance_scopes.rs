@@ -5,9 +5,7 @@
 //! scope run more than once. All timing is on the mock clock.
 
 use quartet::testing::{advance, elapsed, wait_all_tasks_blocked};
-use quartet::{
-    BoxError, CancelScope, Cancelled, checkpoint, current_effective_deadline, now, nursery, shield, sleep,
-};
+use quartet::{BoxError, CancelScope, Cancelled, checkpoint, current_effective_deadline, now, nursery, shield, sleep};
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
@@ -247,7 +245,7 @@ async fn scope_entered_by_two_tasks_reaches_both() -> Result<(), BoxError> {
     nursery(async |n| {
         for _ in 0..2 {
             n.spawn(async {
-                if scope.run(sleep(LONG)).await? == None {
+                if scope.run(sleep(LONG)).await?.is_none() {
                     caught.set(caught.get() + 1);
                 }
                 Ok::<_, Cancelled>(())
@@ -269,12 +267,13 @@ async fn trio_basic_timeout() -> Result<(), BoxError> {
     let start = now();
     let scope = CancelScope::new();
     assert_eq!(scope.deadline(), None);
-    scope.run(async {
-        scope.set_deadline(Some(start + SEC));
-        assert_eq!(scope.deadline(), Some(start + SEC));
-        Ok::<_, Cancelled>(())
-    })
-    .await?;
+    scope
+        .run(async {
+            scope.set_deadline(Some(start + SEC));
+            assert_eq!(scope.deadline(), Some(start + SEC));
+            Ok::<_, Cancelled>(())
+        })
+        .await?;
     assert!(!scope.cancel_called());
     advance(2 * SEC)?;
     for _ in 0..3 {
