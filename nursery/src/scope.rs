@@ -329,6 +329,11 @@ impl CancelScope {
     /// then [`cancelled_caught`](Self::cancelled_caught) is true), and `Err(e)` otherwise: a real
     /// error, or a cancellation that belongs to an outer scope and keeps propagating.
     ///
+    /// Unlike Trio, which refuses a second `with` of a scope, a scope may be run more than once,
+    /// one run after another or at the same time in several tasks: a cancel reaches every run in
+    /// progress, a cancellation is permanent (so every later run starts cancelled), and
+    /// `cancelled_caught` stays true once any run caught one.
+    ///
     /// # Examples
     /// ```
     /// use quartet_nursery::*;
