@@ -253,3 +253,69 @@ async fn limiter_with_total_zero_blocks_until_raised_and_cancel_leaves_no_borrow
     assert_eq!((limiter.borrowed(), limiter.borrowers().len()), (0, 0));
     Ok(())
 }
+
+/// Trio `test_channel.py::test_553`: a receive cancelled by a timeout leaves no ghost waiter
+/// that would swallow the next value.
+#[quartet::test(mock_clock)]
+async fn test_553_timed_out_receive_leaves_no_ghost_waiter() -> Result<(), BoxError> {
+    let (tx, rx) = channel::<&str>(1);
+    let r = quartet::move_on_after(Duration::from_secs(10), async { rx.recv().await.map_err(BoxError::from) }).await?;
+    assert_eq!(r, None);
+    tx.send("Test for PR #553").await.map_err(|e| e.to_string())?;
+    assert_eq!(rx.try_recv(), Ok("Test for PR #553"));
+    Ok(())
+}
+
+/// Trio `test_channel.py::test_channel_fairness`: a waiting receiver owns the value sent to it;
+/// a waiting sender owns the slot freed for it.
+#[quartet::test(mock_clock)]
+async fn test_channel_fairness_waiters_own_what_is_freed_for_them() -> Result<(), BoxError> {
+    let (tx, rx) = channel::<u32>(1);
+    tx.try_send(1).map_err(|e| e.to_string())?;
+    assert_eq!(rx.try_recv(), Ok(1));
+    tx.try_send(2).map_err(|e| e.to_string())?;
+    assert_eq!(rx.try_recv(), Ok(2));
+    let result = Cell::new(None);
+    nursery(async |n| {
+        n.spawn(async {
+            result.set(rx.recv().await?);
+            Ok::<_, RecvError>(())
+        })?;
+        wait_all_tasks_blocked().await?;
+        tx.try_send(2).map_err(|e| e.to_string())?;
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty), "the waiting receiver owns it");
+        Ok::<_, BoxError>(())
+    })
+    .await?;
+    assert_eq!(result.get(), Some(2));
+
+    let (tx, rx) = channel::<u32>(1);
+    tx.try_send(1).map_err(|e| e.to_string())?;
+    assert!(matches!(tx.try_send(9), Err(TrySendError::Full(9))));
+    nursery(async |n| {
+        n.spawn(async { tx.send(2).await.map_err(|e| e.to_string()) })?;
+        wait_all_tasks_blocked().await?;
+        assert_eq!(rx.try_recv(), Ok(1));
+        assert!(matches!(tx.try_send(3), Err(TrySendError::Full(3))), "the waiting sender owns the slot");
+        assert_eq!(rx.recv().await?, Some(2));
+        Ok::<_, BoxError>(())
+    })
+    .await?;
+    Ok(())
+}
+
+/// Trio `test_channel.py::test_unbuffered`.
+#[quartet::test(mock_clock)]
+async fn test_unbuffered_rendezvous() -> Result<(), BoxError> {
+    let (tx, rx) = channel::<u32>(0);
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    assert!(matches!(tx.try_send(1), Err(TrySendError::Full(1))));
+    nursery(async |n| {
+        n.spawn(async { tx.send(1).await.map_err(|e| e.to_string()) })?;
+        assert_eq!(rx.recv().await?, Some(1));
+        Ok::<_, BoxError>(())
+    })
+    .await?;
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    Ok(())
+}
