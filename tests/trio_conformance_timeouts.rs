@@ -12,6 +12,7 @@ use std::time::Duration;
 
 const SEC: Duration = Duration::from_secs(1);
 const NS: Duration = Duration::from_nanos(1);
+const LONG_SLEEP: Duration = Duration::from_secs(3600);
 
 fn is_too_slow(e: &BoxError) -> bool {
     e.downcast_ref::<TooSlow>().is_some()
@@ -152,4 +153,50 @@ async fn effective_deadline_follows_a_deadline_moved_while_open() {
         .await;
     assert_eq!(r, Ok(Some("no deadline left")));
     assert_eq!(elapsed().unwrap(), 20 * SEC);
+}
+
+/// Trio `test_timeouts.py::test_move_on_after_moves_on_even_if_shielded` and
+/// `test_fail_after_fails_even_if_shielded`: a shielded timeout inside a cancelled scope still
+/// expires at its own deadline.
+#[quartet::test(mock_clock)]
+async fn shielded_timeouts_expire_at_their_own_deadline_inside_a_cancelled_scope() -> Result<(), BoxError> {
+    let outer = CancelScope::new();
+    let r = outer
+        .run(async {
+            outer.cancel();
+            let moved_on = CancelScope::shielded();
+            moved_on.set_deadline(Some(now() + SEC));
+            assert_eq!(moved_on.run(sleep(LONG_SLEEP)).await?, None);
+            assert_eq!(elapsed().unwrap(), SEC);
+            let failed = CancelScope::shielded();
+            failed.set_deadline(Some(now() + SEC));
+            let r: Result<Option<()>, BoxError> = failed.run(async { Ok(sleep(LONG_SLEEP).await?) }).await;
+            assert_eq!(r?, None);
+            assert!(failed.cancelled_caught());
+            assert_eq!(elapsed().unwrap(), 2 * SEC);
+            checkpoint().await?; // the outer cancel is still there
+            Ok::<_, BoxError>(())
+        })
+        .await?;
+    assert_eq!(r, None);
+    Ok(())
+}
+
+/// Trio `test_timeouts.py::test_context_shields_from_outer`.
+#[quartet::test(mock_clock)]
+async fn shielded_timeout_scope_blocks_the_outer_cancel_until_unshielded() {
+    let outer = CancelScope::new();
+    let inner = CancelScope::shielded();
+    inner.set_deadline(Some(now() + 10 * SEC));
+    let r = outer
+        .run(inner.run(async {
+            outer.cancel();
+            checkpoint().await?; // the shield works
+            inner.set_shield(false);
+            assert!(checkpoint().await.is_err());
+            Ok::<_, Cancelled>(())
+        }))
+        .await;
+    assert_eq!(r, Ok(Some(Some(()))));
+    assert!(!inner.cancelled_caught());
 }
