@@ -146,3 +146,35 @@ async fn dropping_start_right_after_started_keeps_the_child_in_the_nursery() -> 
     assert_eq!(elapsed().unwrap(), SEC);
     Ok(())
 }
+
+#[quartet::test(mock_clock)]
+async fn awaiting_a_join_handle_again_is_an_error_not_a_hang() -> Result<(), BoxError> {
+    nursery(async |n| {
+        let mut h = n.spawn(async { Ok::<_, Cancelled>(5) })?;
+        assert_eq!((&mut h).await?, 5);
+        assert!(h.is_finished(), "a joined child is finished");
+        let again = (&mut h).await;
+        assert!(matches!(again, Err(quartet::JoinError::AlreadyJoined)), "{again:?}");
+        Ok::<_, BoxError>(())
+    })
+    .await?;
+    Ok(())
+}
+
+#[test]
+fn awaiting_a_core_join_handle_again_is_an_error_not_dropped() {
+    use quartet::{Core, JoinError, PerCore, Pinning};
+    let out = PerCore::new(1)
+        .pin(Pinning::Off)
+        .run(|core: Core| async move {
+            core.nursery(async |n| {
+                let mut h = n.spawn_on(0, || async { Ok::<_, BoxError>(7) })?;
+                let first = (&mut h).await?;
+                let again = (&mut h).await;
+                Ok::<_, BoxError>((first, matches!(again, Err(JoinError::AlreadyJoined))))
+            })
+            .await
+        })
+        .unwrap();
+    assert_eq!(out, [(7, true)]);
+}
