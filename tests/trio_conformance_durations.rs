@@ -37,3 +37,29 @@ async fn late_tick_of_a_huge_interval_does_not_overflow() -> Result<(), Cancelle
     }
     Ok(())
 }
+
+#[test]
+fn builder_accepts_duration_max_everywhere_and_runs_normally() {
+    let out = quartet::Builder::new()
+        .shutdown_drain(Duration::MAX)
+        .slow_poll_threshold(Some(Duration::MAX))
+        .busy_poll(Duration::MAX)
+        .run(async {
+            let r = quartet::nursery(async |n| {
+                n.spawn(sleep(Duration::from_millis(1)))?;
+                let limiter = quartet::CapacityLimiter::new(1);
+                let v = quartet::to_thread(|| 21 * 2).limiter(&limiter).await?;
+                Ok::<_, quartet::BoxError>(v)
+            })
+            .await;
+            r.map_err(|e| e.to_string())
+        })
+        .unwrap();
+    assert_eq!(out, Ok(42));
+    let settled = quartet::Builder::new()
+        .mock_clock(true)
+        .autojump_settle(Duration::MAX)
+        .run(async { sleep(Duration::from_secs(60)).await })
+        .unwrap();
+    assert_eq!(settled, Ok(()));
+}
