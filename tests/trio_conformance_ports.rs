@@ -211,3 +211,49 @@ async fn test_capacity_limiter_zero_limit_tokens() -> Result<(), BoxError> {
     assert_eq!((c.total(), c.borrowed(), c.stats().waiting), (1, 0, 0));
     Ok(())
 }
+
+#[quartet::test(mock_clock)]
+async fn test_cancel_scope_nesting() -> Result<(), BoxError> {
+    // Two scopes triggering at once: the outer one wins.
+    let (scope1, scope2, scope3) = (CancelScope::new(), CancelScope::new(), CancelScope::new());
+    let r = scope1
+        .run(scope2.run(scope3.run(async {
+            scope3.cancel();
+            scope2.cancel();
+            sleep(LONG).await
+        })))
+        .await?;
+    assert_eq!(r, Some(None));
+    assert!(scope3.cancel_called() && !scope3.cancelled_caught());
+    assert!(scope2.cancel_called() && scope2.cancelled_caught());
+    assert!(!scope1.cancel_called() && !scope1.cancelled_caught());
+
+    // Shielding.
+    let (scope1, scope2) = (CancelScope::new(), CancelScope::new());
+    let r = scope1
+        .run(scope2.run(async {
+            scope1.cancel();
+            assert!(checkpoint().await.is_err());
+            assert!(checkpoint().await.is_err());
+            scope2.set_shield(true);
+            checkpoint().await?;
+            scope2.cancel();
+            checkpoint().await
+        }))
+        .await?;
+    assert_eq!(r, Some(None), "scope2 (shielded, cancelled) caught its own cancel");
+    assert!(scope2.cancelled_caught() && !scope1.cancelled_caught());
+
+    // A pending cancel that is never delivered is not caught.
+    let scope = CancelScope::new();
+    let r = scope
+        .run(async {
+            scope.cancel();
+            Ok::<_, Cancelled>(())
+        })
+        .await?;
+    checkpoint().await?;
+    assert_eq!(r, Some(()));
+    assert!(!scope.cancelled_caught());
+    Ok(())
+}
