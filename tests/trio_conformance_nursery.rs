@@ -342,3 +342,57 @@ async fn pending_start_keeps_the_target_nursery_open() -> Result<(), BoxError> {
     assert_eq!(quartet::now() - t0, 7 * SEC);
     Ok(())
 }
+
+/// Trio `test_nursery_start`: in a cancelled caller, a task that calls `started` and exits with
+/// no checkpoint completed successfully (`start` returns its value, nothing is caught); one that
+/// checkpoints after `started` makes `start` raise `Cancelled`; one that fails after `started`
+/// makes `start` raise its error.
+#[quartet::test(mock_clock)]
+async fn start_in_a_cancelled_caller_follows_how_the_task_ended() -> Result<(), BoxError> {
+    nursery(async |n| {
+        let cs = CancelScope::new();
+        cs.cancel();
+        let v = cs
+            .run(async {
+                n.start(|status: TaskStatus<&str>| async {
+                    status.started("hi"); // and exits: no checkpoint after it
+                    Ok::<_, Cancelled>(())
+                })
+                .await
+            })
+            .await?;
+        assert_eq!(v, Some("hi"));
+        assert!(!cs.cancelled_caught());
+
+        let cs = CancelScope::new();
+        cs.cancel();
+        let r = cs
+            .run(n.start(|status: TaskStatus<&str>| async {
+                status.started("hi");
+                checkpoint().await
+            }))
+            .await?;
+        assert_eq!(r, None);
+        assert!(cs.cancelled_caught());
+
+        let cs = CancelScope::new();
+        cs.cancel();
+        let r = cs
+            .run(async {
+                let e = n
+                    .start(|status: TaskStatus<()>| async {
+                        status.started(());
+                        Err::<(), BoxError>("whoopsiedaisy".into())
+                    })
+                    .await
+                    .unwrap_err();
+                assert!(e.to_string().contains("whoopsiedaisy") || format!("{e:?}").contains("whoopsiedaisy"), "{e:?}");
+                Ok::<_, BoxError>(())
+            })
+            .await?;
+        assert_eq!(r, Some(()));
+        Ok::<_, BoxError>(())
+    })
+    .await?;
+    Ok(())
+}

@@ -11,7 +11,8 @@
 //! (so the child's very next checkpoint sees a cancelled nursery), or, if `started` was called
 //! from outside the child's own poll, when the child is next polled. If the private status is cancelled at
 //! that moment (the caller was cancelled), the child is not moved (Trio's rule): it stays
-//! cancelled, `start` waits for it to finish and returns `Cancelled`.
+//! cancelled, `start` waits for it to finish and returns `Cancelled` (or the value, if the task
+//! exited cleanly after all: Trio's `started_with_no_checkpoint`).
 
 use crate::error::{BoxError, StartError};
 use quartet_runtime::Reason;
@@ -27,9 +28,10 @@ use std::task::{Context, Poll, Waker};
 
 pub(crate) enum StartState<V> {
     Waiting,
-    /// `started` was called while the caller was cancelled: the child was not moved and `start`
-    /// will report `Cancelled` once the child has finished.
-    Refused,
+    /// `started` was called while the caller was cancelled: the child was not moved. Once the
+    /// child has finished, `start` reports `Cancelled`, or, if the child exited cleanly, returns
+    /// this value (Trio: the task completed successfully).
+    Refused(V),
     Started(V),
     Failed(BoxError),
     Panicked(Box<dyn Any + Send>),
@@ -68,7 +70,7 @@ impl<V> StartSlot<V> {
     /// True while the child has not (successfully) called `started`, whether or not anyone
     /// still waits.
     fn waiting(&self) -> bool {
-        matches!(*self.state.borrow(), StartState::Waiting | StartState::Refused)
+        matches!(*self.state.borrow(), StartState::Waiting | StartState::Refused(_))
     }
 
     /// The caller of `start` stopped waiting: the child's outcome now goes to the nursery, and the
@@ -82,9 +84,12 @@ impl<V> StartSlot<V> {
 
     fn settle(&self, s: StartState<V>) {
         let mut cur = self.state.borrow_mut();
-        if matches!(*cur, StartState::Waiting | StartState::Refused) {
-            *cur = s;
-        }
+        *cur = match (std::mem::replace(&mut *cur, StartState::Taken), s) {
+            // Refused, then a clean exit: `start` returns the value (Trio `test_nursery_start`).
+            (StartState::Refused(v), StartState::Exited) => StartState::Started(v),
+            (StartState::Waiting | StartState::Refused(_), s) => s,
+            (settled, _) => settled,
+        };
         drop(cur);
         if let Some(w) = self.waker.take() {
             w.wake();
@@ -153,7 +158,8 @@ impl<V> TaskStatus<V> {
     ///
     /// If the caller of `start` has been cancelled meanwhile, the task is not moved into the
     /// nursery (Trio's rule): it stays cancelled, and `start` returns `Cancelled` once the task
-    /// has finished.
+    /// has finished, unless the task exits cleanly (`Ok`): then, as in Trio, it completed
+    /// successfully and `start` returns `value`.
     ///
     /// ```
     /// use quartet_nursery::*;
@@ -174,7 +180,7 @@ impl<V> TaskStatus<V> {
         if self.slot.refuse.get() {
             let mut cur = self.slot.state.borrow_mut();
             if matches!(*cur, StartState::Waiting) {
-                *cur = StartState::Refused;
+                *cur = StartState::Refused(value);
             }
             return;
         }
@@ -200,8 +206,8 @@ pub(crate) fn take<V>(slot: &StartSlot<V>) -> Option<Result<V, StartError>> {
             *st = StartState::Waiting;
             None
         }
-        StartState::Refused => {
-            *st = StartState::Refused;
+        StartState::Refused(v) => {
+            *st = StartState::Refused(v);
             None
         }
         StartState::Started(v) => Some(Ok(v)),
