@@ -9,10 +9,10 @@
 //! under the target nursery's status (Trio's re-parenting), together with everything parked
 //! under it: from then on only the nursery's scopes apply. The move happens inside `started`
 //! (so the child's very next checkpoint sees a cancelled nursery), or, if `started` was called
-//! from outside the child's own poll, when the child is next polled. If the private status is cancelled at
-//! that moment (the caller was cancelled), the child is not moved (Trio's rule): it stays
-//! cancelled, `start` waits for it to finish and returns `Cancelled` (or the value, if the task
-//! exited cleanly after all: Trio's `started_with_no_checkpoint`).
+//! from outside the child's own poll, when the child is next polled. If the private status is
+//! cancelled at that moment (the caller was cancelled), the child is not moved (Trio's rule): it
+//! stays cancelled, `start` waits for it to finish and returns `Cancelled` (or the value, if the
+//! task exited cleanly after all: Trio's `started_with_no_checkpoint`).
 
 use crate::error::{BoxError, StartError};
 use quartet_runtime::Reason;

@@ -59,8 +59,8 @@ impl Future for YieldNow {
 /// once to the scheduler and checks again (Trio's `checkpoint`: a schedule point, then a cancel
 /// point), so a cancellation that arrived while it yielded, such as a deadline that passed
 /// before the loop turned, is reported by this checkpoint rather than the next one. It does
-/// nothing, so reporting a late cancellation loses nothing. Outside `quartet::run` it returns `Err(Cancelled)` with
-/// [`Reason::NoRuntime`](crate::Reason::NoRuntime) (which converts to
+/// nothing, so reporting a late cancellation loses nothing. Outside `quartet::run` it returns
+/// `Err(Cancelled)` with [`Reason::NoRuntime`](crate::Reason::NoRuntime) (which converts to
 /// [`OpError::NoRuntime`](crate::OpError::NoRuntime)).
 ///
 /// # Examples
