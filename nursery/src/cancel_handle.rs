@@ -100,7 +100,7 @@ impl CancelHandle {
     /// assert!(h.cancel_called());
     /// ```
     pub fn cancel_called(&self) -> bool {
-        self.state.cancel_called()
+        self.state.latch_cancel_called()
     }
 }
 

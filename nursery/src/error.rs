@@ -381,6 +381,9 @@ pub enum JoinError {
     /// The child was dropped before finishing (its nursery was dropped).
     #[error("the child task was dropped before it finished")]
     Dropped,
+    /// The handle was awaited again after it had already returned the child's outcome.
+    #[error("the child task was already joined through this handle")]
+    AlreadyJoined,
     /// The task awaiting the handle was cancelled (the child keeps running).
     ///
     /// The [`Cancelled`] is this error's `source()`, so cancel scopes recognise it.

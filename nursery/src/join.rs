@@ -88,6 +88,8 @@ pub struct JoinHandle<T> {
     cell: Rc<dyn JoinSide<T>>,
     /// This await has passed its entry checkpoint and yielded once.
     yielded: bool,
+    /// The outcome was returned: awaiting again gives `AlreadyJoined` (the slot is empty now).
+    joined: bool,
     /// Parked on the cancel-status tree while waiting for the child.
     park: cancel::Park,
 }
@@ -106,6 +108,7 @@ impl<T> JoinHandle<T> {
         JoinHandle {
             cell,
             yielded: false,
+            joined: false,
             park: cancel::Park::waiting_for(quartet_runtime::introspect::WaitKind::Join),
         }
     }
@@ -126,7 +129,7 @@ impl<T> JoinHandle<T> {
     /// # Ok::<(), NurseryError>(()) }).unwrap().unwrap();
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.slot().result.borrow().is_some()
+        self.joined || self.slot().result.borrow().is_some()
     }
 }
 
@@ -146,6 +149,9 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.joined {
+            return Poll::Ready(Err(JoinError::AlreadyJoined));
+        }
         if !self.yielded {
             // Entry: a cancelled awaiter takes nothing; otherwise yield once (schedule point).
             if let Some(c) = cancel::current() {
@@ -161,6 +167,7 @@ impl<T> Future for JoinHandle<T> {
         if let Some(r) = done.map(Ended::into_result) {
             self.park.unpark();
             self.yielded = false;
+            self.joined = true;
             return Poll::Ready(r);
         }
         if let Err(c) = self.park.park(cx) {

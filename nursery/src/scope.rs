@@ -232,7 +232,7 @@ impl CancelScope {
     /// assert!(scope.cancel_called() && !scope.cancelled_caught()); // nothing ran in it yet
     /// ```
     pub fn cancel_called(&self) -> bool {
-        self.state.cancel_called()
+        self.state.latch_cancel_called()
     }
 
     /// True if this scope absorbed a `Cancelled` when its block ended.
@@ -328,6 +328,11 @@ impl CancelScope {
     /// `Cancelled` that this scope owns (it was cancelled and no outer cancellation reaches it;
     /// then [`cancelled_caught`](Self::cancelled_caught) is true), and `Err(e)` otherwise: a real
     /// error, or a cancellation that belongs to an outer scope and keeps propagating.
+    ///
+    /// Unlike Trio, which refuses a second `with` of a scope, a scope may be run more than once,
+    /// one run after another or at the same time in several tasks: a cancel reaches every run in
+    /// progress, a cancellation is permanent (so every later run starts cancelled), and
+    /// `cancelled_caught` stays true once any run caught one.
     ///
     /// # Examples
     /// ```

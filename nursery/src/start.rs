@@ -7,9 +7,12 @@
 //!
 //! When the child calls `started` and its private status is not cancelled, the node is moved
 //! under the target nursery's status (Trio's re-parenting), together with everything parked
-//! under it: from then on only the nursery's scopes apply. If the private status is cancelled at
-//! that moment (the caller was cancelled), the child is not moved (Trio's rule): it stays
-//! cancelled, `start` waits for it to finish and returns `Cancelled`.
+//! under it: from then on only the nursery's scopes apply. The move happens inside `started`
+//! (so the child's very next checkpoint sees a cancelled nursery), or, if `started` was called
+//! from outside the child's own poll, when the child is next polled. If the private status is
+//! cancelled at that moment (the caller was cancelled), the child is not moved (Trio's rule): it
+//! stays cancelled, `start` waits for it to finish and returns `Cancelled` (or the value, if the
+//! task exited cleanly after all: Trio's `started_with_no_checkpoint`).
 
 use crate::error::{BoxError, StartError};
 use quartet_runtime::Reason;
@@ -25,9 +28,10 @@ use std::task::{Context, Poll, Waker};
 
 pub(crate) enum StartState<V> {
     Waiting,
-    /// `started` was called while the caller was cancelled: the child was not moved and `start`
-    /// will report `Cancelled` once the child has finished.
-    Refused,
+    /// `started` was called while the caller was cancelled: the child was not moved. Once the
+    /// child has finished, `start` reports `Cancelled`, or, if the child exited cleanly, returns
+    /// this value (Trio: the task completed successfully).
+    Refused(V),
     Started(V),
     Failed(BoxError),
     Panicked(Box<dyn Any + Send>),
@@ -46,6 +50,9 @@ pub(crate) struct StartSlot<V> {
     /// Set by `StartScoped` while the child's private status is cancelled: `started` then
     /// refuses to move the child.
     refuse: Cell<bool>,
+    /// While `StartScoped` polls the child (and only then, so the position is alive): the
+    /// child's private status and the nursery's, for `started` to move the child at once.
+    moving: Cell<Option<(StatusRef, StatusRef)>>,
 }
 
 impl<V> StartSlot<V> {
@@ -56,13 +63,14 @@ impl<V> StartSlot<V> {
             waker: Cell::new(None),
             abandoned: Cell::new(false),
             refuse: Cell::new(false),
+            moving: Cell::new(None),
         })
     }
 
     /// True while the child has not (successfully) called `started`, whether or not anyone
     /// still waits.
     fn waiting(&self) -> bool {
-        matches!(*self.state.borrow(), StartState::Waiting | StartState::Refused)
+        matches!(*self.state.borrow(), StartState::Waiting | StartState::Refused(_))
     }
 
     /// The caller of `start` stopped waiting: the child's outcome now goes to the nursery, and the
@@ -76,9 +84,12 @@ impl<V> StartSlot<V> {
 
     fn settle(&self, s: StartState<V>) {
         let mut cur = self.state.borrow_mut();
-        if matches!(*cur, StartState::Waiting | StartState::Refused) {
-            *cur = s;
-        }
+        *cur = match (std::mem::replace(&mut *cur, StartState::Taken), s) {
+            // Refused, then a clean exit: `start` returns the value (Trio `test_nursery_start`).
+            (StartState::Refused(v), StartState::Exited) => StartState::Started(v),
+            (StartState::Waiting | StartState::Refused(_), s) => s,
+            (settled, _) => settled,
+        };
         drop(cur);
         if let Some(w) = self.waker.take() {
             w.wake();
@@ -147,7 +158,8 @@ impl<V> TaskStatus<V> {
     ///
     /// If the caller of `start` has been cancelled meanwhile, the task is not moved into the
     /// nursery (Trio's rule): it stays cancelled, and `start` returns `Cancelled` once the task
-    /// has finished.
+    /// has finished, unless the task exits cleanly (`Ok`): then, as in Trio, it completed
+    /// successfully and `start` returns `value`.
     ///
     /// ```
     /// use quartet_nursery::*;
@@ -168,9 +180,14 @@ impl<V> TaskStatus<V> {
         if self.slot.refuse.get() {
             let mut cur = self.slot.state.borrow_mut();
             if matches!(*cur, StartState::Waiting) {
-                *cur = StartState::Refused;
+                *cur = StartState::Refused(value);
             }
             return;
+        }
+        // Trio re-parents inside `started()`: code after it, in the same poll, already runs under
+        // the nursery's scopes (a cancelled nursery cancels its next checkpoint).
+        if let Some((child, nursery)) = self.slot.moving.take() {
+            child.move_under(nursery);
         }
         self.slot.settle(StartState::Started(value));
     }
@@ -189,8 +206,8 @@ pub(crate) fn take<V>(slot: &StartSlot<V>) -> Option<Result<V, StartError>> {
             *st = StartState::Waiting;
             None
         }
-        StartState::Refused => {
-            *st = StartState::Refused;
+        StartState::Refused(v) => {
+            *st = StartState::Refused(v);
             None
         }
         StartState::Started(v) => Some(Ok(v)),
@@ -232,7 +249,12 @@ impl<V, F: Future> Future for StartScoped<V, F> {
         let nursery = StatusRef::current();
         let entered = this.activation.enter();
         this.slot.refuse.set(this.activation.effectively_cancelled());
+        if !*this.moved {
+            this.slot.moving.set(this.activation.status().map(|child| (child, nursery)));
+        }
+        let clear = ClearMoving(this.slot); // also on unwind: the position is only valid now
         let polled = this.fut.poll(cx);
+        drop(clear);
         drop(entered);
         if !*this.moved && matches!(*this.slot.state.borrow(), StartState::Started(_) | StartState::Taken) {
             // Started (and not refused): move under the nursery with everything parked inside.
@@ -240,5 +262,14 @@ impl<V, F: Future> Future for StartScoped<V, F> {
             this.activation.move_under(nursery);
         }
         polled
+    }
+}
+
+/// Clears [`StartSlot::moving`] when the child's poll ends, however it ends.
+struct ClearMoving<'a, V>(&'a StartSlot<V>);
+
+impl<V> Drop for ClearMoving<'_, V> {
+    fn drop(&mut self) {
+        self.0.moving.set(None);
     }
 }

@@ -9,7 +9,7 @@
 //! late by at least a whole period). Lateness below one period never shifts the schedule.
 
 use crate::error::Cancelled;
-use crate::time::{Instant, Sleep, sleep_until};
+use crate::time::{Instant, Sleep, far_future, sleep_until};
 use futures_core::Stream;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
@@ -40,20 +40,26 @@ pub enum MissedTickBehavior {
 impl MissedTickBehavior {
     /// When the tick after one `scheduled` for that fired at `now` is due.
     fn next(self, scheduled: Instant, now: Instant, period: Duration) -> Instant {
-        let on_time = scheduled + period;
+        let on_time = later(scheduled, period);
         if now < on_time {
             return on_time;
         }
         match self {
             MissedTickBehavior::Burst => on_time,
-            MissedTickBehavior::Delay => now + period,
+            MissedTickBehavior::Delay => later(now, period),
             MissedTickBehavior::Skip => {
                 let behind = (now - scheduled).as_nanos() / period.as_nanos();
                 let steps = u32::try_from(behind + 1).unwrap_or(u32::MAX);
-                scheduled.checked_add(period * steps).unwrap_or(now + period)
+                period.checked_mul(steps).and_then(|d| scheduled.checked_add(d)).unwrap_or_else(|| later(now, period))
             }
         }
     }
+}
+
+/// `at + d`, or a far-future instant when that is not representable (a period of
+/// `Duration::MAX` means "never again", not a panic).
+fn later(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d).unwrap_or_else(|| far_future().max(at))
 }
 
 /// Ticks every `period`, the first one at once. See [`Interval`].
@@ -177,7 +183,7 @@ impl Interval {
     /// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
     /// ```
     pub fn reset(&mut self) {
-        self.next = crate::now() + self.period;
+        self.next = later(crate::now(), self.period);
         self.sleep = None;
     }
 }

@@ -56,8 +56,11 @@ impl Future for YieldNow {
 }
 
 /// A checkpoint: returns `Err(Cancelled)` if an enclosing scope is cancelled, and otherwise yields
-/// once to the scheduler. Outside `quartet::run` it returns `Err(Cancelled)` with
-/// [`Reason::NoRuntime`](crate::Reason::NoRuntime) (which converts to
+/// once to the scheduler and checks again (Trio's `checkpoint`: a schedule point, then a cancel
+/// point), so a cancellation that arrived while it yielded, such as a deadline that passed
+/// before the loop turned, is reported by this checkpoint rather than the next one. It does
+/// nothing, so reporting a late cancellation loses nothing. Outside `quartet::run` it returns
+/// `Err(Cancelled)` with [`Reason::NoRuntime`](crate::Reason::NoRuntime) (which converts to
 /// [`OpError::NoRuntime`](crate::OpError::NoRuntime)).
 ///
 /// # Examples
@@ -77,7 +80,10 @@ pub async fn checkpoint() -> Result<(), Cancelled> {
         return Err(c);
     }
     yield_now().await;
-    Ok(())
+    match cancel::current() {
+        Some(c) => Err(c),
+        None => Ok(()),
+    }
 }
 
 #[doc(hidden)]

@@ -229,7 +229,7 @@ impl CoreNursery {
         let job: Job = Box::new(move || Box::pin(run_child(state, origin, make, guard)));
         // A refused job is dropped here: its guard finishes the child it had counted.
         mailbox.push(job).map_err(|_| SpawnError)?;
-        Ok(CoreJoinHandle { rx, yielded: false, park: cancel::Park::new() })
+        Ok(CoreJoinHandle { rx, yielded: false, joined: false, park: cancel::Park::new() })
     }
 
     /// The core this nursery runs on.
@@ -287,6 +287,8 @@ where
 pub struct CoreJoinHandle<T> {
     rx: oneshot::Receiver<Result<T, JoinError>>,
     yielded: bool,
+    /// The outcome was returned: awaiting again gives `AlreadyJoined`.
+    joined: bool,
     park: cancel::Park,
 }
 
@@ -301,6 +303,9 @@ impl<T> Future for CoreJoinHandle<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
+        if this.joined {
+            return Poll::Ready(Err(JoinError::AlreadyJoined));
+        }
         if !this.yielded {
             if let Some(c) = cancel::current() {
                 return Poll::Ready(Err(JoinError::Cancelled(c)));
@@ -314,6 +319,7 @@ impl<T> Future for CoreJoinHandle<T> {
         if let Poll::Ready(r) = this.rx.poll_recv(cx) {
             this.park.unpark();
             this.yielded = false;
+            this.joined = true;
             return Poll::Ready(r.unwrap_or(Err(JoinError::Dropped)));
         }
         if let Err(c) = this.park.park(cx) {

@@ -39,6 +39,20 @@ impl StatusRef {
     pub fn current() -> StatusRef {
         StatusRef { thread: here(), node: CURRENT.with(std::cell::Cell::get) }
     }
+
+    /// Moves the node at this position, with everything under it, under `parent` now (what
+    /// [`Activation::move_under`] does, for code that holds only the position while the
+    /// activation's owner is being polled). Does nothing across threads. The caller must know
+    /// that the activation at this position is still alive (the position of a freed node may
+    /// be reused).
+    pub fn move_under(self, parent: StatusRef) {
+        if self.thread != here() || parent.thread != here() {
+            return;
+        }
+        let mut aborts = Vec::new();
+        with_tree(|t| t.reparent(self.node, parent.node, &mut aborts));
+        run_aborts(aborts);
+    }
 }
 
 struct Attached {

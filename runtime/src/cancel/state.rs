@@ -78,6 +78,8 @@ pub struct ScopeState {
     reason: Mutex<Option<Reason>>,
     watchers: Mutex<Vec<Watcher>>,
     next_watcher: AtomicU64,
+    /// Set by the first [`ScopeState::watch`]: the scope has run (Trio's `_has_been_entered`).
+    entered: AtomicBool,
 }
 
 impl std::fmt::Debug for ScopeState {
@@ -108,6 +110,7 @@ impl ScopeState {
             reason: Mutex::new(None),
             watchers: Mutex::new(Vec::new()),
             next_watcher: AtomicU64::new(1),
+            entered: AtomicBool::new(false),
         })
     }
 
@@ -118,6 +121,7 @@ impl ScopeState {
     pub fn watch(&self, owner: u64, sink: Option<Arc<dyn CancelSink>>, node: u64) -> WatchId {
         let id = self.next_watcher.fetch_add(1, Ordering::Relaxed);
         lock(&self.watchers).push(Watcher { id, sink, owner, node });
+        self.entered.store(true, Ordering::SeqCst);
         WatchId(id)
     }
 
@@ -221,9 +225,35 @@ impl ScopeState {
         self.cancel_on_graceful.load(Ordering::SeqCst)
     }
 
-    /// True once `cancel` was called or the deadline (or a grace period) passed. Permanent (S1).
+    /// True once `cancel` was called or the deadline (or a grace period) passed while the scope
+    /// was open or before it was first entered. Permanent (S1). As in Trio, a deadline that passes
+    /// after every activation has ended is not a cancel request: the block it bounded is over.
     pub fn cancel_called(&self) -> bool {
-        self.cancel_flag() || self.expired(crate::now()).is_some()
+        self.cancel_flag() || self.expired_while_live().is_some()
+    }
+
+    /// [`cancel_called`](Self::cancel_called), and if it is true only because the deadline (or a
+    /// grace period) has passed while the scope is live, cancels the scope now with that reason
+    /// (Trio's `cancel_called` property calls `cancel()`): a cancellation that was observed stays
+    /// (S1), even if the deadline is moved later before its timer fired. Not for code that runs
+    /// while this thread's tree is borrowed.
+    pub fn latch_cancel_called(self: &Arc<Self>) -> bool {
+        if self.cancel_flag() {
+            return true;
+        }
+        match self.expired_while_live() {
+            Some(reason) => {
+                self.cancel(reason);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// [`expired`](Self::expired) now, if the scope is open or was never entered.
+    fn expired_while_live(&self) -> Option<Reason> {
+        let live = !self.entered.load(Ordering::SeqCst) || !lock(&self.watchers).is_empty();
+        if live { self.expired(crate::now()) } else { None }
     }
 
     /// If the deadline or the grace period has passed at `now`, the reason to cancel with.
@@ -248,7 +278,7 @@ impl ScopeState {
         if let Some(r) = lock(&self.reason).clone() {
             return Some(r);
         }
-        self.expired(crate::now())
+        self.expired_while_live()
     }
 
     /// Whether the scope is shielded.
