@@ -14,6 +14,21 @@ stage() { echo "== [$(( (SECONDS - start_s) / 60 ))m$(( (SECONDS - start_s) % 60
 stage "cargo fmt --check"
 cargo fmt --all -- --check
 
+# The root crate lists its test targets (`autotests = false`, see Cargo.toml): a file in tests/
+# that is neither a [[test]] target nor a module of a tests/suite_*.rs binary would never run.
+stage "every tests/*.rs file belongs to a test binary"
+orphans=()
+for f in tests/*.rs; do
+  name=$(basename "$f" .rs)
+  if ! grep -q "path = \"$f\"" Cargo.toml && ! grep -qx "#\[path = \"$name.rs\"\]" tests/suite_*.rs; then
+    orphans+=("$f")
+  fi
+done
+if ((${#orphans[@]})); then
+  echo "not part of any test binary (add it to a tests/suite_*.rs or a [[test]] in Cargo.toml): ${orphans[*]}"
+  exit 1
+fi
+
 # One clippy pass and one test build, both with the optional `tracing` feature on: it only adds
 # code (the `TracingInstrument` module and its test; nothing is compiled out when it is on), so a
 # second pass without it would check nothing new.
