@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Reproducible loom mutants: plants each known bug (a `quartet_mutant` cfg in the library code,
-# set through the QUARTET_MUTANT variable that runtime/build.rs and nursery/build.rs turn into
-# `--cfg quartet_mutant="<name>"` for the workspace crates only) and runs the loom model that
-# guards against it. Fails unless every mutant is caught, i.e. its model fails.
+# Reproducible loom mutants: switches on each known bug (an `if mutant::planted("<name>")` in the
+# library code, see runtime/src/mutant.rs, chosen at run time by QUARTET_MUTANT=<name> in loom
+# builds) and runs the loom model that guards against it. Fails unless every mutant is caught,
+# i.e. its model fails.
 #
 #   ./scripts/mutants.sh                  # every mutant
 #   ./scripts/mutants.sh event_skip_recheck   # just these
 #
-# Shares target/loom with the loom stage of scripts/test.sh: only the workspace crates rebuild
-# between mutants (and once more, unmutated, at the next normal loom run).
+# Shares target/loom with the loom stage of scripts/test.sh, and the switch is read at run time,
+# so the loom test binaries are built once (a no-op after that stage) and never rebuilt per mutant.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,15 +38,21 @@ export RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
 want=("$@")
 failed=()
+# One build of every loom test binary the table names (nothing to do after test.sh's loom stage).
+build_args=()
+for line in "${MUTANTS[@]}"; do
+  read -r _ pkg file _ <<<"$line"
+  build_args+=(-p "$pkg" --test "$file")
+done
+if ! cargo test -q --profile loom "${build_args[@]}" --no-run 2>&1 | tail -5; then
+  echo "loom build failed"; exit 1
+fi
 for line in "${MUTANTS[@]}"; do
   read -r name pkg file model <<<"$line"
   if ((${#want[@]})) && [[ ! " ${want[*]} " == *" $name "* ]]; then
     continue
   fi
   echo "== mutant $name: expect $pkg --test $file $model to fail"
-  if ! QUARTET_MUTANT="$name" cargo test -q --profile loom -p "$pkg" --test "$file" --no-run 2>&1 | tail -5; then
-    echo "   build failed"; failed+=("$name (build failed)"); continue
-  fi
   # A model can abort the binary; a model that never ends is not a catch either.
   out=$(QUARTET_MUTANT="$name" timeout 600 cargo test -q --profile loom -p "$pkg" --test "$file" -- --exact "$model" 2>&1)
   rc=$?
@@ -54,6 +60,8 @@ for line in "${MUTANTS[@]}"; do
     echo "   NOT CAUGHT: the model passed with the bug planted"; failed+=("$name (not caught)")
   elif ((rc == 124)); then
     echo "   TIMED OUT: the model neither failed nor passed"; failed+=("$name (timed out)")
+  elif grep -q "names no known mutant\|unknown mutant" <<<"$out"; then
+    echo "   MISSPELT: $(grep -m1 "mutant" <<<"$out" | cut -c1-160)"; failed+=("$name (unknown name)")
   else
     echo "   caught: $(grep -m1 -E "panicked|deadlock|error" <<<"$out" | cut -c1-160)"
   fi

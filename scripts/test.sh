@@ -14,14 +14,27 @@ stage() { echo "== [$(( (SECONDS - start_s) / 60 ))m$(( (SECONDS - start_s) % 60
 stage "cargo fmt --check"
 cargo fmt --all -- --check
 
-stage "cargo clippy --all-targets -D warnings"
-cargo clippy --workspace --all-targets -- -D warnings
+# The root crate lists its test targets (`autotests = false`, see Cargo.toml): a file in tests/
+# that is neither a [[test]] target nor a module of a tests/suite_*.rs binary would never run.
+stage "every tests/*.rs file belongs to a test binary"
+orphans=()
+for f in tests/*.rs; do
+  name=$(basename "$f" .rs)
+  if ! grep -q "path = \"$f\"" Cargo.toml && ! grep -qx "#\[path = \"$name.rs\"\]" tests/suite_*.rs; then
+    orphans+=("$f")
+  fi
+done
+if ((${#orphans[@]})); then
+  echo "not part of any test binary (add it to a tests/suite_*.rs or a [[test]] in Cargo.toml): ${orphans[*]}"
+  exit 1
+fi
 
-stage "cargo clippy, feature tracing"
-cargo clippy -p quartet --all-targets --features tracing -- -D warnings
+# One clippy pass and one test build, both with the optional `tracing` feature on: it only adds
+# code (the `TracingInstrument` module and its test; nothing is compiled out when it is on), so a
+# second pass without it would check nothing new.
+stage "cargo clippy --all-targets -D warnings (feature tracing on)"
+cargo clippy --workspace --all-targets --features quartet/tracing -- -D warnings
 
-# One test build with the optional `tracing` feature on (it only adds the `TracingInstrument`
-# module and its test), so the feature's test needs no second build of the workspace.
 stage "cargo test"
 cargo test --workspace --exclude quartet-benches --features quartet/tracing   # benches has no tests; clippy checks it above
 
@@ -29,8 +42,8 @@ stage "loom models (LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-2})"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" \
   cargo test --profile loom -p quartet-runtime -p quartet-nursery --test 'loom_*'
 
-# Every planted bug must still be caught by its model (about 2 minutes: the two workspace crates
-# rebuild once per mutant; dependencies are shared with the stage above).
+# Every planted bug must still be caught by its model. The mutants are run-time switches in the
+# loom build (runtime/src/mutant.rs), so this stage reuses the binaries of the stage above.
 stage "loom mutants (scripts/mutants.sh)"
 LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" ./scripts/mutants.sh
 
@@ -41,13 +54,20 @@ LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" ./scripts/mutants.sh
 # drain that times out on purpose) are suppressed by name in scripts/lsan.supp. Doc tests are not
 # run here: they need a rustdoc compile each, are `no_run` where they touch the ring, and run
 # unsanitized above.
-ASAN_TESTS=(
+# Most test files are modules of a few `tests/suite_*.rs` binaries (see Cargo.toml): the subset
+# names the separate binaries whole and, per suite binary, the modules to run (libtest filters).
+ASAN_WHOLE=(
   -p quartet-runtime -p quartet-nursery --lib --test driver_basics
   -p quartet --test hazard_abandoned_ops --test hazard_fd_close --test hazard_shutdown
-  --test hazard_sq_full --test hazard_sq_exactly_full --test hazard_stale_completions
-  --test hazard_duration_max --test hazard_outside_runtime --test cancel_io --test channel_cancellation
-  --test sync_cancellation --test thread_to_thread --test thread_remote_wake --test borrow_leaked_scope
-  --test stress_random_ops --test net_pooled_recv --test stress_pooled_recv_cancel --test op_data_moves
+  --test stress_random_ops --test net_pooled_recv --test stress_pooled_recv_cancel
+)
+ASAN_SUITES=(
+  "suite_hazard hazard_sq_full:: hazard_sq_exactly_full:: hazard_stale_completions:: hazard_duration_max:: hazard_outside_runtime::"
+  "suite_cancel cancel_io::"
+  "suite_sync_channel channel_cancellation:: sync_cancellation::"
+  "suite_time_thread_cores thread_to_thread:: thread_remote_wake::"
+  "suite_nursery borrow_leaked_scope::"
+  "suite_io_net op_data_moves::"
 )
 # Newer nightlies refuse to link sanitized code against the uninstrumented std unless told that
 # the mismatch is intended; older ones do not know that flag.
@@ -67,7 +87,15 @@ if [[ -n "$asan_flags" ]]; then
     ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" \
     LSAN_OPTIONS="suppressions=$PWD/scripts/lsan.supp:print_suppressions=0" \
     QUARTET_STRESS_SECS="${QUARTET_STRESS_SECS:-1}" \
-    cargo +nightly test --target x86_64-unknown-linux-gnu "${ASAN_TESTS[@]}"
+    cargo +nightly test --target x86_64-unknown-linux-gnu "${ASAN_WHOLE[@]}"
+  for suite in "${ASAN_SUITES[@]}"; do
+    read -r bin modules <<<"$suite"
+    # shellcheck disable=SC2086 # the module filters are separate words on purpose
+    RUSTFLAGS="$asan_flags" RUSTDOCFLAGS="$asan_flags" CARGO_TARGET_DIR=target/asan \
+      ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" \
+      LSAN_OPTIONS="suppressions=$PWD/scripts/lsan.supp:print_suppressions=0" \
+      cargo +nightly test -q --target x86_64-unknown-linux-gnu -p quartet --test "$bin" -- $modules
+  done
 else
   stage "AddressSanitizer: skipped: no nightly toolchain with sanitizer support (rustup toolchain install nightly)"
 fi

@@ -6,7 +6,7 @@
 //! `ASAN_OPTIONS=detect_leaks=0 RUSTFLAGS=-Zsanitizer=address CARGO_TARGET_DIR=target/asan
 //! cargo +nightly test --target x86_64-unknown-linux-gnu --test borrow_leaked_scope`
 
-mod nursery_support;
+use crate::nursery_support;
 
 use nursery_support::{poll_noop, run, tcp_pair};
 use quartet::{BoxError, CancelScope, Cancelled, SpawnError, TaskStatus, checkpoint, nop, nursery, sleep, yield_now};

@@ -3,7 +3,7 @@
 //! were woken; in every task that runs a cloned scope; from another OS thread. The operations that
 //! report `Cancelled` did nothing: data sent afterwards is received whole.
 
-mod nursery_support;
+use crate::nursery_support;
 
 use futures_util::future::{Either, select};
 use futures_util::stream::{FuturesUnordered, StreamExt};

@@ -2,7 +2,7 @@
 //! and an awaitable) and can finish its work; when the grace period ends the scope is cancelled as
 //! usual; an explicit `cancel` makes it hard at once; shields hide it.
 
-mod nursery_support;
+use crate::nursery_support;
 
 use nursery_support::run;
 use quartet::{

@@ -2,7 +2,7 @@
 //! (§3.5): a cancelled in-flight op is cancelled in the kernel and its own completion decides the
 //! outcome; data that arrived before the cancel is returned, and the next checkpoint raises.
 
-mod nursery_support;
+use crate::nursery_support;
 
 use nursery_support::{poll_once, readable_bytes, run, tcp_pair};
 use quartet::net::{TcpListener, TcpStream};

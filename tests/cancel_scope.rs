@@ -2,7 +2,7 @@
 //! shields block only outer cancellation, the cancelled scope catches its own `Cancelled`, and the
 //! reason is carried by the error.
 
-mod nursery_support;
+use crate::nursery_support;
 
 use nursery_support::run;
 use quartet::{

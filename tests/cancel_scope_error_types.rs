@@ -3,7 +3,7 @@
 //! catches the cancellation it owns, passes a real error on unchanged, and `fail_after` reports
 //! its timeout in a form that can be matched directly.
 
-mod nursery_support;
+use crate::nursery_support;
 
 use nursery_support::run;
 use quartet::{BoxError, CancelScope, Cancelled, OpError, Reason, TooSlow, fail_after, move_on_after, shield, sleep};

@@ -5,7 +5,7 @@ use quartet::channel::{RecvError, SendError};
 use quartet::{BoxError, CancelScope, Cancelled, SpawnError, channel, nursery, run, yield_now};
 use std::cell::RefCell;
 
-mod cancel_grid;
+use crate::cancel_grid;
 use cancel_grid::{DELAYS, POINTS, Seen, cancelled_at};
 use std::task::Context;
 

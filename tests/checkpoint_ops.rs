@@ -3,7 +3,7 @@
 //! never checkpoints; `checkpoint()` is public; nursery exit is a schedule point but never the
 //! source of `Cancelled`.
 
-mod nursery_support;
+use crate::nursery_support;
 
 use nursery_support::{readable_bytes, run, tcp_pair};
 use quartet::fs::File;

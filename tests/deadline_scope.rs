@@ -1,7 +1,7 @@
 //! Deadlines (semantics §4): absolute instants owned by scopes, changeable while the scope is open;
 //! `move_on_*` return `None` on expiry, `fail_*` return `TooSlow`; `current_effective_deadline`.
 
-mod nursery_support;
+use crate::nursery_support;
 
 use nursery_support::run;
 use quartet::net::TcpListener;

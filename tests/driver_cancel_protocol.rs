@@ -2,7 +2,7 @@
 //! completion and reports what the kernel did. A result that raced the cancel is returned (and the
 //! next checkpoint raises); `Cancelled` means the op did nothing.
 
-mod hazard_support;
+use crate::hazard_support;
 
 use hazard_support::{poll_once, tcp_pair, watchdog};
 use quartet::net::{TcpListener, TcpStream};

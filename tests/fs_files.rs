@@ -1,7 +1,7 @@
 //! Whole-file and per-file operations of `quartet::fs` (read, write, set_len, fallocate, sync,
 //! metadata) and the `read_dir` stream, on the ring and through the worker-thread fallbacks.
 
-mod fs_support;
+use crate::fs_support;
 
 use fs_support::{Via, both, kind, next, ring_ops, run_with};
 use quartet::fs::{self, File, OpenOptions};

@@ -2,7 +2,7 @@
 //! checked on the ring and through its worker-thread fallback, with typed errors and
 //! "Cancelled ⇒ nothing happened".
 
-mod fs_support;
+use crate::fs_support;
 
 use fs_support::{TempDir, Via, both, kind, ring_ops, run_with, yields};
 use quartet::{CancelScope, OpError, fs};

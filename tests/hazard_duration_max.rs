@@ -2,7 +2,7 @@
 //! `Duration::MAX`: none panics with "overflow when adding duration to instant", and a wait that
 //! long is simply a wait that something else ends.
 
-mod hazard_support;
+use crate::hazard_support;
 
 use hazard_support::{tcp_pair, watchdog};
 use quartet::runtime::thread::pool::Pool;

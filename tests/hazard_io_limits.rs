@@ -5,7 +5,7 @@
 //! The big buffers are `Vec::with_capacity` (or zeroed) allocations the kernel barely touches:
 //! the memory is reserved, not used, so the tests stay cheap.
 
-mod hazard_support;
+use crate::hazard_support;
 
 use hazard_support::{tcp_pair, watchdog};
 use quartet::fs::{File, OpenOptions};

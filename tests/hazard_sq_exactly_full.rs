@@ -5,7 +5,7 @@
 //! came. Checked for ring sizes 1, 2, 4 and the default, with and without a timer pending, on the
 //! first tick and on the tick right after a remote wake (when the wake read is re-armed).
 
-mod hazard_support;
+use crate::hazard_support;
 
 use hazard_support::watchdog;
 use quartet::{Builder, OpError, nop, sleep};

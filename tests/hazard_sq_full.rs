@@ -1,7 +1,7 @@
 //! H7: a full submission queue never panics and never drops work; ops that wait in the userspace
 //! backlog behave like any other op (they complete, and they can be cancelled).
 
-mod hazard_support;
+use crate::hazard_support;
 
 use hazard_support::{poll_once, tcp_pair, watchdog};
 use quartet::{Builder, CancelScope, OpError, SpawnError, nop, nursery, sleep};

@@ -3,7 +3,7 @@
 //! freed only at its op's final completion, so no completion is ever stale, and none is delivered
 //! to the op that reused a slot.
 
-mod hazard_support;
+use crate::hazard_support;
 
 use hazard_support::{tcp_pair, watchdog};
 use quartet::fs::File;

@@ -5,7 +5,7 @@
 //! the nursery from outside after a generous delay and records that it had to; the test then
 //! fails with that finding instead of hanging.
 
-mod hazard_support;
+use crate::hazard_support;
 
 use hazard_support::{tcp_pair, watchdog};
 use quartet::net::TcpListener;

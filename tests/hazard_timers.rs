@@ -1,7 +1,7 @@
 //! H13: every timer registration belongs to its future and goes away with it. A dropped sleep or an
 //! abandoned timed read leaves nothing armed that could fire into later code.
 
-mod hazard_support;
+use crate::hazard_support;
 
 use hazard_support::{poll_once, tcp_pair, watchdog};
 use quartet::{OpError, SpawnError, move_on_after, nursery, run, sleep, stats};

@@ -6,7 +6,7 @@
 #[path = "../examples/http_hyper.rs"]
 mod http_hyper;
 
-mod nursery_support;
+use crate::nursery_support;
 
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;

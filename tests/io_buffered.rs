@@ -1,7 +1,7 @@
 //! quartet-io's native buffered I/O over real loopback peers: line reading that survives
 //! cancellation, exact and to-end reads, buffered writes, `copy` and `copy_bidirectional`.
 
-mod nursery_support;
+use crate::nursery_support;
 
 use nursery_support::{poll_once, readable_bytes, run, tcp_pair};
 use quartet::io::{

@@ -2,7 +2,7 @@
 //! flows both ways, a read future dropped mid-flight loses no byte, and a cancel scope reaches a
 //! blocked adapter read and is reported as cancellation, never as end of file.
 
-mod nursery_support;
+use crate::nursery_support;
 
 use futures_util::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use nursery_support::{poll_once, readable_bytes, run, tcp_pair};

@@ -2,7 +2,7 @@
 //! children of a nursery, whether handed over on the runtime thread (`NurseryExecutor`) or from
 //! any thread (`send_executor`), and they are cancelled with that nursery; the timer's sleeps end.
 
-mod nursery_support;
+use crate::nursery_support;
 
 use hyper::rt::{Executor, Timer};
 use nursery_support::run;

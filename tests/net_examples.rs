@@ -8,7 +8,7 @@ mod udp_echo;
 #[path = "../examples/unix_socket.rs"]
 mod unix_socket;
 
-mod nursery_support;
+use crate::nursery_support;
 
 #[test]
 fn udp_echo_example_demo_completes() {

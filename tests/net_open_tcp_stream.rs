@@ -5,7 +5,7 @@
 //! cancelled. Start order and staggering come from the call's own trace; the stagger is checked
 //! only as a lower bound (a timer never fires early) and an upper hang guard.
 
-mod nursery_support;
+use crate::nursery_support;
 
 use nursery_support::{poll_once, run};
 use quartet::net::{

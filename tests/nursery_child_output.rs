@@ -1,7 +1,7 @@
 //! Children may return `()` (a child that cannot fail) or any `Result`; the value reaches the
 //! join handle and an `Err` is still a failure of the nursery.
 
-mod nursery_support;
+use crate::nursery_support;
 
 use nursery_support::run;
 use quartet::{BoxError, checkpoint, nursery};

@@ -2,7 +2,7 @@
 //! reported once everything has finished, cancellations filtered out, each with its origin; a
 //! panic is resumed in the owner with its original payload after all children are done.
 
-mod nursery_support;
+use crate::nursery_support;
 
 use nursery_support::run;
 use quartet::{

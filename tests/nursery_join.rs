@@ -1,7 +1,7 @@
 //! Joining (semantics §1.1, §1.2): a nursery returns only when every child has finished, and a
 //! `JoinHandle` is awaitable inside the scope; dropping it neither detaches nor cancels the child.
 
-mod nursery_support;
+use crate::nursery_support;
 
 use nursery_support::run;
 use quartet::{BoxError, CancelScope, Cancelled, JoinError, SpawnError, checkpoint, nursery, sleep, yield_now};

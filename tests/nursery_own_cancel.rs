@@ -2,7 +2,7 @@
 //! whether or not its body had already returned; a cancellation from an enclosing scope is not
 //! "own" and keeps propagating to the scope that owns it.
 
-mod nursery_support;
+use crate::nursery_support;
 
 use nursery_support::run;
 use quartet::{BoxError, CancelScope, checkpoint, nursery, sleep};

@@ -2,7 +2,7 @@
 //! `race` returns; a contestant's failure (before or after the win) is reported, a cancellation is
 //! not; a panic is resumed in the caller.
 
-mod nursery_support;
+use crate::nursery_support;
 
 use nursery_support::run;
 use quartet::{BoxError, CancelScope, Cancelled, checkpoint, race, sleep};

@@ -2,7 +2,7 @@
 //! siblings; children inherit the nursery's cancel scopes, not the spawner's; a finished nursery
 //! refuses spawns; a child spawned into a cancelled nursery runs until its first checkpoint.
 
-mod nursery_support;
+use crate::nursery_support;
 
 use nursery_support::run;
 use quartet::{

@@ -1,7 +1,7 @@
 //! The start handshake (semantics §1.4): `n.start(f)` returns the value passed to `started`;
 //! errors before `started` come out of `start`; cancelling `start` cancels the child.
 
-mod nursery_support;
+use crate::nursery_support;
 
 use nursery_support::run;
 use quartet::net::{TcpListener, TcpStream};

@@ -1,7 +1,7 @@
 //! A failure's origin names the whole task path (`'server' > 'conn ..' > 'reader' (spawned at
 //! ..)`): each child's parent is the task that opened its nursery.
 
-mod nursery_support;
+use crate::nursery_support;
 
 use nursery_support::run;
 use quartet::{BoxError, checkpoint, nursery};

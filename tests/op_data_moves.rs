@@ -5,7 +5,7 @@
 //! takes, it is dropped exactly once, after the kernel's final completion, or never (leaked) when
 //! that completion may never come (H1, H4).
 
-mod hazard_support;
+use crate::hazard_support;
 
 use hazard_support::{poll_once, serial, tcp_pair, watchdog};
 use quartet::fs::File;

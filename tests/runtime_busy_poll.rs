@@ -3,7 +3,7 @@
 //! catches the answers), timers still fire no earlier than their instant on the real and the mock
 //! clock, and a cancel still reaches an op blocked in the kernel, from this thread or another.
 
-mod nursery_support;
+use crate::nursery_support;
 
 use nursery_support::{tcp_pair, watchdog};
 use quartet::{Builder, CancelScope, MAX_BUSY_POLL, OpError, move_on_after, now, sleep, sleep_until, stats};

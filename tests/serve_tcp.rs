@@ -2,7 +2,7 @@
 //! `Nursery::start`, the handler-failure policy (log and keep serving by default, propagate on
 //! request), graceful shutdown, and one accept loop per listener.
 
-mod nursery_support;
+use crate::nursery_support;
 
 use nursery_support::run;
 use quartet::net::{HandlerFailure, Serve, ServeError, ServeEvent, TcpListener, TcpStream, serve_listeners};

@@ -6,7 +6,7 @@ use quartet::sync::{Condition, Event, Lock, Semaphore, WaitError};
 use quartet::{BoxError, CancelScope, Cancelled, SpawnError, nursery, run, yield_now};
 use std::cell::{Cell, RefCell};
 
-mod cancel_grid;
+use crate::cancel_grid;
 use cancel_grid::{DELAYS, POINTS, Seen, cancelled_at};
 
 /// Runs `body` under a generous liveness bound: a lost hand-off shows up as a failure instead of

@@ -2,7 +2,7 @@
 //! (including children of nurseries opened inside it), shadowed and restored by nested scopes,
 //! and never visible to siblings or to code outside the block.
 
-mod nursery_support;
+use crate::nursery_support;
 
 use nursery_support::run;
 use quartet::{BoxError, checkpoint, nursery, task_local, yield_now};

@@ -1,7 +1,7 @@
 //! `TcpListener::incoming()` as a `Stream`, and TCP sockets adopted from std or a raw fd (as
 //! systemd socket activation passes them).
 
-mod nursery_support;
+use crate::nursery_support;
 
 use futures_core::Stream;
 use nursery_support::{poll_once, run};

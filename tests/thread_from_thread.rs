@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-mod thread_support;
+use crate::thread_support;
 use thread_support::until;
 
 #[test]

@@ -5,7 +5,7 @@ use quartet::{CancelScope, Cancelled, CapacityLimiter, SpawnError, nursery, run,
 use std::cell::RefCell;
 use std::time::Duration;
 
-mod thread_support;
+use crate::thread_support;
 use thread_support::until;
 
 #[test]

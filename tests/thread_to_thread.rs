@@ -9,7 +9,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 /// Sleeps in small steps until `cond` holds (bounded, so a broken runtime fails instead of hanging).
-mod thread_support;
+use crate::thread_support;
 use thread_support::until;
 
 #[test]

@@ -2,7 +2,7 @@
 //! the loop for several periods, the `Stream` face, and cancellation consuming no tick. Ticks
 //! return their *scheduled* instants, so the checks compare exact instants, not elapsed times.
 
-mod fs_support;
+use crate::fs_support;
 
 use fs_support::{Via, next, run_with};
 use quartet::{CancelScope, Instant, MissedTickBehavior, interval, interval_at};

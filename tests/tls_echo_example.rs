@@ -4,7 +4,7 @@
 #[path = "../examples/tls_echo.rs"]
 mod tls_echo;
 
-mod nursery_support;
+use crate::nursery_support;
 
 #[test]
 fn tls_client_verifies_the_generated_certificate_and_gets_its_echo() {

@@ -1,7 +1,7 @@
 //! UDP over loopback: datagrams with addresses, connected sockets, truncation, broadcast,
 //! multicast, cancellation, and adopting std sockets.
 
-mod nursery_support;
+use crate::nursery_support;
 
 use nursery_support::run;
 use quartet::net::UdpSocket;

@@ -38,6 +38,8 @@ pub mod introspect;
 pub mod io;
 mod kernel;
 pub mod monitor;
+#[doc(hidden)] // planted bugs for scripts/mutants.sh (loom builds only)
+pub mod mutant;
 pub mod net;
 mod op;
 pub mod process;

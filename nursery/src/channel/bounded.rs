@@ -316,7 +316,7 @@ impl<T> RecvOp<T> {
                 let w = st.waiters.remove(key);
                 match w.value {
                     // Planted bug (scripts/mutants.sh): the taken value is dropped, not put back.
-                    Some(v) if w.done && !cfg!(quartet_mutant = "recv_drop_loses_value") => st.unreceive(v),
+                    Some(v) if w.done && !quartet_runtime::mutant::planted("recv_drop_loses_value") => st.unreceive(v),
                     _ => return,
                 }
             }

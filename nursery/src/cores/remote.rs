@@ -79,8 +79,7 @@ impl<J> Mailbox<J> {
         }
         // Planted bug (scripts/mutants.sh): the check and the waker's registration in two
         // critical sections, so a push in between finds no waker.
-        #[cfg(quartet_mutant = "mailbox_split_recv")]
-        {
+        if quartet_runtime::mutant::planted("mailbox_split_recv") {
             drop(st);
             st = lock(&self.state);
         }
@@ -100,10 +99,11 @@ impl<J> Mailbox<J> {
         };
         // Planted bug (scripts/mutants.sh): queued jobs are forgotten, so their children never
         // finish in their trackers.
-        #[cfg(quartet_mutant = "mailbox_close_forgets")]
-        std::mem::forget(jobs);
-        #[cfg(not(quartet_mutant = "mailbox_close_forgets"))]
-        drop(jobs);
+        if quartet_runtime::mutant::planted("mailbox_close_forgets") {
+            std::mem::forget(jobs);
+        } else {
+            drop(jobs);
+        }
         if let Some(w) = waker {
             w.wake();
         }
@@ -181,16 +181,13 @@ impl Tracker {
             }
             // Planted bug (scripts/mutants.sh): the waker is taken in one critical section and
             // the count lowered in another, so a waiter that parks in between is never woken.
-            #[cfg(quartet_mutant = "tracker_split_finish")]
-            {
+            if quartet_runtime::mutant::planted("tracker_split_finish") {
                 let w = st.waker.take();
                 drop(st);
                 st = lock(&self.state);
                 st.live -= 1;
                 w
-            }
-            #[cfg(not(quartet_mutant = "tracker_split_finish"))]
-            {
+            } else {
                 st.live -= 1;
                 if st.live == 0 { st.waker.take() } else { None }
             }

@@ -134,7 +134,7 @@ impl<R: Resource> Drop for Acquire<'_, R> {
                     let mut st = self.res.state();
                     let w = R::waiters(&mut st).remove(key);
                     // Planted bug (scripts/mutants.sh): a unit handed to a dropped waiter is kept.
-                    let give_back = w.done && !cfg!(quartet_mutant = "acquire_drop_keeps_unit");
+                    let give_back = w.done && !quartet_runtime::mutant::planted("acquire_drop_keeps_unit");
                     if give_back { R::give_back(&mut st) } else { None }
                 };
                 if let Some(w) = waker {

@@ -199,7 +199,7 @@ impl Future for EventWait<'_> {
                 if !event.is_set() {
                     let mut waiters = lock(&event.waiters);
                     // Planted bug (scripts/mutants.sh): no re-check under the lock.
-                    if cfg!(quartet_mutant = "event_skip_recheck") || !event.is_set() {
+                    if quartet_runtime::mutant::planted("event_skip_recheck") || !event.is_set() {
                         let key = waiters.insert(WAIT_Q, Waiter::new(cx.waker(), None));
                         drop(waiters);
                         self.phase = Phase::Parked(key);

@@ -141,9 +141,9 @@ impl ScopeState {
 
     /// Tells every activation on another thread to update; returns whether one is on `here`.
     fn notify(self: &Arc<Self>, here: u64) -> bool {
-        #[cfg(quartet_mutant = "cancel_skip_remote_walk")]
-        return false; // planted bug: other threads' activations are never told (S2)
-        #[allow(unreachable_code)]
+        if crate::mutant::planted("cancel_skip_remote_walk") {
+            return false; // planted bug: other threads' activations are never told (S2)
+        }
         let mut local = false;
         let remote: Vec<Arc<dyn CancelSink>> = {
             let w = lock(&self.watchers);
@@ -160,8 +160,7 @@ impl ScopeState {
         };
         // Planted bug (scripts/mutants.sh): a canceller with a local activation (a core whose
         // body failed, cancelling its group) walks only its own and never tells the other cores.
-        #[cfg(quartet_mutant = "cancel_local_skips_remote")]
-        if local {
+        if local && crate::mutant::planted("cancel_local_skips_remote") {
             return true;
         }
         for sink in remote {

@@ -362,8 +362,8 @@ impl Tree {
             let became_graceful = !n.graceful && graceful;
             n.effective = effective;
             n.graceful = graceful;
-            #[cfg(quartet_mutant = "cancel_walk_skips_leaves")]
-            let became_cancelled = false; // planted bug: the walk marks nodes but aborts nobody (T3)
+            // Planted bug (scripts/mutants.sh): the walk marks nodes but aborts nobody (T3).
+            let became_cancelled = became_cancelled && !crate::mutant::planted("cancel_walk_skips_leaves");
             if became_cancelled || became_graceful {
                 self.abort_leaves(i, out);
             }

@@ -217,12 +217,10 @@ fn watch(shared: &Shared, config: &Config) {
         if running < config.threshold || top.seq == reported {
             continue;
         }
-        #[cfg(not(quartet_mutant = "watchdog_reports_twice"))]
-        {
+        // Planted bug (scripts/mutants.sh): W1, the same stuck poll is reported again.
+        if !crate::mutant::planted("watchdog_reports_twice") {
             reported = top.seq;
         }
-        #[cfg(quartet_mutant = "watchdog_reports_twice")]
-        let _ = reported; // planted bug (scripts/mutants.sh): W1, the same stuck poll is reported again
         let stuck = StuckPoll { task: top.task.clone(), stuck_for: running, threshold: config.threshold };
         drop(p); // W2: report without the lock
         config.reporter.report(&stuck);

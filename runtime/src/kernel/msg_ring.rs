@@ -122,8 +122,9 @@ impl RingSlot {
         let target = lock(&self.0).take();
         // Planted bug (scripts/mutants.sh): the dup is closed at once, while a sender may still
         // hold its number in an unsubmitted SQE.
-        #[cfg(quartet_mutant = "ring_close_ignores_senders")]
-        if let Some(t) = &target {
+        if let Some(t) = &target
+            && crate::mutant::planted("ring_close_ignores_senders")
+        {
             t.close_fd();
         }
         drop(target);
@@ -219,8 +220,9 @@ impl Outbox {
         }
         // Planted bug (scripts/mutants.sh): a failed MSG_RING is not replaced, so the wakes
         // coalesced behind it are lost.
-        #[cfg(not(quartet_mutant = "msg_ring_error_drops_wake"))]
-        target.eventfd.unpark();
+        if !crate::mutant::planted("msg_ring_error_drops_wake") {
+            target.eventfd.unpark();
+        }
         true
     }
 }
@@ -230,8 +232,9 @@ impl Drop for Outbox {
         // RF3: the ring is closed; whatever was not reaped may never have been delivered.
         for target in self.slots.drain(..).flatten() {
             // Planted bug (scripts/mutants.sh): the messages left are dropped silently.
-            #[cfg(not(quartet_mutant = "outbox_drop_forgets"))]
-            target.eventfd.unpark();
+            if !crate::mutant::planted("outbox_drop_forgets") {
+                target.eventfd.unpark();
+            }
             drop(target);
         }
     }

@@ -56,15 +56,18 @@ impl<U: Unpark> RemoteQueue<U> {
 
     /// Kernel side: takes everything queued so far.
     pub fn drain(&self, out: &mut Vec<Waker>) {
-        #[cfg(not(quartet_mutant = "remote_drain_reset"))]
-        self.notified.store(false, Ordering::SeqCst);
+        let planted = crate::mutant::planted("remote_drain_reset");
+        if !planted {
+            self.notified.store(false, Ordering::SeqCst);
+        }
         if let Some(q) = lock(&self.queue).as_mut() {
             out.append(q);
         }
         // Planted bug (scripts/mutants.sh): the flag is reset after the drain, so a push between
         // the two is never unparked for.
-        #[cfg(quartet_mutant = "remote_drain_reset")]
-        self.notified.store(false, Ordering::SeqCst);
+        if planted {
+            self.notified.store(false, Ordering::SeqCst);
+        }
     }
 
     /// Kernel side, at shutdown: later pushes fail. Returns what was still queued.
@@ -72,11 +75,10 @@ impl<U: Unpark> RemoteQueue<U> {
         let left = lock(&self.queue).take().unwrap_or_default();
         self.unpark.close();
         // Planted bug (scripts/mutants.sh): wakers queued at shutdown are silently dropped.
-        #[cfg(quartet_mutant = "remote_close_drops")]
-        let left = {
+        if crate::mutant::planted("remote_close_drops") {
             drop(left);
-            Vec::new()
-        };
+            return Vec::new();
+        }
         left
     }
 

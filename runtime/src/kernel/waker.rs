@@ -324,7 +324,7 @@ unsafe fn borrowed_wake_by_ref(p: *const ()) {
     // SAFETY: see above.
     let b = unsafe { &*p.cast::<Borrowed<'_>>() };
     // Planted bug (scripts/mutants.sh): the on-thread path taken from any thread.
-    if current_id() == b.queue.core_id || cfg!(quartet_mutant = "waker_remote_no_push") {
+    if current_id() == b.queue.core_id || crate::mutant::planted("waker_remote_no_push") {
         b.queue.push(b.index);
     } else {
         b.queue.remote.push(b.queue.waker(b.index));
@@ -359,7 +359,7 @@ unsafe fn slot_wake_by_ref(p: *const ()) {
     // SAFETY: the queue is alive (see above).
     let queue = unsafe { &*t.queue };
     // Planted bug (scripts/mutants.sh): the on-thread path taken from any thread.
-    if current_id() == queue.core_id || cfg!(quartet_mutant = "waker_remote_no_push") {
+    if current_id() == queue.core_id || crate::mutant::planted("waker_remote_no_push") {
         queue.push(t.index);
     } else {
         // SAFETY: a clone takes its own count (see above), which the remote queue then owns.
@@ -386,7 +386,7 @@ impl Wake for ChildWake {
 
     fn wake_by_ref(self: &Arc<Self>) {
         // Planted bug (scripts/mutants.sh): the on-thread path taken from any thread.
-        if current_id() == self.queue.core_id || cfg!(quartet_mutant = "waker_remote_no_push") {
+        if current_id() == self.queue.core_id || crate::mutant::planted("waker_remote_no_push") {
             self.queue.push(self.index);
         } else {
             self.queue.remote.push(Waker::from(self.clone()));

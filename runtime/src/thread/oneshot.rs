@@ -122,8 +122,7 @@ impl<T> Receiver<T> {
             return Poll::Ready(Err(RecvError));
         }
         // Planted bug (scripts/mutants.sh): check and registration in two critical sections.
-        #[cfg(quartet_mutant = "oneshot_split_check")]
-        {
+        if crate::mutant::planted("oneshot_split_check") {
             drop(st);
             st = lock(&self.inner.state);
         }

@@ -174,7 +174,7 @@ impl State {
             }
         }
         // Planted bug (scripts/mutants.sh): a released token is not handed to a waiter.
-        if !cfg!(quartet_mutant = "limiter_release_no_hand_off") {
+        if !crate::mutant::planted("limiter_release_no_hand_off") {
             self.hand_off(wake);
         }
     }
