@@ -90,6 +90,7 @@ pub async fn checkpoint() -> Result<(), Cancelled> {
 /// Takes one unit of the current tick's budget (H8). Returns false when the tick's budget is used
 /// up: the caller should stop polling children and let the kernel turn the ring.
 #[doc(hidden)] // for quartet-nursery's scheduler, not a user API
+#[inline]
 pub fn consume_budget() -> bool {
     with_core(|c| {
         let b = c.budget.get();
@@ -108,6 +109,7 @@ pub fn consume_budget() -> bool {
 /// scheduler that runs several rounds of tasks per tick stops when this is true, so I/O is
 /// submitted promptly rather than after the whole budget.
 #[doc(hidden)] // for quartet-nursery's scheduler, not a user API
+#[inline]
 pub fn io_queued() -> bool {
     with_core(|c| c.driver.try_borrow_mut().map(|mut d| d.has_queued()).unwrap_or(true)).unwrap_or(false)
 }
@@ -186,6 +188,7 @@ impl TaskInfo {
     /// let b = TaskInfo::new(None, here).with_shared_parent(Some(server));
     /// assert_eq!(a.parent().map(TaskInfo::id), b.parent().map(TaskInfo::id));
     /// ```
+    #[inline]
     pub fn with_shared_parent(mut self, parent: Option<std::sync::Arc<TaskInfo>>) -> TaskInfo {
         self.parent = parent;
         self
@@ -233,6 +236,7 @@ impl TaskInfo {
     /// assert_eq!(seen.as_deref(), Some("probe"));
     /// assert!(current_task().is_none()); // restored
     /// ```
+    #[inline]
     pub fn run_as<R>(&self, f: impl FnOnce() -> R) -> R {
         struct Restore(*const TaskInfo);
         impl Drop for Restore {

@@ -196,11 +196,11 @@ impl<T> SendOp<T> {
                         let mut park = Park::waiting_for(quartet_runtime::introspect::WaitKind::Channel);
                         // Not cancelled a moment ago (checked above), so this registers.
                         let _ = park.park(cx);
-                        *self = SendOp::Parked(key, park);
+                        set_state(self, SendOp::Parked(key, park));
                         return Poll::Pending;
                     }
                 };
-                *self = SendOp::Yield(outcome);
+                set_state(self, SendOp::Yield(outcome));
                 cx.waker().wake_by_ref();
                 Poll::Pending
             }
@@ -224,7 +224,7 @@ impl<T> SendOp<T> {
                     return Poll::Ready(Err(SendError::Broken(v)));
                 }
                 st.waiters.get_mut(key).set_waker(cx.waker());
-                *self = SendOp::Parked(key, park);
+                set_state(self, SendOp::Parked(key, park));
                 Poll::Pending
             }
             SendOp::Done => panic!("send future polled after it completed"),
@@ -232,7 +232,12 @@ impl<T> SendOp<T> {
     }
 
     /// Withdraws a parked send (its value, not delivered, is dropped with the op).
+    #[inline]
     pub fn abandon(&mut self, chan: &Chan<T>) {
+        // Only a parked send has something to withdraw; the other states drop as they are.
+        if !matches!(self, SendOp::Parked(..)) {
+            return;
+        }
         if let SendOp::Parked(key, _park) = std::mem::replace(self, SendOp::Done) {
             let waiter = chan.state().waiters.remove(key);
             drop(waiter);
@@ -274,11 +279,11 @@ impl<T> RecvOp<T> {
                         let mut park = Park::waiting_for(quartet_runtime::introspect::WaitKind::Channel);
                         // Not cancelled a moment ago (checked above), so this registers.
                         let _ = park.park(cx);
-                        *self = RecvOp::Parked(key, park);
+                        set_state(self, RecvOp::Parked(key, park));
                         return Poll::Pending;
                     }
                 };
-                *self = RecvOp::Yield(got);
+                set_state(self, RecvOp::Yield(got));
                 cx.waker().wake_by_ref();
                 Poll::Pending
             }
@@ -301,7 +306,7 @@ impl<T> RecvOp<T> {
                     return Poll::Ready(Err(RecvError::Cancelled(c)));
                 }
                 st.waiters.get_mut(key).set_waker(cx.waker());
-                *self = RecvOp::Parked(key, park);
+                set_state(self, RecvOp::Parked(key, park));
                 Poll::Pending
             }
             RecvOp::Done => panic!("recv future polled after it completed"),
@@ -309,7 +314,12 @@ impl<T> RecvOp<T> {
     }
 
     /// Withdraws a receive; a value it had already taken goes back into the channel.
+    #[inline]
     pub fn abandon(&mut self, chan: &Chan<T>) {
+        // Only a parked receive or one holding a value has something to give back.
+        if !matches!(self, RecvOp::Parked(..) | RecvOp::Yield(Some(_))) {
+            return;
+        }
         let (woken, dropped) = match std::mem::replace(self, RecvOp::Done) {
             RecvOp::Parked(key, _park) => {
                 let mut st = chan.state();
@@ -328,6 +338,14 @@ impl<T> RecvOp<T> {
     }
 }
 
+/// Stores `next` as an op's state where the old state is known to be `Done` (it was just taken
+/// with `mem::replace`): nothing to drop, so no drop glue runs on this hot path.
+#[inline]
+fn set_state<S>(state: &mut S, next: S) {
+    std::mem::forget(std::mem::replace(state, next));
+}
+
+#[inline]
 fn wake(waker: Option<Waker>) {
     if let Some(w) = waker {
         w.wake();

@@ -27,6 +27,7 @@ use quartet_runtime::is_cancellation;
 use quartet_runtime::task::TaskInfo;
 use std::cell::RefCell;
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -34,9 +35,11 @@ use std::task::{Context, Poll};
 pub(super) trait ChildTask {
     /// Who the task is (at a stable address while the cell lives).
     fn info(&self) -> &TaskInfo;
-    /// Polls the future in place. On completion records the value (or why it failed) for the
-    /// handle and returns what the nursery must know; the future is not dropped yet.
-    fn poll(&self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>>;
+    /// Polls the future in place as the current task, timed by a `PollTimer`, catching a panic.
+    /// On completion records the value (or why it failed) for the handle and returns what the
+    /// nursery must know; the future is not dropped yet. (One virtual call per poll: the task
+    /// switch and the timer are monomorphised with the poll.)
+    fn run(&self, cx: &mut Context<'_>) -> std::thread::Result<Poll<Result<(), BoxError>>>;
     /// Drops the future in place if it is still there (its `Drop` may panic: the caller catches),
     /// then records `Dropped` (or `Panicked` while unwinding) for the handle if nothing was.
     fn release(&self);
@@ -65,17 +68,8 @@ where
     pub(super) fn new(info: TaskInfo, future: F) -> TaskCell<F, V> {
         TaskCell { info, join: JoinSlot::new(), future: RefCell::new(Some(future)) }
     }
-}
 
-impl<F, V> ChildTask for TaskCell<F, V>
-where
-    F: Future,
-    F::Output: ChildOutput<Value = V>,
-{
-    fn info(&self) -> &TaskInfo {
-        &self.info
-    }
-
+    /// Polls the future in place (see [`ChildTask::run`]).
     fn poll(&self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         let out = {
             let mut slot = self.future.borrow_mut();
@@ -98,6 +92,23 @@ where
                 self.join.set(if is_cancellation(&*e) { Ended::ChildCancelled } else { Ended::Failed });
                 Err(e)
             }
+        })
+    }
+}
+
+impl<F, V> ChildTask for TaskCell<F, V>
+where
+    F: Future,
+    F::Output: ChildOutput<Value = V>,
+{
+    fn info(&self) -> &TaskInfo {
+        &self.info
+    }
+
+    fn run(&self, cx: &mut Context<'_>) -> std::thread::Result<Poll<Result<(), BoxError>>> {
+        self.info.run_as(|| {
+            let _timer = quartet_runtime::hooks::PollTimer::start(Some(&self.info));
+            catch_unwind(AssertUnwindSafe(|| self.poll(cx)))
         })
     }
 

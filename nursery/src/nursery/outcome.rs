@@ -63,15 +63,8 @@ pub(super) fn poll_child(inner: &Inner<'_>, i: usize) {
         (task, slot.waker.take())
     };
     let ready = inner.ready.as_ref().expect("checked in nursery()");
-    let info = task.info();
     // The child borrows its slot's waker (no allocation); a clone it keeps costs a count.
-    let polled = ready.with_waker(i, &mut waker, |w| {
-        let mut cx = Context::from_waker(w);
-        info.run_as(|| {
-            let _timer = quartet_runtime::hooks::PollTimer::start(Some(info));
-            catch_unwind(AssertUnwindSafe(|| task.poll(&mut cx)))
-        })
-    });
+    let polled = ready.with_waker(i, &mut waker, |w| task.run(&mut Context::from_waker(w)));
     let outcome = match polled {
         Ok(Poll::Pending) => {
             let mut st = inner.state.borrow_mut();
@@ -85,6 +78,7 @@ pub(super) fn poll_child(inner: &Inner<'_>, i: usize) {
             Err(p)
         }
     };
+    let info = task.info();
     // C2: the future is dropped here, in place (its `Drop` may panic: reported below).
     let dropped = catch_unwind(AssertUnwindSafe(|| task.release()));
     if let Some(record) = inner.record.get() {

@@ -76,6 +76,7 @@ pub fn deliver(state: &Arc<ScopeState>) {
 }
 
 /// This thread's id in cancel bookkeeping (never 0).
+#[inline]
 fn here() -> u64 {
     THREAD.with(|t| *t)
 }
@@ -84,6 +85,7 @@ fn with_tree<R>(f: impl FnOnce(&mut Tree) -> R) -> R {
     TREE.with(|t| f(&mut t.borrow_mut()))
 }
 
+#[inline]
 fn current_node() -> NodeId {
     CURRENT.with(Cell::get)
 }
@@ -234,6 +236,7 @@ pub fn root() -> Option<Arc<ScopeState>> {
 }
 
 /// The cancellation that applies to code polled right now, if any.
+#[inline]
 pub fn current() -> Option<Cancelled> {
     let node = current_node();
     TREE.with(|t| t.borrow().effective(node).cloned()).map(Cancelled::new)

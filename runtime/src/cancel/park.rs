@@ -97,6 +97,7 @@ impl Park {
 
     /// Parks (or re-parks) on the current status with `cx`'s waker. `Err` if the code here is
     /// cancelled, now or by an earlier abort of this wait (P1, P2).
+    #[inline]
     pub fn park(&mut self, cx: &Context<'_>) -> Result<(), Cancelled> {
         self.park_kind(cx.waker(), false).map(drop)
     }
@@ -107,6 +108,7 @@ impl Park {
         self.park_kind(cx.waker(), true)
     }
 
+    #[inline]
     fn park_kind(&mut self, waker: &Waker, graceful: bool) -> Result<bool, Cancelled> {
         let what = &self.what;
         park_leaf(&mut self.reg, || what.clone(), waker, graceful)

@@ -66,6 +66,7 @@ pub(crate) fn with_core<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
 }
 
 /// The id of the core running on this thread, or 0.
+#[inline]
 pub(crate) fn current_id() -> u64 {
     KERNEL_ID.with(Cell::get)
 }

@@ -122,6 +122,7 @@ impl ReadyQueue {
         })
     }
 
+    #[inline]
     fn with<R>(&self, f: impl FnOnce(&mut Ready) -> R) -> Option<R> {
         if current_id() != self.core_id {
             return None;
@@ -135,6 +136,7 @@ impl ReadyQueue {
 
     /// The waker for the child in slot `index`: the slot's [`SlotWake`] waker on the kernel's
     /// thread (no allocation), an allocated one elsewhere.
+    #[inline]
     pub fn waker(self: &Arc<Self>, index: usize) -> Waker {
         match self.target(index) {
             Some(target) => {
@@ -150,6 +152,7 @@ impl ReadyQueue {
     }
 
     /// Queues slot `index` unless it is queued already.
+    #[inline]
     pub fn push(&self, index: usize) {
         let instrumented = self.instrumented;
         let pushed = self.with(|r| {
@@ -192,6 +195,7 @@ impl ReadyQueue {
 
     /// The next ready slot: the oldest, or under schedule exploration (`Builder::seed`) one drawn
     /// from the seeded PRNG.
+    #[inline]
     pub fn pop(&self) -> Option<usize> {
         self.with(|r| {
             let i = if r.explore {
@@ -208,16 +212,19 @@ impl ReadyQueue {
     }
 
     /// How many slots are queued.
+    #[inline]
     pub fn len(&self) -> usize {
         self.with(|r| r.queue.len()).unwrap_or(0)
     }
 
     /// True if nothing is queued.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Records the waker of the task that polls this queue; the next push wakes it.
+    #[inline]
     pub fn set_parent(&self, waker: &Waker) {
         let same = self.with(|r| {
             r.parent_woken = false;
@@ -250,6 +257,7 @@ impl ReadyQueue {
     }
 
     /// The address of slot `index`'s `SlotWake`, made on first use; `None` off the kernel thread.
+    #[inline]
     fn target(self: &Arc<Self>, index: usize) -> Option<*const SlotWake> {
         let queue = Arc::as_ptr(self);
         let (chunk, offset) = chunk_of(index);

@@ -263,6 +263,7 @@ pub struct PollTimer<'a> {
 
 impl<'a> PollTimer<'a> {
     /// Starts timing a poll of `task` (`None`: the root future).
+    #[inline]
     pub fn start(task: Option<&'a TaskInfo>) -> PollTimer<'a> {
         let mut hooked = false;
         let saved = with_core(|c| {
@@ -282,6 +283,7 @@ impl<'a> PollTimer<'a> {
 }
 
 impl Drop for PollTimer<'_> {
+    #[inline]
     fn drop(&mut self) {
         if self.hooked {
             with_core(|c| c.introspect.after_poll(self.task));
