@@ -557,5 +557,5 @@ impl Tree {
 #[test]
 fn a_sleeping_task_s_records_stay_small() {
     assert!(std::mem::size_of::<Leaf>() <= 120, "Leaf: {}", std::mem::size_of::<Leaf>());
-    assert!(std::mem::size_of::<crate::time::Sleep>() <= 72, "Sleep: {}", std::mem::size_of::<crate::time::Sleep>());
+    assert!(std::mem::size_of::<crate::time::Sleep>() <= 64, "Sleep: {}", std::mem::size_of::<crate::time::Sleep>());
 }
