@@ -3,7 +3,7 @@
 use crate::error::JoinError;
 use crate::nursery::JoinSide;
 use quartet_runtime::cancel;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -36,22 +36,24 @@ impl<T> Ended<T> {
 /// The join state of one child: its result (written once, C3) and the waker of the task awaiting
 /// it. Lives in the child's task cell (`nursery/cell.rs`).
 pub(crate) struct Slot<T> {
-    result: RefCell<Option<Ended<T>>>,
+    /// A `Cell`, not a `RefCell`: 8 bytes less in every task cell; the value is only ever
+    /// moved in and out, never borrowed.
+    result: Cell<Option<Ended<T>>>,
     waker: Cell<Option<Waker>>,
 }
 
 impl<T> Slot<T> {
     pub fn new() -> Slot<T> {
-        Slot { result: RefCell::new(None), waker: Cell::new(None) }
+        Slot { result: Cell::new(None), waker: Cell::new(None) }
     }
 
     /// Records how the child ended, unless that is already known; wakes the awaiting task.
     pub fn set(&self, ended: Ended<T>) {
-        let mut cur = self.result.borrow_mut();
-        if cur.is_none() {
-            *cur = Some(ended);
+        match self.result.take() {
+            None => self.result.set(Some(ended)),
+            // Already known: the first one stays (`ended` is dropped after it is back).
+            first => self.result.set(first),
         }
-        drop(cur);
         if let Some(w) = self.waker.take() {
             w.wake();
         }
@@ -129,7 +131,12 @@ impl<T> JoinHandle<T> {
     /// # Ok::<(), NurseryError>(()) }).unwrap().unwrap();
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.joined || self.slot().result.borrow().is_some()
+        self.joined || {
+            let r = self.slot().result.take();
+            let done = r.is_some();
+            self.slot().result.set(r);
+            done
+        }
     }
 }
 
@@ -163,7 +170,7 @@ impl<T> Future for JoinHandle<T> {
         }
         // A result that is there is returned even if a cancel arrived meanwhile (it completed
         // first); the next checkpoint raises.
-        let done = self.slot().result.borrow_mut().take();
+        let done = self.slot().result.take();
         if let Some(r) = done.map(Ended::into_result) {
             self.park.unpark();
             self.yielded = false;

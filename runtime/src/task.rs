@@ -129,7 +129,8 @@ pub fn io_queued() -> bool {
 pub struct TaskInfo {
     /// Unique per process (the tracing spans and the task-tree dump key tasks by it).
     id: u64,
-    name: Option<String>,
+    /// Boxed, not a `String`: 8 bytes less in every task cell (the name never grows).
+    name: Option<Box<str>>,
     location: &'static Location<'static>,
     parent: Option<std::sync::Arc<TaskInfo>>,
 }
@@ -144,7 +145,7 @@ impl TaskInfo {
     pub fn new(name: Option<String>, location: &'static Location<'static>) -> TaskInfo {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        TaskInfo { id, name, location, parent: None }
+        TaskInfo { id, name: name.map(String::into_boxed_str), location, parent: None }
     }
 
     /// A number naming this task, unique in the process (never 0; clones share it).

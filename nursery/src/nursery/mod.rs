@@ -37,6 +37,7 @@ use crate::child_output::ChildOutput;
 use crate::error::{BoxError, Failure, NurseryError, SpawnError};
 use crate::join::JoinHandle;
 use crate::scope::{CancelHandle, CancelScope};
+use crate::start::StartSink;
 pub(crate) use cell::JoinSide;
 use cell::TaskCell;
 use quartet_runtime::hooks::ReadyQueue;
@@ -46,6 +47,7 @@ use quartet_runtime::{OpError, Reason};
 use run::Run;
 use slots::{BODY, Child, Inner, Slot, State};
 use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -217,6 +219,8 @@ impl<'env> Nursery<'env> {
     fn new() -> Nursery<'env> {
         let mut state = State {
             slots: Vec::new(),
+            starts: HashMap::new(),
+            body_waker: None,
             free: None,
             live: 0,
             closed: false,
@@ -225,7 +229,8 @@ impl<'env> Nursery<'env> {
             child_cancelled: None,
         };
         // Slot 0 is the body; its waker is created lazily by `Run`.
-        state.slots.push(Slot { busy: true, ..Slot::empty() });
+        state.slots.push(Slot::body());
+        // (The body's waker lives in `State::body_waker`.)
         let inner = Rc::new(Inner {
             record: OnceCell::new(),
             scope: ScopeState::new(),
@@ -317,7 +322,7 @@ impl<'env> Nursery<'env> {
     {
         let cell = Rc::new(TaskCell::new(self.child_info(name, loc), fut));
         let join: Rc<dyn JoinSide<ValueOf<F>> + 'env> = cell.clone();
-        self.insert(Child { task: cell, start: None })?;
+        self.insert(Child { task: cell }, None)?;
         // SAFETY: the nursery's `Child` owns the other `Rc` and releases the future before
         // dropping it (C2 in `cell.rs`), and nothing else owns the cell.
         Ok(unsafe { JoinHandle::new(join) })
@@ -328,17 +333,21 @@ impl<'env> Nursery<'env> {
         TaskInfo::new(name, loc).with_shared_parent(self.inner.owner.clone())
     }
 
-    fn insert(&self, child: Child<'env>) -> Result<(), SpawnError> {
+    fn insert(&self, child: Child<'env>, start: Option<Rc<dyn StartSink + 'env>>) -> Result<(), SpawnError> {
         let task = child.task.clone();
         let index = {
             let mut st = self.inner.state.borrow_mut();
             if st.closed {
                 drop(st);
                 drop(child); // never polled: its future is dropped, the handle sees `Dropped`
+                drop(start);
                 return Err(SpawnError);
             }
             let index = st.take_free_slot();
             st.slots[index].child = Some(child);
+            if let Some(start) = start {
+                st.starts.insert(index as u32, start);
+            }
             st.live += 1;
             index
         };

@@ -1,7 +1,7 @@
 //! What happens when the body or a child is polled and finishes: its outcome is recorded,
 //! failures cancel the nursery (N4), and a `start`ed child's outcome goes to its caller.
 
-use super::{BODY, Inner};
+use super::Inner;
 use crate::error::{BoxError, Failure};
 use quartet_runtime::introspect::TaskOutcome;
 use quartet_runtime::{Cancelled, Reason, cancel, find_cancelled};
@@ -19,7 +19,7 @@ pub(super) fn poll_body<T, E, B>(
     B: Future<Output = Result<T, E>>,
     E: Into<BoxError>,
 {
-    let Some(waker) = inner.state.borrow().slots[BODY].waker.clone() else { return };
+    let Some(waker) = inner.state.borrow().body_waker.clone() else { return };
     let mut cx = Context::from_waker(&waker);
     let mut body = body;
     let Some(fut) = body.as_mut().as_pin_mut() else { return };
@@ -51,7 +51,7 @@ pub(super) fn poll_body<T, E, B>(
 
 pub(super) fn poll_child(inner: &Inner<'_>, i: usize) {
     // The child stays in its slot while it runs (the dump lists it); the poll holds its own `Rc`.
-    let (task, mut waker) = {
+    let task = {
         let mut st = inner.state.borrow_mut();
         let slot = &mut st.slots[i];
         let Some(child) = &slot.child else { return };
@@ -60,16 +60,14 @@ pub(super) fn poll_child(inner: &Inner<'_>, i: usize) {
         }
         let task = child.task.clone();
         slot.busy = true;
-        (task, slot.waker.take())
+        task
     };
     let ready = inner.ready.as_ref().expect("checked in nursery()");
     // The child borrows its slot's waker (no allocation); a clone it keeps costs a count.
-    let polled = ready.with_waker(i, &mut waker, |w| task.run(&mut Context::from_waker(w)));
+    let polled = ready.with_waker(i, &mut None, |w| task.run(&mut Context::from_waker(w)));
     let outcome = match polled {
         Ok(Poll::Pending) => {
-            let mut st = inner.state.borrow_mut();
-            st.slots[i].waker = waker;
-            st.slots[i].busy = false;
+            inner.state.borrow_mut().slots[i].busy = false;
             return;
         }
         Ok(Poll::Ready(r)) => Ok(r),
@@ -91,19 +89,19 @@ pub(super) fn poll_child(inner: &Inner<'_>, i: usize) {
             Err(_) => TaskOutcome::Panicked,
         });
     }
-    let child = {
+    let (child, start) = {
         let mut st = inner.state.borrow_mut();
         let slot = &mut st.slots[i];
-        slot.waker = waker;
         slot.busy = false;
         let child = slot.child.take();
         st.live -= 1;
         st.free_slot(i);
-        child
+        let start = if st.starts.is_empty() { None } else { st.starts.remove(&(i as u32)) };
+        (child, start)
     };
     // Outside the borrow: the child's `Drop` finds its future gone and drops the cell's `Rc`
     // (the last one unless a join handle keeps the result).
-    let start = child.and_then(|mut c| c.start.take());
+    drop(child);
     let start = start.filter(|s| s.pending());
     match (outcome, start) {
         (Ok(Ok(())), Some(s)) => s.exited(),

@@ -31,12 +31,13 @@ pin_project_lite::pin_project! {
     impl<'n, 'env, B: Future> PinnedDrop for Run<'n, 'env, B> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            let children: Vec<Child<'env>> = {
+            let (children, starts): (Vec<Child<'env>>, _) = {
                 let mut st = this.inner.state.borrow_mut();
                 st.closed = true;
-                st.slots.iter_mut().filter_map(|s| s.child.take()).collect()
+                (st.slots.iter_mut().filter_map(|s| s.child.take()).collect(), std::mem::take(&mut st.starts))
             };
             drop(children);
+            drop(starts);
         }
     }
 }
@@ -55,7 +56,7 @@ where
         let _entered = this.activation.enter();
         ready.set_parent(cx.waker());
         if !std::mem::replace(this.started, true) {
-            inner.state.borrow_mut().slots[BODY].waker = Some(ready.waker(BODY));
+            inner.state.borrow_mut().body_waker = Some(ready.waker(BODY));
             ready.push(BODY);
         }
         // Rounds: each polls the children that were ready when it began (a child that yields goes

@@ -13,6 +13,7 @@ use quartet_runtime::Cancelled;
 use quartet_runtime::hooks::{LiveTasks, ReadyQueue, SchedulerRecord, ScopeState, TaskInfo};
 use std::any::Any;
 use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Waker;
@@ -20,10 +21,10 @@ use std::task::Waker;
 /// Slot 0 of the ready queue is the nursery's body.
 pub(super) const BODY: usize = 0;
 
-/// A child in its slot: its task cell (`cell.rs`) and, for a `start`ed child, its handshake.
+/// A child in its slot: its task cell (`cell.rs`). (A `start`ed child's handshake is kept
+/// aside, in `State::starts`: few children have one, and every slot would pay 16 bytes for it.)
 pub(super) struct Child<'env> {
     pub(super) task: Rc<dyn ChildTask + 'env>,
-    pub(super) start: Option<Rc<dyn StartSink + 'env>>,
 }
 
 impl Drop for Child<'_> {
@@ -33,25 +34,37 @@ impl Drop for Child<'_> {
     }
 }
 
-/// One slot of the ready queue. Free slots form an intrusive list through `next_free`. Children
-/// borrow their slot's waker from the `ReadyQueue` (nothing is stored here); `waker` holds the
-/// body's, which `Run` makes once.
+/// End of the free list.
+const NO_SLOT: u32 = u32::MAX;
+
+/// One slot of the ready queue (24 bytes: a nursery of 100,000 sleeping children keeps 100,000
+/// of them). Free slots form an intrusive list through `next_free`. Children borrow their
+/// slot's waker from the `ReadyQueue` (nothing is stored here); the body's is `State::body_waker`.
 pub(super) struct Slot<'env> {
     pub(super) child: Option<Child<'env>>,
+    /// The next free slot while this one is free (`NO_SLOT`: none).
+    next_free: u32,
     /// Set while the child is being polled, so a finished child cannot be reported twice.
     pub(super) busy: bool,
-    pub(super) waker: Option<Waker>,
-    pub(super) next_free: Option<u32>,
 }
 
 impl Slot<'_> {
     pub(super) const fn empty() -> Self {
-        Slot { child: None, busy: false, waker: None, next_free: None }
+        Slot { child: None, next_free: NO_SLOT, busy: false }
+    }
+
+    /// The body's slot: never free, never polled as a child.
+    pub(super) const fn body() -> Self {
+        Slot { child: None, next_free: NO_SLOT, busy: true }
     }
 }
 
 pub(super) struct State<'env> {
     pub(super) slots: Vec<Slot<'env>>,
+    /// The handshakes of `start`ed children, by slot: dropped with their child's slot, after it.
+    pub(super) starts: HashMap<u32, Rc<dyn StartSink + 'env>>,
+    /// The body's waker (slot `BODY`), which `Run` makes once.
+    pub(super) body_waker: Option<Waker>,
     /// The first free slot (an intrusive list through `Slot::next_free`).
     pub(super) free: Option<u32>,
     pub(super) live: usize,
@@ -67,7 +80,8 @@ impl State<'_> {
     pub(super) fn take_free_slot(&mut self) -> usize {
         match self.free {
             Some(i) => {
-                self.free = self.slots[i as usize].next_free.take();
+                let next = std::mem::replace(&mut self.slots[i as usize].next_free, NO_SLOT);
+                self.free = (next != NO_SLOT).then_some(next);
                 i as usize
             }
             None => {
@@ -78,8 +92,8 @@ impl State<'_> {
     }
 
     pub(super) fn free_slot(&mut self, i: usize) {
-        let next = self.free.replace(i as u32);
-        self.slots[i].next_free = next;
+        let next = self.free.replace(u32::try_from(i).expect("fewer than 2^32 children"));
+        self.slots[i].next_free = next.unwrap_or(NO_SLOT);
     }
 }
 

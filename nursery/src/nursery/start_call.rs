@@ -71,7 +71,7 @@ impl<'env> Nursery<'env> {
             };
             let sink: Rc<dyn StartSink + 'env> = slot.clone();
             let task = Rc::new(super::TaskCell::new(self.child_info(None, loc), child));
-            self.insert(Child { task, start: Some(sink) })?;
+            self.insert(Child { task }, Some(sink))?;
             let guard = AbandonOnDrop(Some(slot.clone()));
             let mut cancelled: Option<Cancelled> = None;
             let mut park = Park::waiting_for(quartet_runtime::introspect::WaitKind::Start);

@@ -214,7 +214,7 @@ impl Drop for Activation {
         }
         let mut aborts = Vec::new();
         let timer = with_tree(|t| t.remove(a.node, &mut aborts));
-        let released = timer.and_then(|k| with_core(|c| c.timers.borrow_mut().remove(k)).flatten());
+        let released = timer.and_then(|k| with_core(|c| c.timers.borrow_mut().remove(k.key)).flatten());
         drop(released);
         run_aborts(aborts);
     }
@@ -238,10 +238,10 @@ pub(super) fn sync_timer(state: &Arc<ScopeState>, node: NodeId) -> Option<Waker>
     }
     with_core(|c| {
         let mut timers = c.timers.borrow_mut();
-        let old = have.and_then(|k| timers.remove(k));
+        let old = have.and_then(|k| timers.remove(k.key));
         let new = want.map(|at| {
             let waker = Waker::from(std::sync::Arc::new(DeadlineWake { owner: here(), state: state.clone() }));
-            timers.insert(at, &waker)
+            timers.insert_keyed(at, &waker)
         });
         drop(timers);
         with_tree(|t| {

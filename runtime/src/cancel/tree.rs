@@ -31,7 +31,9 @@ use super::state::ScopeState;
 use crate::introspect::WaitKind;
 use std::time::Instant;
 
+mod link;
 mod snapshot;
+use link::{LeafNode, Link};
 pub(crate) use snapshot::{LeafSnap, NodeSnap};
 
 /// Names one node of one thread's tree.
@@ -105,12 +107,13 @@ pub(crate) struct LeafMeta {
     pub since: Option<Instant>,
 }
 
+/// A parked wait: 120 bytes (a sleeping task holds one).
 struct Leaf {
     generation: u32,
     live: bool,
-    node: Option<NodeId>,
-    prev: Option<u32>,
-    next: Option<u32>,
+    node: LeafNode,
+    prev: Link,
+    next: Link,
     kind: LeafKind,
     /// Boxed: set only by a walk (the cold path), and an inline `Cancelled` would make every
     /// parked leaf 24 bytes larger.
@@ -316,10 +319,10 @@ impl Tree {
         let mut leaf = self.nodes[id.index as usize].first_leaf.take();
         while let Some(li) = leaf {
             let l = &mut self.leaves[li as usize];
-            leaf = l.next;
-            l.node = None;
-            l.prev = None;
-            l.next = None;
+            leaf = l.next.get();
+            l.node = LeafNode::NONE;
+            l.prev = Link::NONE;
+            l.next = Link::NONE;
         }
         self.unlink(id);
         let n = &mut self.nodes[id.index as usize];
@@ -403,7 +406,7 @@ impl Tree {
         let reason = self.nodes[i as usize].effective.clone();
         let mut cur = self.nodes[i as usize].first_leaf;
         while let Some(li) = cur {
-            cur = self.leaves[li as usize].next;
+            cur = self.leaves[li as usize].next.get();
             let hard = reason.is_some();
             let is_graceful = matches!(self.leaves[li as usize].kind, LeafKind::Graceful(_));
             if !hard && !is_graceful {
@@ -440,7 +443,7 @@ impl Tree {
             (l.node.take(), l.prev.take(), l.next.take())
         };
         if let Some(p) = prev {
-            self.leaves[p as usize].next = next;
+            self.leaves[p as usize].next = next.into();
         } else if let Some(node) = node {
             let n = &mut self.nodes[node.index as usize];
             if n.first_leaf == Some(li) {
@@ -448,19 +451,19 @@ impl Tree {
             }
         }
         if let Some(nx) = next {
-            self.leaves[nx as usize].prev = prev;
+            self.leaves[nx as usize].prev = prev.into();
         }
     }
 
     fn link_leaf(&mut self, li: u32, node: NodeId) {
         let head = self.nodes[node.index as usize].first_leaf.replace(li);
         if let Some(h) = head {
-            self.leaves[h as usize].prev = Some(li);
+            self.leaves[h as usize].prev = Link::some(li);
         }
         let l = &mut self.leaves[li as usize];
-        l.node = Some(node);
-        l.prev = None;
-        l.next = head;
+        l.node = LeafNode(node);
+        l.prev = Link::NONE;
+        l.next = head.into();
     }
 
     /// Parks a new leaf on `node`. The caller has checked that `node` is not cancelled (T3).
@@ -473,9 +476,9 @@ impl Tree {
                 self.leaves.push(Leaf {
                     generation: 0,
                     live: false,
-                    node: None,
-                    prev: None,
-                    next: None,
+                    node: LeafNode::NONE,
+                    prev: Link::NONE,
+                    next: Link::NONE,
                     kind: LeafKind::Wake(None),
                     aborted: None,
                     graceful_fired: false,
@@ -509,7 +512,7 @@ impl Tree {
     pub fn move_leaf(&mut self, id: LeafId, node: NodeId) {
         self.ensure_root();
         let node = if self.contains(node) { node } else { ROOT };
-        if self.leaf(id).is_none_or(|l| l.aborted.is_some() || l.node == Some(node)) {
+        if self.leaf(id).is_none_or(|l| l.aborted.is_some() || l.node.get() == Some(node)) {
             return;
         }
         self.unlink_leaf(id.index);
@@ -543,8 +546,16 @@ impl Tree {
         let mut cur = self.node(id).and_then(|n| n.first_leaf);
         while let Some(li) = cur {
             n += 1;
-            cur = self.leaves[li as usize].next;
+            cur = self.leaves[li as usize].next.get();
         }
         n
     }
+}
+/// The per-task footprint of a sleeping task: its parked leaf and its `Sleep` (a nursery of
+/// 100,000 sleeping children holds 100,000 of each; the wheel entry is checked in `time`).
+#[cfg(all(test, target_pointer_width = "64"))]
+#[test]
+fn a_sleeping_task_s_records_stay_small() {
+    assert!(std::mem::size_of::<Leaf>() <= 120, "Leaf: {}", std::mem::size_of::<Leaf>());
+    assert!(std::mem::size_of::<crate::time::Sleep>() <= 64, "Sleep: {}", std::mem::size_of::<crate::time::Sleep>());
 }

@@ -47,8 +47,9 @@ impl Timer {
             let mut timers = core.timers.borrow_mut();
             let mut released = None;
             if let Some((key, id)) = self.key {
-                if id == core.id && key.at() == at {
-                    let (found, old) = timers.update(key, cx.waker());
+                if id == core.id {
+                    // Live and for this instant: only the waker may need replacing.
+                    let (found, old) = timers.update(key, at, cx.waker());
                     if found {
                         return old;
                     }

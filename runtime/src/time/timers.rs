@@ -12,10 +12,23 @@ use super::wheel::Wheel;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-/// A timer registration: its instant, slab index and generation (see `wheel.rs`).
+/// A timer registration: its slab index and generation (see `wheel.rs`), 8 bytes.
 pub(crate) type Key = super::wheel::Key;
-/// A timer registration (for scope deadlines in `cancel`).
-pub(crate) type TimerKey = Key;
+
+/// A timer registration with the instant it was made for: scope deadlines (in `cancel`) compare
+/// it with the deadline they want without a lookup in the wheel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TimerKey {
+    pub(crate) key: Key,
+    at: Instant,
+}
+
+impl TimerKey {
+    /// The instant this registration was made for.
+    pub(crate) fn at(&self) -> Instant {
+        self.at
+    }
+}
 
 pub(crate) struct Timers {
     wheel: Wheel<Waker>,
@@ -52,10 +65,16 @@ impl Timers {
         self.wheel.insert(at, order, waker.clone())
     }
 
-    /// Re-registers `waker`; returns whether `key` exists, and the replaced waker, which the
-    /// caller drops after releasing the borrow (a waker's `Drop` may run user code).
-    pub(crate) fn update(&mut self, key: Key, waker: &Waker) -> (bool, Option<Waker>) {
-        match self.wheel.get_mut(key) {
+    /// [`Timers::insert`], keeping the instant with the key.
+    pub(crate) fn insert_keyed(&mut self, at: Instant, waker: &Waker) -> TimerKey {
+        TimerKey { key: self.insert(at, waker), at }
+    }
+
+    /// Re-registers `waker` if `key` is live and was made for `at`; returns whether it was, and
+    /// the replaced waker, which the caller drops after releasing the borrow (a waker's `Drop`
+    /// may run user code).
+    pub(crate) fn update(&mut self, key: Key, at: Instant, waker: &Waker) -> (bool, Option<Waker>) {
+        match self.wheel.get_mut_at(key, at) {
             Some(w) if w.will_wake(waker) => (true, None),
             Some(w) => (true, Some(std::mem::replace(w, waker.clone()))),
             None => (false, None),

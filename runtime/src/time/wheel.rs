@@ -17,13 +17,14 @@
 //! with freed entries on an intrusive free list. The `Vec` grows amortized and is reused, so a
 //! timer costs no allocation in the steady state, and a [`Key`] is a (slab index, generation)
 //! pair: a stale key (its timer fired or was removed, and the slot reused) finds a different
-//! generation and touches nothing. The price: the slab keeps its high-water mark (64 bytes per
+//! generation and touches nothing. The price: the slab keeps its high-water mark (48 bytes per
 //! entry) for the runtime's life. Entries inside the pinned `Sleep` would save the slab's memory
 //! but need `unsafe` pointer lists whose soundness depends on every owner's `Drop` running
 //! (which a leaked scope does not guarantee): the slab needs no `unsafe` at all.
 //!
 //! # Exact deadlines
-//! The slot is only a bucket: every entry keeps its exact `Instant`, an entry fires only once
+//! The slot is only a bucket: every entry keeps its exact `Instant` (as nanoseconds from the
+//! origin, or in a side map beyond 584 years), an entry fires only once
 //! that instant has passed (an entry in the current tick whose instant is still ahead stays), and
 //! [`Wheel::next_deadline`] is exact, for the mock clock, which jumps to the next deadline. The
 //! kernel's park uses [`Wheel::next_wake`], which is exact when the earliest slot is on level 0 and
@@ -51,6 +52,7 @@
 //! `fire` is sorted (small, and by value: no slab lookups while sorting).
 
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Bits of a tick per level: 64 slots.
@@ -74,26 +76,18 @@ fn exact(list: u16) -> bool {
 /// One tick: the loop's 1 ms timer resolution.
 const NS_PER_TICK: u64 = 1_000_000;
 
-/// A registration: its instant (the callers compare it to decide whether to re-arm), its slab
-/// index and the generation that index had when it was made.
+/// A registration: its slab index and the generation that index had when it was made (8
+/// bytes: every armed `Sleep` holds one; [`Wheel::get_mut_at`] tells whether it is for an instant).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Key {
-    at: Instant,
     index: u32,
     generation: u32,
 }
 
-impl Key {
-    /// The instant this registration was made for.
-    pub(crate) fn at(&self) -> Instant {
-        self.at
-    }
-}
-
 struct Entry<T> {
-    at: Instant,
-    /// `at` in nanoseconds from the origin: its tick without clock arithmetic in cascades, and
-    /// a cheap sort key.
+    /// The instant in nanoseconds from the origin (saturating, see [`Wheel::nanos`]): its tick
+    /// without clock arithmetic in cascades, a cheap sort key, and the instant itself
+    /// ([`Wheel::instant`]), so the entry stores no 16-byte `Instant` (48 bytes, not 64).
     ns: u64,
     order: u64,
     value: Option<T>,
@@ -137,6 +131,9 @@ pub(crate) struct Wheel<T> {
     /// (nanoseconds, order, index) of the entries due in one `fire`, reused: sorted by value,
     /// not through the slab.
     due: Vec<(u64, u64, u32)>,
+    /// The exact instants of the entries more than 584 years after the origin (their `ns`
+    /// saturates at `u64::MAX`), so that `next_deadline` stays exact for the mock clock.
+    far: HashMap<u32, Instant>,
 }
 
 impl<T> Wheel<T> {
@@ -152,6 +149,7 @@ impl<T> Wheel<T> {
             len: 0,
             wake: Cell::new(Some(Wake { at: None, list: FREE })),
             due: Vec::new(),
+            far: HashMap::new(),
         }
     }
 
@@ -159,6 +157,31 @@ impl<T> Wheel<T> {
     fn nanos(&self, at: Instant) -> u64 {
         let d = at.saturating_duration_since(self.origin);
         d.as_secs().saturating_mul(1_000_000_000).saturating_add(u64::from(d.subsec_nanos()))
+    }
+
+    /// The instant entry `i` was registered for, as the wheel keeps it: `ns` after the origin,
+    /// the inverse of `nanos` for every instant from the origin to 584 years after it
+    /// (`Instant` counts whole nanoseconds); later instants are kept in `far`. An instant
+    /// before the origin comes back as the origin, which only makes it due at once, as it was.
+    fn at_of(&self, i: u32) -> Instant {
+        match self.entries[i as usize].ns {
+            u64::MAX => self.far.get(&i).copied().unwrap_or(self.origin + Duration::from_nanos(u64::MAX)),
+            ns => self.origin + Duration::from_nanos(ns),
+        }
+    }
+
+    /// The value of a live registration made for `at` (see `at_of`); `None` if it is stale or
+    /// for another instant.
+    pub(crate) fn get_mut_at(&mut self, key: Key, at: Instant) -> Option<&mut T> {
+        let i = self.live(key)?;
+        let same = match self.entries[i].ns {
+            u64::MAX => self.far.get(&(i as u32)) == Some(&at),
+            ns => ns == self.nanos(at),
+        };
+        if !same {
+            return None;
+        }
+        self.entries[i].value.as_mut()
     }
 
     #[cfg(test)]
@@ -185,16 +208,7 @@ impl<T> Wheel<T> {
         let index = match self.free {
             NIL => {
                 let index = u32::try_from(self.entries.len()).expect("more than 2^32 timers");
-                self.entries.push(Entry {
-                    at,
-                    ns,
-                    order,
-                    value: None,
-                    prev: NIL,
-                    next: NIL,
-                    list: FREE,
-                    generation: 0,
-                });
+                self.entries.push(Entry { ns, order, value: None, prev: NIL, next: NIL, list: FREE, generation: 0 });
                 index
             }
             index => {
@@ -202,8 +216,10 @@ impl<T> Wheel<T> {
                 index
             }
         };
+        if ns == u64::MAX {
+            self.far.insert(index, at);
+        }
         let e = &mut self.entries[index as usize];
-        e.at = at;
         e.ns = ns;
         e.order = order;
         e.value = Some(value);
@@ -211,24 +227,20 @@ impl<T> Wheel<T> {
         self.link(index, list);
         self.len += 1;
         // An earlier instant than the cached answer is in the earliest list now (the same list
-        // if it is within that list's range), and exact; a later one changes nothing.
+        // if it is within that list's range), and exact; a later one changes nothing. (As the
+        // entry stores it: an instant before the origin counts as the origin.)
         if let Some(w) = self.wake.get() {
-            if w.at.is_none_or(|c| at < c) {
-                self.wake.set(Some(Wake { at: Some(at), list }));
+            let stored = self.at_of(index);
+            if w.at.is_none_or(|c| stored < c) {
+                self.wake.set(Some(Wake { at: Some(stored), list }));
             }
         }
-        Key { at, index, generation }
+        Key { index, generation }
     }
 
     fn live(&self, key: Key) -> Option<usize> {
         let e = self.entries.get(key.index as usize)?;
         (e.generation == key.generation && e.list != FREE).then_some(key.index as usize)
-    }
-
-    /// The value of a live registration.
-    pub(crate) fn get_mut(&mut self, key: Key) -> Option<&mut T> {
-        let i = self.live(key)?;
-        self.entries[i].value.as_mut()
     }
 
     /// Removes a live registration and returns its value; a stale key returns `None`.
@@ -240,7 +252,7 @@ impl<T> Wheel<T> {
             // Only the earliest list's answer can go stale: for an exact list it is that list's
             // minimum, on levels 1-5 a lower bound that stays valid until the list empties.
             if w.list == list
-                && (self.lists[list as usize].head == NIL || (exact(list) && w.at == Some(self.entries[i].at)))
+                && (self.lists[list as usize].head == NIL || (exact(list) && w.at == Some(self.at_of(i as u32))))
             {
                 self.wake.set(None);
             }
@@ -251,6 +263,9 @@ impl<T> Wheel<T> {
 
     /// Frees entry `i` (already unlinked) and returns its value.
     fn release(&mut self, i: u32) -> T {
+        if self.entries[i as usize].ns == u64::MAX {
+            self.far.remove(&i);
+        }
         let e = &mut self.entries[i as usize];
         e.list = FREE;
         e.generation = e.generation.wrapping_add(1);
@@ -309,9 +324,9 @@ impl<T> Wheel<T> {
         let mut i = self.lists[list as usize].head;
         let mut min: Option<Instant> = None;
         while i != NIL {
-            let e = &self.entries[i as usize];
-            min = Some(min.map_or(e.at, |m| m.min(e.at)));
-            i = e.next;
+            let at = self.at_of(i);
+            min = Some(min.map_or(at, |m| m.min(at)));
+            i = self.entries[i as usize].next;
         }
         min
     }
@@ -367,11 +382,13 @@ impl<T> Wheel<T> {
             while i != NIL {
                 let e = &self.entries[i as usize];
                 let next = e.next;
-                if e.ns <= now_ns {
+                // (Beyond 584 years `ns` saturates: such an entry compares its exact instant.)
+                if e.ns <= now_ns && (e.ns != u64::MAX || self.at_of(i) <= now) {
                     self.due.push((e.ns, e.order, i));
                     self.unlink(i);
                 } else {
-                    rest = Some(rest.map_or(e.at, |m| m.min(e.at)));
+                    let at = self.at_of(i);
+                    rest = Some(rest.map_or(at, |m| m.min(at)));
                 }
                 i = next;
             }
@@ -395,7 +412,7 @@ impl<T> Wheel<T> {
         let mut due = std::mem::take(&mut self.due);
         self.len -= due.len();
         for &(_, _, i) in &due {
-            let at = self.entries[i as usize].at;
+            let at = self.at_of(i);
             out(at, self.release(i));
         }
         due.clear();

@@ -147,8 +147,9 @@ fn stale_key_never_touches_the_reused_entry() {
     assert_eq!(new.index, old.index, "the slab reuses the freed entry");
     assert_ne!(new.generation, old.generation);
     assert_eq!(w.remove(old), None);
-    assert!(w.get_mut(old).is_none());
-    assert_eq!(w.get_mut(new).copied(), Some(2));
+    assert!(w.get_mut_at(old, t0 + ms(5)).is_none());
+    assert_eq!(w.get_mut_at(new, t0 + ms(5)).copied(), Some(2));
+    assert!(w.get_mut_at(new, t0 + ms(6)).is_none(), "a live key made for another instant");
     assert_eq!(w.len(), 1);
 }
 
@@ -202,7 +203,7 @@ fn matches_an_ordered_map_under_random_operations() {
         let t0 = Instant::now();
         let mut w: Wheel<u32> = Wheel::new(t0);
         let mut model: BTreeMap<(Instant, u64), u32> = BTreeMap::new();
-        let mut keys: Vec<(Key, u64)> = Vec::new();
+        let mut keys: Vec<(Key, Instant, u64)> = Vec::new();
         let mut now = t0;
         let mut next_value = 0u32;
         for step in 0..3_000 {
@@ -220,12 +221,12 @@ fn matches_an_ordered_map_under_random_operations() {
                     let order = step as u64;
                     let k = w.insert(at, order, next_value);
                     model.insert((at, order), next_value);
-                    keys.push((k, order));
+                    keys.push((k, at, order));
                     next_value += 1;
                 }
                 5..=6 if !keys.is_empty() => {
-                    let (k, order) = keys.swap_remove(crate::testing::rng::below(&mut rng, keys.len()));
-                    assert_eq!(w.remove(k), model.remove(&(k.at(), order)), "seed {seed} step {step}: remove");
+                    let (k, at, order) = keys.swap_remove(crate::testing::rng::below(&mut rng, keys.len()));
+                    assert_eq!(w.remove(k), model.remove(&(at, order)), "seed {seed} step {step}: remove");
                 }
                 _ => {
                     // Advance like the kernel (to the next wake) or like a mock clock (anywhere).
@@ -260,12 +261,31 @@ fn matches_an_ordered_map_under_random_operations() {
                 (wake, e) => panic!("seed {seed} step {step}: next_wake {wake:?}, deadline {e:?}"),
             }
         }
-        keys.retain(|(k, _)| w.get_mut(*k).is_some());
+        keys.retain(|(k, at, _)| w.get_mut_at(*k, *at).is_some());
         assert_eq!(keys.len(), model.len(), "seed {seed}: live keys");
     }
 }
 
 #[test]
-fn an_entry_with_a_waker_fills_one_cache_line() {
-    assert_eq!(std::mem::size_of::<Entry<std::task::Waker>>(), 64);
+fn an_entry_with_a_waker_takes_48_bytes() {
+    // No `Instant` in the entry (it is `ns` after the origin): a sleeping task's share of the slab.
+    assert_eq!(std::mem::size_of::<Entry<std::task::Waker>>(), 48);
+}
+
+#[test]
+fn an_entry_beyond_584_years_fires_at_its_own_instant() {
+    // Its nanoseconds from the origin saturate: the wheel keeps its instant aside.
+    let t0 = Instant::now();
+    let year = Duration::from_secs(86_400 * 365);
+    let mut w = Wheel::new(t0);
+    let k = w.insert(t0 + 1000 * year, 0, 1);
+    w.insert(t0 + 900 * year, 1, 2);
+    assert_eq!(fire(&mut w, t0 + 600 * year), Vec::<u32>::new());
+    assert_eq!(w.next_deadline(), Some(t0 + 900 * year));
+    assert_eq!(fire(&mut w, t0 + 900 * year), vec![2]);
+    assert_eq!(w.next_deadline(), Some(t0 + 1000 * year));
+    assert!(w.get_mut_at(k, t0 + 1000 * year).is_some());
+    assert!(w.get_mut_at(k, t0 + 999 * year).is_none());
+    assert_eq!(fire(&mut w, t0 + 1000 * year), vec![1]);
+    assert_eq!(w.len(), 0);
 }

@@ -55,7 +55,7 @@ impl Tree {
             .iter()
             .filter(|l| l.live)
             .map(|l| LeafSnap {
-                node: l.node.filter(|n| self.contains(*n)).map(super::NodeId::to_u64),
+                node: l.node.get().filter(|n| self.contains(*n)).map(super::NodeId::to_u64),
                 task: l.meta.task,
                 what: l.meta.what.clone(),
                 since: l.meta.since,
