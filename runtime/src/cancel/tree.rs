@@ -31,6 +31,7 @@ use super::state::ScopeState;
 use crate::introspect::WaitKind;
 use std::time::Instant;
 
+mod leaves;
 mod link;
 mod snapshot;
 use link::{LeafNode, Link};
@@ -428,129 +429,8 @@ impl Tree {
             }
         }
     }
-
-    fn leaf(&self, id: LeafId) -> Option<&Leaf> {
-        self.leaves.get(id.index as usize).filter(|l| l.live && l.generation == id.generation)
-    }
-
-    fn leaf_mut(&mut self, id: LeafId) -> Option<&mut Leaf> {
-        self.leaves.get_mut(id.index as usize).filter(|l| l.live && l.generation == id.generation)
-    }
-
-    fn unlink_leaf(&mut self, li: u32) {
-        let (node, prev, next) = {
-            let l = &mut self.leaves[li as usize];
-            (l.node.take(), l.prev.take(), l.next.take())
-        };
-        if let Some(p) = prev {
-            self.leaves[p as usize].next = next.into();
-        } else if let Some(node) = node {
-            let n = &mut self.nodes[node.index as usize];
-            if n.first_leaf == Some(li) {
-                n.first_leaf = next;
-            }
-        }
-        if let Some(nx) = next {
-            self.leaves[nx as usize].prev = prev.into();
-        }
-    }
-
-    fn link_leaf(&mut self, li: u32, node: NodeId) {
-        let head = self.nodes[node.index as usize].first_leaf.replace(li);
-        if let Some(h) = head {
-            self.leaves[h as usize].prev = Link::some(li);
-        }
-        let l = &mut self.leaves[li as usize];
-        l.node = LeafNode(node);
-        l.prev = Link::NONE;
-        l.next = head.into();
-    }
-
-    /// Parks a new leaf on `node`. The caller has checked that `node` is not cancelled (T3).
-    pub fn park(&mut self, node: NodeId, kind: LeafKind, meta: LeafMeta) -> LeafId {
-        self.ensure_root();
-        let node = if self.contains(node) { node } else { ROOT };
-        let index = match self.free_leaves.pop() {
-            Some(i) => i,
-            None => {
-                self.leaves.push(Leaf {
-                    generation: 0,
-                    live: false,
-                    node: LeafNode::NONE,
-                    prev: Link::NONE,
-                    next: Link::NONE,
-                    kind: LeafKind::Wake(None),
-                    aborted: None,
-                    graceful_fired: false,
-                    meta: LeafMeta { what: WaitKind::Other, task: 0, since: None },
-                });
-                u32::try_from(self.leaves.len() - 1).expect("fewer than 2^32 parked operations")
-            }
-        };
-        let l = &mut self.leaves[index as usize];
-        l.live = true;
-        l.kind = kind;
-        l.meta = meta;
-        l.aborted = None;
-        l.graceful_fired = false;
-        let id = LeafId { index, generation: l.generation };
-        self.link_leaf(index, node);
-        id
-    }
-
-    /// The abort recorded for a leaf, if it was aborted.
-    pub fn leaf_aborted(&self, id: LeafId) -> Option<&Cancelled> {
-        self.leaf(id).and_then(|l| l.aborted.as_deref())
-    }
-
-    /// Whether a graceful wait was woken.
-    pub fn leaf_graceful_fired(&self, id: LeafId) -> bool {
-        self.leaf(id).is_some_and(|l| l.graceful_fired)
-    }
-
-    /// Moves a leaf that is not aborted to `node` (it is now polled under another scope).
-    pub fn move_leaf(&mut self, id: LeafId, node: NodeId) {
-        self.ensure_root();
-        let node = if self.contains(node) { node } else { ROOT };
-        if self.leaf(id).is_none_or(|l| l.aborted.is_some() || l.node.get() == Some(node)) {
-            return;
-        }
-        self.unlink_leaf(id.index);
-        self.link_leaf(id.index, node);
-    }
-
-    /// The stored waker of a wake leaf, to compare with the current one.
-    pub fn leaf_waker(&mut self, id: LeafId) -> Option<&mut Option<Waker>> {
-        match &mut self.leaf_mut(id)?.kind {
-            LeafKind::Wake(w) | LeafKind::Graceful(w) => Some(w),
-            LeafKind::Op(_) => None,
-        }
-    }
-
-    /// Frees a leaf (its wait is over). Returns its kind, so a stored waker is dropped by the
-    /// caller outside the borrow, and the abort recorded for it, if any (one borrow for both).
-    pub fn unpark(&mut self, id: LeafId) -> Option<(LeafKind, Option<Box<Cancelled>>)> {
-        self.leaf(id)?;
-        self.unlink_leaf(id.index);
-        let l = &mut self.leaves[id.index as usize];
-        l.live = false;
-        l.generation = l.generation.wrapping_add(1);
-        let aborted = l.aborted.take();
-        self.free_leaves.push(id.index);
-        Some((std::mem::replace(&mut l.kind, LeafKind::Wake(None)), aborted))
-    }
-
-    /// Leaves currently parked on `id` (for diagnostics and tests).
-    pub fn parked_on(&self, id: NodeId) -> usize {
-        let mut n = 0;
-        let mut cur = self.node(id).and_then(|n| n.first_leaf);
-        while let Some(li) = cur {
-            n += 1;
-            cur = self.leaves[li as usize].next.get();
-        }
-        n
-    }
 }
+
 /// The per-task footprint of a sleeping task: its parked leaf and its `Sleep` (a nursery of
 /// 100,000 sleeping children holds 100,000 of each; the wheel entry is checked in `time`).
 #[cfg(all(test, target_pointer_width = "64"))]
