@@ -4,7 +4,8 @@
 //! does; `ModelSender::submit` plays its `io_uring_enter` (the model kernel posts the wake into
 //! the target, or fails it) and the reaping of the completions; dropping it closes its ring. The
 //! target's ring is the eventfd's model counter: a MSG_RING completion and the eventfd read both
-//! make it non-zero, and `read_blocking` is the target's park.
+//! make it non-zero, and `read_blocking` is the target's park, entered through
+//! `flags().block(..)` as the driver does (a sender unparks only a blocked target).
 #![cfg(loom)]
 
 use loom::sync::Arc;
@@ -36,7 +37,8 @@ fn target() -> (Arc<RemoteQueue<CoreUnpark>>, Arc<loom::sync::atomic::AtomicBool
     (RemoteQueue::new(CoreUnpark::new(eventfd, Some(ring))), closed)
 }
 
-/// The target kernel's loop reduced to the wake path: drain, run, park until a wake CQE.
+/// The target kernel's loop reduced to the wake path: drain, run, park until a wake CQE (unless a
+/// wake is already queued).
 fn target_loop(q: &RemoteQueue<CoreUnpark>, want: usize) {
     let mut got = Vec::new();
     let mut seen = 0;
@@ -47,7 +49,7 @@ fn target_loop(q: &RemoteQueue<CoreUnpark>, want: usize) {
         if seen >= want {
             return;
         }
-        q.unparker().eventfd().read_blocking();
+        q.flags().block(|| q.unparker().eventfd().read_blocking());
     }
 }
 
