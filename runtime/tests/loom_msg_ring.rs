@@ -59,11 +59,14 @@ static REFUSED: StdBool = StdBool::new(false);
 /// Bug guarded (RF1): a MSG_RING queued before the target shut down is submitted after its ring
 /// fd was closed, when the number may name another file. A sender kernel wakes the target while
 /// the target closes its queue; the model kernel panics if a message names a closed fd. Once both
-/// are done the dup must be closed (no fd leak).
+/// are done the dup must be closed (no fd leak). The target starts blocked in its ring (a wake to
+/// an awake target sends no message, RW1) and wakes for another reason before it closes, so a
+/// push before that wake queues a MSG_RING.
 #[test]
 fn wake_queued_as_the_target_closes_never_names_a_closed_fd() {
     loom::model(|| {
         let (q, closed) = target();
+        assert!(q.flags().prepare_block(), "nothing queued yet: the target blocks");
         let (w, _count) = counted();
         let q2 = q.clone();
         let sender = thread::spawn(move || {
@@ -72,6 +75,7 @@ fn wake_queued_as_the_target_closes_never_names_a_closed_fd() {
             s.submit(RingTarget::model_deliver);
             pushed
         });
+        q.flags().woke();
         drop(q.close());
         let pushed = sender.join().unwrap();
         assert!(closed.load(Ordering::SeqCst), "the ring's dup was never closed");
