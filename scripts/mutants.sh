@@ -16,6 +16,7 @@ cd "$(dirname "$0")/.."
 MUTANTS=(
   "remote_drain_reset          quartet-runtime loom_remote_wake wake_while_parking"
   "remote_close_drops          quartet-runtime loom_remote_wake push_races_close"
+  "awake_check_before_clear    quartet-runtime loom_remote_wake wake_while_parking"
   "waker_remote_no_push        quartet-runtime loom_waker       child_woken_from_another_thread_is_polled"
   "oneshot_split_check         quartet-runtime loom_to_thread   result_sent_while_receiver_waits"
   "limiter_release_no_hand_off quartet-runtime loom_limiter     release_on_worker_races_acquire"

@@ -2,7 +2,8 @@
 //! channel ping-pong and a `spawn_on` + join between two cores wake each other through MSG_RING
 //! when the kernel has it, and through the eventfd when it is turned off; a wake queued for a
 //! runtime that shuts down before the message is submitted reaches no other ring; a thread that
-//! runs no runtime keeps the eventfd.
+//! runs no runtime keeps the eventfd. (A wake to a kernel that is awake sends nothing at all, so
+//! the tests that need a message make sure that its target is blocked in its ring.)
 //!
 //! Which path was taken is read from the runtime's counters (`DriverStats`), never from timing.
 
@@ -119,10 +120,11 @@ fn optional_opcodes_off_turns_msg_ring_off() {
     assert!(seen.iter().all(|(on, s)| !on && s.msg_ring_sent == 0 && s.remote_wakes_msg_ring == 0), "{seen:?}");
 }
 
-/// Runtime A wakes runtime B's root waker (a MSG_RING is queued on A's ring, naming B's ring)
-/// but does not end its tick until B has shut down and a new runtime B2 runs on B's thread,
-/// where B's closed fd numbers are free to be reused. The message must still be delivered to
-/// B's old ring (or fail over to B's eventfd), never reach B2; waking B's dead waker again must
+/// Runtime A wakes runtime B's root waker while B is blocked in its ring (a MSG_RING is queued on
+/// A's ring, naming B's ring; a B that was awake would be sent none), but does not end its tick
+/// until B has woken for another reason (a datagram), shut down, and a new runtime B2 runs on B's
+/// thread, where B's closed fd numbers are free to be reused. The message must still be delivered
+/// to B's old ring (or fail over to B's eventfd), never reach B2; waking B's dead waker again must
 /// queue nothing and not panic.
 #[test]
 fn a_wake_queued_for_a_runtime_that_shuts_down_before_it_is_sent_reaches_no_other_ring() {
@@ -131,20 +133,25 @@ fn a_wake_queued_for_a_runtime_that_shuts_down_before_it_is_sent_reaches_no_othe
         return;
     }
     let slot: Arc<Mutex<Option<Waker>>> = Arc::default();
-    let (stored_tx, stored_rx) = mpsc::channel::<()>();
-    let (woken_tx, woken_rx) = mpsc::channel::<()>();
+    let (stored_tx, stored_rx) = mpsc::channel::<(String, std::net::SocketAddr)>();
     let (b2_ready_tx, b2_ready_rx) = mpsc::channel::<()>();
     let (sent_tx, sent_rx) = mpsc::channel::<()>();
     let b_slot = slot.clone();
     let b = std::thread::spawn(move || {
-        // B: its root stores its waker, then (blocking inside the poll) waits for A to wake it.
+        // B: its root stores its waker, then blocks in the ring until a datagram arrives.
         Builder::new()
-            .run(poll_fn(|cx| {
-                *b_slot.lock().unwrap() = Some(cx.waker().clone());
-                stored_tx.send(()).unwrap();
-                woken_rx.recv().unwrap();
-                Poll::Ready(())
-            }))
+            .run(async {
+                let socket = quartet::net::UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+                let addr = socket.local_addr().unwrap();
+                poll_fn(|cx| {
+                    *b_slot.lock().unwrap() = Some(cx.waker().clone());
+                    Poll::Ready(())
+                })
+                .await;
+                stored_tx.send((this_thread(), addr)).unwrap();
+                let (got, _) = socket.recv_from(vec![0u8; 8]).await;
+                got.unwrap();
+            })
             .unwrap();
         // B2, on the same thread once B has closed its ring.
         Builder::new()
@@ -158,10 +165,12 @@ fn a_wake_queued_for_a_runtime_that_shuts_down_before_it_is_sent_reaches_no_othe
     });
     let a = Builder::new()
         .run(async {
-            stored_rx.recv().unwrap();
+            let (b_thread, b_addr) = stored_rx.recv().unwrap();
+            wait_until_blocked_in_its_ring(&b_thread);
             let waker = slot.lock().unwrap().take().unwrap();
-            waker.wake_by_ref(); // queued on this ring: B is still open
-            woken_tx.send(()).unwrap();
+            waker.wake_by_ref(); // queued on this ring: B is open, and blocked
+            // Wakes B through its ring, not through this one (a plain `sendto`).
+            std::net::UdpSocket::bind("127.0.0.1:0").unwrap().send_to(b"end", b_addr).unwrap();
             b2_ready_rx.recv().unwrap(); // B has shut down; this tick has not ended yet
             quartet::nop().await.unwrap(); // ends the tick: the MSG_RING is submitted
             let sent = quartet::stats().unwrap().driver;
@@ -176,6 +185,33 @@ fn a_wake_queued_for_a_runtime_that_shuts_down_before_it_is_sent_reaches_no_othe
     assert_eq!(sent.msg_ring_sent, 1, "{sent:?}");
     assert_eq!(after.msg_ring_sent, 1, "a wake for a shut-down runtime queues nothing: {after:?}");
     assert_eq!(b2.remote_wakes_msg_ring, 0, "B's message reached B2's ring: {b2:?}");
+}
+
+/// This thread's `/proc` directory (`/proc/<pid>/task/<tid>`).
+fn this_thread() -> String {
+    let link = std::fs::read_link("/proc/thread-self").expect("/proc/thread-self");
+    format!("/proc/{}", link.display())
+}
+
+/// `io_uring_enter`'s system call number (the same on every architecture: it came after the
+/// numbers were unified).
+const IO_URING_ENTER: &str = "426";
+
+/// Waits until the thread at `dir` (from [`this_thread`]) is blocked in a waiting
+/// `io_uring_enter` (its `min_complete` argument non-zero): its kernel then counts as asleep, so a
+/// wake sent to it is an unpark. Reads the thread's current system call from `/proc`.
+fn wait_until_blocked_in_its_ring(dir: &str) {
+    // Not a timing condition: only a watchdog against a thread that never blocks.
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let syscall = std::fs::read_to_string(format!("{dir}/syscall")).expect("/proc/<tid>/syscall");
+        let f: Vec<&str> = syscall.split_whitespace().collect();
+        if f.first() == Some(&IO_URING_ENTER) && f.get(3).is_some_and(|min_complete| *min_complete != "0x0") {
+            return;
+        }
+        assert!(std::time::Instant::now() < give_up, "the thread never blocked in its ring: {syscall}");
+        std::thread::yield_now();
+    }
 }
 
 /// Core 1 parks a task, hands its waker to core 0 and ends; core 0 keeps waking that waker while
@@ -221,17 +257,22 @@ fn waking_a_core_while_it_shuts_down_neither_panics_nor_fails_a_message() {
 }
 
 /// A thread that runs no runtime (a worker, a foreign thread) has no ring to send from: its wake
-/// writes the eventfd even when the runtime takes MSG_RING wakes.
+/// writes the eventfd even when the runtime takes MSG_RING wakes. (It wakes the runtime once it is
+/// blocked in its ring: a wake to an awake runtime writes nothing.)
 #[test]
 fn a_wake_from_a_thread_that_runs_no_runtime_writes_the_eventfd() {
     let s = quartet::run(async {
         let mut waker_thread = None;
+        let runtime_thread = this_thread();
         poll_fn(|cx| {
             if waker_thread.is_some() {
                 return Poll::Ready(()); // the root is polled again only once woken
             }
-            let w = cx.waker().clone();
-            waker_thread = Some(std::thread::spawn(move || w.wake()));
+            let (w, runtime_thread) = (cx.waker().clone(), runtime_thread.clone());
+            waker_thread = Some(std::thread::spawn(move || {
+                wait_until_blocked_in_its_ring(&runtime_thread);
+                w.wake()
+            }));
             Poll::Pending
         })
         .await;

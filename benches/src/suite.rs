@@ -386,7 +386,7 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
     );
     micro(
         "xcore-pingpong",
-        vec!["quartet", "quartet-eventfd", "quartet-unpinned", "quartet-unpinned-eventfd", "tokio-mt"],
+        vec!["quartet", "quartet-spin", "quartet-eventfd", "quartet-unpinned", "quartet-unpinned-eventfd", "tokio-mt"],
         Params::default().with("n", cfg.pingpong_n / 4),
         vec![row(
             "xcore-pingpong",
@@ -397,12 +397,17 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
             "ns_per_rtt",
             "ns/rtt",
             false,
-            vec![le(Vs::Peer("tokio-mt"), 0.5), info(Vs::Peer("quartet-eventfd")), info(Vs::Peer("quartet-unpinned"))],
+            vec![
+                le(Vs::Peer("tokio-mt"), 0.5),
+                info(Vs::Peer("quartet-spin")),
+                info(Vs::Peer("quartet-eventfd")),
+                info(Vs::Peer("quartet-unpinned")),
+            ],
         )],
     );
     micro(
         "xcore-spawn",
-        vec!["quartet", "quartet-eventfd", "quartet-unpinned", "quartet-unpinned-eventfd", "tokio-mt"],
+        vec!["quartet", "quartet-spin", "quartet-eventfd", "quartet-unpinned", "quartet-unpinned-eventfd", "tokio-mt"],
         Params::default().with("n", cfg.pingpong_n / 4),
         vec![row(
             "xcore-spawn",
@@ -413,7 +418,12 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
             "ns_per_rtt",
             "ns/rtt",
             false,
-            vec![le(Vs::Peer("tokio-mt"), 0.5), info(Vs::Peer("quartet-eventfd")), info(Vs::Peer("quartet-unpinned"))],
+            vec![
+                le(Vs::Peer("tokio-mt"), 0.5),
+                info(Vs::Peer("quartet-spin")),
+                info(Vs::Peer("quartet-eventfd")),
+                info(Vs::Peer("quartet-unpinned")),
+            ],
         )],
     );
     micro(

@@ -221,6 +221,10 @@ impl Builder {
     /// past the next timer, so timers fire as without it. Off, the loop pays one branch per
     /// blocking wait.
     ///
+    /// A spinning loop counts as awake: a wake from another core or thread is queued without an
+    /// unpark (no MSG_RING or eventfd write), and the spin picks it up from the queue's flag. So
+    /// a cross-core ping-pong between spinning cores costs no wake-up syscall or completion.
+    ///
     /// Values above [`MAX_BUSY_POLL`] (1 s; `Duration::MAX` included) are clamped to it: a wait
     /// that long gains nothing from spinning. [`stats`] counts the spins (`busy_polls`) and those
     /// that found work (`busy_poll_hits`).
@@ -276,6 +280,7 @@ impl Builder {
         let remote_for_dump = remote.clone();
         driver.set_buf_pool(self.buf_pool);
         driver.set_busy_poll(Some(self.busy_poll));
+        driver.set_wake_flags(remote.flags().clone());
         driver.completed = self.introspect.instrument.is_some().then(Vec::new);
         let id = next_id();
         let threads =

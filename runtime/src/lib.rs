@@ -61,7 +61,7 @@ pub use error::{
 };
 pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
 #[doc(hidden)]
-pub use kernel::remote::{RemoteQueue, Unpark};
+pub use kernel::remote::{RemoteQueue, Unpark, WakeFlags};
 #[doc(hidden)]
 pub use kernel::waker::ReadyQueue;
 pub use task::{checkpoint, yield_now};

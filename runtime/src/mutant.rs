@@ -30,6 +30,7 @@ const KNOWN: &[&str] = &[
     "ring_close_ignores_senders",
     "msg_ring_error_drops_wake",
     "outbox_drop_forgets",
+    "awake_check_before_clear",
 ];
 
 /// Whether the planted bug `name` is switched on (`QUARTET_MUTANT=name`, loom builds only).

@@ -4,7 +4,8 @@
 //! does; `ModelSender::submit` plays its `io_uring_enter` (the model kernel posts the wake into
 //! the target, or fails it) and the reaping of the completions; dropping it closes its ring. The
 //! target's ring is the eventfd's model counter: a MSG_RING completion and the eventfd read both
-//! make it non-zero, and `read_blocking` is the target's park.
+//! make it non-zero, and `read_blocking` is the target's park, entered through
+//! `flags().block(..)` as the driver does (a sender unparks only a blocked target).
 #![cfg(loom)]
 
 use loom::sync::Arc;
@@ -36,7 +37,8 @@ fn target() -> (Arc<RemoteQueue<CoreUnpark>>, Arc<loom::sync::atomic::AtomicBool
     (RemoteQueue::new(CoreUnpark::new(eventfd, Some(ring))), closed)
 }
 
-/// The target kernel's loop reduced to the wake path: drain, run, park until a wake CQE.
+/// The target kernel's loop reduced to the wake path: drain, run, park until a wake CQE (unless a
+/// wake is already queued).
 fn target_loop(q: &RemoteQueue<CoreUnpark>, want: usize) {
     let mut got = Vec::new();
     let mut seen = 0;
@@ -47,7 +49,7 @@ fn target_loop(q: &RemoteQueue<CoreUnpark>, want: usize) {
         if seen >= want {
             return;
         }
-        q.unparker().eventfd().read_blocking();
+        q.flags().block(|| q.unparker().eventfd().read_blocking());
     }
 }
 
@@ -57,11 +59,14 @@ static REFUSED: StdBool = StdBool::new(false);
 /// Bug guarded (RF1): a MSG_RING queued before the target shut down is submitted after its ring
 /// fd was closed, when the number may name another file. A sender kernel wakes the target while
 /// the target closes its queue; the model kernel panics if a message names a closed fd. Once both
-/// are done the dup must be closed (no fd leak).
+/// are done the dup must be closed (no fd leak). The target starts blocked in its ring (a wake to
+/// an awake target sends no message, RW1) and wakes for another reason before it closes, so a
+/// push before that wake queues a MSG_RING.
 #[test]
 fn wake_queued_as_the_target_closes_never_names_a_closed_fd() {
     loom::model(|| {
         let (q, closed) = target();
+        assert!(q.flags().prepare_block(), "nothing queued yet: the target blocks");
         let (w, _count) = counted();
         let q2 = q.clone();
         let sender = thread::spawn(move || {
@@ -70,6 +75,7 @@ fn wake_queued_as_the_target_closes_never_names_a_closed_fd() {
             s.submit(RingTarget::model_deliver);
             pushed
         });
+        q.flags().woke();
         drop(q.close());
         let pushed = sender.join().unwrap();
         assert!(closed.load(Ordering::SeqCst), "the ring's dup was never closed");

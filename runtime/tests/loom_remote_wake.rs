@@ -1,5 +1,7 @@
 //! loom: remote wake-ups versus the kernel parking, with a mock parker in place of the eventfd.
-//! Guards against lost wake-ups in `RemoteQueue` (push/notify/drain) and wakers lost at shutdown.
+//! Guards against lost wake-ups in `RemoteQueue` (push/notify/drain, and the `notified`/`awake`
+//! handshake of `WakeFlags::block`, RW1) and wakers lost at shutdown. The kernel parks as the
+//! driver does: through `flags().block(..)`, so a push to it while it is awake sends no unpark.
 #![cfg(loom)]
 
 use loom::sync::atomic::{AtomicUsize, Ordering};
@@ -48,7 +50,9 @@ fn counted() -> (Waker, Arc<AtomicUsize>) {
 }
 
 /// Bug guarded: a wake pushed while the kernel drains and parks is never seen (the kernel parks
-/// forever). Two remote wakers race the kernel's drain/park loop.
+/// forever): the drain resets `notified` after taking the queue (mutant `remote_drain_reset`),
+/// or the kernel checks `notified` before it clears `awake` (mutant `awake_check_before_clear`).
+/// Two remote wakers race the kernel's drain/park loop.
 #[test]
 fn wake_while_parking() {
     loom::model(|| {
@@ -69,7 +73,7 @@ fn wake_while_parking() {
             if seen == 2 {
                 break;
             }
-            q.unparker().park();
+            q.flags().block(|| q.unparker().park());
         }
         threads.into_iter().for_each(|t| t.join().unwrap());
         assert_eq!(count.load(Ordering::SeqCst), 2);

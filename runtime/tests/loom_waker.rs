@@ -26,7 +26,7 @@ impl Wake for Parent {
 
 /// The kernel's loop, reduced to the wake path: run what the remote queue hands back (on this
 /// thread a child waker queues its child), stop once `want` children are queued, else park on
-/// the eventfd until a remote wake writes it.
+/// the eventfd until a remote wake writes it (through `flags().block(..)`, as the driver does).
 fn kernel_loop(remote: &RemoteQueue<CoreUnpark>, queue: &ReadyQueue, want: usize) -> Vec<usize> {
     let mut ready = Vec::new();
     let mut woken = Vec::new();
@@ -39,7 +39,7 @@ fn kernel_loop(remote: &RemoteQueue<CoreUnpark>, queue: &ReadyQueue, want: usize
         if ready.len() >= want {
             return ready;
         }
-        remote.unparker().eventfd().read_blocking();
+        remote.flags().block(|| remote.unparker().eventfd().read_blocking());
     }
 }
 

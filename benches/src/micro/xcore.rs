@@ -5,7 +5,10 @@
 //! the receiver's core through its remote-wake queue: a MSG_RING posted from the sender's ring,
 //! the default where the kernel has it), the spawn is `CoreNursery::spawn_on(1, ..)` awaited on
 //! core 0. `quartet-eventfd` (and `quartet-unpinned-eventfd`): the same with
-//! `Builder::msg_ring(false)`, so every cross-core wake writes the target's eventfd. tokio: the multi-thread runtime with 2 workers, `tokio::sync::mpsc` between
+//! `Builder::msg_ring(false)`, so every cross-core wake writes the target's eventfd.
+//! `quartet-spin`: pinned, MSG_RING, and `Builder::busy_poll` of [`SPIN`], so a core that runs out
+//! of work spins (and counts as awake: a wake sent to it needs no MSG_RING) before it sleeps.
+//! tokio: the multi-thread runtime with 2 workers, `tokio::sync::mpsc` between
 //! two spawned tasks, `tokio::spawn(..).await` from a task (the scheduler decides where each task
 //! runs, so not every tokio hand-off crosses workers). `quartet-unpinned`: the same with
 //! `Pinning::Off`, so the OS may run both kernels on one CPU. Figure: wall time per round trip
@@ -16,17 +19,24 @@ use crate::child::{Metrics, Params};
 use quartet::{PerCore, Pinning};
 use std::time::{Duration, Instant};
 
+/// The busy-poll bound of the `quartet-spin` peer: longer than a round trip between two awake
+/// cores, short enough that an idle core soon sleeps.
+const SPIN: Duration = Duration::from_micros(200);
+
 /// One run of `bench` (`xcore-pingpong` or `xcore-spawn`) for `peer`.
 pub fn run(bench: &str, peer: &str, p: &Params) -> Result<Metrics, String> {
     let n = p.num("n")?;
     let (pin, msg_ring) = match peer {
-        "quartet" => (Pinning::Auto, true),
+        "quartet" | "quartet-spin" => (Pinning::Auto, true),
         "quartet-eventfd" => (Pinning::Auto, false),
         "quartet-unpinned" => (Pinning::Off, true),
         "quartet-unpinned-eventfd" => (Pinning::Off, false),
         _ => (Pinning::Off, false),
     };
-    let group = || PerCore::new(2).pin(pin.clone()).runtime(quartet::runtime::Builder::new().msg_ring(msg_ring));
+    let spin = if peer == "quartet-spin" { SPIN } else { Duration::ZERO };
+    let group = || {
+        PerCore::new(2).pin(pin.clone()).runtime(quartet::runtime::Builder::new().msg_ring(msg_ring).busy_poll(spin))
+    };
     let dt = match (bench, peer) {
         ("xcore-pingpong", p) if p.starts_with("quartet") => quartet_pingpong(n, group())?,
         ("xcore-spawn", p) if p.starts_with("quartet") => quartet_spawn(n, group())?,

@@ -31,6 +31,7 @@ pub use stats::DriverStats;
 
 use crate::error::Unavailable;
 use crate::kernel::msg_ring::Outbox;
+use crate::kernel::remote::WakeFlags;
 pub(crate) use closes::Closes;
 use io_uring::{IoUring, opcode, squeue, types};
 use slab::{Completion, INTERNAL, Slab};
@@ -77,6 +78,9 @@ pub(crate) struct Driver {
     reaped: Vec<(u64, i32, u32)>,
     /// How long a blocking wait first spins on non-blocking enters (`wait.rs`); `None`: off.
     busy_poll: Option<Duration>,
+    /// The remote-wake queue's flags: a blocking wait goes through them, so that pushes unpark
+    /// only a blocked kernel (RW1, `kernel/remote.rs`). `None` only in the driver's unit tests.
+    wake_flags: Option<crate::sync::Arc<WakeFlags>>,
     /// MSG_RING SQEs put in the SQ since the last enter. Counted only when pushed straight into
     /// the SQ (one that waited in the backlog is not counted): a low count only ends a wait early.
     msgs_in_sq: u32,
@@ -113,6 +117,7 @@ impl Driver {
             mode,
             busy_skips: 0,
             busy_poll: None,
+            wake_flags: None,
             reaped: Vec::with_capacity(REAP_BATCH),
             msgs_in_sq: 0,
             graveyard: Vec::new(),
@@ -126,11 +131,6 @@ impl Driver {
 
     pub fn mode(&self) -> Mode {
         self.mode
-    }
-
-    /// Spin for up to `bound` before each blocking wait (`None` or zero: never).
-    pub fn set_busy_poll(&mut self, bound: Option<Duration>) {
-        self.busy_poll = bound.filter(|b| !b.is_zero());
     }
 
     /// Ops (not internal ones) whose final completion has not been collected.
@@ -375,7 +375,7 @@ impl Driver {
                     // wait at all, so this never waits for a completion that cannot come (see
                     // `msgs_in_sq`; a busy-poll's enters submit them first and reset it).
                     let want = 1 + self.msgs_in_sq;
-                    self.enter(want, timeout)?;
+                    self.enter_blocking(want, timeout)?;
                 }
             }
         }

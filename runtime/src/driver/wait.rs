@@ -18,13 +18,33 @@
 //! Off (the default, `None`), a blocking turn pays one predictable branch; the spin is out of line.
 //! A spin that finds nothing leaves the blocking wait the rest of its timeout, so the wait ends
 //! at the same instant as without the spin: timers are neither early nor later than without it.
+//!
+//! A spinning kernel counts as awake (RW1, `kernel/remote.rs`): a remote wake sent to it is only
+//! queued, with no MSG_RING or eventfd write, so the spin also watches the remote queue's
+//! `notified` flag ([`WakeFlags::pending`], a plain load) and stops when it is set.
+//!
+//! # Blocking
+//! The blocking `io_uring_enter` runs inside [`WakeFlags::block`]: the kernel is marked asleep
+//! (remote pushes from then on unpark it) and the queue is checked once more; a wake queued in
+//! between makes the wait a non-blocking enter and the turn drains the queue.
 
 use super::{Driver, ENTER_GETEVENTS};
+use crate::kernel::remote::WakeFlags;
 use io_uring::types;
 use std::io;
 use std::time::{Duration, Instant};
 
 impl Driver {
+    /// Spin for up to `bound` before each blocking wait (`None` or zero: never).
+    pub fn set_busy_poll(&mut self, bound: Option<Duration>) {
+        self.busy_poll = bound.filter(|b| !b.is_zero());
+    }
+
+    /// Blocks through `flags` (those of the remote queue whose eventfd is `wake_fd`).
+    pub fn set_wake_flags(&mut self, flags: crate::sync::Arc<WakeFlags>) {
+        self.wake_flags = Some(flags);
+    }
+
     /// Spins before a blocking wait (see the module docs). `timeout` is the wait's (`None`:
     /// unbounded). Returns `None` if the CQ holds a completion (the caller must not block), or the
     /// timeout left for the blocking wait.
@@ -46,11 +66,33 @@ impl Driver {
                 self.stats.busy_poll_hits += 1;
                 return Ok(None);
             }
+            // A remote wake is queued: an awake kernel was sent no unpark for it.
+            if self.wake_flags.as_ref().is_some_and(|f| f.pending()) {
+                self.stats.busy_poll_hits += 1;
+                self.wake_fired = true;
+                return Ok(None);
+            }
             let spent = start.elapsed();
             if spent >= limit {
                 return Ok(Some(timeout.map(|t| t.saturating_sub(spent))));
             }
             std::hint::spin_loop();
+        }
+    }
+
+    /// The blocking wait of a turn: one `io_uring_enter` waiting for `want` completions up to
+    /// `timeout`, unless a remote wake is already queued (see "Blocking" in the module docs), in
+    /// which case it only submits and reaps, and the turn drains the remote queue.
+    pub(super) fn enter_blocking(&mut self, want: u32, timeout: Option<Duration>) -> io::Result<()> {
+        let Some(flags) = self.wake_flags.take() else { return self.enter(want, timeout) };
+        let blocked = flags.block(|| self.enter(want, timeout));
+        self.wake_flags = Some(flags);
+        match blocked {
+            Some(entered) => entered,
+            None => {
+                self.wake_fired = true;
+                self.enter(0, None)
+            }
         }
     }
 

@@ -85,7 +85,7 @@ fn pass(core: &Core, wakers: &mut Vec<Waker>, wait: Option<Duration>) -> io::Res
     let turned = core.driver.borrow_mut().turn(Some(wait), wakers);
     drop(core.driver.borrow_mut().take_graveyard());
     turned?;
-    if core.driver.borrow_mut().take_wake() {
+    if core.driver.borrow_mut().take_wake() | core.remote.flags().pending() {
         core.remote.drain(wakers);
     }
     fire(core, wakers);

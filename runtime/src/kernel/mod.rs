@@ -85,7 +85,8 @@ fn turn(core: &Core, wakers: &mut Vec<Waker>) -> std::io::Result<()> {
     drop(core.driver.borrow_mut().take_graveyard());
     turned?;
     crate::introspect::after_turn(core, io_wait);
-    let remote_fired = core.driver.borrow_mut().take_wake();
+    // A wake queued for an awake kernel sent no unpark (RW1): the flag is the only sign of it.
+    let remote_fired = core.driver.borrow_mut().take_wake() | core.remote.flags().pending();
     if remote_fired {
         core.remote.drain(wakers);
     }
