@@ -244,3 +244,41 @@ fn a_channel_send_on_one_core_wakes_the_receiver_on_another() {
     });
     assert_eq!(out.unwrap(), vec![0, (0..100).sum::<u64>()]);
 }
+
+/// Runs in a child process (see the next test): core 1 fails, then core 0 panics; the group
+/// resumes the panic and must say on stderr which core's failure it could not return.
+#[test]
+fn panic_over_a_core_failure_child_process() {
+    if std::env::var_os("QUARTET_CORES_PANIC_REPORT_CHILD").is_none() {
+        return;
+    }
+    let _ = unpinned(2).run(|core: Core| async move {
+        if core.index() == 1 {
+            return Err::<(), BoxError>("core 1 ran out of disk".into());
+        }
+        // Core 0 panics only once core 1 has failed (its failure cancels this sleep).
+        let _ = quartet::sleep(FOREVER).await;
+        panic!("core 0 panics after the failure");
+        #[allow(unreachable_code)]
+        Ok(())
+    });
+}
+
+#[test]
+fn a_resumed_panic_reports_the_other_cores_failures_on_stderr() {
+    let out = std::process::Command::new(std::env::current_exe().expect("current exe"))
+        .args(["--exact", "panic_over_a_core_failure_child_process", "--nocapture", "--test-threads=1"])
+        .env("QUARTET_CORES_PANIC_REPORT_CHILD", "1")
+        .output()
+        .expect("re-run this test binary");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the panic reached the test: {stderr}");
+    assert!(stderr.contains("core 0 panics after the failure"), "{stderr}");
+    let report = stderr
+        .lines()
+        .skip_while(|l| !l.contains("a group of cores resumes a panic; 1 other failure"))
+        .take(2)
+        .collect::<Vec<_>>();
+    assert_eq!(report.len(), 2, "no report of the failure behind the panic: {stderr}");
+    assert!(report[1].contains("core 1") && report[1].contains("ran out of disk"), "{stderr}");
+}

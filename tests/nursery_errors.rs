@@ -267,3 +267,44 @@ fn nothing_is_swallowed_when_a_failure_races_a_cancellation() {
     assert_eq!(err.failures().len(), 1);
     assert!(err.failures()[0].origin().contains("cleanup-failer"));
 }
+
+/// Runs in a child process (see the next test): a child fails with an error, then a sibling
+/// panics; the nursery resumes the panic and must say on stderr which failure it could not return.
+#[test]
+fn panic_over_other_failures_child_process() {
+    if std::env::var_os("QUARTET_PANIC_REPORT_CHILD").is_none() {
+        return;
+    }
+    let _ = run(async {
+        nursery(async |n| {
+            n.spawn_named("the-failer", async { Err::<(), _>(io("disk on fire")) })?;
+            n.spawn_named("the-panicker", async {
+                // Let the failer fail first: its error is recorded before the panic.
+                yield_now().await;
+                yield_now().await;
+                std::panic::panic_any("original payload");
+                #[allow(unreachable_code)]
+                Ok::<_, BoxError>(())
+            })?;
+            Ok::<_, BoxError>(())
+        })
+        .await
+    });
+}
+
+#[test]
+fn a_resumed_panic_reports_the_other_failures_on_stderr() {
+    let out = std::process::Command::new(std::env::current_exe().expect("current exe"))
+        .args(["--exact", "nursery_errors::panic_over_other_failures_child_process", "--nocapture"])
+        .args(["--test-threads=1"])
+        .env("QUARTET_PANIC_REPORT_CHILD", "1")
+        .output()
+        .expect("re-run this test binary");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the panic reached the test: {stderr}");
+    assert!(stderr.contains("original payload"), "the panic itself is the one resumed: {stderr}");
+    let report =
+        stderr.lines().skip_while(|l| !l.contains("resumes a panic; 1 other failure")).take(2).collect::<Vec<_>>();
+    assert_eq!(report.len(), 2, "no report of the failure behind the panic: {stderr}");
+    assert!(report[1].contains("'the-failer'") && report[1].contains("disk on fire"), "{stderr}");
+}

@@ -108,6 +108,29 @@ impl Failure {
     }
 }
 
+/// Says on stderr which failures a resumed panic leaves behind (semantics §2: nothing is lost
+/// silently). A nursery whose task panicked resumes that panic with its original payload, so
+/// `catch_unwind`, `#[should_panic(expected = ..)]` and downcasts keep working; the `Err`s other
+/// tasks returned cannot ride along in the payload, and without this they would vanish. Other
+/// panics need no report here: the panic hook printed each one when it happened. Never panics,
+/// even if stderr is closed.
+pub(crate) fn report_failures_behind_panic(what: &str, failures: &[Failure]) {
+    use std::io::Write;
+    if failures.is_empty() {
+        return;
+    }
+    let mut text = format!(
+        "quartet: {what} resumes a panic; {} other failure{} of its tasks cannot be returned with it:\n",
+        failures.len(),
+        if failures.len() == 1 { "" } else { "s" }
+    );
+    for f in failures {
+        text += &format!("  - {f}\n");
+    }
+    // One write, so the lines stay together when several threads print.
+    let _ = std::io::stderr().write_all(text.as_bytes());
+}
+
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.origin, self.error)

@@ -379,6 +379,7 @@ impl PerCore {
             }
         }
         if let Some(p) = panic {
+            crate::error::report_failures_behind_panic("a group of cores", &failures);
             resume_unwind(p);
         }
         if let Some(e) = setup {

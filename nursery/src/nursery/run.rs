@@ -103,7 +103,12 @@ where
             (st.live, if done { st.panic.take() } else { None })
         };
         if let Some(p) = panic {
-            inner.state.borrow_mut().closed = true;
+            let failures = {
+                let mut st = inner.state.borrow_mut();
+                st.closed = true;
+                std::mem::take(&mut st.failures)
+            };
+            crate::error::report_failures_behind_panic("a nursery", &failures);
             resume_unwind(p);
         }
         if this.body.is_none() && live == 0 {
