@@ -5,10 +5,12 @@ use crate::error::{Error, Unavailable};
 use crate::kernel::{
     self,
     context::{Core, CoreGuard, next_id, with_core},
+};
+use crate::time::Timers;
+use crate::wake::{
     msg_ring::{CoreUnpark, RingTarget},
     remote::{EventFd, RemoteQueue},
 };
-use crate::time::Timers;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::time::{Duration, Instant};

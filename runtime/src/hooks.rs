@@ -30,7 +30,7 @@
 
 pub use crate::cancel::{Activation, CancelSink, Entered, OpPark, Park, ScopeState, StatusRef, WatchId, deliver};
 pub use crate::introspect::registry::{LiveTasks, SchedulerRecord};
-pub use crate::kernel::remote::{RemoteQueue, Unpark};
 pub use crate::kernel::waker::ReadyQueue;
 pub use crate::monitor::PollTimer;
 pub use crate::task::{TaskInfo, consume_budget, io_queued};
+pub use crate::wake::remote::{RemoteQueue, Unpark};

@@ -51,6 +51,7 @@ pub mod task;
 pub mod testing;
 pub mod thread;
 mod time;
+mod wake;
 mod write_all;
 
 pub use buf::{DEFAULT_READ_CHUNK, IoBuf, IoBufMut};
@@ -61,14 +62,14 @@ pub use error::{
 };
 pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
 #[doc(hidden)]
-pub use kernel::remote::{RemoteQueue, Unpark, WakeFlags};
-#[doc(hidden)]
 pub use kernel::waker::ReadyQueue;
 pub use task::{checkpoint, yield_now};
 pub use testing::now;
 #[doc(hidden)] // a re-armable timer for quartet-nursery's scopes
 pub use time::Timer;
 pub use time::{Instant, Sleep, sleep, sleep_until};
+#[doc(hidden)]
+pub use wake::remote::{RemoteQueue, Unpark, WakeFlags};
 
 pub(crate) use net::clamp_len as net_clamp;
 
@@ -78,8 +79,8 @@ pub(crate) use net::clamp_len as net_clamp;
 pub mod model {
     pub use crate::introspect::watchdog::Watchdog;
     pub use crate::kernel::context::{ModelKernel, enter_model_kernel};
-    pub use crate::kernel::msg_ring::{CoreUnpark, ModelSender, RingTarget, enter_model_sender};
-    pub use crate::kernel::remote::EventFd;
+    pub use crate::wake::msg_ring::{CoreUnpark, ModelSender, RingTarget, enter_model_sender};
+    pub use crate::wake::remote::EventFd;
 }
 
 /// Submits a no-op through the ring and waits for it: the cheapest real ring round trip, useful

@@ -1,4 +1,4 @@
-//! loom: cross-core wake-ups over MSG_RING (`kernel/msg_ring.rs`), through the real remote queue,
+//! loom: cross-core wake-ups over MSG_RING (`wake/msg_ring.rs`), through the real remote queue,
 //! the real `CoreUnpark` (its ring slot and eventfd) and the real sender's `Outbox`. A model
 //! thread that calls `enter_model_sender` queues its unparks as MSG_RINGs, as a kernel thread
 //! does; `ModelSender::submit` plays its `io_uring_enter` (the model kernel posts the wake into

@@ -30,8 +30,8 @@ pub(crate) use slab::{Cleanup, Lifecycle, OpKey};
 pub use stats::DriverStats;
 
 use crate::error::Unavailable;
-use crate::kernel::msg_ring::Outbox;
-use crate::kernel::remote::WakeFlags;
+use crate::wake::msg_ring::Outbox;
+use crate::wake::remote::WakeFlags;
 pub(crate) use closes::Closes;
 use io_uring::{IoUring, opcode, squeue, types};
 use slab::{Completion, INTERNAL, Slab};
@@ -59,7 +59,7 @@ pub(crate) struct Driver {
     // Field order matters: the ring is dropped (closed) before the slab frees anything (H4).
     ring: IoUring,
     /// MSG_RING wakes this ring sends, when it sends them (after `ring`: RF1, RF3 in
-    /// `kernel/msg_ring.rs`).
+    /// `wake/msg_ring.rs`).
     outbox: Option<Rc<RefCell<Outbox>>>,
     ops: Slab,
     /// The provided-buffer pool and the armed pooled receives (after `ring`: B3).
@@ -79,7 +79,7 @@ pub(crate) struct Driver {
     /// How long a blocking wait first spins on non-blocking enters (`wait.rs`); `None`: off.
     busy_poll: Option<Duration>,
     /// The remote-wake queue's flags: a blocking wait goes through them, so that pushes unpark
-    /// only a blocked kernel (RW1, `kernel/remote.rs`). `None` only in the driver's unit tests.
+    /// only a blocked kernel (RW1, `wake/remote.rs`). `None` only in the driver's unit tests.
     wake_flags: Option<crate::sync::Arc<WakeFlags>>,
     /// MSG_RING SQEs put in the SQ since the last enter. Counted only when pushed straight into
     /// the SQ (one that waited in the backlog is not counted): a low count only ends a wait early.
@@ -146,7 +146,7 @@ impl Driver {
             // the `Op` future or (moved into a box) by the slab until then (`submit`'s contract);
             // the wake read at the boxed `wake_buf` in `self`; cancel/close SQEs carry no pointers,
             // and a MSG_RING names its target by an fd number that the outbox keeps open until
-            // its completion or until this ring is closed (RF1 in `kernel/msg_ring.rs`).
+            // its completion or until this ring is closed (RF1 in `wake/msg_ring.rs`).
             if unsafe { self.ring.submission().push(&entry) }.is_ok() {
                 return;
             }

@@ -1,9 +1,9 @@
-//! The driver's side of MSG_RING wake-ups (`kernel/msg_ring.rs` has the protocol, RF1-RF3): a
+//! The driver's side of MSG_RING wake-ups (`wake/msg_ring.rs` has the protocol, RF1-RF3): a
 //! dup of the ring's fd for other kernels to target, the SQEs of this ring's own messages, and
 //! their completions.
 
 use super::{Driver, INTERNAL, TAG_REMOTE};
-use crate::kernel::msg_ring::Outbox;
+use crate::wake::msg_ring::Outbox;
 use io_uring::opcode;
 use io_uring::types;
 use std::cell::RefCell;
@@ -16,7 +16,7 @@ pub(super) const MASK: u64 = INTERNAL | (1 << 62) | (1 << 61);
 
 impl Driver {
     /// Makes this ring send MSG_RING wakes to other kernels and returns a dup of its fd for
-    /// theirs to target (RF1 in `kernel/msg_ring.rs`); `None` (eventfd only) if the ring lacks
+    /// theirs to target (RF1 in `wake/msg_ring.rs`); `None` (eventfd only) if the ring lacks
     /// `IORING_OP_MSG_RING` (before 5.18, or the optional opcodes are off) or the dup fails.
     pub fn enable_msg_ring(&mut self) -> Option<RawFd> {
         if !self.opcodes.has(opcode::MsgRingData::CODE) {

@@ -19,7 +19,7 @@
 //! A spin that finds nothing leaves the blocking wait the rest of its timeout, so the wait ends
 //! at the same instant as without the spin: timers are neither early nor later than without it.
 //!
-//! A spinning kernel counts as awake (RW1, `kernel/remote.rs`): a remote wake sent to it is only
+//! A spinning kernel counts as awake (RW1, `wake/remote.rs`): a remote wake sent to it is only
 //! queued, with no MSG_RING or eventfd write, so the spin also watches the remote queue's
 //! `notified` flag ([`WakeFlags::pending`], a plain load) and stops when it is set.
 //!
@@ -29,7 +29,7 @@
 //! between makes the wait a non-blocking enter and the turn drains the queue.
 
 use super::{Driver, ENTER_GETEVENTS};
-use crate::kernel::remote::WakeFlags;
+use crate::wake::remote::WakeFlags;
 use io_uring::types;
 use std::io;
 use std::time::{Duration, Instant};

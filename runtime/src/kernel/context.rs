@@ -5,11 +5,11 @@
 //! The core's id tells a waker whether it is on its own kernel's thread, and tells an op whether
 //! the runtime that submitted it is still the current one.
 
-use super::msg_ring::CoreUnpark;
-use super::remote::RemoteQueue;
 use crate::driver::Driver;
 use crate::sync::Arc;
 use crate::time::timers::Timers;
+use crate::wake::msg_ring::CoreUnpark;
+use crate::wake::remote::RemoteQueue;
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -96,7 +96,7 @@ impl Drop for ModelKernel {
 pub(crate) struct CoreGuard<'a> {
     _core: &'a Core,
     /// This thread's MSG_RING outbox (the driver's), while the core is installed.
-    _outbox: Option<super::msg_ring::Installed>,
+    _outbox: Option<crate::wake::msg_ring::Installed>,
 }
 
 impl<'a> CoreGuard<'a> {
@@ -108,7 +108,7 @@ impl<'a> CoreGuard<'a> {
             }
             c.set(core);
             KERNEL_ID.with(|k| k.set(core.id));
-            let outbox = core.driver.borrow().outbox().map(super::msg_ring::install);
+            let outbox = core.driver.borrow().outbox().map(crate::wake::msg_ring::install);
             Some(CoreGuard { _core: core, _outbox: outbox })
         })
     }

@@ -8,8 +8,6 @@
 
 pub(crate) mod context;
 mod idle;
-pub mod msg_ring;
-pub mod remote;
 pub(crate) mod waker;
 
 use crate::error::Error;
