@@ -83,18 +83,18 @@ if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
 fi
 if [[ -n "$asan_flags" ]]; then
   stage "AddressSanitizer + LeakSanitizer (nightly, subset: see scripts/test.sh)"
-  RUSTFLAGS="$asan_flags" RUSTDOCFLAGS="$asan_flags" CARGO_TARGET_DIR=target/asan \
-    ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" \
-    LSAN_OPTIONS="suppressions=$PWD/scripts/lsan.supp:print_suppressions=0" \
-    QUARTET_STRESS_SECS="${QUARTET_STRESS_SECS:-1}" \
-    cargo +nightly test --target x86_64-unknown-linux-gnu "${ASAN_WHOLE[@]}"
-  for suite in "${ASAN_SUITES[@]}"; do
-    read -r bin modules <<<"$suite"
-    # shellcheck disable=SC2086 # the module filters are separate words on purpose
+  asan_test() {
     RUSTFLAGS="$asan_flags" RUSTDOCFLAGS="$asan_flags" CARGO_TARGET_DIR=target/asan \
       ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" \
       LSAN_OPTIONS="suppressions=$PWD/scripts/lsan.supp:print_suppressions=0" \
-      cargo +nightly test -q --target x86_64-unknown-linux-gnu -p quartet --test "$bin" -- $modules
+      QUARTET_STRESS_SECS="${QUARTET_STRESS_SECS:-1}" \
+      cargo +nightly test --target x86_64-unknown-linux-gnu "$@"
+  }
+  asan_test "${ASAN_WHOLE[@]}"
+  for suite in "${ASAN_SUITES[@]}"; do
+    read -r bin modules <<<"$suite"
+    # shellcheck disable=SC2086 # the module filters are separate words on purpose
+    asan_test -q -p quartet --test "$bin" -- $modules
   done
 else
   stage "AddressSanitizer: skipped: no nightly toolchain with sanitizer support (rustup toolchain install nightly)"
