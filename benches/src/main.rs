@@ -84,9 +84,10 @@ fn suite(args: &[String]) -> Result<(), String> {
     report::print(&evaluated);
     let root = repo_root();
     let md = report::markdown(&cfg, &machine, &groups, &evaluated);
-    std::fs::write(root.join("BENCHMARKS.md"), md).map_err(|e| format!("writing BENCHMARKS.md: {e}"))?;
-    // A fresh `QB_OUT_DIR` has no benches/ folder yet; the report links the chart there.
+    // A fresh `QB_OUT_DIR` may not exist yet, nor its benches/ folder (the report links the chart
+    // there): create both before writing either file.
     std::fs::create_dir_all(root.join("benches")).map_err(|e| format!("creating benches/: {e}"))?;
+    std::fs::write(root.join("BENCHMARKS.md"), md).map_err(|e| format!("writing BENCHMARKS.md: {e}"))?;
     std::fs::write(root.join("benches/ratios.svg"), chart::svg(&evaluated))
         .map_err(|e| format!("writing benches/ratios.svg: {e}"))?;
     println!("\nwrote {} and {}", root.join("BENCHMARKS.md").display(), root.join("benches/ratios.svg").display());
