@@ -6,6 +6,8 @@
 //! - `native-quartet` / `native-tokio-ct`: the same hand-written loop with `httparse`: read what
 //!   arrived, answer every complete request in it with one write, repeat. quartet's uses the
 //!   native buffered API (`BufReader::read_more`, `WriteExt::write_all` on an owned `Vec`).
+//! - `native-quartet-pooled`: the same loop receiving with `PooledReceiver` (a multishot recv into
+//!   the runtime's provided-buffer pool), answering whole requests straight from the lent buffer.
 //!
 //! Every server prints `PORT <n>` once it listens and serves until it is killed.
 
@@ -30,6 +32,7 @@ pub fn serve(name: &str) -> Result<(), String> {
     match name {
         "hyper-quartet" => quartet_server(Kind::Hyper),
         "native-quartet" => quartet_server(Kind::Native),
+        "native-quartet-pooled" => quartet_server(Kind::NativePooled),
         "hyper-tokio-ct" => tokio_server(Kind::Hyper),
         "native-tokio-ct" => tokio_server(Kind::Native),
         other => Err(format!("no HTTP server {other:?}")),
@@ -40,6 +43,8 @@ pub fn serve(name: &str) -> Result<(), String> {
 enum Kind {
     Hyper,
     Native,
+    /// The native loop receiving with `PooledReceiver` (a multishot recv into provided buffers).
+    NativePooled,
 }
 
 async fn hello(
@@ -68,7 +73,7 @@ fn answer_all(buf: &[u8], out: &mut Vec<u8>) -> Option<usize> {
 
 fn quartet_server(kind: Kind) -> Result<(), String> {
     use quartet::io::{BufReader, Compat, WriteExt};
-    use quartet::net::{TcpListener, TcpStream};
+    use quartet::net::{BufPoolConfig, PooledReceiver, TcpListener, TcpStream};
     use quartet::{BoxError, Cancelled};
 
     async fn native(stream: TcpStream) -> Result<(), BoxError> {
@@ -89,10 +94,37 @@ fn quartet_server(kind: Kind) -> Result<(), String> {
         }
     }
 
+    /// The native loop on a multishot recv: a request that arrived whole is answered straight from
+    /// the lent buffer; only a partial one is copied, to wait for the rest.
+    async fn native_pooled(stream: TcpStream) -> Result<(), BoxError> {
+        let rx = PooledReceiver::new(&stream)?;
+        let mut partial: Vec<u8> = Vec::new();
+        let mut out = Vec::with_capacity(16 * 1024);
+        while let Some(buf) = rx.recv().await? {
+            if partial.is_empty() {
+                let used = answer_all(&buf, &mut out).ok_or("bad request")?;
+                partial.extend_from_slice(&buf[used..]);
+            } else {
+                partial.extend_from_slice(&buf);
+                let used = answer_all(&partial, &mut out).ok_or("bad request")?;
+                partial.drain(..used);
+            }
+            drop(buf);
+            if !out.is_empty() {
+                let (r, o) = stream.write_all(out).await;
+                out = o;
+                r?;
+                out.clear();
+            }
+        }
+        Ok(())
+    }
+
     async fn conn(stream: TcpStream, kind: Kind) -> Result<(), BoxError> {
         stream.set_nodelay(true)?;
         match kind {
             Kind::Native => native(stream).await,
+            Kind::NativePooled => native_pooled(stream).await,
             Kind::Hyper => {
                 let service = hyper::service::service_fn(hello);
                 hyper::server::conn::http1::Builder::new().serve_connection(Compat::new(stream), service).await?;
@@ -101,7 +133,13 @@ fn quartet_server(kind: Kind) -> Result<(), String> {
         }
     }
 
-    let out = quartet::run(async {
+    let mut builder = quartet::Builder::new();
+    if matches!(kind, Kind::NativePooled) {
+        let pool = BufPoolConfig::new(crate::echo::raw_tuned::BUFFERS.into(), crate::echo::raw_tuned::BUF_SIZE)
+            .map_err(|e| e.to_string())?;
+        builder = builder.buf_pool(pool);
+    }
+    let out = builder.run(async {
         let listener = TcpListener::bind(loopback()).map_err(|e| e.to_string())?;
         announce(listener.local_addr().map_err(|e| e.to_string())?);
         quartet::nursery(async |n| {
@@ -152,7 +190,7 @@ fn tokio_server(kind: Kind) -> Result<(), String> {
             tokio::spawn(async move {
                 let _ = s.set_nodelay(true);
                 match kind {
-                    Kind::Native => {
+                    Kind::Native | Kind::NativePooled => {
                         let _ = native(s).await;
                     }
                     Kind::Hyper => {

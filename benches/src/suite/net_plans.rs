@@ -200,7 +200,11 @@ pub(super) fn net_plans(cfg: &Config) -> Vec<Plan> {
         let t = format!("HTTP keep-alive \"Hello, world!\", wrk {} conns, {what}", cfg.http_conns);
         v.push(Plan {
             id: id.clone(),
-            peers: vec!["quartet", "tokio-ct"],
+            peers: if kind == "native" {
+                vec!["quartet", "quartet-pooled", "tokio-ct"]
+            } else {
+                vec!["quartet", "tokio-ct"]
+            },
             run: Box::new(move |peer| http::run(&format!("{kind}-{peer}"), &p)),
             rows: vec![
                 row(
@@ -209,7 +213,11 @@ pub(super) fn net_plans(cfg: &Config) -> Vec<Plan> {
                     "cpu_ns_per_req",
                     "ns",
                     false,
-                    vec![le(Vs::Peer("tokio-ct"), target)],
+                    if kind == "native" {
+                        vec![le(Vs::Peer("tokio-ct"), target), info(Vs::Peer("quartet-pooled"))]
+                    } else {
+                        vec![le(Vs::Peer("tokio-ct"), target)]
+                    },
                 ),
                 row(
                     &format!("{id}-reqs"),
