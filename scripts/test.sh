@@ -42,6 +42,11 @@ stage "loom models (LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-2})"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" \
   cargo test --profile loom -p quartet-runtime -p quartet-nursery --test 'loom_*'
 
+# The loom build compiles code the normal build never sees (`cfg(loom)` paths and the models).
+stage "cargo clippy under --cfg loom (-D warnings)"
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
+  cargo clippy --profile loom -p quartet-runtime -p quartet-nursery --tests -- -D warnings
+
 # Every planted bug must still be caught by its model. The mutants are run-time switches in the
 # loom build (runtime/src/mutant.rs), so this stage reuses the binaries of the stage above.
 stage "loom mutants (scripts/mutants.sh)"
