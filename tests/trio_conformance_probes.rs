@@ -314,3 +314,34 @@ fn structured_and_sync_apis_outside_run_do_not_panic() {
     let _ = poll_outside(fail_after(Duration::ZERO, async { Ok::<_, Cancelled>(()) }));
     let _ = poll_outside(quartet::to_thread(|| 1));
 }
+
+/// On the autojumping mock clock, unbounded sleeps one after another (each "30 years from now")
+/// soon pass the clock's 100-year range; the runtime must neither panic nor spin.
+#[test]
+fn repeated_duration_max_sleeps_on_the_autojump_clock() {
+    let r = quartet::Builder::new().mock_clock(true).run(async {
+        let scope = CancelScope::new();
+        let slept = std::cell::Cell::new(0u32);
+        let h = scope.handle();
+        let r = nursery(async |n| {
+            n.spawn(async {
+                for _ in 0..10 {
+                    let _ = sleep(Duration::MAX).await;
+                    slept.set(slept.get() + 1);
+                }
+                Ok::<_, Cancelled>(())
+            })?;
+            n.spawn(async move {
+                // a real-time bound, not a pass/fail timing: the probe must end either way
+                let _ = quartet::to_thread(|| std::thread::sleep(Duration::from_millis(500))).await;
+                h.cancel();
+                Ok::<_, Cancelled>(())
+            })?;
+            Ok::<_, BoxError>(())
+        });
+        let _ = scope.run(async { r.await.map_err(BoxError::from) }).await;
+        slept.get()
+    });
+    let slept = r.unwrap();
+    assert!(slept <= 10, "{slept}");
+}
