@@ -162,3 +162,26 @@ fn a_zero_period_tick_is_still_a_checkpoint() {
         .unwrap();
     });
 }
+
+/// `Skip` after falling more than `u32::MAX` periods behind (a nanosecond period, a task held
+/// for ten seconds): the next tick is still the next grid instant ahead, not one in the past.
+#[test]
+fn skip_far_behind_a_tiny_period_lands_ahead_of_now() {
+    // the autojumping mock clock: `advance` makes the task late, and the clock jumps to each
+    // next tick when nothing else can run
+    quartet::Builder::new()
+        .mock_clock(true)
+        .run(async {
+            let period = Duration::from_nanos(1);
+            let t0 = quartet::now();
+            let mut every = interval_at(t0, period);
+            every.set_missed_tick_behavior(MissedTickBehavior::Skip);
+            assert_eq!(every.tick().await.unwrap(), t0);
+            quartet::testing::advance(Duration::from_secs(10)).unwrap();
+            assert_eq!(every.tick().await.unwrap(), t0 + period, "the late tick reports its own instant");
+            let now = quartet::now();
+            let next = every.tick().await.unwrap();
+            assert!(next > now, "skipped to a tick {:?} before now", now - next);
+        })
+        .unwrap();
+}

@@ -345,3 +345,28 @@ fn repeated_duration_max_sleeps_on_the_autojump_clock() {
     let slept = r.unwrap();
     assert!(slept <= 10, "{slept}");
 }
+
+/// A rendezvous channel between two runtimes on two threads carries every value in order, and
+/// the sender's runtime ending closes the channel for the receiver's.
+#[test]
+fn rendezvous_channel_between_two_runtimes() {
+    let (tx, rx) = channel::<u32>(0);
+    let sender = std::thread::spawn(move || {
+        run(async move {
+            for i in 0..2000 {
+                tx.send(i).await.unwrap();
+            }
+        })
+        .unwrap()
+    });
+    let got = run(async move {
+        let mut got = Vec::new();
+        while let Some(v) = rx.recv().await.unwrap() {
+            got.push(v);
+        }
+        got
+    })
+    .unwrap();
+    sender.join().unwrap();
+    assert_eq!(got, (0..2000).collect::<Vec<_>>());
+}

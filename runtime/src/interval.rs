@@ -60,9 +60,16 @@ impl MissedTickBehavior {
             MissedTickBehavior::Burst => on_time,
             MissedTickBehavior::Delay => later(now, period),
             MissedTickBehavior::Skip => {
+                // In nanoseconds: the count of periods behind can pass `u32::MAX` (a 1 ns period
+                // 5 s late), which `Duration * u32` cannot express; a clamped count would land
+                // on a grid instant still in the past and fire the skipped ticks after all.
                 let behind = (now - scheduled).as_nanos() / period.as_nanos();
-                let steps = u32::try_from(behind + 1).unwrap_or(u32::MAX);
-                period.checked_mul(steps).and_then(|d| scheduled.checked_add(d)).unwrap_or_else(|| later(now, period))
+                period
+                    .as_nanos()
+                    .checked_mul(behind + 1)
+                    .and_then(|ahead| u64::try_from(ahead).ok())
+                    .and_then(|ahead| scheduled.checked_add(Duration::from_nanos(ahead)))
+                    .unwrap_or_else(|| later(now, period))
             }
         }
     }
@@ -252,6 +259,17 @@ mod tests {
             assert_eq!(b.next(t0, late, Duration::ZERO), late, "{b:?}");
             assert_eq!(b.next(late, t0, Duration::ZERO), late, "{b:?}: never backwards");
         }
+    }
+
+    #[test]
+    fn skip_more_than_u32_max_periods_behind_still_lands_ahead_of_now() {
+        let t0 = Instant::now();
+        let now = t0 + Duration::from_secs(10); // 10^10 periods of 1 ns: more than u32::MAX
+        let p = Duration::from_nanos(1);
+        assert_eq!(Skip.next(t0, now, p), now + p);
+        let p = Duration::from_nanos(3);
+        let next = Skip.next(t0, now, p);
+        assert!(next > now && next <= now + p && (next - t0).as_nanos() % 3 == 0, "{:?}", next - now);
     }
 
     #[test]
