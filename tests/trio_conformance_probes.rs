@@ -370,3 +370,21 @@ fn rendezvous_channel_between_two_runtimes() {
     sender.join().unwrap();
     assert_eq!(got, (0..2000).collect::<Vec<_>>());
 }
+
+/// An unbounded autojump settle time: the clock still jumps once the outstanding worker job has
+/// finished (its completion ends the settle wait), and nothing panics on the huge wait.
+#[test]
+fn autojump_settle_of_duration_max_still_jumps_after_the_job() {
+    let r = quartet::Builder::new().mock_clock(true).autojump_settle(Duration::MAX).run(async {
+        nursery(async |n| {
+            n.spawn(async {
+                quartet::to_thread(|| std::thread::sleep(Duration::from_millis(20))).await?;
+                Ok::<_, BoxError>(())
+            })?;
+            sleep(Duration::from_secs(3600)).await?;
+            Ok::<_, BoxError>(())
+        })
+        .await
+    });
+    r.unwrap().unwrap();
+}
