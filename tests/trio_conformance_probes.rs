@@ -388,3 +388,96 @@ fn autojump_settle_of_duration_max_still_jumps_after_the_job() {
     });
     r.unwrap().unwrap();
 }
+
+/// Handles outliving what they point at: a cancel handle used after its scope, its nursery and
+/// its runtime are gone (from another thread too) is a no-op, not a panic.
+#[test]
+fn handles_used_after_their_scope_and_runtime_are_gone() {
+    let (scope_handle, nursery_handle) = run(async {
+        let scope = CancelScope::new();
+        let h = scope.handle();
+        scope.run(async { Ok::<_, Cancelled>(()) }).await.unwrap();
+        let nh = nursery(async |n| Ok::<_, BoxError>(n.cancel_handle())).await.unwrap();
+        h.cancel();
+        assert!(scope.cancel_called());
+        (h, nh)
+    })
+    .unwrap();
+    scope_handle.cancel();
+    nursery_handle.cancel();
+    std::thread::spawn(move || {
+        scope_handle.cancel();
+        nursery_handle.cancel();
+    })
+    .join()
+    .unwrap();
+}
+
+/// After the end of a channel every receive keeps reporting the end (Trio: `EndOfChannel`
+/// again), and an unbounded channel reports no capacity.
+#[test]
+fn end_of_channel_is_reported_again_and_again() {
+    run(async {
+        let (tx, rx) = quartet::unbounded_channel::<u8>();
+        assert_eq!(rx.statistics().capacity, None);
+        tx.try_send(1).unwrap();
+        drop(tx);
+        assert_eq!(rx.recv().await.unwrap(), Some(1));
+        for _ in 0..3 {
+            assert_eq!(rx.recv().await.unwrap(), None);
+            assert_eq!(rx.try_recv(), Err(quartet::channel::TryRecvError::EndOfChannel));
+        }
+    })
+    .unwrap();
+}
+
+/// A scope entered again inside itself (Trio refuses this with `RuntimeError`; quartet allows a
+/// scope to run several blocks): a cancel stops both blocks. The inner entry sees the same scope
+/// still active outside it, so, like any cancellation that also reaches an outer scope, it lets
+/// the `Cancelled` propagate, and the outermost entry catches it. Nothing is left parked.
+#[test]
+fn scope_entered_inside_itself_is_caught_by_the_outermost_entry() {
+    run(async {
+        let scope = CancelScope::new();
+        let r = scope
+            .run(async {
+                let inner = scope
+                    .run(async {
+                        scope.cancel();
+                        sleep(Duration::from_secs(3600)).await
+                    })
+                    .await;
+                assert!(matches!(inner, Err(ref c) if c.reason() == &quartet::Reason::Explicit), "{inner:?}");
+                sleep(Duration::from_secs(3600)).await?;
+                Ok::<_, Cancelled>(())
+            })
+            .await;
+        assert_eq!(r, Ok(None));
+        assert!(scope.cancelled_caught());
+        // the runtime is still healthy: an unrelated sleep under a fresh deadline completes
+        assert_eq!(move_on_after(Duration::from_millis(50), sleep(Duration::from_millis(1))).await, Ok(Some(())));
+    })
+    .unwrap();
+}
+
+/// A deadline moved into the past by the body reaches two tasks blocked in the same scope.
+#[test]
+fn deadline_moved_into_the_past_from_another_task_while_both_are_blocked() {
+    run(async {
+        let scope = CancelScope::new();
+        let r = nursery(async |n| {
+            let scope = &scope;
+            let a = n.spawn(async move { scope.run(sleep(Duration::from_secs(3600))).await })?;
+            let b = n.spawn(async move { scope.run(sleep(Duration::from_secs(3600))).await })?;
+            quartet::testing::wait_all_tasks_blocked().await?;
+            scope.set_deadline(Some(quartet::now()));
+            Ok::<_, BoxError>((a.await?, b.await?))
+        })
+        .await
+        .unwrap();
+        assert_eq!(r, (None, None));
+        assert!(scope.cancelled_caught());
+        assert_eq!(scope.reason(), Some(quartet::Reason::Deadline));
+    })
+    .unwrap();
+}
