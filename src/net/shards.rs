@@ -22,6 +22,9 @@ use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::sync::Mutex;
 
+/// The most listeners [`ReusePortListeners::bind`] opens: one per core of the largest group.
+const MAX_LISTENERS: usize = 1024;
+
 /// `n` listening sockets bound to one address with `SO_REUSEPORT`, one per core; each core takes
 /// its own with [`take`](Self::take). `Send + Sync`: share it with the cores' body by reference.
 ///
@@ -46,9 +49,6 @@ use std::sync::Mutex;
 /// })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-/// The most listeners [`ReusePortListeners::bind`] opens: one per core of the largest group.
-const MAX_LISTENERS: usize = 1024;
-
 #[derive(Debug)]
 pub struct ReusePortListeners {
     addr: SocketAddr,
