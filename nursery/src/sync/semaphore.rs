@@ -21,7 +21,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct SemState {
     value: usize,
     /// The highest value a release may raise `value` to (`usize::MAX` when unbounded).
