@@ -73,3 +73,13 @@ fn one_listener_shared_by_every_core_serves_every_connection() {
     eprintln!("one shared listener, {CONNECTIONS} sequential connections: core 0 {} / core 1 {}", split[0], split[1]);
     assert_eq!(split.iter().sum::<usize>(), CONNECTIONS);
 }
+
+/// A listener count of 0 or above the largest group is `InvalidInput`, checked before any socket
+/// is opened (`usize::MAX` used to be a capacity-overflow panic).
+#[test]
+fn a_listener_count_out_of_range_is_invalid_input_not_a_panic() {
+    for n in [0, 1025, usize::MAX] {
+        let err = ReusePortListeners::bind("127.0.0.1:0".parse().unwrap(), n).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput, "{n}");
+    }
+}

@@ -64,6 +64,14 @@ fn bad_settings_are_typed_errors_not_panics() {
         PerCore::new(2).pin(Pinning::Cpus(vec![first, first])).run(ok),
         Err(CoresError::DuplicateCpu { cpu }) if cpu == first
     ));
+    // Unpinned, an absurd count is refused up front (it used to be a capacity-overflow panic, or
+    // an abort on the allocation of its placement list, before any thread started).
+    for requested in [usize::MAX, 1 << 40, 1025] {
+        assert!(
+            matches!(unpinned(requested).run(ok), Err(CoresError::TooManyThreads { requested: r, max: 1024 }) if r == requested),
+            "{requested}"
+        );
+    }
     // Unpinned, more threads than CPUs is fine.
     assert_eq!(
         unpinned(available + 1).run(|c: Core| async move { Ok::<_, BoxError>(c.index()) }).unwrap().len(),

@@ -114,6 +114,25 @@ fn read_exact_takes_exactly_n_bytes() {
     });
 }
 
+/// A length that cannot be allocated is an error with the buffer handed back untouched, not a
+/// capacity-overflow panic (or an allocation abort), and nothing is read from the stream.
+#[test]
+fn read_exact_of_an_impossible_length_is_an_error_not_a_panic() {
+    run(async {
+        let (a, b) = tcp_pair().await.unwrap();
+        send(&a, b"abcd").await;
+        for n in [usize::MAX, usize::MAX - 3, 1 << 62] {
+            let (res, buf) = b.read_exact(b"kept".to_vec(), n).await;
+            let kind = res.unwrap_err().as_io().map(io::Error::kind);
+            assert!(matches!(kind, Some(io::ErrorKind::InvalidInput | io::ErrorKind::OutOfMemory)), "{n}: {kind:?}");
+            assert_eq!(buf, b"kept", "{n}");
+        }
+        let (res, head) = b.read_exact(Vec::new(), 4).await;
+        res.unwrap();
+        assert_eq!(head, b"abcd", "the failed calls read nothing");
+    });
+}
+
 #[test]
 fn buf_writer_sends_on_flush_in_order() {
     run(async {

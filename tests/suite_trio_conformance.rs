@@ -15,6 +15,8 @@ mod trio_conformance_hostile;
 mod trio_conformance_nursery;
 #[path = "trio_conformance_ports.rs"]
 mod trio_conformance_ports;
+#[path = "trio_conformance_probes.rs"]
+mod trio_conformance_probes;
 #[path = "trio_conformance_scopes.rs"]
 mod trio_conformance_scopes;
 #[path = "trio_conformance_timeouts.rs"]

@@ -1,5 +1,5 @@
 //! `Semaphore`: FIFO hand-off of units, `try_acquire`, `release`, `Permit::forget`, statistics.
-use quartet::sync::{Semaphore, WouldBlock};
+use quartet::sync::{Permit, Semaphore, SemaphoreError, WouldBlock};
 use quartet::{BoxError, Cancelled, nursery, run, yield_now};
 use std::cell::{Cell, RefCell};
 
@@ -20,7 +20,7 @@ fn units_are_handed_out_in_the_order_tasks_started_waiting() {
             yield_now().await;
             assert_eq!(sem.statistics().waiting, 5);
             for _ in 0..5 {
-                sem.release();
+                sem.release().unwrap();
                 // a released unit goes to the oldest waiter, not into the pool
                 assert_eq!(sem.value(), 0);
                 assert_eq!(sem.try_acquire().err(), Some(WouldBlock));
@@ -72,7 +72,78 @@ fn try_acquire_forget_and_release_adjust_the_value() {
     assert!(sem.try_acquire().is_err());
     drop(a);
     assert_eq!(sem.value(), 1);
-    sem.release();
+    sem.release().unwrap();
     let s = sem.statistics();
     assert_eq!((s.value, s.waiting), (2, 0));
+}
+
+/// Trio's `test_Semaphore_bounded`: a bounded semaphore refuses an initial value above its
+/// maximum and a release past it, and changes nothing when it refuses.
+#[test]
+fn bounded_semaphore_refuses_to_be_released_past_its_maximum() {
+    assert_eq!(Semaphore::bounded(2, 1).err(), Some(SemaphoreError::InitialAboveMax { value: 2, max_value: 1 }));
+    let bs = Semaphore::bounded(1, 1).unwrap();
+    assert_eq!(bs.max_value(), Some(1));
+    assert_eq!(bs.statistics().max_value, Some(1));
+    assert_eq!(bs.release(), Err(SemaphoreError::ReleasedTooManyTimes { max_value: 1 }));
+    assert_eq!(bs.value(), 1);
+    bs.try_acquire().unwrap().forget();
+    assert_eq!(bs.value(), 0);
+    bs.release().unwrap();
+    assert_eq!(bs.value(), 1);
+    assert_eq!(Semaphore::new(1).max_value(), None);
+    // a zero maximum: nothing can ever be released, even with tasks waiting
+    let zero = Semaphore::bounded(0, 0).unwrap();
+    assert_eq!(zero.release(), Err(SemaphoreError::ReleasedTooManyTimes { max_value: 0 }));
+}
+
+/// An unbounded semaphore at `usize::MAX` reports the extra release instead of saturating
+/// silently (which would lose the unit without telling anyone).
+#[test]
+fn release_at_usize_max_is_an_error_not_a_silent_saturation() {
+    let sem = Semaphore::new(usize::MAX);
+    assert_eq!(sem.release(), Err(SemaphoreError::ReleasedTooManyTimes { max_value: usize::MAX }));
+    assert_eq!(sem.value(), usize::MAX);
+    let p = sem.try_acquire().unwrap();
+    assert_eq!(sem.value(), usize::MAX - 1);
+    drop(p);
+    assert_eq!(sem.value(), usize::MAX);
+}
+
+/// A permit dropped after an unbalanced release finds the value at its maximum: its unit is
+/// discarded (a drop cannot fail) and the bound holds.
+#[test]
+fn permit_dropped_at_the_maximum_keeps_the_bound() {
+    let bs = Semaphore::bounded(1, 1).unwrap();
+    let p = bs.try_acquire().unwrap();
+    bs.release().unwrap(); // unbalanced: the permit still holds its unit
+    assert_eq!(bs.value(), 1);
+    drop(p);
+    assert_eq!(bs.value(), 1, "the value never passes max_value");
+    assert_eq!(bs.release(), Err(SemaphoreError::ReleasedTooManyTimes { max_value: 1 }));
+}
+
+/// A release at the maximum hands nothing to waiters: with a bounded semaphore at 0/0 the
+/// waiter stays parked (and leaves when its scope is cancelled).
+#[test]
+fn refused_release_wakes_no_waiter() {
+    run(async {
+        let sem = Semaphore::bounded(0, 0).unwrap();
+        nursery(async |n| {
+            let sem = &sem;
+            n.spawn(async move { sem.acquire().await.map(Permit::forget) })?;
+            yield_now().await;
+            assert_eq!(sem.statistics().waiting, 1);
+            assert!(sem.release().is_err());
+            yield_now().await;
+            assert_eq!(sem.statistics().waiting, 1, "still parked");
+            n.cancel();
+            Ok::<_, BoxError>(())
+        })
+        .await?;
+        assert_eq!(sem.statistics().waiting, 0);
+        Ok::<_, BoxError>(())
+    })
+    .unwrap()
+    .unwrap();
 }

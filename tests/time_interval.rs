@@ -96,3 +96,92 @@ fn a_cancelled_tick_consumes_no_tick() {
         assert_eq!(every.tick().await.unwrap(), t0 + P);
     });
 }
+
+/// A zero period is valid: every tick is due at once, so the interval ticks as often as the loop
+/// lets the task run. The next tick is scheduled at the instant the previous one was taken, so
+/// the reported instants never go backwards, whatever the missed-tick policy.
+#[test]
+fn a_zero_period_ticks_at_once_under_every_policy() {
+    for behavior in [MissedTickBehavior::Burst, MissedTickBehavior::Delay, MissedTickBehavior::Skip] {
+        run_with(Via::Ring, async {
+            let t0 = Instant::now();
+            let mut every = interval_at(t0, Duration::ZERO);
+            every.set_missed_tick_behavior(behavior);
+            assert_eq!(every.period(), Duration::ZERO);
+            let mut last = every.tick().await.unwrap();
+            assert_eq!(last, t0, "{behavior:?}: the first tick is at the start");
+            block_for(Duration::from_millis(2)); // the next tick is late: the missed-tick path
+            for _ in 0..5 {
+                let at = every.tick().await.unwrap();
+                assert!(at >= last, "{behavior:?}: {at:?} < {last:?}");
+                last = at;
+            }
+            every.reset();
+            assert!(every.tick().await.unwrap() >= last, "{behavior:?}: reset");
+        });
+    }
+}
+
+/// Each zero-period tick is still a checkpoint: it yields to the other tasks, and a cancel scope
+/// stops a loop that does nothing but tick.
+#[test]
+fn a_zero_period_tick_is_still_a_checkpoint() {
+    use std::cell::Cell;
+    run_with(Via::Ring, async {
+        let mut every = interval(Duration::ZERO);
+        let out = quartet::move_on_after(Duration::from_millis(5), async {
+            loop {
+                every.tick().await?;
+            }
+            #[allow(unreachable_code)]
+            Ok::<(), quartet::Cancelled>(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(out, None, "the deadline stopped the ticking loop");
+
+        let sibling_ran = Cell::new(0u32);
+        quartet::nursery(async |n| {
+            let mut every = interval(Duration::ZERO);
+            n.spawn(async {
+                for _ in 0..1000 {
+                    sibling_ran.set(sibling_ran.get() + 1);
+                    quartet::yield_now().await;
+                }
+                Ok::<_, quartet::Cancelled>(())
+            })?;
+            for _ in 0..10 {
+                let before = sibling_ran.get();
+                every.tick().await?;
+                assert!(sibling_ran.get() > before, "a tick let the sibling run");
+            }
+            n.cancel();
+            Ok::<_, quartet::BoxError>(())
+        })
+        .await
+        .unwrap();
+    });
+}
+
+/// `Skip` after falling more than `u32::MAX` periods behind (a nanosecond period, a task held
+/// for ten seconds): the next tick is still the next grid instant ahead, not one in the past.
+#[test]
+fn skip_far_behind_a_tiny_period_lands_ahead_of_now() {
+    // the autojumping mock clock: `advance` makes the task late, and the clock jumps to each
+    // next tick when nothing else can run
+    quartet::Builder::new()
+        .mock_clock(true)
+        .run(async {
+            let period = Duration::from_nanos(1);
+            let t0 = quartet::now();
+            let mut every = interval_at(t0, period);
+            every.set_missed_tick_behavior(MissedTickBehavior::Skip);
+            assert_eq!(every.tick().await.unwrap(), t0);
+            quartet::testing::advance(Duration::from_secs(10)).unwrap();
+            assert_eq!(every.tick().await.unwrap(), t0 + period, "the late tick reports its own instant");
+            let now = quartet::now();
+            let next = every.tick().await.unwrap();
+            assert!(next > now, "skipped to a tick {:?} before now", now - next);
+        })
+        .unwrap();
+}

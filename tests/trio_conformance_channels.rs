@@ -319,3 +319,74 @@ async fn test_unbuffered_rendezvous() -> Result<(), BoxError> {
     assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
     Ok(())
 }
+
+/// Trio's `test_statistics`, translated: counts of handles, the buffer's high-water mark, and
+/// parked tasks, which a cancellation takes out again.
+#[test]
+fn trio_test_statistics() {
+    quartet::run(async {
+        let (tx, rx) = quartet::channel::<()>(2);
+        let s = tx.statistics();
+        assert_eq!(s, rx.statistics());
+        assert_eq!((s.buffer_used, s.capacity, s.senders, s.receivers), (0, Some(2), 1, 1));
+        assert_eq!((s.waiting_senders, s.waiting_receivers, s.peak_buffer_used), (0, 0, 0));
+        tx.try_send(()).unwrap();
+        assert_eq!((tx.statistics().buffer_used, tx.statistics().peak_buffer_used), (1, 1));
+        let mut tx1 = tx;
+        let tx2 = tx1.clone();
+        assert_eq!(tx2.statistics().senders, 2);
+        tx1.close();
+        assert_eq!(tx2.statistics().senders, 1);
+        let mut rx2 = rx.clone();
+        assert_eq!(tx2.statistics().receivers, 2);
+        rx2.close();
+        assert_eq!(tx2.statistics().receivers, 1);
+        quartet::nursery(async |n| {
+            tx2.try_send(()).unwrap();
+            assert_eq!((tx2.statistics().buffer_used, tx2.statistics().peak_buffer_used), (2, 2));
+            for _ in 0..2 {
+                let tx2 = &tx2;
+                n.spawn(async move { tx2.send(()).await.map_err(quartet::BoxError::from) })?;
+            }
+            quartet::testing::wait_all_tasks_blocked().await?;
+            assert_eq!(tx2.statistics().waiting_senders, 2);
+            n.cancel();
+            Ok::<_, quartet::BoxError>(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(tx2.statistics().waiting_senders, 0);
+        while rx.try_recv().is_ok() {}
+        assert_eq!((tx2.statistics().buffer_used, tx2.statistics().peak_buffer_used), (0, 2), "the mark stays");
+        quartet::nursery(async |n| {
+            let rx = &rx;
+            n.spawn(async move { rx.recv().await.map(drop).map_err(quartet::BoxError::from) })?;
+            quartet::testing::wait_all_tasks_blocked().await?;
+            assert_eq!(tx2.statistics().waiting_receivers, 1);
+            n.cancel();
+            Ok::<_, quartet::BoxError>(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(tx2.statistics().waiting_receivers, 0);
+    })
+    .unwrap();
+}
+
+/// Trio's `test_receive_channel_clone_and_close`: the channel stays open while any receiver
+/// clone is open, and breaks when the last one closes.
+#[test]
+fn trio_test_receive_channel_clone_and_close() {
+    let (tx, mut r) = quartet::channel::<()>(10);
+    let r2 = r.clone();
+    let mut r3 = r.clone();
+    tx.try_send(()).unwrap();
+    r.close();
+    drop(r2);
+    let r4 = r.clone();
+    assert!(r4.is_closed(), "a clone of a closed receiver is closed");
+    assert_eq!(r4.try_recv(), Err(quartet::channel::TryRecvError::Closed));
+    tx.try_send(()).unwrap(); // r3 is still open
+    r3.close();
+    assert!(matches!(tx.try_send(()), Err(quartet::channel::TrySendError::Broken(()))));
+}

@@ -22,14 +22,26 @@ pub trait ReadExt: OwnedRead {
     /// Appends exactly `n` bytes to `buf`. End of stream first is `UnexpectedEof` (the bytes
     /// that did arrive are in the returned buffer).
     ///
+    /// The room for `n` bytes is reserved up front. A length that overflows `usize` is
+    /// `InvalidInput`, and one the allocator refuses is `OutOfMemory`; both before anything is
+    /// read, with `buf` returned unchanged.
+    ///
     /// # Cancellation
     /// `Cancelled` interrupts the loop between reads: every byte read so far has been appended to
     /// the returned buffer (none is lost), and the stream is positioned after them.
     fn read_exact(&self, buf: Vec<u8>, n: usize) -> impl Future<Output = (Result<(), OpError>, Vec<u8>)> {
         async move {
-            let target = buf.len() + n;
             let mut buf = buf;
-            buf.reserve_exact(n);
+            // A length that cannot be held is the caller's error, reported before anything is
+            // read; `try_reserve_exact` also turns an allocation the system refuses into an
+            // error instead of an abort.
+            let Some(target) = buf.len().checked_add(n) else {
+                return (Err(io::Error::new(io::ErrorKind::InvalidInput, "read_exact: length overflows").into()), buf);
+            };
+            if buf.try_reserve_exact(n).is_err() {
+                let e = io::Error::new(io::ErrorKind::OutOfMemory, "read_exact: cannot allocate the length asked for");
+                return (Err(e.into()), buf);
+            }
             while buf.len() < target {
                 let want = target - buf.len();
                 // A read fills all spare capacity, so read through an exact-size buffer when the

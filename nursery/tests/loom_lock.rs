@@ -69,7 +69,7 @@ fn semaphore_release_races_acquire_parking() {
             thread::spawn(move || sem.release())
         };
         block_on(sem.acquire()).unwrap().forget();
-        releaser.join().unwrap();
+        releaser.join().unwrap().unwrap();
         assert_eq!(sem.value(), 0);
     });
 }

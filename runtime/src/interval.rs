@@ -7,6 +7,14 @@
 //!
 //! A tick counts as missed when, by the time it fires, the next one is already due (the task was
 //! late by at least a whole period). Lateness below one period never shifts the schedule.
+//!
+//! A zero period is valid and means "tick as often as the loop allows": every tick is due at
+//! once, yet each is still a checkpoint (a `sleep_until` of an instant already passed yields and
+//! obeys cancel scopes), so a loop that only ticks neither starves the other tasks nor escapes a
+//! deadline. There is no schedule to fall behind on, so the policies coincide: the next tick is
+//! scheduled for the instant the previous one was taken, and the reported instants never go
+//! backwards. (Tokio panics on a zero period; a zero is a plausible computed value, e.g. a rate
+//! limit of "unlimited", so quartet gives it a meaning instead.)
 
 use crate::error::Cancelled;
 use crate::time::{Instant, Sleep, far_future, sleep_until};
@@ -40,6 +48,10 @@ pub enum MissedTickBehavior {
 impl MissedTickBehavior {
     /// When the tick after one `scheduled` for that fired at `now` is due.
     fn next(self, scheduled: Instant, now: Instant, period: Duration) -> Instant {
+        if period.is_zero() {
+            // Always due: no tick can be missed, and `Skip` must not divide by the period.
+            return now.max(scheduled);
+        }
         let on_time = later(scheduled, period);
         if now < on_time {
             return on_time;
@@ -48,9 +60,16 @@ impl MissedTickBehavior {
             MissedTickBehavior::Burst => on_time,
             MissedTickBehavior::Delay => later(now, period),
             MissedTickBehavior::Skip => {
+                // In nanoseconds: the count of periods behind can pass `u32::MAX` (a 1 ns period
+                // 5 s late), which `Duration * u32` cannot express; a clamped count would land
+                // on a grid instant still in the past and fire the skipped ticks after all.
                 let behind = (now - scheduled).as_nanos() / period.as_nanos();
-                let steps = u32::try_from(behind + 1).unwrap_or(u32::MAX);
-                period.checked_mul(steps).and_then(|d| scheduled.checked_add(d)).unwrap_or_else(|| later(now, period))
+                period
+                    .as_nanos()
+                    .checked_mul(behind + 1)
+                    .and_then(|ahead| u64::try_from(ahead).ok())
+                    .and_then(|ahead| scheduled.checked_add(Duration::from_nanos(ahead)))
+                    .unwrap_or_else(|| later(now, period))
             }
         }
     }
@@ -64,8 +83,8 @@ fn later(at: Instant, d: Duration) -> Instant {
 
 /// Ticks every `period`, the first one at once. See [`Interval`].
 ///
-/// # Panics
-/// If `period` is zero.
+/// A zero `period` ticks as often as the loop lets the task run, each tick still a checkpoint
+/// (see [`Interval`], "Zero period"); `Duration::MAX` ticks once and then never again.
 ///
 /// # Examples
 /// ```no_run
@@ -84,8 +103,9 @@ pub fn interval(period: Duration) -> Interval {
 
 /// Ticks at `start`, `start + period`, `start + 2 * period`... See [`Interval`].
 ///
-/// # Panics
-/// If `period` is zero.
+/// `start` may be in the past (the first tick is then due at once and the missed-tick policy
+/// decides what follows). A zero `period` ticks at `start` and then as often as the loop lets the
+/// task run, each tick still a checkpoint (see [`interval`]).
 ///
 /// # Examples
 /// ```no_run
@@ -97,7 +117,6 @@ pub fn interval(period: Duration) -> Interval {
 /// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
 /// ```
 pub fn interval_at(start: Instant, period: Duration) -> Interval {
-    assert!(!period.is_zero(), "quartet: an interval's period must be non-zero");
     Interval { period, next: start, behavior: MissedTickBehavior::default(), sleep: None }
 }
 
@@ -107,6 +126,14 @@ pub fn interval_at(start: Instant, period: Duration) -> Interval {
 /// # Cancellation
 /// Each tick is a checkpoint (a [`sleep_until`]). A tick that returns `Cancelled` consumed no
 /// tick: the next call returns the same scheduled instant.
+///
+/// # Zero period
+/// A period of [`Duration::ZERO`] is valid: every tick is due at once, so the interval ticks as
+/// often as the loop lets the task run. Each tick is still a checkpoint: it yields to the other
+/// ready tasks and fails with `Cancelled` in a cancelled scope, so a loop that only ticks cannot
+/// starve the loop or outlive its deadline. No tick can be missed, so the [`MissedTickBehavior`]
+/// policies coincide: the next tick is scheduled for the instant the previous one was taken (the
+/// reported instants never go backwards).
 ///
 /// # Examples
 /// ```no_run
@@ -222,6 +249,27 @@ mod tests {
         let t0 = Instant::now();
         let now = t0 + Duration::from_millis(35);
         assert_eq!(Delay.next(t0, now, P), now + P);
+    }
+
+    #[test]
+    fn a_zero_period_schedules_the_next_tick_when_the_last_was_taken() {
+        let t0 = Instant::now();
+        let late = t0 + Duration::from_millis(35);
+        for b in [Burst, Delay, Skip] {
+            assert_eq!(b.next(t0, late, Duration::ZERO), late, "{b:?}");
+            assert_eq!(b.next(late, t0, Duration::ZERO), late, "{b:?}: never backwards");
+        }
+    }
+
+    #[test]
+    fn skip_more_than_u32_max_periods_behind_still_lands_ahead_of_now() {
+        let t0 = Instant::now();
+        let now = t0 + Duration::from_secs(10); // 10^10 periods of 1 ns: more than u32::MAX
+        let p = Duration::from_nanos(1);
+        assert_eq!(Skip.next(t0, now, p), now + p);
+        let p = Duration::from_nanos(3);
+        let next = Skip.next(t0, now, p);
+        assert!(next > now && next <= now + p && (next - t0).as_nanos() % 3 == 0, "{:?}", next - now);
     }
 
     #[test]

@@ -22,6 +22,9 @@ use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::sync::Mutex;
 
+/// The most listeners [`ReusePortListeners::bind`] opens: one per core of the largest group.
+const MAX_LISTENERS: usize = 1024;
+
 /// `n` listening sockets bound to one address with `SO_REUSEPORT`, one per core; each core takes
 /// its own with [`take`](Self::take). `Send + Sync`: share it with the cores' body by reference.
 ///
@@ -57,7 +60,9 @@ impl ReusePortListeners {
     /// first picks a port and the others bind to it.
     ///
     /// # Errors
-    /// The `socket`/`setsockopt`/`bind`/`listen` error; `InvalidInput` for `n == 0`.
+    /// The `socket`/`setsockopt`/`bind`/`listen` error; `InvalidInput` for `n == 0` or
+    /// `n > 1024` (one listener per core, and a group runs at most 1024 cores: a larger count is
+    /// a mistake that would otherwise open sockets until the process ran out of descriptors).
     ///
     /// ```
     /// let shards = quartet::net::ReusePortListeners::bind("127.0.0.1:0".parse()?, 2)?;
@@ -67,6 +72,9 @@ impl ReusePortListeners {
     pub fn bind(addr: SocketAddr, n: usize) -> io::Result<ReusePortListeners> {
         if n == 0 {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "no listeners asked for"));
+        }
+        if n > MAX_LISTENERS {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "more than 1024 listeners asked for"));
         }
         let opts = ListenOptions::default().reuse_port(true);
         let mut addr = addr;

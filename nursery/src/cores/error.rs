@@ -31,6 +31,15 @@ pub enum CoresError {
         /// CPUs in the calling thread's affinity set.
         available: usize,
     },
+    /// Unpinned ([`Pinning::Off`](crate::Pinning::Off)) with more cores than a group may run
+    /// (each core is a thread with its own ring); refused before any thread starts.
+    #[error("{requested} unpinned cores asked for; a group runs at most {max}")]
+    TooManyThreads {
+        /// Cores asked for.
+        requested: usize,
+        /// The most cores a group runs.
+        max: usize,
+    },
     /// An explicit CPU list does not have one CPU per core.
     #[error("{cpus} CPUs listed for {cores} cores; list one CPU per core")]
     CpuCount {

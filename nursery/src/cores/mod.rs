@@ -49,6 +49,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use thread::Exit;
 
+/// The most cores an unpinned group runs. Pinned groups are bounded by the CPUs; without this
+/// bound an absurd count would fail on the allocation of the placement list (an abort, not an
+/// error) or start threads until the process ran out of them. Each core is a thread with its
+/// own ring, so a thousand is already far past any useful group.
+const MAX_UNPINNED_CORES: usize = 1024;
+
 /// Which CPU each core's thread runs on.
 ///
 /// # Examples
@@ -65,7 +71,7 @@ pub enum Pinning {
     Auto,
     /// Core `i` runs on `cpus[i]`.
     Cpus(Vec<usize>),
-    /// No pinning: any number of cores, scheduled by the OS.
+    /// No pinning: up to 1024 cores (more than the CPUs is fine), scheduled by the OS.
     Off,
 }
 
@@ -311,6 +317,9 @@ impl PerCore {
         }
         let allowed = || quartet_runtime::group::allowed_cpus().map_err(CoresError::Affinity);
         match &self.pinning {
+            Pinning::Off if self.cores > MAX_UNPINNED_CORES => {
+                Err(CoresError::TooManyThreads { requested: self.cores, max: MAX_UNPINNED_CORES })
+            }
             Pinning::Off => Ok(vec![None; self.cores]),
             Pinning::Auto => {
                 let allowed = allowed()?;

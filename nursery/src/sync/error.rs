@@ -39,3 +39,37 @@ pub enum WaitError {
     #[error("the guard passed to Condition::wait belongs to a different lock")]
     ForeignGuard,
 }
+
+/// A [`Semaphore`](crate::sync::Semaphore) refused a request that would break its bound.
+///
+/// # Examples
+/// ```
+/// use quartet_nursery::sync::*;
+/// assert_eq!(
+///     Semaphore::bounded(2, 1).err(),
+///     Some(SemaphoreError::InitialAboveMax { value: 2, max_value: 1 })
+/// );
+/// let sem = Semaphore::bounded(1, 1)?;
+/// assert_eq!(sem.release(), Err(SemaphoreError::ReleasedTooManyTimes { max_value: 1 }));
+/// # Ok::<(), SemaphoreError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SemaphoreError {
+    /// [`Semaphore::bounded`](crate::sync::Semaphore::bounded) was given an initial value above
+    /// the maximum.
+    #[error("a semaphore's max_value ({max_value}) must be >= its initial value ({value})")]
+    InitialAboveMax {
+        /// The initial value asked for.
+        value: usize,
+        /// The maximum asked for.
+        max_value: usize,
+    },
+    /// [`Semaphore::release`](crate::sync::Semaphore::release) found the value at its maximum:
+    /// more units were released than were acquired. Nothing changed.
+    #[error("semaphore released too many times (its value is at its maximum, {max_value})")]
+    ReleasedTooManyTimes {
+        /// The semaphore's maximum value (`usize::MAX` for an unbounded one).
+        max_value: usize,
+    },
+}

@@ -30,7 +30,7 @@ mod semaphore;
 pub(crate) mod waitset;
 
 pub use condition::{Condition, ConditionStats, ConditionWait};
-pub use error::{WaitError, WouldBlock};
+pub use error::{SemaphoreError, WaitError, WouldBlock};
 pub use event::{Event, EventStats, EventWait};
 pub use lock::{Lock, LockFuture, LockGuard, LockStats};
 pub use semaphore::{Permit, Semaphore, SemaphoreAcquire, SemaphoreStats};

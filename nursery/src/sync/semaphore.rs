@@ -3,10 +3,16 @@
 //!
 //! Invariants (under the state mutex): parked acquirers exist only while `value` is 0; a release
 //! hands its unit straight to the oldest parked acquirer instead of incrementing `value`, so a
-//! later arrival can never take it first.
+//! later arrival can never take it first; `value <= max` always.
+//!
+//! Bounded like Trio's `Semaphore(initial, max_value=...)`: an explicit [`Semaphore::release`]
+//! that would raise the value past its maximum (`usize::MAX` when unbounded) fails with
+//! [`SemaphoreError::ReleasedTooManyTimes`] instead of silently saturating, so an unbalanced
+//! release is reported where it happens. A [`Permit`] dropped while the value is already at its
+//! maximum (possible only after such extra releases) cannot fail, so its unit is discarded.
 
 use super::acquire::{ACQUIRE_Q, Acquire, Resource, release};
-use super::error::WouldBlock;
+use super::error::{SemaphoreError, WouldBlock};
 use super::waitset::{WaitSet, Waiter};
 use quartet_runtime::Cancelled;
 use quartet_runtime::sync::{Mutex, MutexGuard, lock};
@@ -15,9 +21,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct SemState {
     value: usize,
+    /// The highest value a release may raise `value` to (`usize::MAX` when unbounded).
+    max: usize,
+    /// Whether `max` was given by the user ([`Semaphore::max_value`]).
+    bounded: bool,
     waiters: WaitSet<Waiter<()>>,
 }
 
@@ -27,6 +37,11 @@ pub(crate) struct SemState {
 /// Units may also be added with [`release`](Semaphore::release) and kept with
 /// [`Permit::forget`], for hand-offs that are not scoped. There is no timeout argument: wrap the
 /// call in a cancel scope.
+///
+/// A semaphore may be given a maximum value ([`Semaphore::bounded`], Trio's `max_value`): a
+/// release that would raise the value above it fails with
+/// [`SemaphoreError::ReleasedTooManyTimes`]. An unbounded one ([`Semaphore::new`]) has the
+/// maximum `usize::MAX`, so it never saturates silently either.
 ///
 /// # Examples
 /// ```no_run
@@ -59,7 +74,48 @@ impl Semaphore {
     /// assert_eq!(sem.value(), 3);
     /// ```
     pub fn new(value: usize) -> Semaphore {
-        Semaphore { state: Mutex::new(SemState { value, waiters: WaitSet::default() }) }
+        Semaphore::with_state(value, usize::MAX, false)
+    }
+
+    /// A semaphore holding `value` units that a [`release`](Semaphore::release) may never raise
+    /// above `max_value` (Trio's `Semaphore(value, max_value=max_value)`): a bounded semaphore
+    /// catches a task that releases a unit it never acquired.
+    ///
+    /// # Errors
+    /// [`SemaphoreError::InitialAboveMax`] if `value > max_value`.
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// let sem = Semaphore::bounded(1, 1)?;
+    /// assert_eq!(sem.max_value(), Some(1));
+    /// assert_eq!(sem.release(), Err(SemaphoreError::ReleasedTooManyTimes { max_value: 1 }));
+    /// sem.try_acquire()?.forget();
+    /// sem.release()?; // gives the forgotten unit back
+    /// assert!(Semaphore::bounded(2, 1).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn bounded(value: usize, max_value: usize) -> Result<Semaphore, SemaphoreError> {
+        if value > max_value {
+            return Err(SemaphoreError::InitialAboveMax { value, max_value });
+        }
+        Ok(Semaphore::with_state(value, max_value, true))
+    }
+
+    fn with_state(value: usize, max: usize, bounded: bool) -> Semaphore {
+        Semaphore { state: Mutex::new(SemState { value, max, bounded, waiters: WaitSet::default() }) }
+    }
+
+    /// The maximum value given to [`bounded`](Semaphore::bounded); `None` for a semaphore made by
+    /// [`new`](Semaphore::new) (whose value still cannot pass `usize::MAX`).
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// assert_eq!(Semaphore::new(3).max_value(), None);
+    /// assert_eq!(Semaphore::bounded(0, 3).unwrap().max_value(), Some(3));
+    /// ```
+    pub fn max_value(&self) -> Option<usize> {
+        let st = self.state();
+        st.bounded.then_some(st.max)
     }
 
     /// Waits for a unit and takes it.
@@ -110,14 +166,29 @@ impl Semaphore {
 
     /// Adds one unit: it goes to the oldest waiting task, or raises the value. Not a checkpoint.
     ///
+    /// # Errors
+    /// [`SemaphoreError::ReleasedTooManyTimes`] if the value is already at its maximum (the
+    /// `max_value` of [`bounded`](Semaphore::bounded), or `usize::MAX`); nothing changes then.
+    ///
     /// ```
     /// use quartet_nursery::sync::*;
     /// let sem = Semaphore::new(0);
-    /// sem.release(); // adds a unit
+    /// sem.release()?; // adds a unit
     /// assert_eq!(sem.value(), 1);
+    /// # Ok::<(), SemaphoreError>(())
     /// ```
-    pub fn release(&self) {
-        release(self);
+    pub fn release(&self) -> Result<(), SemaphoreError> {
+        let waker = {
+            let mut st = self.state();
+            if st.value == st.max {
+                return Err(SemaphoreError::ReleasedTooManyTimes { max_value: st.max });
+            }
+            Self::give_back(&mut st)
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
     }
 
     /// Units free right now.
@@ -139,7 +210,7 @@ impl Semaphore {
     /// ```
     pub fn statistics(&self) -> SemaphoreStats {
         let st = self.state();
-        SemaphoreStats { value: st.value, waiting: st.waiters.len(ACQUIRE_Q) }
+        SemaphoreStats { value: st.value, waiting: st.waiters.len(ACQUIRE_Q), max_value: st.bounded.then_some(st.max) }
     }
 }
 
@@ -167,7 +238,11 @@ impl Resource for Semaphore {
         match st.waiters.pop_front(ACQUIRE_Q) {
             Some(k) => st.waiters.get_mut(k).complete(),
             None => {
-                st.value = st.value.saturating_add(1);
+                // At the maximum only after unbalanced `release` calls: the unit is discarded
+                // (a drop cannot report an error; the extra `release` already counted it).
+                if st.value < st.max {
+                    st.value += 1;
+                }
                 None
             }
         }
@@ -196,6 +271,8 @@ pub struct SemaphoreStats {
     pub value: usize,
     /// Tasks waiting for a unit.
     pub waiting: usize,
+    /// The maximum value, for a [`Semaphore::bounded`] one.
+    pub max_value: Option<usize>,
 }
 
 /// The future of [`Semaphore::acquire`].
@@ -229,6 +306,10 @@ impl<'a> Future for SemaphoreAcquire<'a> {
 
 /// One unit of a [`Semaphore`], given back when dropped.
 ///
+/// If the semaphore's value is already at its maximum when the permit drops (only after
+/// [`Semaphore::release`] was called for units nobody gave back), the unit is discarded rather
+/// than raising the value past the maximum.
+///
 /// # Examples
 /// ```
 /// use quartet_nursery::sync::*;
@@ -250,8 +331,9 @@ impl Permit<'_> {
     /// let sem = Semaphore::new(1);
     /// sem.try_acquire().unwrap().forget();
     /// assert_eq!(sem.value(), 0);
-    /// sem.release(); // give it back explicitly
+    /// sem.release()?; // give it back explicitly
     /// assert_eq!(sem.value(), 1);
+    /// # Ok::<(), SemaphoreError>(())
     /// ```
     pub fn forget(self) {
         std::mem::forget(self);
