@@ -191,11 +191,14 @@ impl<T> SendOp<T> {
                     }
                     Err(Refused::Broken(v)) => Err(SendError::Broken(v)),
                     Err(Refused::Full(v)) => {
-                        let key = st.waiters.insert(SEND_Q, Waiter::new(cx.waker(), Some(v)));
+                        // One clone of the context's waker (a lent child waker makes its slot's
+                        // waker); the second, for the cancel leaf, is a count on that one.
+                        let waker = cx.waker().clone();
+                        let key = st.waiters.insert(SEND_Q, Waiter::with_waker(waker.clone(), Some(v)));
                         drop(st);
                         let mut park = Park::waiting_for(quartet_runtime::introspect::WaitKind::Channel);
                         // Not cancelled a moment ago (checked above), so this registers.
-                        let _ = park.park(cx);
+                        let _ = park.park_owned(waker);
                         set_state(self, SendOp::Parked(key, park));
                         return Poll::Pending;
                     }
@@ -274,11 +277,14 @@ impl<T> RecvOp<T> {
                     }
                     Err(Nothing::End) => None,
                     Err(Nothing::Empty) => {
-                        let key = st.waiters.insert(RECV_Q, Waiter::new(cx.waker(), None));
+                        // One clone of the context's waker (a lent child waker makes its slot's
+                        // waker); the second, for the cancel leaf, is a count on that one.
+                        let waker = cx.waker().clone();
+                        let key = st.waiters.insert(RECV_Q, Waiter::with_waker(waker.clone(), None));
                         drop(st);
                         let mut park = Park::waiting_for(quartet_runtime::introspect::WaitKind::Channel);
                         // Not cancelled a moment ago (checked above), so this registers.
-                        let _ = park.park(cx);
+                        let _ = park.park_owned(waker);
                         set_state(self, RecvOp::Parked(key, park));
                         return Poll::Pending;
                     }

@@ -44,6 +44,11 @@ impl<V> Waiter<V> {
         Waiter { waker: Some(waker.clone()), value, done: false }
     }
 
+    /// A waiter that is not done yet, keeping a waker the caller cloned already.
+    pub fn with_waker(waker: Waker, value: Option<V>) -> Self {
+        Waiter { waker: Some(waker), value, done: false }
+    }
+
     /// Records `waker` as the one to wake (cheap when it is the same task).
     pub fn set_waker(&mut self, waker: &Waker) {
         match &self.waker {

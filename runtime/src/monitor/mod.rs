@@ -283,8 +283,20 @@ impl<'a> PollTimer<'a> {
 }
 
 impl Drop for PollTimer<'_> {
+    /// Inline: with no instrument and no detector (the usual case) a poll's end is two tests.
     #[inline]
     fn drop(&mut self) {
+        if self.hooked || self.start.is_some() {
+            self.finish();
+        }
+    }
+}
+
+impl PollTimer<'_> {
+    /// The end of a poll an instrument or the detector watches: out of line, off the hot path.
+    #[cold]
+    #[inline(never)]
+    fn finish(&mut self) {
         if self.hooked {
             with_core(|c| c.introspect.after_poll(self.task));
         }
