@@ -177,6 +177,12 @@ pub(crate) enum SendOp<T> {
 
 impl<T> SendOp<T> {
     pub fn poll(&mut self, chan: &Chan<T>, cx: &mut Context<'_>) -> Poll<Result<(), SendError<T>>> {
+        // The checkpoint's second poll, the most common one: finished in place, with nothing to
+        // move out (the other states are taken out with `mem::replace` below).
+        if let SendOp::Yield(Ok(())) = self {
+            *self = SendOp::Done;
+            return Poll::Ready(Ok(()));
+        }
         match std::mem::replace(self, SendOp::Done) {
             SendOp::Start(value) => {
                 if let Some(cancelled) = cancel::current() {
@@ -238,9 +244,14 @@ impl<T> SendOp<T> {
     #[inline]
     pub fn abandon(&mut self, chan: &Chan<T>) {
         // Only a parked send has something to withdraw; the other states drop as they are.
-        if !matches!(self, SendOp::Parked(..)) {
-            return;
+        if matches!(self, SendOp::Parked(..)) {
+            self.withdraw(chan);
         }
+    }
+
+    /// [`SendOp::abandon`] for a parked send (out of line, off the path of a finished send).
+    #[inline(never)]
+    fn withdraw(&mut self, chan: &Chan<T>) {
         if let SendOp::Parked(key, _park) = std::mem::replace(self, SendOp::Done) {
             let waiter = chan.state().waiters.remove(key);
             drop(waiter);
@@ -263,6 +274,12 @@ pub(crate) enum RecvOp<T> {
 
 impl<T> RecvOp<T> {
     pub fn poll(&mut self, chan: &Chan<T>, cx: &mut Context<'_>) -> Poll<Result<Option<T>, RecvError>> {
+        // The checkpoint's second poll, the most common one: only the value moves out.
+        if let RecvOp::Yield(got) = self {
+            let got = got.take();
+            *self = RecvOp::Done;
+            return Poll::Ready(Ok(got));
+        }
         match std::mem::replace(self, RecvOp::Done) {
             RecvOp::Start => {
                 if let Some(c) = cancel::current() {
@@ -323,9 +340,15 @@ impl<T> RecvOp<T> {
     #[inline]
     pub fn abandon(&mut self, chan: &Chan<T>) {
         // Only a parked receive or one holding a value has something to give back.
-        if !matches!(self, RecvOp::Parked(..) | RecvOp::Yield(Some(_))) {
-            return;
+        if matches!(self, RecvOp::Parked(..) | RecvOp::Yield(Some(_))) {
+            self.give_back(chan);
         }
+    }
+
+    /// [`RecvOp::abandon`] for a receive that has something to give back (out of line: a
+    /// finished receive, the usual case, only pays the test above).
+    #[inline(never)]
+    fn give_back(&mut self, chan: &Chan<T>) {
         let (woken, dropped) = match std::mem::replace(self, RecvOp::Done) {
             RecvOp::Parked(key, _park) => {
                 let mut st = chan.state();
