@@ -180,7 +180,7 @@ impl<T> SendOp<T> {
         // The checkpoint's second poll, the most common one: finished in place, with nothing to
         // move out (the other states are taken out with `mem::replace` below).
         if let SendOp::Yield(Ok(())) = self {
-            *self = SendOp::Done;
+            set_state(self, SendOp::Done); // `Yield(Ok(()))` owns nothing
             return Poll::Ready(Ok(()));
         }
         match std::mem::replace(self, SendOp::Done) {
@@ -277,7 +277,7 @@ impl<T> RecvOp<T> {
         // The checkpoint's second poll, the most common one: only the value moves out.
         if let RecvOp::Yield(got) = self {
             let got = got.take();
-            *self = RecvOp::Done;
+            set_state(self, RecvOp::Done); // `Yield(None)` owns nothing
             return Poll::Ready(Ok(got));
         }
         match std::mem::replace(self, RecvOp::Done) {
@@ -367,8 +367,9 @@ impl<T> RecvOp<T> {
     }
 }
 
-/// Stores `next` as an op's state where the old state is known to be `Done` (it was just taken
-/// with `mem::replace`): nothing to drop, so no drop glue runs on this hot path.
+/// Stores `next` as an op's state where the old state is known to own nothing (`Done`, just
+/// taken with `mem::replace`, or a finished state without a value): no drop glue runs on this
+/// hot path.
 #[inline]
 fn set_state<S>(state: &mut S, next: S) {
     std::mem::forget(std::mem::replace(state, next));
