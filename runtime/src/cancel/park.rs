@@ -76,6 +76,7 @@ impl Default for Park {
 }
 
 /// The dump's record of a new leaf: what, for which task, since the current tick.
+#[inline]
 fn meta(what: WaitKind) -> LeafMeta {
     LeafMeta { what, task: crate::task::current_task_id(), since: crate::kernel::context::with_core(|c| c.tick.get()) }
 }
