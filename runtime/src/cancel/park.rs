@@ -39,6 +39,7 @@ struct Registered {
 }
 
 /// This thread's id in cancel bookkeeping, which starts at 1 (`cancel::here`).
+#[inline]
 fn me() -> NonZeroU64 {
     NonZeroU64::new(here()).expect("cancel thread ids start at 1")
 }
