@@ -2,14 +2,12 @@
 //! failures cancel the nursery (N4), and a `start`ed child's outcome goes to its caller.
 
 use super::Inner;
-use super::cell::ChildTask;
 use crate::error::{BoxError, Failure};
 use quartet_runtime::introspect::TaskOutcome;
 use quartet_runtime::{Cancelled, Reason, cancel, find_cancelled};
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::rc::Rc;
 use std::task::{Context, Poll};
 
 pub(super) fn poll_body<T, E, B>(
@@ -78,18 +76,6 @@ pub(super) fn poll_child(inner: &Inner<'_>, i: usize) {
             Err(p)
         }
     };
-    finish_child(inner, i, &task, outcome);
-}
-
-/// A child's poll finished it (or panicked): drop its future, free its slot, record how it
-/// ended. Out of line, so a poll that returns `Pending` (most of them) pays for none of it.
-#[inline(never)]
-fn finish_child(
-    inner: &Inner<'_>,
-    i: usize,
-    task: &Rc<dyn ChildTask + '_>,
-    outcome: std::thread::Result<Result<(), BoxError>>,
-) {
     let info = task.info();
     // C2: the future is dropped here, in place (its `Drop` may panic: reported below).
     let dropped = catch_unwind(AssertUnwindSafe(|| task.release()));
