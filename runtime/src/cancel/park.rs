@@ -204,6 +204,7 @@ enum Lent<'a> {
 }
 
 impl Lent<'_> {
+    #[inline]
     fn as_ref(&self) -> &Waker {
         match self {
             Lent::Borrowed(w) => w,
@@ -211,6 +212,7 @@ impl Lent<'_> {
         }
     }
 
+    #[inline]
     fn into_owned(self) -> Waker {
         match self {
             Lent::Borrowed(w) => w.clone(),
