@@ -18,7 +18,7 @@
 //!   `Cancelled`, a real result is returned), an in-memory wait is woken through the waker it
 //!   stored, so the wake reaches it through any combinator (`FuturesUnordered`, `select`).
 //!
-//! # Invariants (see also T1-T4 in `tree.rs`, S1-S2 in `state.rs`)
+//! # Invariants (see also T1-T5 in `tree.rs`, S1-S2 in `state.rs`)
 //! - **C1** A walk runs only on the thread that owns the tree. A cancel from another thread sets
 //!   the flag and queues the walk to the owner through its [`CancelSink`] (the kernel's
 //!   remote-wake queue); `cancel_called()` reads true at once.
