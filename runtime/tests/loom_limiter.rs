@@ -6,7 +6,6 @@
 use loom::future::block_on;
 use loom::thread;
 use quartet_runtime::cancel::{self, Activation, CancelSink, ScopeState};
-use quartet_runtime::sync::Arc;
 use quartet_runtime::thread::CapacityLimiter;
 use quartet_runtime::{Cancelled, Reason};
 use std::future::Future;
