@@ -176,6 +176,21 @@ pub(crate) enum SendOp<T> {
 }
 
 impl<T> SendOp<T> {
+    /// Drops whatever the op still owns and leaves it `Done` (the future's `Drop`, after
+    /// `abandon`; the future keeps the op in a `ManuallyDrop`). A finished op owns nothing: one
+    /// test.
+    #[inline]
+    pub fn release(&mut self) {
+        if !matches!(self, SendOp::Done) {
+            self.release_owned();
+        }
+    }
+
+    #[inline(never)]
+    fn release_owned(&mut self) {
+        drop(std::mem::replace(self, SendOp::Done));
+    }
+
     pub fn poll(&mut self, chan: &Chan<T>, cx: &mut Context<'_>) -> Poll<Result<(), SendError<T>>> {
         // The checkpoint's second poll, the most common one: finished in place, with nothing to
         // move out (the other states are taken out with `mem::replace` below).
@@ -273,6 +288,21 @@ pub(crate) enum RecvOp<T> {
 }
 
 impl<T> RecvOp<T> {
+    /// Drops whatever the op still owns and leaves it `Done` (the future's `Drop`, after
+    /// `abandon`; the future keeps the op in a `ManuallyDrop`). A finished op owns nothing: one
+    /// test.
+    #[inline]
+    pub fn release(&mut self) {
+        if !matches!(self, RecvOp::Done) {
+            self.release_owned();
+        }
+    }
+
+    #[inline(never)]
+    fn release_owned(&mut self) {
+        drop(std::mem::replace(self, RecvOp::Done));
+    }
+
     pub fn poll(&mut self, chan: &Chan<T>, cx: &mut Context<'_>) -> Poll<Result<Option<T>, RecvError>> {
         // The checkpoint's second poll, the most common one: only the value moves out.
         if let RecvOp::Yield(got) = self {
