@@ -176,7 +176,28 @@ pub(crate) enum SendOp<T> {
 }
 
 impl<T> SendOp<T> {
+    /// Drops whatever the op still owns and leaves it `Done` (the future's `Drop`, after
+    /// `abandon`; the future keeps the op in a `ManuallyDrop`). A finished op owns nothing: one
+    /// test.
+    #[inline]
+    pub fn release(&mut self) {
+        if !matches!(self, SendOp::Done) {
+            self.release_owned();
+        }
+    }
+
+    #[inline(never)]
+    fn release_owned(&mut self) {
+        drop(std::mem::replace(self, SendOp::Done));
+    }
+
     pub fn poll(&mut self, chan: &Chan<T>, cx: &mut Context<'_>) -> Poll<Result<(), SendError<T>>> {
+        // The checkpoint's second poll, the most common one: finished in place, with nothing to
+        // move out (the other states are taken out with `mem::replace` below).
+        if let SendOp::Yield(Ok(())) = self {
+            set_state(self, SendOp::Done); // `Yield(Ok(()))` owns nothing
+            return Poll::Ready(Ok(()));
+        }
         match std::mem::replace(self, SendOp::Done) {
             SendOp::Start(value) => {
                 if let Some(cancelled) = cancel::current() {
@@ -191,11 +212,14 @@ impl<T> SendOp<T> {
                     }
                     Err(Refused::Broken(v)) => Err(SendError::Broken(v)),
                     Err(Refused::Full(v)) => {
-                        let key = st.waiters.insert(SEND_Q, Waiter::new(cx.waker(), Some(v)));
+                        // One clone of the context's waker (a lent child waker makes its slot's
+                        // waker); the second, for the cancel leaf, is a count on that one.
+                        let waker = cx.waker().clone();
+                        let key = st.waiters.insert(SEND_Q, Waiter::with_waker(waker.clone(), Some(v)));
                         drop(st);
                         let mut park = Park::waiting_for(quartet_runtime::introspect::WaitKind::Channel);
                         // Not cancelled a moment ago (checked above), so this registers.
-                        let _ = park.park(cx);
+                        let _ = park.park_owned(waker);
                         set_state(self, SendOp::Parked(key, park));
                         return Poll::Pending;
                     }
@@ -235,9 +259,14 @@ impl<T> SendOp<T> {
     #[inline]
     pub fn abandon(&mut self, chan: &Chan<T>) {
         // Only a parked send has something to withdraw; the other states drop as they are.
-        if !matches!(self, SendOp::Parked(..)) {
-            return;
+        if matches!(self, SendOp::Parked(..)) {
+            self.withdraw(chan);
         }
+    }
+
+    /// [`SendOp::abandon`] for a parked send (out of line, off the path of a finished send).
+    #[inline(never)]
+    fn withdraw(&mut self, chan: &Chan<T>) {
         if let SendOp::Parked(key, _park) = std::mem::replace(self, SendOp::Done) {
             let waiter = chan.state().waiters.remove(key);
             drop(waiter);
@@ -259,7 +288,28 @@ pub(crate) enum RecvOp<T> {
 }
 
 impl<T> RecvOp<T> {
+    /// Drops whatever the op still owns and leaves it `Done` (the future's `Drop`, after
+    /// `abandon`; the future keeps the op in a `ManuallyDrop`). A finished op owns nothing: one
+    /// test.
+    #[inline]
+    pub fn release(&mut self) {
+        if !matches!(self, RecvOp::Done) {
+            self.release_owned();
+        }
+    }
+
+    #[inline(never)]
+    fn release_owned(&mut self) {
+        drop(std::mem::replace(self, RecvOp::Done));
+    }
+
     pub fn poll(&mut self, chan: &Chan<T>, cx: &mut Context<'_>) -> Poll<Result<Option<T>, RecvError>> {
+        // The checkpoint's second poll, the most common one: only the value moves out.
+        if let RecvOp::Yield(got) = self {
+            let got = got.take();
+            set_state(self, RecvOp::Done); // `Yield(None)` owns nothing
+            return Poll::Ready(Ok(got));
+        }
         match std::mem::replace(self, RecvOp::Done) {
             RecvOp::Start => {
                 if let Some(c) = cancel::current() {
@@ -274,11 +324,14 @@ impl<T> RecvOp<T> {
                     }
                     Err(Nothing::End) => None,
                     Err(Nothing::Empty) => {
-                        let key = st.waiters.insert(RECV_Q, Waiter::new(cx.waker(), None));
+                        // One clone of the context's waker (a lent child waker makes its slot's
+                        // waker); the second, for the cancel leaf, is a count on that one.
+                        let waker = cx.waker().clone();
+                        let key = st.waiters.insert(RECV_Q, Waiter::with_waker(waker.clone(), None));
                         drop(st);
                         let mut park = Park::waiting_for(quartet_runtime::introspect::WaitKind::Channel);
                         // Not cancelled a moment ago (checked above), so this registers.
-                        let _ = park.park(cx);
+                        let _ = park.park_owned(waker);
                         set_state(self, RecvOp::Parked(key, park));
                         return Poll::Pending;
                     }
@@ -317,9 +370,15 @@ impl<T> RecvOp<T> {
     #[inline]
     pub fn abandon(&mut self, chan: &Chan<T>) {
         // Only a parked receive or one holding a value has something to give back.
-        if !matches!(self, RecvOp::Parked(..) | RecvOp::Yield(Some(_))) {
-            return;
+        if matches!(self, RecvOp::Parked(..) | RecvOp::Yield(Some(_))) {
+            self.give_back(chan);
         }
+    }
+
+    /// [`RecvOp::abandon`] for a receive that has something to give back (out of line: a
+    /// finished receive, the usual case, only pays the test above).
+    #[inline(never)]
+    fn give_back(&mut self, chan: &Chan<T>) {
         let (woken, dropped) = match std::mem::replace(self, RecvOp::Done) {
             RecvOp::Parked(key, _park) => {
                 let mut st = chan.state();
@@ -338,8 +397,9 @@ impl<T> RecvOp<T> {
     }
 }
 
-/// Stores `next` as an op's state where the old state is known to be `Done` (it was just taken
-/// with `mem::replace`): nothing to drop, so no drop glue runs on this hot path.
+/// Stores `next` as an op's state where the old state is known to own nothing (`Done`, just
+/// taken with `mem::replace`, or a finished state without a value): no drop glue runs on this
+/// hot path.
 #[inline]
 fn set_state<S>(state: &mut S, next: S) {
     std::mem::forget(std::mem::replace(state, next));

@@ -276,6 +276,7 @@ impl<'env> Nursery<'env> {
     /// assert_eq!(total.get(), 6);
     /// # Ok::<(), NurseryError>(()) }).unwrap().unwrap();
     /// ```
+    #[inline]
     pub fn spawn<F>(&self, fut: F) -> Result<JoinHandle<ValueOf<F>>, SpawnError>
     where
         F: Future + 'env,
@@ -309,6 +310,7 @@ impl<'env> Nursery<'env> {
         self.spawn_with(Some(name.into()), Location::caller(), fut)
     }
 
+    #[inline]
     fn spawn_with<F>(
         &self,
         name: Option<String>,

@@ -44,6 +44,11 @@ impl<V> Waiter<V> {
         Waiter { waker: Some(waker.clone()), value, done: false }
     }
 
+    /// A waiter that is not done yet, keeping a waker the caller cloned already.
+    pub fn with_waker(waker: Waker, value: Option<V>) -> Self {
+        Waiter { waker: Some(waker), value, done: false }
+    }
+
     /// Records `waker` as the one to wake (cheap when it is the same task).
     pub fn set_waker(&mut self, waker: &Waker) {
         match &self.waker {
@@ -126,14 +131,22 @@ impl<E> WaitSet<E> {
         self.nodes[key].entry.take().expect("a WaitSet key is removed once, by its owner")
     }
 
-    /// Unlinks the oldest waiter of `queue`; it stays allocated for its owner.
+    /// Unlinks the oldest waiter of `queue`; it stays allocated for its owner. Inline: an empty
+    /// queue (a channel operation that finds nobody waiting, the usual case) is one test.
+    #[inline]
     pub fn pop_front(&mut self, queue: Queue) -> Option<Key> {
         let key = self.ends[queue as usize].head;
         if key == NIL {
             return None;
         }
-        self.unlink(key);
+        self.unlink_front(key);
         Some(key)
+    }
+
+    /// The unlink behind [`WaitSet::pop_front`], out of line.
+    #[inline(never)]
+    fn unlink_front(&mut self, key: Key) {
+        self.unlink(key);
     }
 
     /// Links an allocated, unlinked `key` at the back of `queue`.

@@ -18,7 +18,7 @@
 //!   `Cancelled`, a real result is returned), an in-memory wait is woken through the waker it
 //!   stored, so the wake reaches it through any combinator (`FuturesUnordered`, `select`).
 //!
-//! # Invariants (see also T1-T4 in `tree.rs`, S1-S2 in `state.rs`)
+//! # Invariants (see also T1-T5 in `tree.rs`, S1-S2 in `state.rs`)
 //! - **C1** A walk runs only on the thread that owns the tree. A cancel from another thread sets
 //!   the flag and queues the walk to the owner through its [`CancelSink`] (the kernel's
 //!   remote-wake queue); `cancel_called()` reads true at once.
@@ -238,6 +238,16 @@ pub fn root() -> Option<Arc<ScopeState>> {
 /// The cancellation that applies to code polled right now, if any.
 #[inline]
 pub fn current() -> Option<Cancelled> {
+    // T5: with nothing cancelled on this thread (the usual case) a checkpoint reads one counter.
+    if !TREE.with(|t| t.borrow().any_cancelled()) {
+        return None;
+    }
+    current_reason()
+}
+
+/// [`current`] once something on this thread is cancelled: finds the node (out of line).
+#[inline(never)]
+fn current_reason() -> Option<Cancelled> {
     let node = current_node();
     TREE.with(|t| t.borrow().effective(node).cloned()).map(Cancelled::new)
 }

@@ -39,6 +39,7 @@ struct Registered {
 }
 
 /// This thread's id in cancel bookkeeping, which starts at 1 (`cancel::here`).
+#[inline]
 fn me() -> NonZeroU64 {
     NonZeroU64::new(here()).expect("cancel thread ids start at 1")
 }
@@ -76,6 +77,7 @@ impl Default for Park {
 }
 
 /// The dump's record of a new leaf: what, for which task, since the current tick.
+#[inline]
 fn meta(what: WaitKind) -> LeafMeta {
     LeafMeta { what, task: crate::task::current_task_id(), since: crate::kernel::context::with_core(|c| c.tick.get()) }
 }
@@ -116,10 +118,40 @@ impl Park {
         self.park_kind(cx.waker(), true)
     }
 
+    /// [`Park::park`] with a waker the caller owns already (a clone it made for its own wait
+    /// queue, say), which the leaf keeps instead of cloning the context's waker once more. It
+    /// must wake the same task as the context's waker would.
+    ///
+    /// ```
+    /// use quartet_runtime::cancel::Park;
+    /// use std::future::poll_fn;
+    /// use std::task::Poll;
+    /// # quartet_runtime::run(async {
+    /// let mut park = Park::new();
+    /// let mut first = true;
+    /// poll_fn(|cx| {
+    ///     if std::mem::replace(&mut first, false) {
+    ///         let kept = cx.waker().clone(); // stored by the wait's own queue too, typically
+    ///         park.park_owned(kept).unwrap();
+    ///         cx.waker().wake_by_ref(); // served at once in this sketch
+    ///         return Poll::Pending;
+    ///     }
+    ///     park.unpark();
+    ///     Poll::Ready(())
+    /// })
+    /// .await;
+    /// # }).unwrap();
+    /// ```
+    #[inline]
+    pub fn park_owned(&mut self, waker: Waker) -> Result<(), Cancelled> {
+        let what = &self.what;
+        park_leaf(&mut self.reg, || what.clone(), Lent::Owned(waker), false).map(drop)
+    }
+
     #[inline]
     fn park_kind(&mut self, waker: &Waker, graceful: bool) -> Result<bool, Cancelled> {
         let what = &self.what;
-        park_leaf(&mut self.reg, || what.clone(), waker, graceful)
+        park_leaf(&mut self.reg, || what.clone(), Lent::Borrowed(waker), graceful)
     }
 
     /// The cancellation recorded by an abort of this wait, if it was aborted.
@@ -165,13 +197,38 @@ fn unpark(reg: &mut Option<Registered>) -> Option<Cancelled> {
     aborted.map(|c| *c)
 }
 
+/// The waker a park stores: the context's (cloned if the leaf keeps it) or one the caller gave.
+enum Lent<'a> {
+    Borrowed(&'a Waker),
+    Owned(Waker),
+}
+
+impl Lent<'_> {
+    #[inline]
+    fn as_ref(&self) -> &Waker {
+        match self {
+            Lent::Borrowed(w) => w,
+            Lent::Owned(w) => w,
+        }
+    }
+
+    #[inline]
+    fn into_owned(self) -> Waker {
+        match self {
+            Lent::Borrowed(w) => w.clone(),
+            Lent::Owned(w) => w,
+        }
+    }
+}
+
 /// `Park::park_kind` over a bare registration; `what` is asked for only at the first park.
 fn park_leaf(
     reg: &mut Option<Registered>,
     what: impl FnOnce() -> WaitKind,
-    waker: &Waker,
+    lent: Lent<'_>,
     graceful: bool,
 ) -> Result<bool, Cancelled> {
+    let waker = lent.as_ref();
     let node = CURRENT.with(std::cell::Cell::get);
     let thread = me();
     if let Some(r) = reg.filter(|r| r.thread == thread) {
@@ -198,14 +255,14 @@ fn park_leaf(
         if let Some(s) = status {
             return s;
         }
-        let new = waker.clone();
+        let new = lent.into_owned();
         let old = with_tree(|t| t.leaf_waker(r.leaf).and_then(|w| w.replace(new)));
         drop(old);
         return Ok(false);
     }
     // First park: one borrow of the tree. (Cloning a waker runs no code of ours that could
     // use the tree: wakers made by quartet only bump a count or make a queue's waker.)
-    let w = waker.clone();
+    let w = lent.into_owned();
     let meta = meta(what());
     let parked = with_tree(|t| {
         if let Some(reason) = t.effective(node) {
@@ -260,7 +317,7 @@ impl LeanPark {
 
     /// [`Park::park`]; `what` is asked for only when the wait first registers.
     pub(crate) fn park(&mut self, cx: &Context<'_>, what: impl FnOnce() -> WaitKind) -> Result<(), Cancelled> {
-        park_leaf(&mut self.reg, what, cx.waker(), false).map(drop)
+        park_leaf(&mut self.reg, what, Lent::Borrowed(cx.waker()), false).map(drop)
     }
 
     /// [`Park::finish`].

@@ -19,6 +19,10 @@
 //!   step. So each park is aborted at most once, and a leaf that completed first (and unparked)
 //!   is never aborted.
 //! - **T4** Ids carry a generation: a stale id (freed slot) is never confused with its reuse.
+//! - **T5** `cancelled` counts the live nodes whose `effective` is `Some`: `recalc` (the only
+//!   writer of a live node's `effective`) adjusts it on each change, `remove` on freeing a
+//!   cancelled node, which leaves its slot's `effective` `None`. So while it is 0, `effective` is
+//!   `None` everywhere and a checkpoint need not look the node up.
 
 use crate::driver::OpKey;
 use crate::error::{Cancelled, Reason};
@@ -130,6 +134,10 @@ pub(crate) struct Tree {
     leaves: Vec<Leaf>,
     free_leaves: Vec<u32>,
     scratch: Vec<u32>,
+    /// How many live nodes are effectively cancelled. Zero, the usual case, lets [`Tree::effective`]
+    /// answer without finding the node: a checkpoint in a program where nothing is cancelled reads
+    /// one counter (T5).
+    cancelled: usize,
 }
 
 const fn empty_node(generation: u32) -> Node {
@@ -159,6 +167,7 @@ impl Tree {
             leaves: Vec::new(),
             free_leaves: Vec::new(),
             scratch: Vec::new(),
+            cancelled: 0,
         }
     }
 
@@ -192,8 +201,18 @@ impl Tree {
         old
     }
 
+    /// Whether any live node is effectively cancelled (T5).
+    #[inline]
+    pub fn any_cancelled(&self) -> bool {
+        self.cancelled != 0
+    }
+
     /// The reason code at `id` is cancelled with, if it is effectively cancelled.
+    #[inline]
     pub fn effective(&self, id: NodeId) -> Option<&Reason> {
+        if self.cancelled == 0 {
+            return None; // T5: no live node is cancelled
+        }
         self.node(id).and_then(|n| n.effective.as_ref())
     }
 
@@ -328,11 +347,13 @@ impl Tree {
         self.unlink(id);
         let n = &mut self.nodes[id.index as usize];
         n.live = false;
+        let was_cancelled = n.effective.take().is_some();
         n.generation = n.generation.wrapping_add(1);
         n.first_child = None;
         let timer = n.timer.take();
         let state = n.state.take();
         self.free_nodes.push(id.index);
+        self.cancelled -= usize::from(was_cancelled); // T5
         for child in children {
             self.nodes[child.index as usize].parent = None;
             self.link(child, parent);
@@ -363,9 +384,12 @@ impl Tree {
             }
             first = false;
             let became_cancelled = n.effective.is_none() && effective.is_some();
+            let became_uncancelled = n.effective.is_some() && effective.is_none();
             let became_graceful = !n.graceful && graceful;
             n.effective = effective;
             n.graceful = graceful;
+            // T5: the count follows every change of a live node's `effective` (here and `remove`).
+            self.cancelled = self.cancelled + usize::from(became_cancelled) - usize::from(became_uncancelled);
             // Planted bug (scripts/mutants.sh): the walk marks nodes but aborts nobody (T3).
             let became_cancelled = became_cancelled && !crate::mutant::planted("cancel_walk_skips_leaves");
             if became_cancelled || became_graceful {

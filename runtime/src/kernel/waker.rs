@@ -155,14 +155,29 @@ impl ReadyQueue {
     #[inline]
     pub fn push(&self, index: usize) {
         let instrumented = self.instrumented;
-        let pushed = self.with(|r| {
+        let more = self.with(|r| {
             if r.queued.len() <= index {
                 r.queued.resize(index.saturating_add(1), false);
             }
             if std::mem::replace(&mut r.queued[index], true) {
-                return (0, None);
+                return false;
             }
             r.queue.push_back(index);
+            // The parent is woken once per poll of it, and only an instrument wants labels: the
+            // usual push ends here.
+            instrumented || !r.parent_woken
+        });
+        if more == Some(true) {
+            self.pushed(index);
+        }
+    }
+
+    /// The rest of a push that must tell someone: the instrument's `task_scheduled`, and the
+    /// parent's wake (the first push since it polled this queue). Out of line, off the hot path.
+    #[inline(never)]
+    fn pushed(&self, index: usize) {
+        let instrumented = self.instrumented;
+        let pushed = self.with(|r| {
             let label = if instrumented { r.labels.get(index).copied().unwrap_or(0) } else { 0 };
             (label, if std::mem::replace(&mut r.parent_woken, true) { None } else { r.parent.take() })
         });

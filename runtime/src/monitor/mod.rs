@@ -253,6 +253,14 @@ pub fn parse_slow_poll_ms(value: &str) -> Result<Option<Duration>, ParseSlowPoll
 #[must_use = "the poll is timed until the timer drops"]
 #[doc(hidden)] // used by quartet-nursery around each child poll; not a user API
 pub struct PollTimer<'a> {
+    /// `None` when neither an instrument, the watchdog nor the detector watches polls: then
+    /// starting and ending a poll is one test each.
+    watch: Option<Watch<'a>>,
+}
+
+/// A poll someone watches.
+#[derive(Debug)]
+struct Watch<'a> {
     start: Option<Instant>,
     /// The enclosing poll's nested time, restored (plus ours) on drop.
     saved: Duration,
@@ -265,9 +273,29 @@ impl<'a> PollTimer<'a> {
     /// Starts timing a poll of `task` (`None`: the root future).
     #[inline]
     pub fn start(task: Option<&'a TaskInfo>) -> PollTimer<'a> {
+        // The one branch introspection and the detector cost a poll when both are off (I2 in
+        // `introspect`): both are fixed when the runtime is built.
+        let watched = with_core(|c| c.introspect.hooked || c.monitor.threshold.is_some()).unwrap_or(false);
+        PollTimer { watch: if watched { Some(Watch::begin(task)) } else { None } }
+    }
+}
+
+impl Drop for PollTimer<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(w) = &mut self.watch {
+            w.finish();
+        }
+    }
+}
+
+impl<'a> Watch<'a> {
+    /// The start of a watched poll: out of line, off the hot path.
+    #[cold]
+    #[inline(never)]
+    fn begin(task: Option<&'a TaskInfo>) -> Watch<'a> {
         let mut hooked = false;
         let saved = with_core(|c| {
-            // The one branch introspection costs a poll when it is off (I2 in `introspect`).
             if c.introspect.hooked {
                 hooked = true;
                 c.introspect.before_poll(task);
@@ -276,15 +304,15 @@ impl<'a> PollTimer<'a> {
         })
         .flatten();
         match saved {
-            Some(saved) => PollTimer { start: Some(Instant::now()), saved, task, hooked },
-            None => PollTimer { start: None, saved: Duration::ZERO, task, hooked },
+            Some(saved) => Watch { start: Some(Instant::now()), saved, task, hooked },
+            None => Watch { start: None, saved: Duration::ZERO, task, hooked },
         }
     }
-}
 
-impl Drop for PollTimer<'_> {
-    #[inline]
-    fn drop(&mut self) {
+    /// The end of a watched poll.
+    #[cold]
+    #[inline(never)]
+    fn finish(&mut self) {
         if self.hooked {
             with_core(|c| c.introspect.after_poll(self.task));
         }
