@@ -438,5 +438,5 @@ impl Tree {
 fn a_sleeping_task_s_records_stay_small() {
     assert!(std::mem::size_of::<Leaf>() <= 120, "Leaf: {}", std::mem::size_of::<Leaf>());
     // The `Sleep` holds its wheel entry since the wheel became intrusive (no slab entry).
-    assert!(std::mem::size_of::<crate::time::Sleep>() <= 96, "Sleep: {}", std::mem::size_of::<crate::time::Sleep>());
+    assert!(std::mem::size_of::<crate::time::Sleep>() <= 88, "Sleep: {}", std::mem::size_of::<crate::time::Sleep>());
 }

@@ -41,6 +41,9 @@ pub(crate) struct Entry {
     pub(super) waker: Cell<Option<Waker>>,
     /// Which wheel list holds it, or `UNLINKED`.
     pub(super) list: Cell<u16>,
+    /// A flag for the owner, never touched by the wheel: `Sleep`'s "polled before" (it fits in
+    /// the padding after `list`, so the `Sleep` is 8 bytes smaller than with a field of its own).
+    pub(crate) owner_flag: Cell<bool>,
     /// Linked entries are pointed to: they must not move (`Sleep` is `!Unpin` through this).
     _pin: PhantomPinned,
 }
@@ -61,6 +64,7 @@ impl Entry {
             order: Cell::new(0),
             waker: Cell::new(None),
             list: Cell::new(UNLINKED),
+            owner_flag: Cell::new(false),
             _pin: PhantomPinned,
         }
     }
