@@ -70,7 +70,7 @@ ASAN_SUITES=(
   "suite_hazard hazard_sq_full:: hazard_sq_exactly_full:: hazard_stale_completions:: hazard_duration_max:: hazard_outside_runtime::"
   "suite_cancel cancel_io::"
   "suite_sync_channel channel_cancellation:: sync_cancellation::"
-  "suite_time_thread_cores thread_to_thread:: thread_remote_wake::"
+  "suite_time_thread_cores thread_to_thread:: thread_remote_wake:: time_intrusive:: time_wheel::"
   "suite_nursery borrow_leaked_scope::"
   "suite_io_net op_data_moves::"
 )

@@ -35,5 +35,7 @@ mod thread_remote_wake;
 mod thread_to_thread;
 #[path = "time_interval.rs"]
 mod time_interval;
+#[path = "time_intrusive.rs"]
+mod time_intrusive;
 #[path = "time_wheel.rs"]
 mod time_wheel;

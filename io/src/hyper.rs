@@ -17,14 +17,17 @@
 //! channel. The other end, a [`SendExecutorTask`] that the program runs as a child of its nursery,
 //! receives each future and spawns it there. Both ways, the futures end up as nursery children.
 //!
-//! The timer's `Sleep` is `Send + Sync` as hyper requires: quartet's [`Sleep`](quartet_runtime::Sleep)
-//! holds only an instant and a timer key (it registers with the thread's runtime when polled).
+//! The timer's `Sleep` is `Send + Sync` as hyper requires. quartet's [`Sleep`](quartet_runtime::Sleep)
+//! is neither (its timer wheel entry lives inside it and the wheel points to it), so hyper's sleep
+//! is a [`Timer`](quartet_runtime::Timer) (a registration named by a key, in the runtime's pool)
+//! plus a [`Park`](quartet_runtime::cancel::Park) on the cancel-status tree: the same behaviour.
 
 use crate::compat::Compat;
 use hyper::rt::{self, ReadBufCursor};
 use quartet_nursery::channel::{Receiver, RecvError, Sender, unbounded_channel};
 use quartet_nursery::{Nursery, SpawnError};
 use quartet_runtime::Cancelled;
+use quartet_runtime::cancel::Park;
 use quartet_runtime::io::{OwnedRead, OwnedWrite};
 use std::convert::Infallible;
 use std::fmt;
@@ -70,11 +73,11 @@ pub struct HyperTimer;
 
 impl rt::Timer for HyperTimer {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn rt::Sleep>> {
-        Box::pin(HyperSleep(quartet_runtime::sleep(duration)))
+        Box::pin(HyperSleep::new(quartet_runtime::now().checked_add(duration)))
     }
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn rt::Sleep>> {
-        Box::pin(HyperSleep(quartet_runtime::sleep_until(deadline)))
+        Box::pin(HyperSleep::new(Some(deadline)))
     }
 
     /// quartet's clock, so hyper's timeouts follow the testing toolkit's mock clock too (hyper
@@ -84,13 +87,44 @@ impl rt::Timer for HyperTimer {
     }
 }
 
-struct HyperSleep(quartet_runtime::Sleep);
+/// A `Send + Sync` sleep: a [`Timer`](quartet_runtime::Timer) and a cancel [`Park`]. Ends at its
+/// deadline, or at once if the scope is cancelled, or outside a runtime (as a quartet `Sleep`
+/// would, with `Cancelled`; hyper only sees that its timeout fired).
+struct HyperSleep {
+    /// `None`: too far to represent (never fires).
+    deadline: Option<Instant>,
+    timer: quartet_runtime::Timer,
+    park: Park,
+    polled: bool,
+}
+
+impl HyperSleep {
+    fn new(deadline: Option<Instant>) -> HyperSleep {
+        HyperSleep { deadline, timer: quartet_runtime::Timer::new(), park: Park::new(), polled: false }
+    }
+}
 
 impl Future for HyperSleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        Pin::new(&mut self.0).poll(cx).map(drop)
+        let this = &mut *self;
+        if !std::mem::replace(&mut this.polled, true) && quartet_runtime::stats().is_none() {
+            return Poll::Ready(()); // no runtime: nothing would ever wake it
+        }
+        if this.park.park(cx).is_err() {
+            this.park.unpark();
+            this.timer.disarm();
+            return Poll::Ready(());
+        }
+        let Some(deadline) = this.deadline else { return Poll::Pending };
+        match this.timer.poll_at(deadline, cx) {
+            Poll::Ready(()) => {
+                this.park.unpark();
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 

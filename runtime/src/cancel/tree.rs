@@ -456,10 +456,11 @@ impl Tree {
 }
 
 /// The per-task footprint of a sleeping task: its parked leaf and its `Sleep` (a nursery of
-/// 100,000 sleeping children holds 100,000 of each; the wheel entry is checked in `time`).
+/// 100,000 sleeping children holds 100,000 of each; the wheel entry is inside the `Sleep`).
 #[cfg(all(test, target_pointer_width = "64"))]
 #[test]
 fn a_sleeping_task_s_records_stay_small() {
     assert!(std::mem::size_of::<Leaf>() <= 120, "Leaf: {}", std::mem::size_of::<Leaf>());
-    assert!(std::mem::size_of::<crate::time::Sleep>() <= 64, "Sleep: {}", std::mem::size_of::<crate::time::Sleep>());
+    // The `Sleep` holds its wheel entry since the wheel became intrusive (no slab entry).
+    assert!(std::mem::size_of::<crate::time::Sleep>() <= 88, "Sleep: {}", std::mem::size_of::<crate::time::Sleep>());
 }

@@ -110,8 +110,10 @@ fn shutdown(core: &Core, bound: Duration) {
     // Each step is isolated: a panicking waker or thread must not skip the driver's drain.
     let _ = catch_unwind(AssertUnwindSafe(|| core.threads.shutdown()));
     let _ = catch_unwind(AssertUnwindSafe(|| drop(core.remote.close())));
-    let timers = std::mem::take(&mut *core.timers.borrow_mut());
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(timers)));
+    // Closed in place, not swapped out: no timer entry stays linked once the core is
+    // uninstalled (E3 in time/entry.rs), and none links after this.
+    let wakers = core.timers.borrow_mut().close();
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(wakers)));
     let report = core.driver.borrow_mut().shutdown(bound);
     let dead = core.driver.borrow_mut().take_graveyard();
     let _ = catch_unwind(AssertUnwindSafe(move || drop(dead)));

@@ -17,9 +17,11 @@ use std::time::Duration;
 
 pub use std::time::Instant;
 
+mod entry;
 pub(crate) mod timers;
 mod wheel;
 
+use entry::Entry;
 pub(crate) use timers::{Key, TimerKey, Timers};
 
 /// A raw wake-up at an instant that ignores cancel scopes: the building block of [`Sleep`] and of
@@ -93,7 +95,7 @@ impl Drop for Timer {
 /// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
 /// ```
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep { deadline, timer: Timer::new(), polled: false, park: cancel::LeanPark::new() }
+    Sleep { deadline, entry: Entry::new(), park: cancel::LeanPark::new() }
 }
 
 /// Waits for `duration`. A checkpoint: see [`Sleep`].
@@ -131,8 +133,10 @@ pub(crate) fn far_future() -> Instant {
 /// ```
 pub struct Sleep {
     deadline: Instant,
-    timer: Timer,
-    polled: bool,
+    /// The wheel entry, linked while the sleep waits (intrusive: see `entry.rs`). It makes a
+    /// `Sleep` `!Unpin` and `!Send`: the wheel points into it. Its `owner_flag` says whether the
+    /// sleep was polled before.
+    entry: Entry,
     /// Parked on the cancel-status tree while waiting: a cancel wakes it through its own waker.
     /// (A `LeanPark`: the dump's `WaitKind::Timer` is made from `deadline` when it parks.)
     park: cancel::LeanPark,
@@ -158,36 +162,82 @@ impl Future for Sleep {
     type Output = Result<(), Cancelled>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
+        // SAFETY: nothing is moved out of the sleep; `entry` is only ever used in place (pinned
+        // with the sleep), and the other fields are not structurally pinned.
+        let this = unsafe { self.get_unchecked_mut() };
         if with_core(|_| ()).is_none() {
             // Outside `run` nothing would ever wake this sleep: fail at once (see Reason::NoRuntime).
             return Poll::Ready(Err(Cancelled::new(crate::Reason::NoRuntime)));
         }
-        if this.polled && crate::now() >= this.deadline {
+        if this.entry.owner_flag.get() && crate::now() >= this.deadline {
             // Served (the usual wake-up: the timer fired). Only a cancellation can still win:
             // one borrow of the tree checks for it and ends the wait, with no re-park.
-            this.timer.disarm();
+            disarm(&this.entry);
             return Poll::Ready(this.park.finish());
         }
         let deadline = this.deadline;
         if let Err(c) = this.park.park(cx, || crate::introspect::WaitKind::Timer { deadline }) {
             this.park.unpark();
-            this.timer.disarm();
+            disarm(&this.entry);
             return Poll::Ready(Err(c));
         }
-        let first = !std::mem::replace(&mut this.polled, true);
-        match this.timer.poll_at(this.deadline, cx) {
-            Poll::Ready(()) if first => {
+        let first = !this.entry.owner_flag.replace(true);
+        if crate::now() >= deadline {
+            disarm(&this.entry);
+            if first {
                 cx.waker().wake_by_ref();
-                Poll::Pending
+                return Poll::Pending;
             }
-            Poll::Ready(()) => {
-                this.park.unpark();
-                Poll::Ready(Ok(()))
-            }
-            Poll::Pending => Poll::Pending,
+            this.park.unpark();
+            return Poll::Ready(Ok(()));
         }
+        // SAFETY: `entry` is part of the pinned sleep: it stays in place until `Sleep::drop`,
+        // which unlinks it (E1); it is linked, if at all, in this thread's core's wheel (E3: a
+        // `Sleep` is `!Send`, and it links only here).
+        let entry = unsafe { Pin::new_unchecked(&this.entry) };
+        let waker = cx.waker().clone(); // cloned (user code) before the borrow
+        // SAFETY: as above: linked only in this core's wheel, unlinked before it is freed.
+        let released = with_core(|core| unsafe { core.timers.borrow_mut().arm(entry, deadline, waker) });
+        drop(released);
+        Poll::Pending
     }
+}
+
+#[cfg(all(test, target_pointer_width = "64"))]
+#[test]
+fn a_sleep_holds_its_wheel_entry_in_88_bytes() {
+    // deadline 16 + entry 56 (its flag in the entry's padding) + park 16: the slab's 48-byte
+    // entry is gone, so a sleeping task's timer costs 24 bytes in its cell and nothing outside.
+    assert_eq!(std::mem::size_of::<Sleep>(), 88);
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        disarm(&self.entry);
+    }
+}
+
+/// Unlinks a `Sleep`'s entry from this thread's wheel, if it is linked (E1 in `entry.rs`).
+///
+/// A linked entry is always in the current core's wheel (E3), and no code runs while that
+/// wheel is borrowed that could drop a sleep; should either ever fail, the entry could not be
+/// unlinked and its memory would be freed under the wheel, so the process aborts instead.
+#[inline]
+fn disarm(entry: &Entry) {
+    if !entry.is_linked() {
+        return;
+    }
+    let released = with_core(|core| match core.timers.try_borrow_mut() {
+        // SAFETY: a linked entry is linked in this core's wheel (E3).
+        Ok(mut timers) => Some(unsafe { timers.disarm(entry) }),
+        Err(_) => None,
+    })
+    .flatten();
+    if entry.is_linked() {
+        eprintln!("quartet: a linked timer entry could not be unlinked (no runtime, or its timers are borrowed)");
+        std::process::abort();
+    }
+    drop(released);
 }
 
 /// Converts [`sleep`]'s error for code that uses [`OpError`].

@@ -1,31 +1,90 @@
-//! Unit tests of the timing wheel: cascades, the overflow list, exact deadlines, stale keys,
-//! same-instant order, and a randomized comparison against an ordered map.
+//! Unit tests of the timing wheel: cascades, the overflow list, exact deadlines, removal,
+//! same-instant order, and a randomized comparison against an ordered map. Entries live in
+//! pinned boxes here (as in `Timers`' pool); each carries its value as its waker's data pointer.
 
 use super::*;
 use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::task::{RawWaker, RawWakerVTable};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+const VTABLE: RawWakerVTable = RawWakerVTable::new(|p| RawWaker::new(p, &VTABLE), |_| {}, |_| {}, |_| {});
+
+fn value_waker(v: u32) -> Waker {
+    // SAFETY: the vtable's functions do nothing with the data pointer (a plain number).
+    unsafe { Waker::from_raw(RawWaker::new(v as usize as *const (), &VTABLE)) }
+}
+
+fn value_of(w: Waker) -> u32 {
+    w.data() as usize as u32
+}
+
+type Key = usize;
+
+/// A wheel and the entries it may link (dropped after it: field order).
+struct W {
+    w: Wheel,
+    entries: Vec<Pin<Box<Entry>>>,
+}
+
+impl std::ops::Deref for W {
+    type Target = Wheel;
+    fn deref(&self) -> &Wheel {
+        &self.w
+    }
+}
+
+impl W {
+    fn new(t0: Instant) -> W {
+        W { w: Wheel::new(t0), entries: Vec::new() }
+    }
+
+    fn insert(&mut self, at: Instant, order: u64, v: u32) -> Key {
+        self.entries.push(Box::pin(Entry::new()));
+        let k = self.entries.len() - 1;
+        self.insert_again(k, at, order, v);
+        k
+    }
+
+    /// Links an unlinked entry again.
+    fn insert_again(&mut self, k: Key, at: Instant, order: u64, v: u32) {
+        let p = NonNull::from(self.entries[k].as_ref().get_ref());
+        assert!(!self.entries[k].is_linked());
+        // SAFETY: unlinked; the box is pinned and outlives the wheel (field order).
+        unsafe { self.w.insert(p, at, order, value_waker(v)) };
+    }
+
+    fn remove(&mut self, k: Key) -> Option<u32> {
+        // SAFETY: the entries here are only ever linked in this wheel.
+        unsafe { self.w.remove(self.entries[k].as_ref().get_ref()) }.map(value_of)
+    }
+
+    fn live_for(&self, k: Key, at: Instant) -> bool {
+        self.entries[k].is_linked() && self.w.is_for(&self.entries[k], at)
+    }
+}
+
 /// Fires at `now` and returns the values in the order handed out.
-fn fire(w: &mut Wheel<u32>, now: Instant) -> Vec<u32> {
+fn fire(w: &mut W, now: Instant) -> Vec<u32> {
     let mut out = Vec::new();
-    w.fire(now, |at, v| {
+    w.w.fire(now, |at, v| {
         assert!(at <= now, "fired early");
-        out.push(v);
+        out.push(value_of(v));
     });
     out
 }
 
 /// The list an entry sits in, for tests that check where it was bucketed.
-fn list_of(w: &Wheel<u32>, k: Key) -> u16 {
-    w.entries[k.index as usize].list
+fn list_of(w: &W, k: Key) -> u16 {
+    w.entries[k].list.get()
 }
 
 #[test]
 fn level_arithmetic_buckets_by_highest_differing_bits() {
-    let w: Wheel<u32> = Wheel::new(Instant::now());
+    let w = W::new(Instant::now());
     assert_eq!(w.list_for(0), 0);
     assert_eq!(w.list_for(63), 63);
     assert_eq!(w.list_for(64), SLOTS as u16 + 1, "level 1, slot 1");
@@ -37,7 +96,7 @@ fn level_arithmetic_buckets_by_highest_differing_bits() {
 #[test]
 fn cascades_across_levels_and_fires_exactly_once_due() {
     let t0 = Instant::now();
-    let mut w = Wheel::new(t0);
+    let mut w = W::new(t0);
     let far = t0 + ms(70_000) + Duration::from_micros(300); // tick 70 000: level 2, slot 17
     let near = t0 + ms(3);
     let k = w.insert(far, 0, 1);
@@ -61,7 +120,7 @@ fn cascades_across_levels_and_fires_exactly_once_due() {
 #[test]
 fn entry_in_current_tick_waits_for_its_exact_instant() {
     let t0 = Instant::now();
-    let mut w = Wheel::new(t0);
+    let mut w = W::new(t0);
     let at = t0 + ms(5) + Duration::from_micros(500);
     w.insert(at, 0, 7);
     assert!(fire(&mut w, t0 + ms(5)).is_empty(), "same tick, instant still ahead");
@@ -77,7 +136,7 @@ fn entry_in_current_tick_waits_for_its_exact_instant() {
 fn next_deadline_is_exact_at_every_level() {
     let t0 = Instant::now();
     for d in [1_500u64, 64_250, 70_000_123, 5_000_000_777, 86_400_000_000_000 * 365] {
-        let mut w = Wheel::new(t0);
+        let mut w = W::new(t0);
         let at = t0 + Duration::from_micros(d);
         w.insert(at + ms(1), 0, 0);
         w.insert(at, 1, 1);
@@ -89,7 +148,7 @@ fn next_deadline_is_exact_at_every_level() {
 #[test]
 fn overflow_entries_move_into_the_wheel_and_fire() {
     let t0 = Instant::now();
-    let mut w = Wheel::new(t0);
+    let mut w = W::new(t0);
     let thirty_years = t0 + Duration::from_secs(86_400 * 365 * 30);
     let near = t0 + ms(10);
     let kf = w.insert(thirty_years, 0, 1);
@@ -108,7 +167,7 @@ fn overflow_entries_move_into_the_wheel_and_fire() {
 #[test]
 fn cancelling_the_earliest_overflow_entry_keeps_next_deadline_exact() {
     let t0 = Instant::now();
-    let mut w = Wheel::new(t0);
+    let mut w = W::new(t0);
     let year = Duration::from_secs(86_400 * 365);
     let a = w.insert(t0 + 3 * year, 0, 1);
     w.insert(t0 + 5 * year, 1, 2);
@@ -121,7 +180,7 @@ fn cancelling_the_earliest_overflow_entry_keeps_next_deadline_exact() {
 #[test]
 fn cancel_of_a_cascaded_entry_removes_it() {
     let t0 = Instant::now();
-    let mut w = Wheel::new(t0);
+    let mut w = W::new(t0);
     let a = w.insert(t0 + ms(200), 0, 1); // level 1
     let b = w.insert(t0 + ms(201), 1, 2);
     assert_eq!(list_of(&w, a) as usize / SLOTS, 1);
@@ -138,38 +197,43 @@ fn cancel_of_a_cascaded_entry_removes_it() {
 }
 
 #[test]
-fn stale_key_never_touches_the_reused_entry() {
+fn a_removed_entry_can_be_linked_again_and_knows_its_instant() {
     let t0 = Instant::now();
-    let mut w = Wheel::new(t0);
-    let old = w.insert(t0 + ms(5), 0, 1);
-    assert_eq!(w.remove(old), Some(1));
-    let new = w.insert(t0 + ms(5), 1, 2);
-    assert_eq!(new.index, old.index, "the slab reuses the freed entry");
-    assert_ne!(new.generation, old.generation);
-    assert_eq!(w.remove(old), None);
-    assert!(w.get_mut_at(old, t0 + ms(5)).is_none());
-    assert_eq!(w.get_mut_at(new, t0 + ms(5)).copied(), Some(2));
-    assert!(w.get_mut_at(new, t0 + ms(6)).is_none(), "a live key made for another instant");
+    let mut w = W::new(t0);
+    let k = w.insert(t0 + ms(5), 0, 1);
+    assert!(w.live_for(k, t0 + ms(5)));
+    assert!(!w.live_for(k, t0 + ms(6)), "linked, but for another instant");
+    assert_eq!(w.remove(k), Some(1));
+    assert_eq!(w.remove(k), None, "an unlinked entry removes nothing");
+    assert!(!w.live_for(k, t0 + ms(5)));
+    w.insert_again(k, t0 + ms(7), 1, 2);
     assert_eq!(w.len(), 1);
+    assert_eq!(fire(&mut w, t0 + ms(7)), vec![2]);
+    assert!(!w.entries[k].is_linked(), "fired entries are unlinked");
 }
 
 #[test]
-fn slab_is_reused_without_growing() {
+fn clear_unlinks_every_entry_and_hands_out_their_wakers() {
     let t0 = Instant::now();
-    let mut w = Wheel::new(t0);
-    for round in 0..100u64 {
-        let keys: Vec<Key> = (0..50).map(|i| w.insert(t0 + ms(round * 10 + i), i, i as u32)).collect();
-        for k in keys {
-            w.remove(k).unwrap();
-        }
+    let mut w = W::new(t0);
+    let year = Duration::from_secs(86_400 * 365);
+    for (i, d) in [ms(1), ms(100), ms(70_000), 3 * year, 1000 * year].into_iter().enumerate() {
+        w.insert(t0 + d, i as u64, i as u32);
     }
-    assert_eq!(w.entries.len(), 50, "no allocation per timer once the slab has grown");
+    let mut out = Vec::new();
+    w.w.clear(&mut out);
+    let mut got: Vec<u32> = out.into_iter().map(value_of).collect();
+    got.sort();
+    assert_eq!(got, vec![0, 1, 2, 3, 4]);
+    assert!(w.entries.iter().all(|e| !e.is_linked()));
+    assert_eq!((w.len(), w.next_wake(), w.next_deadline()), (0, None, None));
+    assert!(w.far.is_empty());
 }
 
 #[test]
 fn same_instant_fires_by_order_even_after_cascades() {
     let t0 = Instant::now();
-    let mut w = Wheel::new(t0);
+    let mut w = W::new(t0);
     let at = t0 + ms(100);
     // Order 0 goes in first on level 1; later ones go in after the clock moved, on level 0.
     w.insert(at, 0, 0);
@@ -184,7 +248,7 @@ fn same_instant_fires_by_order_even_after_cascades() {
 #[test]
 fn same_instant_follows_a_shuffled_order() {
     let t0 = Instant::now();
-    let mut w = Wheel::new(t0);
+    let mut w = W::new(t0);
     let at = t0 + ms(3);
     let orders = [5u64, 1, 4, 2, 3];
     for (v, o) in orders.iter().enumerate() {
@@ -201,7 +265,7 @@ fn matches_an_ordered_map_under_random_operations() {
     for seed in 0..20u64 {
         let mut rng = seed;
         let t0 = Instant::now();
-        let mut w: Wheel<u32> = Wheel::new(t0);
+        let mut w = W::new(t0);
         let mut model: BTreeMap<(Instant, u64), u32> = BTreeMap::new();
         let mut keys: Vec<(Key, Instant, u64)> = Vec::new();
         let mut now = t0;
@@ -261,15 +325,15 @@ fn matches_an_ordered_map_under_random_operations() {
                 (wake, e) => panic!("seed {seed} step {step}: next_wake {wake:?}, deadline {e:?}"),
             }
         }
-        keys.retain(|(k, at, _)| w.get_mut_at(*k, *at).is_some());
+        keys.retain(|(k, at, _)| w.live_for(*k, *at));
         assert_eq!(keys.len(), model.len(), "seed {seed}: live keys");
     }
 }
 
 #[test]
-fn an_entry_with_a_waker_takes_48_bytes() {
-    // No `Instant` in the entry (it is `ns` after the origin): a sleeping task's share of the slab.
-    assert_eq!(std::mem::size_of::<Entry<std::task::Waker>>(), 48);
+fn an_entry_takes_56_bytes() {
+    // No `Instant` in the entry (it is `ns` after the origin): a sleeping task's share of it.
+    assert_eq!(std::mem::size_of::<Entry>(), 56);
 }
 
 #[test]
@@ -277,15 +341,15 @@ fn an_entry_beyond_584_years_fires_at_its_own_instant() {
     // Its nanoseconds from the origin saturate: the wheel keeps its instant aside.
     let t0 = Instant::now();
     let year = Duration::from_secs(86_400 * 365);
-    let mut w = Wheel::new(t0);
+    let mut w = W::new(t0);
     let k = w.insert(t0 + 1000 * year, 0, 1);
     w.insert(t0 + 900 * year, 1, 2);
     assert_eq!(fire(&mut w, t0 + 600 * year), Vec::<u32>::new());
     assert_eq!(w.next_deadline(), Some(t0 + 900 * year));
     assert_eq!(fire(&mut w, t0 + 900 * year), vec![2]);
     assert_eq!(w.next_deadline(), Some(t0 + 1000 * year));
-    assert!(w.get_mut_at(k, t0 + 1000 * year).is_some());
-    assert!(w.get_mut_at(k, t0 + 999 * year).is_none());
+    assert!(w.live_for(k, t0 + 1000 * year));
+    assert!(!w.live_for(k, t0 + 999 * year));
     assert_eq!(fire(&mut w, t0 + 1000 * year), vec![1]);
     assert_eq!(w.len(), 0);
 }
