@@ -59,20 +59,13 @@ LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}" ./scripts/mutants.sh
 # drain that times out on purpose) are suppressed by name in scripts/lsan.supp. Doc tests are not
 # run here: they need a rustdoc compile each, are `no_run` where they touch the ring, and run
 # unsanitized above.
-# Most test files are modules of a few `tests/suite_*.rs` binaries (see Cargo.toml): the subset
-# names the separate binaries whole and, per suite binary, the modules to run (libtest filters).
-ASAN_WHOLE=(
+# Most test files are modules of a few `tests/suite_*.rs` binaries (see Cargo.toml); the modules
+# chosen for ASan are compiled into one binary of their own, `tests/asan_subset.rs` (empty unless
+# built with `--cfg quartet_asan_subset`), so no whole suite is built a second time under ASan.
+ASAN_TESTS=(
   -p quartet-runtime -p quartet-nursery --lib --test driver_basics
   -p quartet --test hazard_abandoned_ops --test hazard_fd_close --test hazard_shutdown
-  --test stress_random_ops --test net_pooled_recv --test stress_pooled_recv_cancel
-)
-ASAN_SUITES=(
-  "suite_hazard hazard_sq_full:: hazard_sq_exactly_full:: hazard_stale_completions:: hazard_duration_max:: hazard_outside_runtime::"
-  "suite_cancel cancel_io::"
-  "suite_sync_channel channel_cancellation:: sync_cancellation::"
-  "suite_time_thread_cores thread_to_thread:: thread_remote_wake:: time_intrusive:: time_wheel::"
-  "suite_nursery borrow_leaked_scope::"
-  "suite_io_net op_data_moves::"
+  --test stress_random_ops --test net_pooled_recv --test stress_pooled_recv_cancel --test asan_subset
 )
 # Newer nightlies refuse to link sanitized code against the uninstrumented std unless told that
 # the mismatch is intended; older ones do not know that flag.
@@ -88,19 +81,11 @@ if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
 fi
 if [[ -n "$asan_flags" ]]; then
   stage "AddressSanitizer + LeakSanitizer (nightly, subset: see scripts/test.sh)"
-  asan_test() {
-    RUSTFLAGS="$asan_flags" RUSTDOCFLAGS="$asan_flags" CARGO_TARGET_DIR=target/asan \
-      ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" \
-      LSAN_OPTIONS="suppressions=$PWD/scripts/lsan.supp:print_suppressions=0" \
-      QUARTET_STRESS_SECS="${QUARTET_STRESS_SECS:-1}" \
-      cargo +nightly test --target x86_64-unknown-linux-gnu "$@"
-  }
-  asan_test "${ASAN_WHOLE[@]}"
-  for suite in "${ASAN_SUITES[@]}"; do
-    read -r bin modules <<<"$suite"
-    # shellcheck disable=SC2086 # the module filters are separate words on purpose
-    asan_test -q -p quartet --test "$bin" -- $modules
-  done
+  RUSTFLAGS="$asan_flags --cfg quartet_asan_subset" RUSTDOCFLAGS="$asan_flags" CARGO_TARGET_DIR=target/asan \
+    ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" \
+    LSAN_OPTIONS="suppressions=$PWD/scripts/lsan.supp:print_suppressions=0" \
+    QUARTET_STRESS_SECS="${QUARTET_STRESS_SECS:-1}" \
+    cargo +nightly test --target x86_64-unknown-linux-gnu "${ASAN_TESTS[@]}"
 else
   stage "AddressSanitizer: skipped: no nightly toolchain with sanitizer support (rustup toolchain install nightly)"
 fi
