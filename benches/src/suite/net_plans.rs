@@ -193,6 +193,8 @@ pub(super) fn net_plans(cfg: &Config) -> Vec<Plan> {
         ("native", "hand-written loop with httparse (quartet: BufReader + owned-buffer writes)", 0.9),
     ] {
         let id = format!("http-{kind}");
+        // Only the native loop has a `PooledReceiver` variant (hyper reads through `Compat`).
+        let pooled_peer = kind == "native";
         let p = Params::default()
             .with("conns", cfg.http_conns)
             .with("warmup_ms", cfg.http_warmup.as_millis())
@@ -200,7 +202,7 @@ pub(super) fn net_plans(cfg: &Config) -> Vec<Plan> {
         let t = format!("HTTP keep-alive \"Hello, world!\", wrk {} conns, {what}", cfg.http_conns);
         v.push(Plan {
             id: id.clone(),
-            peers: if kind == "native" {
+            peers: if pooled_peer {
                 vec!["quartet", "quartet-pooled", "tokio-ct"]
             } else {
                 vec!["quartet", "tokio-ct"]
@@ -213,7 +215,7 @@ pub(super) fn net_plans(cfg: &Config) -> Vec<Plan> {
                     "cpu_ns_per_req",
                     "ns",
                     false,
-                    if kind == "native" {
+                    if pooled_peer {
                         vec![le(Vs::Peer("tokio-ct"), target), info(Vs::Peer("quartet-pooled"))]
                     } else {
                         vec![le(Vs::Peer("tokio-ct"), target)]
