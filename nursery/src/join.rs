@@ -101,11 +101,11 @@ impl<T> JoinHandle<T> {
     /// Whoever else owns `cell` drops the future inside it before its last `Rc` to the cell is
     /// dropped, and never drops that `Rc` otherwise (C2 in `nursery/cell.rs`).
     pub(crate) unsafe fn new<'env>(cell: Rc<dyn JoinSide<T> + 'env>) -> Self {
-        // SAFETY: only the trait object's lifetime bound changes (same fat-pointer layout). The
-        // handle reaches the cell only through `JoinSide::join_slot`, which touches the result
-        // and the waker (whose types do not involve `'env`), never the future; and by the
-        // caller's contract the future is already dropped whenever this `Rc` is the last one,
-        // so dropping it never runs the future's drop after `'env`.
+        // Only the trait object's lifetime bound changes (same fat-pointer layout). The handle
+        // reaches the cell only through `JoinSide::join_slot`, which touches the result and the
+        // waker (whose types do not involve `'env`), never the future.
+        // SAFETY: as argued above; and by the caller's contract the future is already dropped
+        // whenever this `Rc` is the last one, so dropping it never runs the future's drop after `'env`.
         let cell: Rc<dyn JoinSide<T>> = unsafe { std::mem::transmute::<Rc<dyn JoinSide<T> + 'env>, _>(cell) };
         JoinHandle {
             cell,

@@ -129,15 +129,13 @@ impl<T: OpData> Future for Op<T> {
                     if let Some(faults) = &core.testing.faults {
                         entry = crate::testing::faults::inject(faults, entry)?;
                     }
-                    // SAFETY: the SQE points only at memory that stays valid and in place when the
-                    // data moves, until the data is dropped (OpData contract: heap blocks the data
-                    // owns, or 'static). So it suffices that the data is not *dropped* before the
-                    // final completion: `Op` holds it until then (`Waiting`), and `Drop` while in
-                    // flight moves it into a box the driver keeps until the final completion
-                    // (`Driver::abandon`). `Op` is `!Send`, so that `Drop` runs on this thread:
-                    // while this runtime lives it finds the runtime here; once it is gone, its
-                    // shutdown drained the op, or it is marked unclean and the data is forgotten
-                    // (never dropped), so what the kernel may still use is leaked (H4).
+                    // The SQE points only at memory that stays valid and in place when the data
+                    // moves, until the data is dropped (OpData contract), so the data must not be
+                    // *dropped* before the final completion: `Op` holds it until then, and `Drop`
+                    // in flight moves it into a box the driver keeps (`Driver::abandon`). `Op` is
+                    // `!Send`, so that `Drop` runs on this thread, where the runtime is alive, or
+                    // gone after draining the op, or marked unclean with the data forgotten (H4).
+                    // SAFETY: by the above, nothing the SQE names is freed or moved before then.
                     let key = unsafe { core.driver.borrow_mut().submit(entry, cx.waker()) };
                     core.introspect.op_submitted(key.user_data(), || data.info());
                     Ok((core.id, key))

@@ -241,11 +241,11 @@ impl<'env> Nursery<'env> {
         if let Some(ready) = &inner.ready {
             let inner_ptr: *const Inner<'env> = Rc::as_ptr(&inner);
             let tasks: *const (dyn LiveTasks + 'env) = inner_ptr;
-            // SAFETY: `tasks` points into the `Rc` allocation that also owns the record, as its
-            // first field: the record is dropped (leaving the registry) first when `Inner` is
-            // dropped, while everything `for_each_task` reads is still intact; the `Rc` never
-            // moves its value. If the nursery is leaked, so is the allocation, which then stays
-            // valid. `for_each_task` reads only the slots' `TaskInfo`s (never a future).
+            // `tasks` points into the `Rc` allocation that also owns the record, as its first
+            // field: the record is dropped (leaving the registry) first when `Inner` is dropped,
+            // while everything `for_each_task` reads is still intact.
+            // SAFETY: as above; the `Rc` never moves its value, a leaked nursery leaks (so keeps
+            // valid) the allocation, and `for_each_task` reads only `TaskInfo`s (never a future).
             let record = unsafe { SchedulerRecord::register(tasks, ready, &inner.scope) };
             let _ = inner.record.set(record);
         }

@@ -142,12 +142,12 @@ impl Driver {
     /// Queues an SQE; a full SQ parks it in the backlog (H7), never panics or drops it.
     fn push(&mut self, entry: squeue::Entry) {
         if self.backlog.is_empty() {
-            // SAFETY: every SQE pushed points only at memory that stays valid until the op's final
-            // completion: an op's SQE at heap or 'static memory its data owns, which is held by
-            // the `Op` future or (moved into a box) by the slab until then (`submit`'s contract);
-            // the wake read at the boxed `wake_buf` in `self`; cancel/close SQEs carry no pointers,
-            // and a MSG_RING names its target by an fd number that the outbox keeps open until
-            // its completion or until this ring is closed (RF1 in `wake/msg_ring.rs`).
+            // What each SQE points at: an op's SQE at heap or 'static memory its data owns, held
+            // by the `Op` future or (moved into a box) by the slab until its final completion
+            // (`submit`'s contract); the wake read at the boxed `wake_buf` in `self`; cancel and
+            // close SQEs carry no pointers; a MSG_RING names its target by an fd number that the
+            // outbox keeps open until its completion or until this ring is closed (RF1).
+            // SAFETY: so every SQE pushed points only at memory valid until its final completion.
             if unsafe { self.ring.submission().push(&entry) }.is_ok() {
                 return;
             }

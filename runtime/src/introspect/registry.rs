@@ -56,10 +56,10 @@ pub(crate) struct Entry {
 impl Entry {
     /// Calls `f` with each of the scheduler's live tasks and its slot.
     pub fn for_each_task(&self, f: &mut dyn FnMut(&TaskInfo, usize)) {
-        // SAFETY: R1: the pointer is valid while the entry is in the registry, and the entry is
-        // removed by the record's `Drop` before the pointee may be freed (the contract of
-        // `SchedulerRecord::register`). Only a shared reference is made; `LiveTasks` implementors
-        // use interior mutability with checked borrows.
+        // Only a shared reference is made; `LiveTasks` implementors use interior mutability
+        // with checked borrows.
+        // SAFETY: R1: the pointer is valid while the entry is in the registry, and the record's
+        // `Drop` removes the entry before the pointee may be freed (`SchedulerRecord::register`).
         let tasks = unsafe { &*self.tasks };
         tasks.for_each_task(f);
     }

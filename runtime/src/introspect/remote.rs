@@ -221,12 +221,11 @@ pub(crate) fn enable_sigusr1(handle: DumpHandle) -> std::io::Result<SignalDump> 
                 }
             })
             .map_err(|e| e.to_string())?;
-        // SAFETY: zeroed sigactions are valid and live locals; the handler only does
-        // async-signal-safe work (atomic loads, `write`, then the previous handler, which was
-        // installed to run in a signal context anyway); SA_RESTART keeps other threads' syscalls
-        // from failing. The previous handler is read and remembered first, so ours chains to it
-        // from the first signal on; the install reports what it replaced, in case another thread
-        // changed it in between.
+        // The previous handler is read and remembered first, so ours chains to it from the first
+        // signal on; the install reports what it replaced, in case another thread changed it in
+        // between. SA_RESTART keeps other threads' syscalls from failing.
+        // SAFETY: zeroed sigactions are valid and live locals; the handler only does async-signal-
+        // safe work (atomic loads, `write`, then the previous handler, made for a signal context).
         unsafe {
             let mut old: libc::sigaction = std::mem::zeroed();
             if libc::sigaction(libc::SIGUSR1, std::ptr::null(), &mut old) != 0 {

@@ -149,11 +149,11 @@ impl<B: IoBuf> SendMsg<B> {
     }
 }
 
-// SAFETY: the SQE points at the msghdr in the `Stable` block `self.parts`, which points at the
-// iovec and address in the same block, at the control buffer (a `Vec`'s heap block) and, through
-// the iovec, at `buf`'s bytes (IoBuf: stable when `buf` moves). All of them keep their address
-// when `self` moves and stay valid until `self` is dropped; none is touched until the final
-// completion.
+// The SQE points at the msghdr in the `Stable` block `self.parts`, which points at the iovec and
+// address in the same block, at the control buffer (a `Vec`'s heap block) and, through the iovec,
+// at `buf`'s bytes (IoBuf: stable when `buf` moves).
+// SAFETY: so all of them keep their address when `self` moves and stay valid until `self` is
+// dropped; none is touched until the final completion.
 unsafe impl<B: IoBuf> OpData for SendMsg<B> {
     const NAME: &'static str = "SendMsg";
     fn sqe(&mut self) -> squeue::Entry {
@@ -233,12 +233,11 @@ impl<B: IoBufMut> RecvMsg<B> {
     }
 }
 
-// SAFETY: as for `SendMsg`: the msghdr, iovec and address are in the `Stable` block
-// `self.hdr.parts` and the control buffer is a `Vec`'s heap block, so none moves with `self`, and
-// all live until `self` is dropped; the iovec covers `buf[off..off + len]`, inside the buffer's
-// writable bytes (`read_region`), stable under moves (IoBufMut). The kernel writes the msghdr,
-// address and control buffer; they are read (`take_addr`, `take_fds`, `Drop`) only after the
-// final completion.
+// As for `SendMsg`: the msghdr, iovec and address are in the `Stable` block `self.hdr.parts` and
+// the control buffer is a `Vec`'s heap block. The kernel writes the msghdr, address and control
+// buffer; they are read (`take_addr`, `take_fds`, `Drop`) only after the final completion.
+// SAFETY: so none moves with `self` and all live until `self` is dropped; the iovec covers
+// `buf[off..off + len]`, inside the writable bytes (`read_region`), stable under moves (IoBufMut).
 unsafe impl<B: IoBufMut> OpData for RecvMsg<B> {
     const NAME: &'static str = "RecvMsg";
     fn sqe(&mut self) -> squeue::Entry {
