@@ -80,10 +80,10 @@ pub mod net;
 pub use quartet_nursery::*;
 pub use quartet_runtime::thread::{CapacityLimiter, from_thread, from_thread_sync, to_thread};
 pub use quartet_runtime::{
-    Builder, Cancelled, Error, Instant, Interval, IoBuf, IoBufMut, MAX_BUSY_POLL, MissedTickBehavior, Mode, OpError,
-    PartialWrite, Reason, RuntimeStats, SetupFlags, Sleep, Unavailable, checkpoint, find_cancelled, fs, interval,
-    interval_at, introspect, is_cancellation, monitor, nop, now, process, run, signal, sleep, sleep_until, stats, task,
-    testing, thread, yield_now,
+    Builder, Cancelled, DEFAULT_CORE_WAKE_SPIN, Error, Instant, Interval, IoBuf, IoBufMut, MAX_BUSY_POLL,
+    MissedTickBehavior, Mode, OpError, PartialWrite, Reason, RuntimeStats, SetupFlags, Sleep, Unavailable, checkpoint,
+    find_cancelled, fs, interval, interval_at, introspect, is_cancellation, monitor, nop, now, process, run, signal,
+    sleep, sleep_until, stats, task, testing, thread, yield_now,
 };
 
 /// Buffered I/O on owned buffers, `copy`/`copy_bidirectional`, and the adapters to the

@@ -283,3 +283,21 @@ fn a_wake_from_a_thread_that_runs_no_runtime_writes_the_eventfd() {
     assert!(s.driver.remote_wakes_eventfd >= 1, "{s:?}");
     assert_eq!((s.driver.remote_wakes_msg_ring, s.driver.msg_ring_sent), (0, 0), "{s:?}");
 }
+
+/// Pinned cores spin after a cross-core wake by default (`DEFAULT_CORE_WAKE_SPIN`); unpinned
+/// ones, which may share a CPU, and a group whose builder says zero, never spin.
+#[test]
+fn pinned_cores_spin_after_cross_core_wakes_by_default_unpinned_and_zero_never() {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let spins = |seen: &Seen| seen.iter().map(|(_, s)| s.busy_polls).collect::<Vec<_>>();
+    if cpus >= 2 {
+        let seen = ping_pong(PerCore::new(2));
+        assert!(seen.iter().all(|(_, s)| s.busy_polls >= 1), "pinned cores never spun: {seen:?}");
+        let off = ping_pong(PerCore::new(2).runtime(Builder::new().wake_spin(std::time::Duration::ZERO)));
+        assert_eq!(spins(&off), [0, 0], "{off:?}");
+    } else {
+        eprintln!("one CPU: the pinned group cannot start; only the unpinned case is checked");
+    }
+    let unpinned = ping_pong(PerCore::new(2).pin(Pinning::Off));
+    assert_eq!(spins(&unpinned), [0, 0], "{unpinned:?}");
+}

@@ -148,3 +148,59 @@ fn a_cancel_from_another_thread_reaches_a_blocked_recv() {
         assert!(stats().unwrap().driver.busy_polls > 0);
     });
 }
+
+/// `Builder::wake_spin`: a wait spins only after a wake from another thread, once per wake.
+#[test]
+fn wake_spin_spins_once_after_each_remote_wake_and_never_otherwise() {
+    run_with(Builder::new().wake_spin(Duration::from_micros(200)), async {
+        let spins = || stats().unwrap().driver.busy_polls;
+        // Waits that follow no remote wake never spin.
+        for _ in 0..3 {
+            sleep(Duration::from_millis(1)).await.unwrap();
+        }
+        assert_eq!(spins(), 0, "the loop spun with no wake from another thread");
+        for round in 1..=3u64 {
+            // The job outlasts the loop's first poll of it, so its completion reaches the loop as
+            // a wake from the worker thread (a job done by then needs no wake at all).
+            quartet::to_thread(|| std::thread::sleep(Duration::from_millis(3))).await.unwrap();
+            sleep(Duration::from_millis(2)).await.unwrap();
+            let after_wake = spins();
+            assert!(after_wake >= round, "round {round}: the wait after a remote wake did not spin");
+            // That spin found nothing from another thread, so it disarmed: no further spins.
+            sleep(Duration::from_millis(2)).await.unwrap();
+            sleep(Duration::from_millis(2)).await.unwrap();
+            assert_eq!(spins(), after_wake, "round {round}: the loop kept spinning with no remote wake");
+        }
+    });
+}
+
+/// A cross-thread ping-pong: the answering thread's wakes keep the spin armed, and the spin sees
+/// them arrive (hits), so the loop is woken by a queue push instead of an unpark.
+#[test]
+fn wake_spin_catches_wakes_from_a_thread_that_answers_quickly() {
+    let s = run_with(Builder::new().wake_spin(Duration::from_millis(500)), async {
+        for _ in 0..100 {
+            // Long enough that the loop is waiting (spinning) when the job's wake arrives.
+            quartet::to_thread(|| std::thread::sleep(Duration::from_micros(50))).await.unwrap();
+        }
+        stats().unwrap().driver
+    });
+    assert!(s.busy_poll_hits > 0, "no spin caught the worker's answer: {s:?}");
+}
+
+#[test]
+fn wake_spin_zero_is_off_and_busy_poll_wins() {
+    let s = run_with(Builder::new().wake_spin(Duration::ZERO), async {
+        quartet::to_thread(|| std::thread::sleep(Duration::from_millis(3))).await.unwrap();
+        sleep(Duration::from_millis(2)).await.unwrap();
+        stats().unwrap().driver
+    });
+    assert_eq!(s.busy_polls, 0, "{s:?}");
+    let s = run_with(Builder::new().wake_spin(Duration::from_millis(1)).busy_poll(Duration::from_millis(1)), async {
+        for _ in 0..3 {
+            sleep(Duration::from_millis(2)).await.unwrap();
+        }
+        stats().unwrap().driver
+    });
+    assert!(s.busy_polls >= 3, "busy_poll spins before every wait: {s:?}");
+}

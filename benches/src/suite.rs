@@ -173,7 +173,7 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
     );
     micro(
         "xcore-pingpong",
-        vec!["quartet", "quartet-spin", "quartet-eventfd", "quartet-unpinned", "quartet-unpinned-eventfd", "tokio-mt"],
+        vec!["quartet", "quartet-nospin", "quartet-spin", "quartet-eventfd", "quartet-unpinned", "tokio-mt"],
         Params::default().with("n", cfg.pingpong_n / 4),
         vec![row(
             "xcore-pingpong",
@@ -186,6 +186,7 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
             false,
             vec![
                 le(Vs::Peer("tokio-mt"), 0.5),
+                info(Vs::Peer("quartet-nospin")),
                 info(Vs::Peer("quartet-spin")),
                 info(Vs::Peer("quartet-eventfd")),
                 info(Vs::Peer("quartet-unpinned")),
@@ -194,7 +195,7 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
     );
     micro(
         "xcore-spawn",
-        vec!["quartet", "quartet-spin", "quartet-eventfd", "quartet-unpinned", "quartet-unpinned-eventfd", "tokio-mt"],
+        vec!["quartet", "quartet-nospin", "quartet-spin", "quartet-eventfd", "quartet-unpinned", "tokio-mt"],
         Params::default().with("n", cfg.pingpong_n / 4),
         vec![row(
             "xcore-spawn",
@@ -207,6 +208,7 @@ fn plans(cfg: &Config, file: &std::path::Path) -> Vec<Plan> {
             false,
             vec![
                 le(Vs::Peer("tokio-mt"), 0.5),
+                info(Vs::Peer("quartet-nospin")),
                 info(Vs::Peer("quartet-spin")),
                 info(Vs::Peer("quartet-eventfd")),
                 info(Vs::Peer("quartet-unpinned")),

@@ -36,6 +36,8 @@ pub struct Builder {
     msg_ring: bool,
     buf_pool: crate::net::BufPoolConfig,
     busy_poll: Duration,
+    /// `None`: not set (plain `run`: off; a thread-per-core group's core: its default).
+    wake_spin: Option<Duration>,
     /// The testing toolkit's settings (`testing/builder.rs`).
     pub(crate) testing: crate::testing::state::Config,
 }
@@ -65,6 +67,7 @@ impl Builder {
             msg_ring: true,
             buf_pool: Default::default(),
             busy_poll: Duration::ZERO,
+            wake_spin: None,
             testing: Default::default(),
         }
     }
@@ -248,6 +251,47 @@ impl Builder {
         self
     }
 
+    /// Spin for up to `bound` before blocking, but only while wakes from other threads keep
+    /// arriving (default: off for [`run`]; a thread-per-core group's cores default to
+    /// [`DEFAULT_CORE_WAKE_SPIN`] unless this is set).
+    ///
+    /// Waking a loop that sleeps in the kernel costs the waker a syscall and the sleeper a
+    /// scheduler wake-up; on a virtual machine a halted vCPU takes tens of microseconds to run
+    /// again. Cores that hand work to each other (a cross-core channel, `spawn_on`, a moved
+    /// connection) pay that on every hand-off. With this bound, a wait that follows a wake from
+    /// another thread (another core's MSG_RING, a `to_thread` job finishing, a waker called
+    /// elsewhere) first spins like [`busy_poll`](Self::busy_poll); while it spins the loop counts
+    /// as awake, so a wake sent to it costs the sender no syscall. The next wait spins again
+    /// only if a wake from another thread arrived since, so a loop that is not talking to other
+    /// threads never spins: the CPU spent is at most `bound` per wake received. Zero turns it
+    /// off; values above [`MAX_BUSY_POLL`] are clamped. A [`busy_poll`](Self::busy_poll) bound,
+    /// when set, spins before every wait and takes precedence.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// let b = quartet_runtime::Builder::new().wake_spin(Duration::from_micros(50));
+    /// let spins = b.run(async {
+    ///     // The job's end wakes the loop from the worker thread: the next wait spins first.
+    ///     quartet_runtime::thread::to_thread(|| std::thread::sleep(Duration::from_millis(3))).await?;
+    ///     quartet_runtime::sleep(Duration::from_millis(1)).await?;
+    ///     Ok::<_, Box<dyn std::error::Error>>(quartet_runtime::stats().unwrap().driver.busy_polls)
+    /// })??;
+    /// assert!(spins >= 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wake_spin(mut self, bound: Duration) -> Builder {
+        self.wake_spin = Some(bound.min(MAX_BUSY_POLL));
+        self
+    }
+
+    /// Sets the [`wake_spin`](Self::wake_spin) bound to `bound` unless one was set: how a
+    /// thread-per-core group gives its cores their default.
+    pub fn wake_spin_or(mut self, bound: Duration) -> Builder {
+        self.wake_spin.get_or_insert(bound.min(MAX_BUSY_POLL));
+        self
+    }
+
     /// Creates the ring, drives `fut` to completion, shuts down (H4), and returns its output.
     ///
     /// A panic in `fut` is resumed after shutdown.
@@ -282,6 +326,7 @@ impl Builder {
         let remote_for_dump = remote.clone();
         driver.set_buf_pool(self.buf_pool);
         driver.set_busy_poll(Some(self.busy_poll));
+        driver.set_wake_spin(self.wake_spin);
         driver.set_wake_flags(remote.flags().clone());
         driver.completed = self.introspect.instrument.is_some().then(Vec::new);
         let id = next_id();
@@ -316,6 +361,11 @@ impl Builder {
 
 /// The longest busy-poll [`Builder::busy_poll`] keeps; longer values are clamped to it.
 pub const MAX_BUSY_POLL: Duration = Duration::from_secs(1);
+
+/// The [`Builder::wake_spin`] bound of a thread-per-core group's cores when the group's builder
+/// sets none: several times a cross-core round trip between awake cores (a few µs), and short
+/// against the cost of a wake-up it saves on a VM (tens of µs).
+pub const DEFAULT_CORE_WAKE_SPIN: Duration = Duration::from_micros(50);
 
 /// Runs `fut` on a new runtime with default settings. See [`Builder::run`].
 ///

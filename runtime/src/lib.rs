@@ -55,7 +55,7 @@ mod wake;
 mod write_all;
 
 pub use buf::{DEFAULT_READ_CHUNK, IoBuf, IoBufMut};
-pub use builder::{Builder, MAX_BUSY_POLL, RuntimeStats, run, stats};
+pub use builder::{Builder, DEFAULT_CORE_WAKE_SPIN, MAX_BUSY_POLL, RuntimeStats, run, stats};
 pub use driver::{DriverStats, Mode, SetupFlags};
 pub use error::{
     Cancelled, Error, OpError, PartialWrite, Reason, TooSlow, Unavailable, find_cancelled, is_cancellation,

@@ -4,10 +4,13 @@
 //! quartet: `PerCore` with two pinned kernels; the channel is `quartet::channel(1)` (a send wakes
 //! the receiver's core through its remote-wake queue: a MSG_RING posted from the sender's ring,
 //! the default where the kernel has it), the spawn is `CoreNursery::spawn_on(1, ..)` awaited on
-//! core 0. `quartet-eventfd` (and `quartet-unpinned-eventfd`): the same with
+//! core 0. Pinned cores spin after a cross-core wake by default (`Builder::wake_spin`,
+//! `DEFAULT_CORE_WAKE_SPIN`), and a core that spins counts as awake: a wake sent to it is a queue
+//! push, no MSG_RING. `quartet-nospin`: the same with `wake_spin(0)`, so every hand-off wakes a
+//! core that sleeps in its ring (a MSG_RING and a vCPU wake-up). `quartet-eventfd`: no spin and
 //! `Builder::msg_ring(false)`, so every cross-core wake writes the target's eventfd.
-//! `quartet-spin`: pinned, MSG_RING, and `Builder::busy_poll` of [`SPIN`], so a core that runs out
-//! of work spins (and counts as awake: a wake sent to it needs no MSG_RING) before it sleeps.
+//! `quartet-spin`: pinned, MSG_RING, and `Builder::busy_poll` of [`SPIN`] (spins before every
+//! wait, not only after a cross-core wake).
 //! tokio: the multi-thread runtime with 2 workers, `tokio::sync::mpsc` between
 //! two spawned tasks, `tokio::spawn(..).await` from a task (the scheduler decides where each task
 //! runs, so not every tokio hand-off crosses workers). `quartet-unpinned`: the same with
@@ -26,17 +29,15 @@ const SPIN: Duration = Duration::from_micros(200);
 /// One run of `bench` (`xcore-pingpong` or `xcore-spawn`) for `peer`.
 pub fn run(bench: &str, peer: &str, p: &Params) -> Result<Metrics, String> {
     let n = p.num("n")?;
-    let (pin, msg_ring) = match peer {
-        "quartet" | "quartet-spin" => (Pinning::Auto, true),
-        "quartet-eventfd" => (Pinning::Auto, false),
-        "quartet-unpinned" => (Pinning::Off, true),
-        "quartet-unpinned-eventfd" => (Pinning::Off, false),
-        _ => (Pinning::Off, false),
+    let builder = quartet::runtime::Builder::new();
+    let (pin, builder) = match peer {
+        "quartet-spin" => (Pinning::Auto, builder.busy_poll(SPIN)),
+        "quartet-nospin" => (Pinning::Auto, builder.wake_spin(Duration::ZERO)),
+        "quartet-eventfd" => (Pinning::Auto, builder.msg_ring(false).wake_spin(Duration::ZERO)),
+        "quartet-unpinned" => (Pinning::Off, builder),
+        _ => (Pinning::Auto, builder),
     };
-    let spin = if peer == "quartet-spin" { SPIN } else { Duration::ZERO };
-    let group = || {
-        PerCore::new(2).pin(pin.clone()).runtime(quartet::runtime::Builder::new().msg_ring(msg_ring).busy_poll(spin))
-    };
+    let group = || PerCore::new(2).pin(pin.clone()).runtime(builder.clone());
     let dt = match (bench, peer) {
         ("xcore-pingpong", p) if p.starts_with("quartet") => quartet_pingpong(n, group())?,
         ("xcore-spawn", p) if p.starts_with("quartet") => quartet_spawn(n, group())?,

@@ -190,7 +190,11 @@ impl PerCore {
         self
     }
 
-    /// The runtime settings of every core (each core gets a clone).
+    /// The runtime settings of every core (each core gets a clone). Unless `builder` sets
+    /// [`Builder::wake_spin`], each pinned core gets
+    /// [`DEFAULT_CORE_WAKE_SPIN`](quartet_runtime::DEFAULT_CORE_WAKE_SPIN): a core woken by
+    /// another spins briefly before it sleeps again (`wake_spin(Duration::ZERO)` turns this off;
+    /// with [`Pinning::Off`] it is off unless set, since unpinned threads may share a CPU).
     ///
     /// ```
     /// use quartet_nursery::{PerCore, Pinning};
@@ -285,7 +289,14 @@ impl PerCore {
             let mut handles = Vec::with_capacity(self.cores);
             for (index, cpu) in cpus.iter().copied().enumerate() {
                 let core = Core { index, count: self.cores, cpu, group: self.handle(), shared: shared.clone() };
-                let spawned = thread::spawn_core(s, core, self.builder.clone(), self.group.clone(), &body, &bell);
+                // Pinned cores, each on its own CPU, hand work to each other: they spin after a
+                // cross-core wake unless told not to. Unpinned threads may share a CPU, where a
+                // spin would only delay the thread it waits for: they spin only if told to.
+                let builder = match cpu {
+                    Some(_) => self.builder.clone().wake_spin_or(quartet_runtime::DEFAULT_CORE_WAKE_SPIN),
+                    None => self.builder.clone(),
+                };
+                let spawned = thread::spawn_core(s, core, builder, self.group.clone(), &body, &bell);
                 if spawned.is_err() {
                     self.group.cancel(Reason::SiblingFailed(format!("core {index} could not start")));
                     shared.body_done();

@@ -79,6 +79,10 @@ pub(crate) struct Driver {
     reaped: Vec<(u64, i32, u32)>,
     /// How long a blocking wait first spins on non-blocking enters (`wait.rs`); `None`: off.
     busy_poll: Option<Duration>,
+    /// `Builder::wake_spin`'s bound (`wait.rs`), and whether the next blocking wait spins with it:
+    /// set when the kernel drains wakes from other threads (`arm_wake_spin`), cleared by the spin.
+    wake_spin: Option<Duration>,
+    spin_armed: bool,
     /// The remote-wake queue's flags: a blocking wait goes through them, so that pushes unpark
     /// only a blocked kernel (RW1, `wake/remote.rs`). `None` only in the driver's unit tests.
     wake_flags: Option<crate::sync::Arc<WakeFlags>>,
@@ -118,6 +122,8 @@ impl Driver {
             mode,
             busy_skips: 0,
             busy_poll: None,
+            wake_spin: None,
+            spin_armed: false,
             wake_flags: None,
             reaped: Vec::with_capacity(REAP_BATCH),
             msgs_in_sq: 0,
@@ -364,9 +370,10 @@ impl Driver {
             }
             Some(timeout) => {
                 self.busy_skips = 0;
-                // Off: this one branch. On: spin first, and block only if nothing came (`wait.rs`).
+                // Off: these two tests. On: spin first, and block only if nothing came (`wait.rs`).
                 let timeout = match self.busy_poll {
-                    None => Some(timeout),
+                    None if !self.spin_armed => Some(timeout),
+                    None => self.wake_spin(timeout)?,
                     Some(bound) => self.busy_poll(bound, timeout)?,
                 };
                 if let Some(timeout) = timeout {

@@ -86,6 +86,7 @@ fn turn(core: &Core, wakers: &mut Vec<Waker>) -> std::io::Result<()> {
     // A wake queued for an awake kernel sent no unpark (RW1): the flag is the only sign of it.
     let remote_fired = core.driver.borrow_mut().take_wake() | core.remote.flags().pending();
     if remote_fired {
+        core.driver.borrow_mut().arm_wake_spin();
         core.remote.drain(wakers);
     }
     core.timers.borrow_mut().fire(core.testing.now(), wakers, |late| core.monitor.record_lag(late));
