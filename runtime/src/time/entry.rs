@@ -44,6 +44,11 @@ pub(crate) struct Entry {
     /// A flag for the owner, never touched by the wheel: `Sleep`'s "polled before" (it fits in
     /// the padding after `list`, so the `Sleep` is 8 bytes smaller than with a field of its own).
     pub(crate) owner_flag: Cell<bool>,
+    /// A number the owner leaves for [`Wheel::fire`](super::wheel::Wheel::fire) to hand back when
+    /// the entry fires, never read by the wheel otherwise: a `Sleep` puts its cancel leaf's index
+    /// here, so the kernel can prefetch the leaf its next poll frees (`u32::MAX`: none). It fits
+    /// in the padding after `owner_flag`.
+    pub(crate) hint: Cell<u32>,
     /// Linked entries are pointed to: they must not move (`Sleep` is `!Unpin` through this).
     _pin: PhantomPinned,
 }
@@ -65,6 +70,7 @@ impl Entry {
             waker: Cell::new(None),
             list: Cell::new(UNLINKED),
             owner_flag: Cell::new(false),
+            hint: Cell::new(u32::MAX),
             _pin: PhantomPinned,
         }
     }

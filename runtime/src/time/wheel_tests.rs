@@ -70,7 +70,7 @@ impl W {
 /// Fires at `now` and returns the values in the order handed out.
 fn fire(w: &mut W, now: Instant) -> Vec<u32> {
     let mut out = Vec::new();
-    w.w.fire(now, |at, v| {
+    w.w.fire(now, |at, v, _| {
         assert!(at <= now, "fired early");
         out.push(value_of(v));
     });
@@ -352,4 +352,20 @@ fn an_entry_beyond_584_years_fires_at_its_own_instant() {
     assert!(!w.live_for(k, t0 + 999 * year));
     assert_eq!(fire(&mut w, t0 + 1000 * year), vec![1]);
     assert_eq!(w.len(), 0);
+}
+
+#[test]
+fn fire_hands_out_each_entrys_owner_hint() {
+    // The kernel prefetches a fired sleep's cancel leaf from the hint its entry carries: the
+    // wheel must hand back the hint of the entry that fired, not another's or none.
+    let t0 = Instant::now();
+    let mut w = W::new(t0);
+    let a = w.insert(t0 + ms(1), 0, 10);
+    let b = w.insert(t0 + ms(200), 1, 20); // on level 1: its hint survives the cascade
+    w.insert(t0 + ms(2), 2, 30); // no hint set: `u32::MAX`
+    w.entries[a].hint.set(7);
+    w.entries[b].hint.set(9);
+    let mut got = Vec::new();
+    w.w.fire(t0 + ms(300), |_, v, hint| got.push((value_of(v), hint)));
+    assert_eq!(got, vec![(10, 7), (30, u32::MAX), (20, 9)]);
 }
