@@ -29,6 +29,10 @@ use std::task::Waker;
 
 /// `list` of an entry that no wheel holds.
 pub(super) const UNLINKED: u16 = u16::MAX;
+/// `list` of an entry that no wheel holds because it fired (rather than was removed or never
+/// linked): its instant had passed when the wheel took it, so its owner need not read the clock
+/// to know it is due (a `Sleep`'s wake-up poll).
+pub(super) const FIRED: u16 = u16::MAX - 1;
 
 /// One timer: its instant, its place in a wheel list, and the waker to wake.
 pub(crate) struct Entry {
@@ -78,7 +82,13 @@ impl Entry {
     /// Whether a wheel holds it (it has neither fired nor been removed since it was inserted).
     #[inline]
     pub(crate) fn is_linked(&self) -> bool {
-        self.list.get() != UNLINKED
+        self.list.get() < FIRED
+    }
+
+    /// Whether the last wheel that held it let it go by firing it (its instant had passed then).
+    #[inline]
+    pub(crate) fn has_fired(&self) -> bool {
+        self.list.get() == FIRED
     }
 }
 

@@ -169,9 +169,10 @@ impl Future for Sleep {
             // Outside `run` nothing would ever wake this sleep: fail at once (see Reason::NoRuntime).
             return Poll::Ready(Err(Cancelled::new(crate::Reason::NoRuntime)));
         }
-        if this.entry.owner_flag.get() && crate::now() >= this.deadline {
-            // Served (the usual wake-up: the timer fired). Only a cancellation can still win:
-            // one borrow of the tree checks for it and ends the wait, with no re-park.
+        if this.entry.owner_flag.get() && (this.entry.has_fired() || crate::now() >= this.deadline) {
+            // Served (the usual wake-up: the timer fired, which needs no clock read to know).
+            // Only a cancellation can still win: one borrow of the tree checks for it and ends
+            // the wait, with no re-park.
             disarm(&this.entry);
             return Poll::Ready(this.park.finish());
         }

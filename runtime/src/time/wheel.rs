@@ -46,7 +46,7 @@
 //! exploration). A slot's list is in no particular order (inserts push at the front), so each
 //! slot's share of a `fire` is sorted (small, and by value: no entry is touched while sorting).
 
-use super::entry::{Entry, UNLINKED};
+use super::entry::{Entry, FIRED, UNLINKED};
 use crate::kernel::prefetch::{AHEAD, prefetch};
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -205,10 +205,10 @@ impl Wheel {
     /// # Safety
     /// If `e` is linked, it is linked in this wheel (E3 in `entry.rs`).
     pub(crate) unsafe fn remove(&mut self, e: &Entry) -> Option<Waker> {
-        let list = e.list.get();
-        if list == UNLINKED {
+        if !e.is_linked() {
             return None;
         }
+        let list = e.list.get();
         let p = NonNull::from(e);
         let stored = self.at_of(p, e.ns.get());
         // SAFETY: `e` is linked in this wheel (the caller's contract), so its neighbours are too.
@@ -366,7 +366,7 @@ impl Wheel {
                 // (Beyond 584 years `ns` saturates: such an entry compares its exact instant.)
                 if ns <= now_ns && (ns != u64::MAX || self.at_of(p, ns) <= now) {
                     self.due.push((ns, e.order.get(), p));
-                    e.list.set(UNLINKED);
+                    e.list.set(FIRED);
                 } else {
                     let at = self.at_of(p, ns);
                     rest = Some(rest.map_or(at, |m| m.min(at)));

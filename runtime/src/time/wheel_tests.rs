@@ -369,3 +369,25 @@ fn fire_hands_out_each_entrys_owner_hint() {
     w.w.fire(t0 + ms(300), |_, v, hint| got.push((value_of(v), hint)));
     assert_eq!(got, vec![(10, 7), (30, u32::MAX), (20, 9)]);
 }
+
+#[test]
+fn only_a_fired_entry_counts_as_fired() {
+    // A `Sleep` trusts `has_fired` instead of the clock: a removed or cleared entry must not
+    // claim it, and re-linking one clears it.
+    let t0 = Instant::now();
+    let mut w = W::new(t0);
+    let fired = w.insert(t0 + ms(1), 0, 1);
+    let removed = w.insert(t0 + ms(1), 1, 2);
+    let cleared = w.insert(t0 + ms(500), 2, 3);
+    assert!(!w.entries[fired].has_fired(), "linked");
+    assert_eq!(w.remove(removed), Some(2));
+    assert_eq!(fire(&mut w, t0 + ms(2)), vec![1]);
+    assert!(w.entries[fired].has_fired() && !w.entries[fired].is_linked());
+    assert!(!w.entries[removed].has_fired());
+    assert_eq!(w.remove(fired), None, "a fired entry is not linked");
+    w.insert_again(fired, t0 + ms(900), 3, 4);
+    assert!(!w.entries[fired].has_fired(), "linked again");
+    let mut out = Vec::new();
+    w.w.clear(&mut out);
+    assert!(!w.entries[cleared].has_fired() && !w.entries[fired].has_fired(), "cleared, not fired");
+}
