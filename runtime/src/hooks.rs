@@ -30,6 +30,7 @@
 
 pub use crate::cancel::{Activation, CancelSink, Entered, OpPark, Park, ScopeState, StatusRef, WatchId, deliver};
 pub use crate::introspect::registry::{LiveTasks, SchedulerRecord};
+pub use crate::kernel::prefetch::{AHEAD as PREFETCH_AHEAD, prefetch};
 pub use crate::kernel::waker::ReadyQueue;
 pub use crate::monitor::PollTimer;
 pub use crate::task::{TaskInfo, consume_budget, io_queued};

@@ -5,7 +5,7 @@ use super::outcome::{poll_body, poll_child};
 use super::{BODY, Child, Inner};
 use crate::error::{BoxError, NurseryError};
 use quartet_runtime::hooks::Activation;
-use quartet_runtime::hooks::consume_budget;
+use quartet_runtime::hooks::{PREFETCH_AHEAD, ReadyQueue, consume_budget, prefetch};
 use quartet_runtime::{Cancelled, Reason};
 use std::future::Future;
 use std::panic::resume_unwind;
@@ -86,6 +86,7 @@ where
                 if i == BODY {
                     poll_body(inner, this.body.as_mut(), this.out, cx);
                 } else {
+                    prefetch_ahead(inner, ready);
                     poll_child(inner, i);
                 }
             }
@@ -166,4 +167,20 @@ impl<'n, 'env, B: Future> Run<'n, 'env, B> {
 fn unit_value<T: 'static>() -> Option<T> {
     let unit: Box<dyn std::any::Any> = Box::new(());
     unit.downcast::<T>().ok().map(|b| *b)
+}
+
+/// Starts loading what the polls a few places down the ready queue touch first, so that their
+/// cache misses overlap with this poll instead of following it (with many tasks each one's slot
+/// and cell are cold: see `quartet_runtime::hooks::prefetch`). Two stages: the slot of the child
+/// `2 * PREFETCH_AHEAD` ahead, and the cell of the one `PREFETCH_AHEAD` ahead (its slot, which
+/// holds the cell's address, was prefetched `PREFETCH_AHEAD` polls ago).
+#[inline]
+fn prefetch_ahead(inner: &Inner<'_>, ready: &ReadyQueue) {
+    let st = inner.state.borrow();
+    if let Some(slot) = ready.peek(2 * PREFETCH_AHEAD - 1).and_then(|j| st.slots.get(j)) {
+        prefetch(slot);
+    }
+    if let Some(child) = ready.peek(PREFETCH_AHEAD - 1).and_then(|j| st.slots.get(j)?.child.as_ref()) {
+        prefetch(Rc::as_ptr(&child.task).cast::<u8>());
+    }
 }

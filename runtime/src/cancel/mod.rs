@@ -48,7 +48,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
-use tree::{Abort, NodeId, ROOT, Tree};
+use tree::{Abort, LeafLines, NodeId, ROOT, Tree};
 
 // The shim's thread-local: per model thread under loom, so the models see one tree per thread.
 crate::sync::thread_local! {
@@ -79,6 +79,12 @@ pub fn deliver(state: &Arc<ScopeState>) {
 #[inline]
 fn here() -> u64 {
     THREAD.with(|t| *t)
+}
+
+/// Where this thread's leaf slab is, for the kernel to prefetch the leaves of the sleeps a
+/// wheel tick fires ([`LeafLines::NONE`] if the tree is borrowed: it never is in `kernel::turn`).
+pub(crate) fn leaf_lines() -> LeafLines {
+    TREE.with(|t| t.try_borrow().map_or(LeafLines::NONE, |t| t.leaf_lines()))
 }
 
 fn with_tree<R>(f: impl FnOnce(&mut Tree) -> R) -> R {

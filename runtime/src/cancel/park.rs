@@ -325,6 +325,11 @@ impl LeanPark {
         finish_leaf(&mut self.reg)
     }
 
+    /// The slot of its leaf while parked (`u32::MAX`: not parked), a prefetch hint only.
+    pub(crate) fn leaf_index(&self) -> u32 {
+        self.reg.map_or(u32::MAX, |r| r.leaf.index())
+    }
+
     /// [`Park::unpark`].
     pub(crate) fn unpark(&mut self) {
         unpark(&mut self.reg);

@@ -38,6 +38,7 @@ use std::time::Instant;
 mod leaves;
 mod link;
 mod snapshot;
+pub(crate) use leaves::LeafLines;
 use link::{LeafNode, Link};
 pub(crate) use snapshot::{LeafSnap, NodeSnap};
 
@@ -65,6 +66,13 @@ impl NodeId {
 pub(crate) struct LeafId {
     index: u32,
     generation: u32,
+}
+
+impl LeafId {
+    /// Its slot in the leaf slab (for [`LeafLines::prefetch`]).
+    pub(crate) fn index(self) -> u32 {
+        self.index
+    }
 }
 
 /// The root node of every thread's tree: never freed.

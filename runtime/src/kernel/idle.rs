@@ -94,7 +94,13 @@ fn pass(core: &Core, wakers: &mut Vec<Waker>, wait: Option<Duration>) -> io::Res
 
 /// Fires the timers due at the (possibly virtual) current time and wakes everything collected.
 fn fire(core: &Core, wakers: &mut Vec<Waker>) {
-    core.timers.borrow_mut().fire(core.testing.now(), wakers, |late| core.monitor.record_lag(late));
+    let leaves = crate::cancel::leaf_lines();
+    core.timers.borrow_mut().fire(
+        core.testing.now(),
+        wakers,
+        |late| core.monitor.record_lag(late),
+        |leaf| leaves.prefetch(leaf),
+    );
     for w in wakers.drain(..) {
         w.wake();
     }

@@ -8,6 +8,7 @@
 
 pub(crate) mod context;
 mod idle;
+pub(crate) mod prefetch;
 pub(crate) mod waker;
 
 use crate::error::Error;
@@ -89,10 +90,14 @@ fn turn(core: &Core, wakers: &mut Vec<Waker>) -> std::io::Result<()> {
         core.driver.borrow_mut().arm_wake_spin();
         core.remote.drain(wakers);
     }
-    core.timers.borrow_mut().fire(core.testing.now(), wakers, |late| core.monitor.record_lag(late));
-    for w in wakers.drain(..) {
-        w.wake();
-    }
+    let leaves = crate::cancel::leaf_lines();
+    core.timers.borrow_mut().fire(
+        core.testing.now(),
+        wakers,
+        |late| core.monitor.record_lag(late),
+        |leaf| leaves.prefetch(leaf),
+    );
+    prefetch::wake_all(wakers);
     Ok(())
 }
 

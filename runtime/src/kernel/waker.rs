@@ -226,6 +226,13 @@ impl ReadyQueue {
         .flatten()
     }
 
+    /// The slot `k` places from the front of the queue (0: the next [`pop`](Self::pop), unless
+    /// schedule exploration picks another): a hint for prefetching what its poll will touch.
+    #[inline]
+    pub fn peek(&self, k: usize) -> Option<usize> {
+        self.with(|r| r.queue.get(k).copied()).flatten()
+    }
+
     /// How many slots are queued.
     #[inline]
     pub fn len(&self) -> usize {
@@ -431,6 +438,22 @@ mod tests {
                 next += 1;
             }
         }
+    }
+
+    #[test]
+    fn peek_names_what_pop_takes_next_without_taking_it() {
+        crate::run(async {
+            let q = ReadyQueue::new().expect("inside run");
+            assert_eq!(q.peek(0), None);
+            for i in [5, 2, 9] {
+                q.push(i);
+            }
+            assert_eq!((q.peek(0), q.peek(2), q.peek(3)), (Some(5), Some(9), None));
+            assert_eq!(q.len(), 3, "peeking takes nothing");
+            assert_eq!(q.pop(), Some(5));
+            assert_eq!(q.peek(0), Some(2));
+        })
+        .unwrap();
     }
 
     #[test]

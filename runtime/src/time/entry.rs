@@ -29,6 +29,10 @@ use std::task::Waker;
 
 /// `list` of an entry that no wheel holds.
 pub(super) const UNLINKED: u16 = u16::MAX;
+/// `list` of an entry that no wheel holds because it fired (rather than was removed or never
+/// linked): its instant had passed when the wheel took it, so its owner need not read the clock
+/// to know it is due (a `Sleep`'s wake-up poll).
+pub(super) const FIRED: u16 = u16::MAX - 1;
 
 /// One timer: its instant, its place in a wheel list, and the waker to wake.
 pub(crate) struct Entry {
@@ -44,6 +48,11 @@ pub(crate) struct Entry {
     /// A flag for the owner, never touched by the wheel: `Sleep`'s "polled before" (it fits in
     /// the padding after `list`, so the `Sleep` is 8 bytes smaller than with a field of its own).
     pub(crate) owner_flag: Cell<bool>,
+    /// A number the owner leaves for [`Wheel::fire`](super::wheel::Wheel::fire) to hand back when
+    /// the entry fires, never read by the wheel otherwise: a `Sleep` puts its cancel leaf's index
+    /// here, so the kernel can prefetch the leaf its next poll frees (`u32::MAX`: none). It fits
+    /// in the padding after `owner_flag`.
+    pub(crate) hint: Cell<u32>,
     /// Linked entries are pointed to: they must not move (`Sleep` is `!Unpin` through this).
     _pin: PhantomPinned,
 }
@@ -65,6 +74,7 @@ impl Entry {
             waker: Cell::new(None),
             list: Cell::new(UNLINKED),
             owner_flag: Cell::new(false),
+            hint: Cell::new(u32::MAX),
             _pin: PhantomPinned,
         }
     }
@@ -72,7 +82,13 @@ impl Entry {
     /// Whether a wheel holds it (it has neither fired nor been removed since it was inserted).
     #[inline]
     pub(crate) fn is_linked(&self) -> bool {
-        self.list.get() != UNLINKED
+        self.list.get() < FIRED
+    }
+
+    /// Whether the last wheel that held it let it go by firing it (its instant had passed then).
+    #[inline]
+    pub(crate) fn has_fired(&self) -> bool {
+        self.list.get() == FIRED
     }
 }
 

@@ -169,9 +169,10 @@ impl Future for Sleep {
             // Outside `run` nothing would ever wake this sleep: fail at once (see Reason::NoRuntime).
             return Poll::Ready(Err(Cancelled::new(crate::Reason::NoRuntime)));
         }
-        if this.entry.owner_flag.get() && crate::now() >= this.deadline {
-            // Served (the usual wake-up: the timer fired). Only a cancellation can still win:
-            // one borrow of the tree checks for it and ends the wait, with no re-park.
+        if this.entry.owner_flag.get() && (this.entry.has_fired() || crate::now() >= this.deadline) {
+            // Served (the usual wake-up: the timer fired, which needs no clock read to know).
+            // Only a cancellation can still win: one borrow of the tree checks for it and ends
+            // the wait, with no re-park.
             disarm(&this.entry);
             return Poll::Ready(this.park.finish());
         }
@@ -181,6 +182,8 @@ impl Future for Sleep {
             disarm(&this.entry);
             return Poll::Ready(Err(c));
         }
+        // For the tick that fires it: prefetch the leaf that the poll after it frees.
+        this.entry.hint.set(this.park.leaf_index());
         let first = !this.entry.owner_flag.replace(true);
         if crate::now() >= deadline {
             disarm(&this.entry);
@@ -209,6 +212,19 @@ fn a_sleep_holds_its_wheel_entry_in_88_bytes() {
     // deadline 16 + entry 56 (its flag in the entry's padding) + park 16: the slab's 48-byte
     // entry is gone, so a sleeping task's timer costs 24 bytes in its cell and nothing outside.
     assert_eq!(std::mem::size_of::<Sleep>(), 88);
+}
+
+#[cfg(test)]
+#[test]
+fn a_waiting_sleep_leaves_its_cancel_leafs_slot_as_its_entrys_hint() {
+    // The tick that fires the sleep prefetches that leaf (kernel::prefetch) from the hint.
+    crate::run(async {
+        let mut s = std::pin::pin!(sleep(Duration::from_secs(60)));
+        assert!(s.as_mut().poll(&mut Context::from_waker(std::task::Waker::noop())).is_pending());
+        assert_ne!(s.park.leaf_index(), u32::MAX, "parked");
+        assert_eq!(s.entry.hint.get(), s.park.leaf_index());
+    })
+    .unwrap();
 }
 
 impl Drop for Sleep {

@@ -228,11 +228,19 @@ impl Timers {
     }
 
     /// Takes every registration due at `now` into `out` (in deadline order, then registration or
-    /// seeded order), telling `lag` how late each one fired.
+    /// seeded order), telling `lag` how late each one fired and `hint` each one's owner hint (see
+    /// `Entry::hint`).
     #[inline(always)] // hot in kernel::turn; also called by the cold idle path (testing)
-    pub fn fire(&mut self, now: Instant, out: &mut Vec<Waker>, mut lag: impl FnMut(Duration)) {
-        self.wheel.fire(now, |at, w| {
+    pub fn fire(
+        &mut self,
+        now: Instant,
+        out: &mut Vec<Waker>,
+        mut lag: impl FnMut(Duration),
+        mut hint: impl FnMut(u32),
+    ) {
+        self.wheel.fire(now, |at, w, h| {
             lag(now - at);
+            hint(h);
             out.push(w);
         });
     }

@@ -46,7 +46,8 @@
 //! exploration). A slot's list is in no particular order (inserts push at the front), so each
 //! slot's share of a `fire` is sorted (small, and by value: no entry is touched while sorting).
 
-use super::entry::{Entry, UNLINKED};
+use super::entry::{Entry, FIRED, UNLINKED};
+use crate::kernel::prefetch::{AHEAD, prefetch};
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::ptr::NonNull;
@@ -204,10 +205,10 @@ impl Wheel {
     /// # Safety
     /// If `e` is linked, it is linked in this wheel (E3 in `entry.rs`).
     pub(crate) unsafe fn remove(&mut self, e: &Entry) -> Option<Waker> {
-        let list = e.list.get();
-        if list == UNLINKED {
+        if !e.is_linked() {
             return None;
         }
+        let list = e.list.get();
         let p = NonNull::from(e);
         let stored = self.at_of(p, e.ns.get());
         // SAFETY: `e` is linked in this wheel (the caller's contract), so its neighbours are too.
@@ -326,10 +327,11 @@ impl Wheel {
         w.at
     }
 
-    /// Takes every entry due at `now` (instant ≤ `now`), handing each one's instant and waker to
-    /// `out`, sorted by (instant, order). Fired entries are unlinked before `out` sees them.
+    /// Takes every entry due at `now` (instant ≤ `now`), handing each one's instant, waker and
+    /// owner's `hint` to `out`, sorted by (instant, order). Fired entries are unlinked before `out`
+    /// sees them.
     #[inline]
-    pub(crate) fn fire(&mut self, now: Instant, mut out: impl FnMut(Instant, Waker)) {
+    pub(crate) fn fire(&mut self, now: Instant, mut out: impl FnMut(Instant, Waker, u32)) {
         let now_ns = self.nanos(now);
         let now_tick = now_ns / NS_PER_TICK;
         let mut changed = false;
@@ -364,7 +366,7 @@ impl Wheel {
                 // (Beyond 584 years `ns` saturates: such an entry compares its exact instant.)
                 if ns <= now_ns && (ns != u64::MAX || self.at_of(p, ns) <= now) {
                     self.due.push((ns, e.order.get(), p));
-                    e.list.set(UNLINKED);
+                    e.list.set(FIRED);
                 } else {
                     let at = self.at_of(p, ns);
                     rest = Some(rest.map_or(at, |m| m.min(at)));
@@ -389,15 +391,20 @@ impl Wheel {
         self.wake.set(wake);
         let mut due = std::mem::take(&mut self.due);
         self.len -= due.len();
-        for &(ns, _, p) in &due {
+        for (k, &(ns, _, p)) in due.iter().enumerate() {
+            // The entries were last touched before the sort: start loading one a few ahead.
+            if let Some(&(_, _, ahead)) = due.get(k + AHEAD) {
+                prefetch(ahead.as_ptr());
+            }
             let at = self.at_of(p, ns);
             if ns == u64::MAX {
                 self.far.remove(&p);
             }
             // SAFETY: `p` was unlinked by this call, with no code of its owner run since (`out`
             // is the kernel's collector): E1 still holds for it.
-            if let Some(w) = unsafe { entry(p) }.waker.take() {
-                out(at, w);
+            let e = unsafe { entry(p) };
+            if let Some(w) = e.waker.take() {
+                out(at, w, e.hint.get());
             }
         }
         due.clear();

@@ -70,7 +70,7 @@ impl W {
 /// Fires at `now` and returns the values in the order handed out.
 fn fire(w: &mut W, now: Instant) -> Vec<u32> {
     let mut out = Vec::new();
-    w.w.fire(now, |at, v| {
+    w.w.fire(now, |at, v, _| {
         assert!(at <= now, "fired early");
         out.push(value_of(v));
     });
@@ -352,4 +352,42 @@ fn an_entry_beyond_584_years_fires_at_its_own_instant() {
     assert!(!w.live_for(k, t0 + 999 * year));
     assert_eq!(fire(&mut w, t0 + 1000 * year), vec![1]);
     assert_eq!(w.len(), 0);
+}
+
+#[test]
+fn fire_hands_out_each_entrys_owner_hint() {
+    // The kernel prefetches a fired sleep's cancel leaf from the hint its entry carries: the
+    // wheel must hand back the hint of the entry that fired, not another's or none.
+    let t0 = Instant::now();
+    let mut w = W::new(t0);
+    let a = w.insert(t0 + ms(1), 0, 10);
+    let b = w.insert(t0 + ms(200), 1, 20); // on level 1: its hint survives the cascade
+    w.insert(t0 + ms(2), 2, 30); // no hint set: `u32::MAX`
+    w.entries[a].hint.set(7);
+    w.entries[b].hint.set(9);
+    let mut got = Vec::new();
+    w.w.fire(t0 + ms(300), |_, v, hint| got.push((value_of(v), hint)));
+    assert_eq!(got, vec![(10, 7), (30, u32::MAX), (20, 9)]);
+}
+
+#[test]
+fn only_a_fired_entry_counts_as_fired() {
+    // A `Sleep` trusts `has_fired` instead of the clock: a removed or cleared entry must not
+    // claim it, and re-linking one clears it.
+    let t0 = Instant::now();
+    let mut w = W::new(t0);
+    let fired = w.insert(t0 + ms(1), 0, 1);
+    let removed = w.insert(t0 + ms(1), 1, 2);
+    let cleared = w.insert(t0 + ms(500), 2, 3);
+    assert!(!w.entries[fired].has_fired(), "linked");
+    assert_eq!(w.remove(removed), Some(2));
+    assert_eq!(fire(&mut w, t0 + ms(2)), vec![1]);
+    assert!(w.entries[fired].has_fired() && !w.entries[fired].is_linked());
+    assert!(!w.entries[removed].has_fired());
+    assert_eq!(w.remove(fired), None, "a fired entry is not linked");
+    w.insert_again(fired, t0 + ms(900), 3, 4);
+    assert!(!w.entries[fired].has_fired(), "linked again");
+    let mut out = Vec::new();
+    w.w.clear(&mut out);
+    assert!(!w.entries[cleared].has_fired() && !w.entries[fired].has_fired(), "cleared, not fired");
 }

@@ -7,9 +7,41 @@ use super::link::{LeafNode, Link};
 use super::{Leaf, LeafId, LeafKind, LeafMeta, NodeId, ROOT, Tree};
 use crate::error::Cancelled;
 use crate::introspect::WaitKind;
+use crate::kernel::prefetch::prefetch;
 use std::task::Waker;
 
+/// Where the leaf slab is, to prefetch a leaf by index without holding the tree: a copy of its
+/// address and length, valid until the slab next grows (a stale copy only prefetches the wrong
+/// line: a prefetch reads nothing the program sees).
+#[derive(Clone, Copy)]
+pub(crate) struct LeafLines {
+    base: *const Leaf,
+    len: usize,
+}
+
+impl LeafLines {
+    /// Lines of no slab: prefetches nothing.
+    pub(crate) const NONE: LeafLines = LeafLines { base: std::ptr::null(), len: 0 };
+
+    /// Starts loading both cache lines of leaf `index` (a leaf is 120 bytes), if it is in the slab.
+    #[inline]
+    pub(crate) fn prefetch(self, index: u32) {
+        if (index as usize) < self.len {
+            // In bounds of the slab this copy describes; `wrapping_add` keeps even a stale copy's
+            // arithmetic defined, and nothing is dereferenced.
+            let p = self.base.wrapping_add(index as usize).cast::<u8>();
+            prefetch(p);
+            prefetch(p.wrapping_add(std::mem::size_of::<Leaf>() - 1));
+        }
+    }
+}
+
 impl Tree {
+    /// The slab's current place, for [`LeafLines::prefetch`].
+    pub(crate) fn leaf_lines(&self) -> LeafLines {
+        LeafLines { base: self.leaves.as_ptr(), len: self.leaves.len() }
+    }
+
     pub(super) fn leaf(&self, id: LeafId) -> Option<&Leaf> {
         self.leaves.get(id.index as usize).filter(|l| l.live && l.generation == id.generation)
     }
