@@ -4,8 +4,43 @@
 
 use quartet::io::{BufReader, BufWriter, Compat, WriteExt};
 use quartet::net::{TcpListener, TcpStream};
-use quartet::{OpError, run};
+use quartet::{BoxError, CancelScope, OpError, nursery, run, sleep};
 use std::io;
+use std::time::Duration;
+
+/// The same scope run in a child task, while the parent task is inside its block, is not nested
+/// in the same task: allowed (quartet's "a scope entered by several tasks"), and a cancel reaches
+/// both blocks; the outermost one catches it.
+#[test]
+fn scope_run_by_a_child_task_inside_the_parents_block_is_allowed() {
+    run(async {
+        let scope = CancelScope::new();
+        let child_got = std::cell::Cell::new(None);
+        let r = scope
+            .run(async {
+                let (s, got) = (&scope, &child_got);
+                nursery(async |n| {
+                    n.spawn(async move {
+                        let out = s.run(sleep(Duration::from_secs(3600))).await;
+                        got.set(Some(out.as_ref().map_err(|c| c.reason().clone()).copied()));
+                        out.map(drop)
+                    })?;
+                    quartet::testing::wait_all_tasks_blocked().await?;
+                    s.cancel();
+                    sleep(Duration::from_secs(3600)).await?;
+                    Ok::<_, BoxError>(())
+                })
+                .await
+            })
+            .await;
+        assert!(matches!(r, Ok(None)), "{r:?}");
+        // Not refused: the child's block was cancelled by the cancel (Explicit), and, as the same
+        // scope's block around the nursery is cancelled too, the outermost block caught it.
+        assert_eq!(child_got.take(), Some(Err(quartet::Reason::Explicit)));
+        assert!(scope.cancelled_caught());
+    })
+    .unwrap();
+}
 
 /// Two connected loopback TCP streams.
 async fn tcp_pair() -> Result<(TcpStream, TcpStream), OpError> {

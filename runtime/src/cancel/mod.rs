@@ -279,6 +279,15 @@ pub fn effective_deadline() -> Option<Instant> {
     })
 }
 
+/// Whether `state`'s block is active around the code polled right now, in the same task: a
+/// `run` of the scope would be nested inside its own block (what Trio refuses with "Each
+/// CancelScope may only be used for a single 'with' block").
+pub fn active_in_current_task(state: &Arc<ScopeState>) -> bool {
+    let node = current_node();
+    let task = crate::task::current_task_id();
+    TREE.with(|t| t.borrow().active_in_task(node, state, task))
+}
+
 /// Leaves parked on the current status (diagnostics and tests).
 pub fn parked_here() -> usize {
     let node = current_node();
