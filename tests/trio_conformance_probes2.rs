@@ -79,3 +79,76 @@ fn buffered_io_with_capacity_usize_max_is_an_error_at_first_use_not_a_panic() {
     .unwrap()
     .unwrap();
 }
+
+/// Polls `fut` once more after it finished, with a waker that does nothing.
+fn poll_again<F: std::future::Future + Unpin>(fut: &mut F) -> std::task::Poll<F::Output> {
+    std::pin::Pin::new(fut).poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+}
+
+fn is_polled_after_completion(c: &quartet::Cancelled) -> bool {
+    c.reason() == &quartet::Reason::PolledAfterCompletion && !quartet::is_cancellation(c)
+}
+
+/// A receive, lock, semaphore acquire, event wait or condition wait polled again after it
+/// returned `Ready` reports a typed error (`Reason::PolledAfterCompletion`, not a cancellation),
+/// never a panic and never a second value, guard or permit; a finished send stays pending (it has
+/// no value left to give back in a `SendError`). `is_terminated` tells them apart.
+#[test]
+fn waiting_futures_polled_after_completion_report_a_typed_error_not_a_panic() {
+    use quartet::channel::RecvError;
+    use quartet::sync::{Condition, Event, Lock, Semaphore, WaitError};
+    use std::task::Poll;
+    run(async {
+        let (tx, rx) = quartet::channel::channel::<u8>(1);
+        let mut send = tx.send(1);
+        (&mut send).await.unwrap();
+        assert!(send.is_terminated());
+        assert!(poll_again(&mut send).is_pending());
+        let mut recv = rx.recv();
+        assert_eq!((&mut recv).await.unwrap(), Some(1));
+        assert!(recv.is_terminated());
+        assert!(matches!(poll_again(&mut recv), Poll::Ready(Err(RecvError::Cancelled(ref c))) if is_polled_after_completion(c)));
+
+        let lock = Lock::new(0);
+        let mut locking = lock.lock();
+        drop((&mut locking).await.unwrap());
+        assert!(locking.is_terminated());
+        assert!(matches!(poll_again(&mut locking), Poll::Ready(Err(ref c)) if is_polled_after_completion(c)));
+        assert!(lock.try_lock().is_ok(), "no second guard was handed out");
+
+        let sem = Semaphore::new(1);
+        let mut acquiring = sem.acquire();
+        drop((&mut acquiring).await.unwrap());
+        assert!(acquiring.is_terminated());
+        assert!(matches!(poll_again(&mut acquiring), Poll::Ready(Err(ref c)) if is_polled_after_completion(c)));
+        assert_eq!(sem.value(), 1);
+
+        let event = Event::new();
+        event.set();
+        let mut waiting = Box::pin(event.wait());
+        (&mut waiting).await.unwrap();
+        assert!(matches!(poll_again(&mut waiting), Poll::Ready(Err(ref c)) if is_polled_after_completion(c)));
+
+        let cond = Condition::new(0);
+        let guard = cond.lock().await.unwrap();
+        let mut cwait = Box::pin(cond.wait(guard));
+        assert!(poll_again(&mut cwait).is_pending(), "parked, the lock released");
+        assert_eq!(cond.notify_all(), 1);
+        drop((&mut cwait).await.unwrap());
+        assert!(matches!(poll_again(&mut cwait), Poll::Ready(Err(WaitError::Cancelled(ref c))) if is_polled_after_completion(c)));
+
+        let limiter = quartet::CapacityLimiter::new(1);
+        let mut borrowing = Box::pin(limiter.acquire());
+        drop((&mut borrowing).await.unwrap());
+        assert!(matches!(poll_again(&mut borrowing), Poll::Ready(Err(ref c)) if is_polled_after_completion(c)));
+        assert_eq!(limiter.borrowed(), 0, "no second token was lent");
+
+        let mut job = Box::pin(quartet::to_thread(|| 5));
+        assert_eq!((&mut job).await.unwrap(), 5);
+        let again = poll_again(&mut job);
+        assert!(matches!(again, Poll::Ready(Err(ref e)) if !quartet::is_cancellation(e)), "{again:?}");
+        Ok::<_, BoxError>(())
+    })
+    .unwrap()
+    .unwrap();
+}

@@ -151,6 +151,10 @@ pub enum Reason {
     /// in itself is refused: every checkpoint inside the nested block fails with this reason, and
     /// no scope absorbs it ([`is_cancellation`] does not count it), so it reaches the caller.
     ScopeReentered,
+    /// Not a cancellation: a future was polled again after it had returned `Ready` (a misuse of
+    /// the future). quartet's waiting futures (receives, lock and semaphore acquires, event and
+    /// condition waits) report this instead of panicking; no scope absorbs it.
+    PolledAfterCompletion,
     /// A reason given by the program.
     Other(String),
 }
@@ -171,6 +175,7 @@ impl fmt::Display for Reason {
                 "a cancel scope was run inside its own active block in the same task (each block \
                  of a scope must end before the scope is run again in that task)",
             ),
+            Reason::PolledAfterCompletion => f.write_str("a future was polled again after it completed"),
             Reason::Other(s) => f.write_str(s),
         }
     }
@@ -238,10 +243,10 @@ impl Cancelled {
         &self.reason
     }
 
-    /// True unless this is [`Reason::NoRuntime`] or [`Reason::ScopeReentered`], which are not
-    /// cancellations but misuse reported as one.
+    /// True unless this is [`Reason::NoRuntime`], [`Reason::ScopeReentered`] or
+    /// [`Reason::PolledAfterCompletion`], which are not cancellations but misuse reported as one.
     fn is_real(&self) -> bool {
-        !matches!(self.reason, Reason::NoRuntime | Reason::ScopeReentered)
+        !matches!(self.reason, Reason::NoRuntime | Reason::ScopeReentered | Reason::PolledAfterCompletion)
     }
 }
 
@@ -321,9 +326,9 @@ impl From<TooSlow> for Cancelled {
 }
 
 impl From<Cancelled> for OpError {
-    /// `Cancelled`, except that [`Reason::NoRuntime`] becomes [`OpError::NoRuntime`] and
-    /// [`Reason::ScopeReentered`] an [`OpError::Io`] wrapping the `Cancelled` (not a
-    /// cancellation: no scope absorbs it).
+    /// `Cancelled`, except that [`Reason::NoRuntime`] becomes [`OpError::NoRuntime`] and the
+    /// other misuse reasons ([`Reason::ScopeReentered`], [`Reason::PolledAfterCompletion`]) an
+    /// [`OpError::Io`] wrapping the `Cancelled` (not a cancellation: no scope absorbs it).
     fn from(c: Cancelled) -> OpError {
         match c.reason {
             _ if c.is_real() => OpError::Cancelled(c),

@@ -209,6 +209,26 @@ impl<T> Future for RecvFuture<'_, T> {
     }
 }
 
+impl<T> RecvFuture<'_, T> {
+    /// True once the future has returned `Ready`: polling it again then returns
+    /// `Err(RecvError::Cancelled)` with [`Reason::PolledAfterCompletion`](quartet_runtime::Reason::PolledAfterCompletion)
+    /// (not a cancellation), never a panic.
+    ///
+    /// ```
+    /// use quartet_nursery::channel;
+    /// # quartet_runtime::run(async {
+    /// let (tx, rx) = channel::channel::<u8>(1);
+    /// tx.try_send(7)?;
+    /// let mut fut = rx.recv();
+    /// assert_eq!((&mut fut).await?, Some(7));
+    /// assert!(fut.is_terminated());
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+    /// ```
+    pub fn is_terminated(&self) -> bool {
+        self.op.is_done()
+    }
+}
+
 impl<T> Drop for RecvFuture<'_, T> {
     fn drop(&mut self) {
         self.op.abandon(&self.rx.chan);

@@ -185,6 +185,25 @@ impl<T> Future for SendFuture<'_, T> {
     }
 }
 
+impl<T> SendFuture<'_, T> {
+    /// True once the future has returned `Ready`: polling it again then returns `Pending` and
+    /// never wakes (every [`SendError`] hands a value back, and a finished send has none).
+    ///
+    /// ```
+    /// use quartet_nursery::channel;
+    /// # quartet_runtime::run(async {
+    /// let (tx, _rx) = channel::channel::<u8>(1);
+    /// let mut fut = tx.send(1);
+    /// assert!(!fut.is_terminated());
+    /// (&mut fut).await?;
+    /// assert!(fut.is_terminated());
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+    /// ```
+    pub fn is_terminated(&self) -> bool {
+        self.op.is_done()
+    }
+}
+
 impl<T> Drop for SendFuture<'_, T> {
     fn drop(&mut self) {
         self.op.abandon(&self.tx.chan);
