@@ -4,7 +4,7 @@
 
 use quartet::io::{BufReader, BufWriter, Compat, WriteExt};
 use quartet::net::{TcpListener, TcpStream};
-use quartet::{BoxError, CancelScope, OpError, nursery, run, sleep};
+use quartet::{BoxError, CancelScope, OpError, move_on_after, nursery, run, sleep};
 use std::io;
 use std::time::Duration;
 
@@ -150,5 +150,117 @@ fn waiting_futures_polled_after_completion_report_a_typed_error_not_a_panic() {
         Ok::<_, BoxError>(())
     })
     .unwrap()
+    .unwrap();
+}
+
+/// Trio's `test_timeout_deadline_on_entry`: a relative timeout's deadline is computed when the
+/// scope is entered (the future is first polled), not when the timeout future is made.
+#[quartet::test(mock_clock)]
+async fn relative_timeout_deadline_is_computed_on_entry_not_when_made() {
+    let made = quartet::now();
+    let timeout = move_on_after(Duration::from_secs(5), async {
+        let inside = quartet::current_effective_deadline();
+        sleep(Duration::from_secs(4)).await?;
+        Ok::<_, quartet::Cancelled>(inside)
+    });
+    sleep(Duration::from_secs(3)).await.unwrap();
+    let entered = quartet::now();
+    let deadline = timeout.await.unwrap().expect("4 s of sleep fit in the 5 s from entry");
+    assert_eq!(deadline, Some(entered + Duration::from_secs(5)));
+    assert!(entered > made);
+}
+
+/// Trio's `test_cancel_unbound` ("shield before entry"): a shield set before the scope is run
+/// protects from an outer cancel from its first checkpoint, and dropping it inside the block
+/// exposes the outer cancellation at the next checkpoint.
+#[test]
+fn shield_set_before_entry_protects_and_dropping_it_inside_exposes_the_outer_cancel() {
+    run(async {
+        let outer = CancelScope::new();
+        let scope = CancelScope::new();
+        scope.set_shield(true);
+        let r = outer
+            .run(async {
+                outer.cancel();
+                let inner = scope
+                    .run(async {
+                        quartet::checkpoint().await?; // shielded: passes
+                        scope.set_shield(false);
+                        quartet::checkpoint().await // the outer cancel reaches it now
+                    })
+                    .await;
+                assert!(matches!(inner, Err(ref c) if c.reason() == &quartet::Reason::Explicit), "{inner:?}");
+                inner.map(drop)
+            })
+            .await;
+        assert_eq!(r, Ok(None));
+        assert!(outer.cancelled_caught() && !scope.cancelled_caught() && !scope.cancel_called());
+    })
+    .unwrap();
+}
+
+/// Trio's `test_CapacityLimiter_change_total_tokens`: raising the total hands tokens to the
+/// oldest waiters at once (the counters show it before anyone runs), lowering it below what is
+/// borrowed takes nothing back, and a returned token goes to a waiter only once the borrowed
+/// count is below the new total.
+#[test]
+fn capacity_limiter_total_changes_hand_out_tokens_in_order() {
+    run(async {
+        let limiter = quartet::CapacityLimiter::new(2);
+        let release = quartet::sync::Event::new();
+        nursery(async |n| {
+            for _ in 0..5 {
+                let (limiter, release) = (&limiter, &release);
+                n.spawn(async move {
+                    let token = limiter.acquire().await?;
+                    release.wait().await?;
+                    drop(token);
+                    Ok::<_, quartet::Cancelled>(())
+                })?;
+                quartet::testing::wait_all_tasks_blocked().await?;
+            }
+            let stats = limiter.stats();
+            assert_eq!((stats.borrowed, stats.waiting), (2, 3));
+            limiter.set_total(3);
+            let stats = limiter.stats();
+            assert_eq!((stats.borrowed, stats.waiting), (3, 2), "handed out at once");
+            limiter.set_total(0);
+            assert_eq!(limiter.borrowed(), 3, "lowering takes nothing back");
+            assert_eq!(limiter.available(), 0);
+            limiter.set_total(usize::MAX);
+            assert_eq!(limiter.stats().waiting, 0, "an unbounded total serves every waiter");
+            release.set();
+            Ok::<_, BoxError>(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(limiter.borrowed(), 0);
+    })
+    .unwrap();
+}
+
+/// Hostile arguments to the waiting primitives: `notify(0)` wakes nobody, and a graceful cancel
+/// with no grace at all is a hard cancel (no panic, no hang).
+#[test]
+fn notify_zero_wakes_nobody_and_a_zero_grace_period_cancels_at_once() {
+    run(async {
+        let cond = quartet::sync::Condition::new(());
+        let r = nursery(async |n| {
+            let cond = &cond;
+            n.spawn(async move {
+                let guard = cond.lock().await?;
+                drop(cond.wait(guard).await?);
+                Ok::<_, BoxError>(())
+            })?;
+            quartet::testing::wait_all_tasks_blocked().await?;
+            assert_eq!(cond.notify(0), 0);
+            quartet::testing::wait_all_tasks_blocked().await?;
+            assert_eq!(n.live_children(), 1, "still waiting");
+            n.cancel_gracefully(Duration::ZERO);
+            Ok::<_, BoxError>(())
+        })
+        .await;
+        assert!(r.is_ok(), "{r:?}");
+    })
     .unwrap();
 }
