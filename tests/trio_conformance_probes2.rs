@@ -264,3 +264,31 @@ fn notify_zero_wakes_nobody_and_a_zero_grace_period_cancels_at_once() {
     })
     .unwrap();
 }
+
+/// Trio's `send`/`receive` check for cancellation before a closed handle refuses
+/// (`checkpoint_if_cancelled`, then `ClosedResourceError`): in a cancelled scope a closed handle's
+/// send or receive is `Cancelled` (the send's value given back), outside one it is `Closed`.
+#[test]
+fn closed_handle_in_a_cancelled_scope_reports_the_cancellation_first() {
+    use quartet::channel::{RecvError, SendError};
+    run(async {
+        let (mut tx, mut rx) = quartet::channel::channel::<u8>(1);
+        tx.close();
+        rx.close();
+        assert!(matches!(tx.send(1).await, Err(SendError::Closed(1))));
+        assert!(matches!(rx.recv().await, Err(RecvError::Closed)));
+        let scope = CancelScope::new();
+        scope.cancel();
+        let r = scope
+            .run(async {
+                let sent = tx.send(2).await.unwrap_err();
+                assert!(matches!(sent, SendError::Cancelled { value: 2, .. }), "{sent:?}");
+                let got = rx.recv().await.unwrap_err();
+                assert!(matches!(got, RecvError::Cancelled(_)), "{got:?}");
+                Err::<(), _>(got)
+            })
+            .await;
+        assert_eq!(r, Ok(None), "the scope caught its own cancellation");
+    })
+    .unwrap();
+}

@@ -234,7 +234,12 @@ impl<T> SendOp<T> {
                 Poll::Pending
             }
             SendOp::Yield(outcome) => Poll::Ready(outcome),
-            SendOp::Fail(e) => Poll::Ready(Err(e)),
+            // A closed handle refuses, but a cancellation comes first, as in Trio (whose `send`
+            // checks for cancellation before `send_nowait` raises `ClosedResourceError`).
+            SendOp::Fail(e) => Poll::Ready(Err(match cancel::current() {
+                Some(cancelled) => SendError::Cancelled { value: e.into_inner(), cancelled },
+                None => e,
+            })),
             SendOp::Parked(key, mut park) => {
                 let mut st = chan.state();
                 if st.waiters.get(key).done {
@@ -354,7 +359,8 @@ impl<T> RecvOp<T> {
                 Poll::Pending
             }
             RecvOp::Yield(got) => Poll::Ready(Ok(got)),
-            RecvOp::Fail(e) => Poll::Ready(Err(e)),
+            // As for a send: a cancellation comes before the closed handle's refusal.
+            RecvOp::Fail(e) => Poll::Ready(Err(cancel::current().map_or(e, RecvError::Cancelled))),
             RecvOp::Parked(key, mut park) => {
                 let mut st = chan.state();
                 if st.waiters.get(key).done {

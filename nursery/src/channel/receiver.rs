@@ -45,8 +45,9 @@ impl<T> Receiver<T> {
     /// [`RecvError::Closed`] if this handle was closed, [`RecvError::Cancelled`] (below).
     ///
     /// # Cancellation
-    /// A checkpoint: it fails on entry in a cancelled scope, and otherwise yields at least once,
-    /// even when a value is ready. If it returns `Cancelled`, it took nothing from the channel. If
+    /// A checkpoint: it fails on entry in a cancelled scope (also on a closed handle: the
+    /// cancellation comes first, as in Trio), and otherwise yields at least once, even when a
+    /// value is ready (a closed handle's refusal returns at once). If it returns `Cancelled`, it took nothing from the channel. If
     /// a value was handed to it before it noticed the cancellation, it returns the value (the next
     /// checkpoint reports the cancellation). Dropping the future puts a value it was handed back
     /// at the front of the channel.

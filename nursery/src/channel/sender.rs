@@ -40,8 +40,9 @@ impl<T> Sender<T> {
     /// closed, [`SendError::Cancelled`] (below). Each gives the value back.
     ///
     /// # Cancellation
-    /// A checkpoint: it fails on entry in a cancelled scope, and otherwise yields at least once,
-    /// even when the value is accepted at once. If it returns `Cancelled`, the value was not
+    /// A checkpoint: it fails on entry in a cancelled scope (also on a closed handle: the
+    /// cancellation comes first, as in Trio), and otherwise yields at least once, even when the
+    /// value is accepted at once (a closed handle's refusal returns at once). If it returns `Cancelled`, the value was not
     /// delivered and is inside the error. If a receiver took the value before the send noticed
     /// the cancellation, the send returns `Ok` (the next checkpoint reports the cancellation).
     /// Dropping the future withdraws a value not yet taken.
