@@ -292,3 +292,33 @@ fn closed_handle_in_a_cancelled_scope_reports_the_cancellation_first() {
     })
     .unwrap();
 }
+
+/// `consume(usize::MAX)` after a partial consume is clamped to what is buffered, as documented,
+/// for the native `BufReader` and for the adapter's `AsyncBufRead::consume`: no overflow panic,
+/// no wrapped position that would hand out bytes twice.
+#[test]
+fn consume_usize_max_after_a_partial_consume_is_clamped() {
+    use futures_util::io::AsyncBufReadExt;
+    run(async {
+        let (a, b) = tcp_pair().await?;
+        a.write_all(b"abcdef").await.0?;
+        let mut reader = BufReader::new(&b);
+        while reader.buffer().len() < 6 {
+            reader.read_more().await?;
+        }
+        reader.consume(2);
+        reader.consume(usize::MAX);
+        assert!(reader.buffer().is_empty());
+
+        let (c, d) = tcp_pair().await?;
+        c.write_all(b"ghijkl").await.0?;
+        let mut compat = Compat::new(d);
+        let n = compat.fill_buf().await.map_err(OpError::from)?.len();
+        compat.consume_unpin(1);
+        compat.consume_unpin(usize::MAX);
+        assert!(compat.buffered().is_empty(), "all {n} buffered bytes consumed, none handed out twice");
+        Ok::<_, OpError>(())
+    })
+    .unwrap()
+    .unwrap();
+}

@@ -111,9 +111,10 @@ impl<R: OwnedRead> BufReader<R> {
         Ok(self.buffer())
     }
 
-    /// Marks `n` buffered bytes as used (clamped to what is buffered).
+    /// Marks `n` buffered bytes as used (clamped to what is buffered; any `n`, `usize::MAX`
+    /// included, is fine).
     pub fn consume(&mut self, n: usize) {
-        self.pos = (self.pos + n).min(self.buf.len());
+        self.pos = self.pos.saturating_add(n).min(self.buf.len());
     }
 
     /// Copies buffered bytes into `dst`, reading first if none are buffered; `Ok(0)` is end of

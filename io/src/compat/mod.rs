@@ -174,7 +174,8 @@ impl<S: OwnedRead + OwnedWrite + 'static> Compat<S> {
     }
 
     pub(crate) fn consume(&mut self, n: usize) {
-        self.rpos = (self.rpos + n).min(self.rbuf.len());
+        // Saturating: `AsyncBufRead::consume` takes any `usize` from the caller.
+        self.rpos = self.rpos.saturating_add(n).min(self.rbuf.len());
     }
 
     /// Copies buffered bytes into `dst` (reading first if none); `Ok(0)` is end of stream.
