@@ -17,6 +17,8 @@ mod trio_conformance_nursery;
 mod trio_conformance_ports;
 #[path = "trio_conformance_probes.rs"]
 mod trio_conformance_probes;
+#[path = "trio_conformance_probes2.rs"]
+mod trio_conformance_probes2;
 #[path = "trio_conformance_scopes.rs"]
 mod trio_conformance_scopes;
 #[path = "trio_conformance_timeouts.rs"]

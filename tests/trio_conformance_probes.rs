@@ -431,30 +431,28 @@ fn end_of_channel_is_reported_again_and_again() {
     .unwrap();
 }
 
-/// A scope entered again inside itself (Trio refuses this with `RuntimeError`; quartet allows a
-/// scope to run several blocks): a cancel stops both blocks. The inner entry sees the same scope
-/// still active outside it, so, like any cancellation that also reaches an outer scope, it lets
-/// the `Cancelled` propagate, and the outermost entry catches it. Nothing is left parked.
+/// A scope run again inside its own block in the same task is refused, as Trio refuses it
+/// (`RuntimeError`: "Each CancelScope may only be used for a single 'with' block"): the nested
+/// block's checkpoints fail with `Reason::ScopeReentered`, which is not a cancellation, so neither
+/// run absorbs it and it reaches the caller. The scope itself is not cancelled by the refusal,
+/// also when the nesting goes through another scope, and a later run (after the block) works.
 #[test]
-fn scope_entered_inside_itself_is_caught_by_the_outermost_entry() {
+fn scope_run_inside_its_own_block_in_the_same_task_is_refused() {
     run(async {
         let scope = CancelScope::new();
         let r = scope
             .run(async {
-                let inner = scope
-                    .run(async {
-                        scope.cancel();
-                        sleep(Duration::from_secs(3600)).await
-                    })
-                    .await;
-                assert!(matches!(inner, Err(ref c) if c.reason() == &quartet::Reason::Explicit), "{inner:?}");
-                sleep(Duration::from_secs(3600)).await?;
-                Ok::<_, Cancelled>(())
+                let other = CancelScope::new();
+                let inner = other.run(scope.run(sleep(Duration::from_secs(3600)))).await;
+                let err = inner.unwrap_err();
+                assert_eq!(err.reason(), &quartet::Reason::ScopeReentered);
+                assert!(!quartet::is_cancellation(&err), "a refusal is not a cancellation");
+                Err::<(), _>(err)
             })
             .await;
-        assert_eq!(r, Ok(None));
-        assert!(scope.cancelled_caught());
-        // the runtime is still healthy: an unrelated sleep under a fresh deadline completes
+        assert!(matches!(r, Err(ref c) if c.reason() == &quartet::Reason::ScopeReentered), "{r:?}");
+        assert!(!scope.cancel_called() && !scope.cancelled_caught());
+        assert_eq!(scope.run(sleep(Duration::from_millis(1))).await, Ok(Some(())));
         assert_eq!(move_on_after(Duration::from_millis(50), sleep(Duration::from_millis(1))).await, Ok(Some(())));
     })
     .unwrap();

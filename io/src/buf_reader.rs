@@ -48,7 +48,9 @@ impl<R: OwnedRead> BufReader<R> {
         Self::with_capacity(DEFAULT_BUF_SIZE, inner)
     }
 
-    /// A reader whose reads ask for up to `capacity` bytes (at least 1).
+    /// A reader whose reads ask for up to `capacity` bytes (at least 1). The buffer is allocated
+    /// at the first read, and a capacity that cannot be allocated (`usize::MAX`) is an
+    /// [`OutOfMemory`](io::ErrorKind::OutOfMemory) error there, not a panic.
     ///
     /// ```no_run
     /// # fn f(s: quartet_runtime::net::TcpStream) {
@@ -57,14 +59,7 @@ impl<R: OwnedRead> BufReader<R> {
     /// ```
     pub fn with_capacity(capacity: usize, inner: R) -> BufReader<R> {
         let capacity = capacity.max(1);
-        BufReader {
-            inner,
-            buf: Vec::with_capacity(capacity),
-            pos: 0,
-            capacity,
-            max_line: DEFAULT_MAX_LINE,
-            chunk: Vec::new(),
-        }
+        BufReader { inner, buf: Vec::new(), pos: 0, capacity, max_line: DEFAULT_MAX_LINE, chunk: Vec::new() }
     }
 
     /// Sets the longest line `read_until`/`read_line` will buffer (default [`DEFAULT_MAX_LINE`]);
@@ -116,9 +111,10 @@ impl<R: OwnedRead> BufReader<R> {
         Ok(self.buffer())
     }
 
-    /// Marks `n` buffered bytes as used (clamped to what is buffered).
+    /// Marks `n` buffered bytes as used (clamped to what is buffered; any `n`, `usize::MAX`
+    /// included, is fine).
     pub fn consume(&mut self, n: usize) {
-        self.pos = (self.pos + n).min(self.buf.len());
+        self.pos = self.pos.saturating_add(n).min(self.buf.len());
     }
 
     /// Copies buffered bytes into `dst`, reading first if none are buffered; `Ok(0)` is end of
@@ -259,8 +255,9 @@ impl<R: OwnedRead> BufReader<R> {
             let mut buf = std::mem::take(&mut self.buf);
             buf.clear();
             self.pos = 0;
-            if buf.capacity() < self.capacity {
-                buf.reserve_exact(self.capacity);
+            if let Err(e) = reserve_buffer(&mut buf, self.capacity) {
+                self.buf = buf;
+                return Err(e.into());
             }
             let (res, buf) = self.inner.read(buf).await;
             self.buf = buf;
@@ -273,12 +270,25 @@ impl<R: OwnedRead> BufReader<R> {
         }
         let mut chunk = std::mem::take(&mut self.chunk);
         chunk.clear();
-        if chunk.capacity() < self.capacity {
-            chunk.reserve_exact(self.capacity);
+        if let Err(e) = reserve_buffer(&mut chunk, self.capacity) {
+            self.chunk = chunk;
+            return Err(e.into());
         }
         let (res, chunk) = self.inner.read(chunk).await;
         self.buf.extend_from_slice(&chunk);
         self.chunk = chunk;
         res
     }
+}
+
+/// Makes room for `capacity` bytes in `buf`, or reports that they cannot be allocated: a
+/// capacity too large for memory (say `usize::MAX`) is an `OutOfMemory` error at the first use of
+/// the buffer, never a capacity-overflow panic or an allocation abort.
+pub(crate) fn reserve_buffer(buf: &mut Vec<u8>, capacity: usize) -> io::Result<()> {
+    if buf.capacity() >= capacity {
+        return Ok(());
+    }
+    buf.try_reserve_exact(capacity - buf.len()).map_err(|e| {
+        io::Error::new(io::ErrorKind::OutOfMemory, format!("a buffer of {capacity} bytes cannot be allocated: {e}"))
+    })
 }

@@ -34,7 +34,9 @@ impl<W: OwnedWrite> BufWriter<W> {
         Self::with_capacity(crate::buf_reader::DEFAULT_BUF_SIZE, inner)
     }
 
-    /// A writer that sends once `capacity` bytes are buffered.
+    /// A writer that sends once `capacity` bytes are buffered. The buffer is allocated at the
+    /// first write, and a capacity that cannot be allocated (`usize::MAX`) is an
+    /// [`OutOfMemory`](io::ErrorKind::OutOfMemory) error there, not a panic.
     ///
     /// ```no_run
     /// # fn f(s: quartet_runtime::net::TcpStream) {
@@ -43,7 +45,7 @@ impl<W: OwnedWrite> BufWriter<W> {
     /// ```
     pub fn with_capacity(capacity: usize, inner: W) -> BufWriter<W> {
         let capacity = capacity.max(1);
-        BufWriter { inner, buf: Vec::with_capacity(capacity), capacity }
+        BufWriter { inner, buf: Vec::new(), capacity }
     }
 
     /// The stream.
@@ -69,6 +71,7 @@ impl<W: OwnedWrite> BufWriter<W> {
         if self.buf.len() + data.len() > self.capacity && !self.buf.is_empty() {
             self.flush().await?;
         }
+        crate::buf_reader::reserve_buffer(&mut self.buf, self.capacity)?;
         self.buf.extend_from_slice(data);
         if self.buf.len() >= self.capacity {
             self.flush().await?;

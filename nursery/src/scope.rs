@@ -334,6 +334,12 @@ impl CancelScope {
     /// progress, a cancellation is permanent (so every later run starts cancelled), and
     /// `cancelled_caught` stays true once any run caught one.
     ///
+    /// A run nested inside a block of the same scope in the same task is refused, as in Trio: the
+    /// nested block is not a block of this scope, and every checkpoint inside it fails with a
+    /// `Cancelled` whose reason is [`Reason::ScopeReentered`]. That is not a cancellation (no
+    /// scope absorbs it, [`is_cancellation`](quartet_runtime::is_cancellation) is false), so a
+    /// body that propagates it with `?` hands it up to the caller of the outer run.
+    ///
     /// # Examples
     /// ```
     /// use quartet_nursery::*;
@@ -353,6 +359,9 @@ impl CancelScope {
         F: Future<Output = Result<T, E>>,
         E: ScopeError<Via>,
     {
+        if quartet_runtime::cancel::active_in_current_task(&self.state) {
+            return Scoped::new(refused_reentry(), fut).await.0.map(Some);
+        }
         let (out, owns) = Scoped::new(self.state.clone(), fut).await;
         match out {
             Ok(v) => Ok(Some(v)),
@@ -363,6 +372,16 @@ impl CancelScope {
             Err(e) => Err(e),
         }
     }
+}
+
+/// The scope a refused nested run's block runs in instead (see [`CancelScope::run`]): shielded,
+/// so no outer cancellation replaces its reason, and already cancelled with
+/// [`Reason::ScopeReentered`], so every checkpoint inside reports the refusal.
+fn refused_reentry() -> Arc<ScopeState> {
+    let state = ScopeState::new();
+    state.set_shield(true);
+    state.cancel(Reason::ScopeReentered);
+    state
 }
 
 /// Runs `fut` shielded from outer cancellation (bounded cleanup: combine with a deadline, e.g.

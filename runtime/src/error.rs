@@ -145,6 +145,16 @@ pub enum Reason {
     /// `Cancelled` into an [`OpError`] gives [`OpError::NoRuntime`], and [`is_cancellation`] does
     /// not count it, so no cancel scope absorbs it.
     NoRuntime,
+    /// Not a cancellation: a cancel scope was run inside its own active block, in the same task.
+    /// Trio refuses that ("Each CancelScope may only be used for a single 'with' block"); quartet
+    /// lets a scope run one block after another or in several tasks at once, but a block nested
+    /// in itself is refused: every checkpoint inside the nested block fails with this reason, and
+    /// no scope absorbs it ([`is_cancellation`] does not count it), so it reaches the caller.
+    ScopeReentered,
+    /// Not a cancellation: a future was polled again after it had returned `Ready` (a misuse of
+    /// the future). quartet's waiting futures (receives, lock and semaphore acquires, event and
+    /// condition waits) report this instead of panicking; no scope absorbs it.
+    PolledAfterCompletion,
     /// A reason given by the program.
     Other(String),
 }
@@ -161,6 +171,11 @@ impl fmt::Display for Reason {
             Reason::GracePeriodEnded => f.write_str("the grace period of a graceful cancellation ended"),
             Reason::ShutdownRequested => f.write_str("a graceful shutdown was requested"),
             Reason::NoRuntime => f.write_str(NO_RUNTIME),
+            Reason::ScopeReentered => f.write_str(
+                "a cancel scope was run inside its own active block in the same task (each block \
+                 of a scope must end before the scope is run again in that task)",
+            ),
+            Reason::PolledAfterCompletion => f.write_str("a future was polled again after it completed"),
             Reason::Other(s) => f.write_str(s),
         }
     }
@@ -228,9 +243,10 @@ impl Cancelled {
         &self.reason
     }
 
-    /// True unless this is [`Reason::NoRuntime`], which is not a cancellation.
+    /// True unless this is [`Reason::NoRuntime`], [`Reason::ScopeReentered`] or
+    /// [`Reason::PolledAfterCompletion`], which are not cancellations but misuse reported as one.
     fn is_real(&self) -> bool {
-        self.reason != Reason::NoRuntime
+        !matches!(self.reason, Reason::NoRuntime | Reason::ScopeReentered | Reason::PolledAfterCompletion)
     }
 }
 
@@ -310,9 +326,15 @@ impl From<TooSlow> for Cancelled {
 }
 
 impl From<Cancelled> for OpError {
-    /// `Cancelled`, except that [`Reason::NoRuntime`] becomes [`OpError::NoRuntime`].
+    /// `Cancelled`, except that [`Reason::NoRuntime`] becomes [`OpError::NoRuntime`] and the
+    /// other misuse reasons ([`Reason::ScopeReentered`], [`Reason::PolledAfterCompletion`]) an
+    /// [`OpError::Io`] wrapping the `Cancelled` (not a cancellation: no scope absorbs it).
     fn from(c: Cancelled) -> OpError {
-        if c.is_real() { OpError::Cancelled(c) } else { OpError::NoRuntime }
+        match c.reason {
+            _ if c.is_real() => OpError::Cancelled(c),
+            Reason::NoRuntime => OpError::NoRuntime,
+            _ => OpError::Io(io::Error::other(c)),
+        }
     }
 }
 

@@ -97,7 +97,9 @@ impl<S: OwnedRead + OwnedWrite + 'static> Compat<S> {
         Self::with_capacity(READ_BUF, stream)
     }
 
-    /// Wraps `stream`; each read asks for up to `read_capacity` bytes.
+    /// Wraps `stream`; each read asks for up to `read_capacity` bytes. The read buffer is
+    /// allocated at the first read; a capacity that cannot be allocated (`usize::MAX`) is an
+    /// [`OutOfMemory`](io::ErrorKind::OutOfMemory) error there, not a panic.
     ///
     /// ```no_run
     /// # fn f(s: quartet_runtime::net::TcpStream) {
@@ -148,18 +150,22 @@ impl<S: OwnedRead + OwnedWrite + 'static> Compat<S> {
     /// The buffered bytes, reading into the buffer first if it is empty.
     pub(crate) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
         if self.rpos == self.rbuf.len() {
-            let fut = self.reading.get_or_insert_with(|| {
-                let mut buf = std::mem::take(&mut self.rbuf);
-                buf.clear();
-                self.rpos = 0;
-                if buf.capacity() < self.rcap {
-                    buf.reserve_exact(self.rcap);
+            let mut fut = match self.reading.take() {
+                Some(fut) => fut,
+                None => {
+                    self.rbuf.clear();
+                    self.rpos = 0;
+                    // A capacity too large to allocate is an error here, not a panic.
+                    crate::buf_reader::reserve_buffer(&mut self.rbuf, self.rcap)?;
+                    let buf = std::mem::take(&mut self.rbuf);
+                    let stream = self.stream.clone();
+                    Box::pin(async move { stream.read(buf).await })
                 }
-                let stream = self.stream.clone();
-                Box::pin(async move { stream.read(buf).await })
-            });
-            let (res, buf) = ready!(fut.as_mut().poll(cx));
-            self.reading = None;
+            };
+            let Poll::Ready((res, buf)) = fut.as_mut().poll(cx) else {
+                self.reading = Some(fut);
+                return Poll::Pending;
+            };
             self.rbuf = buf;
             self.rpos = 0;
             res.map_err(io::Error::from)?;
@@ -168,7 +174,8 @@ impl<S: OwnedRead + OwnedWrite + 'static> Compat<S> {
     }
 
     pub(crate) fn consume(&mut self, n: usize) {
-        self.rpos = (self.rpos + n).min(self.rbuf.len());
+        // Saturating: `AsyncBufRead::consume` takes any `usize` from the caller.
+        self.rpos = self.rpos.saturating_add(n).min(self.rbuf.len());
     }
 
     /// Copies buffered bytes into `dst` (reading first if none); `Ok(0)` is end of stream.

@@ -17,9 +17,9 @@
 
 use super::error::{RecvError, SendError};
 use crate::sync::waitset::{Key, Queue, WaitSet, Waiter};
-use quartet_runtime::cancel;
 use quartet_runtime::hooks::Park;
 use quartet_runtime::sync::{Mutex, MutexGuard, lock};
+use quartet_runtime::{Cancelled, cancel};
 use std::collections::VecDeque;
 use std::task::{Context, Poll, Waker};
 
@@ -191,6 +191,11 @@ impl<T> SendOp<T> {
         drop(std::mem::replace(self, SendOp::Done));
     }
 
+    /// Whether the op has finished (returned `Ready`).
+    pub fn is_done(&self) -> bool {
+        matches!(self, SendOp::Done)
+    }
+
     pub fn poll(&mut self, chan: &Chan<T>, cx: &mut Context<'_>) -> Poll<Result<(), SendError<T>>> {
         // The checkpoint's second poll, the most common one: finished in place, with nothing to
         // move out (the other states are taken out with `mem::replace` below).
@@ -229,7 +234,12 @@ impl<T> SendOp<T> {
                 Poll::Pending
             }
             SendOp::Yield(outcome) => Poll::Ready(outcome),
-            SendOp::Fail(e) => Poll::Ready(Err(e)),
+            // A closed handle refuses, but a cancellation comes first, as in Trio (whose `send`
+            // checks for cancellation before `send_nowait` raises `ClosedResourceError`).
+            SendOp::Fail(e) => Poll::Ready(Err(match cancel::current() {
+                Some(cancelled) => SendError::Cancelled { value: e.into_inner(), cancelled },
+                None => e,
+            })),
             SendOp::Parked(key, mut park) => {
                 let mut st = chan.state();
                 if st.waiters.get(key).done {
@@ -251,7 +261,10 @@ impl<T> SendOp<T> {
                 set_state(self, SendOp::Parked(key, park));
                 Poll::Pending
             }
-            SendOp::Done => panic!("send future polled after it completed"),
+            // Polled again after it returned (misuse). Every `SendError` gives a value back and
+            // this send has none left, so it stays pending and is never woken (like a fused
+            // future); `SendFuture::is_terminated` tells. Not a panic.
+            SendOp::Done => Poll::Pending,
         }
     }
 
@@ -303,6 +316,11 @@ impl<T> RecvOp<T> {
         drop(std::mem::replace(self, RecvOp::Done));
     }
 
+    /// Whether the op has finished (returned `Ready`).
+    pub fn is_done(&self) -> bool {
+        matches!(self, RecvOp::Done)
+    }
+
     pub fn poll(&mut self, chan: &Chan<T>, cx: &mut Context<'_>) -> Poll<Result<Option<T>, RecvError>> {
         // The checkpoint's second poll, the most common one: only the value moves out.
         if let RecvOp::Yield(got) = self {
@@ -341,7 +359,8 @@ impl<T> RecvOp<T> {
                 Poll::Pending
             }
             RecvOp::Yield(got) => Poll::Ready(Ok(got)),
-            RecvOp::Fail(e) => Poll::Ready(Err(e)),
+            // As for a send: a cancellation comes before the closed handle's refusal.
+            RecvOp::Fail(e) => Poll::Ready(Err(cancel::current().map_or(e, RecvError::Cancelled))),
             RecvOp::Parked(key, mut park) => {
                 let mut st = chan.state();
                 if st.waiters.get(key).done {
@@ -362,7 +381,10 @@ impl<T> RecvOp<T> {
                 set_state(self, RecvOp::Parked(key, park));
                 Poll::Pending
             }
-            RecvOp::Done => panic!("recv future polled after it completed"),
+            // Polled again after it returned (misuse): a typed error, not a panic.
+            RecvOp::Done => {
+                Poll::Ready(Err(RecvError::Cancelled(Cancelled::new(quartet_runtime::Reason::PolledAfterCompletion))))
+            }
         }
     }
 

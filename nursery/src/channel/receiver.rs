@@ -45,8 +45,9 @@ impl<T> Receiver<T> {
     /// [`RecvError::Closed`] if this handle was closed, [`RecvError::Cancelled`] (below).
     ///
     /// # Cancellation
-    /// A checkpoint: it fails on entry in a cancelled scope, and otherwise yields at least once,
-    /// even when a value is ready. If it returns `Cancelled`, it took nothing from the channel. If
+    /// A checkpoint: it fails on entry in a cancelled scope (also on a closed handle: the
+    /// cancellation comes first, as in Trio), and otherwise yields at least once, even when a
+    /// value is ready (a closed handle's refusal returns at once). If it returns `Cancelled`, it took nothing from the channel. If
     /// a value was handed to it before it noticed the cancellation, it returns the value (the next
     /// checkpoint reports the cancellation). Dropping the future puts a value it was handed back
     /// at the front of the channel.
@@ -206,6 +207,26 @@ impl<T> Future for RecvFuture<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         this.op.poll(&this.rx.chan, cx)
+    }
+}
+
+impl<T> RecvFuture<'_, T> {
+    /// True once the future has returned `Ready`: polling it again then returns
+    /// `Err(RecvError::Cancelled)` with [`Reason::PolledAfterCompletion`](quartet_runtime::Reason::PolledAfterCompletion)
+    /// (not a cancellation), never a panic.
+    ///
+    /// ```
+    /// use quartet_nursery::channel;
+    /// # quartet_runtime::run(async {
+    /// let (tx, rx) = channel::channel::<u8>(1);
+    /// tx.try_send(7)?;
+    /// let mut fut = rx.recv();
+    /// assert_eq!((&mut fut).await?, Some(7));
+    /// assert!(fut.is_terminated());
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+    /// ```
+    pub fn is_terminated(&self) -> bool {
+        self.op.is_done()
     }
 }
 

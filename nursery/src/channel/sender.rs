@@ -40,8 +40,9 @@ impl<T> Sender<T> {
     /// closed, [`SendError::Cancelled`] (below). Each gives the value back.
     ///
     /// # Cancellation
-    /// A checkpoint: it fails on entry in a cancelled scope, and otherwise yields at least once,
-    /// even when the value is accepted at once. If it returns `Cancelled`, the value was not
+    /// A checkpoint: it fails on entry in a cancelled scope (also on a closed handle: the
+    /// cancellation comes first, as in Trio), and otherwise yields at least once, even when the
+    /// value is accepted at once (a closed handle's refusal returns at once). If it returns `Cancelled`, the value was not
     /// delivered and is inside the error. If a receiver took the value before the send noticed
     /// the cancellation, the send returns `Ok` (the next checkpoint reports the cancellation).
     /// Dropping the future withdraws a value not yet taken.
@@ -182,6 +183,25 @@ impl<T> Future for SendFuture<'_, T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         this.op.poll(&this.tx.chan, cx)
+    }
+}
+
+impl<T> SendFuture<'_, T> {
+    /// True once the future has returned `Ready`: polling it again then returns `Pending` and
+    /// never wakes (every [`SendError`] hands a value back, and a finished send has none).
+    ///
+    /// ```
+    /// use quartet_nursery::channel;
+    /// # quartet_runtime::run(async {
+    /// let (tx, _rx) = channel::channel::<u8>(1);
+    /// let mut fut = tx.send(1);
+    /// assert!(!fut.is_terminated());
+    /// (&mut fut).await?;
+    /// assert!(fut.is_terminated());
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
+    /// ```
+    pub fn is_terminated(&self) -> bool {
+        self.op.is_done()
     }
 }
 

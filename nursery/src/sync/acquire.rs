@@ -57,6 +57,11 @@ impl<'a, R: Resource> Acquire<'a, R> {
         Acquire { res, phase: Phase::Start, park: cancel::Park::waiting_for(R::WAIT) }
     }
 
+    /// Whether the acquire has returned `Ready`.
+    pub fn is_done(&self) -> bool {
+        matches!(self.phase, Phase::Done)
+    }
+
     /// The resource being acquired.
     pub fn resource(&self) -> &'a R {
         self.res
@@ -120,7 +125,8 @@ impl<R: Resource> Future for Acquire<'_, R> {
                 w.set_waker(cx.waker());
                 Poll::Pending
             }
-            Phase::Done => panic!("acquire future polled after it completed"),
+            // Polled again after it returned (misuse): a typed error, not a panic.
+            Phase::Done => Poll::Ready(Err(Cancelled::new(quartet_runtime::Reason::PolledAfterCompletion))),
         }
     }
 }

@@ -342,7 +342,10 @@ impl<'a, T> Future for ConditionWait<'a, T> {
                 self.phase = Phase::Parked(key);
                 Poll::Pending
             }
-            Phase::Done => panic!("ConditionWait polled after it completed"),
+            // Polled again after it returned (misuse): a typed error, not a panic.
+            Phase::Done => {
+                Poll::Ready(Err(quartet_runtime::Cancelled::new(quartet_runtime::Reason::PolledAfterCompletion).into()))
+            }
         }
     }
 }

@@ -229,7 +229,8 @@ impl Future for EventWait<'_> {
                 waiters.get_mut(key).set_waker(cx.waker());
                 Poll::Pending
             }
-            Phase::Done => panic!("EventWait polled after it completed"),
+            // Polled again after it returned (misuse): a typed error, not a panic.
+            Phase::Done => Poll::Ready(Err(Cancelled::new(quartet_runtime::Reason::PolledAfterCompletion))),
         }
     }
 }

@@ -252,6 +252,15 @@ pub struct LockFuture<'a, T> {
     acquire: Acquire<'a, Lock<T>>,
 }
 
+impl<T> LockFuture<'_, T> {
+    /// True once the future has returned `Ready`: polling it again then returns
+    /// `Err(Cancelled)` with [`Reason::PolledAfterCompletion`](quartet_runtime::Reason::PolledAfterCompletion)
+    /// (not a cancellation), never a panic or a second guard.
+    pub fn is_terminated(&self) -> bool {
+        self.acquire.is_done()
+    }
+}
+
 impl<'a, T> Future for LockFuture<'a, T> {
     type Output = Result<LockGuard<'a, T>, Cancelled>;
 

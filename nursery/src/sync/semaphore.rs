@@ -295,6 +295,15 @@ pub struct SemaphoreAcquire<'a> {
     acquire: Acquire<'a, Semaphore>,
 }
 
+impl SemaphoreAcquire<'_> {
+    /// True once the future has returned `Ready`: polling it again then returns
+    /// `Err(Cancelled)` with [`Reason::PolledAfterCompletion`](quartet_runtime::Reason::PolledAfterCompletion)
+    /// (not a cancellation), never a panic or a second permit.
+    pub fn is_terminated(&self) -> bool {
+        self.acquire.is_done()
+    }
+}
+
 impl<'a> Future for SemaphoreAcquire<'a> {
     type Output = Result<Permit<'a>, Cancelled>;
 

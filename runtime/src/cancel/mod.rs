@@ -285,6 +285,19 @@ pub fn effective_deadline() -> Option<Instant> {
     })
 }
 
+/// Whether `state`'s block is active around the code polled right now, in the same task: a
+/// `run` of the scope would be nested inside its own block (what Trio refuses with "Each
+/// CancelScope may only be used for a single 'with' block").
+pub fn active_in_current_task(state: &Arc<ScopeState>) -> bool {
+    // A scope never entered (every `move_on_after`/`fail_after`/`shield`) cannot be: no walk.
+    if !state.has_been_entered() {
+        return false;
+    }
+    let node = current_node();
+    let task = crate::task::current_task_id();
+    TREE.with(|t| t.borrow().active_in_task(node, state, task))
+}
+
 /// Leaves parked on the current status (diagnostics and tests).
 pub fn parked_here() -> usize {
     let node = current_node();

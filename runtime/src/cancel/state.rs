@@ -249,6 +249,12 @@ impl ScopeState {
         }
     }
 
+    /// Whether an activation ever attached (Trio's `_has_been_entered`). An activation attached
+    /// by this thread stored it on this thread, so `Relaxed` sees that one.
+    pub(crate) fn has_been_entered(&self) -> bool {
+        self.entered.load(Ordering::Relaxed)
+    }
+
     /// [`expired`](Self::expired) now, if the scope is open or was never entered.
     fn expired_while_live(&self) -> Option<Reason> {
         let live = !self.entered.load(Ordering::SeqCst) || !lock(&self.watchers).is_empty();

@@ -242,6 +242,24 @@ impl Tree {
         !shielded && self.parent(id).and_then(|p| self.effective(p)).is_some()
     }
 
+    /// Whether `state` is the scope of `id` or of an ancestor attached by the same `task`: the
+    /// scope's block is active around `id` in that task (a run of the scope nested in itself).
+    /// Stops at the first node of another task, so a scope entered by a task and again by one of
+    /// its children's tasks is not found.
+    pub fn active_in_task(&self, id: NodeId, state: &Arc<ScopeState>, task: u64) -> bool {
+        let mut cur = Some(id);
+        while let Some(n) = cur.and_then(|i| self.node(i)) {
+            if n.task != task {
+                return false;
+            }
+            if n.state.as_ref().is_some_and(|s| Arc::ptr_eq(s, state)) {
+                return true;
+            }
+            cur = cur.and_then(|i| self.parent(i));
+        }
+        false
+    }
+
     /// The nodes from `id` up to the root, stopping after the first shielded one.
     pub fn ancestry(&self, id: NodeId) -> impl Iterator<Item = &Arc<ScopeState>> + '_ {
         let mut cur = Some(id);

@@ -276,7 +276,10 @@ where
                     this.state = State::Done; // drops the job: its outcome is dropped when it comes
                     return Poll::Ready(Err(c.into()));
                 }
-                State::Done => panic!("quartet: to_thread polled after completion"),
+                // Polled again after it returned (misuse): a typed error, not a panic.
+                State::Done => {
+                    return Poll::Ready(Err(crate::Cancelled::new(crate::Reason::PolledAfterCompletion).into()));
+                }
             }
         }
     }

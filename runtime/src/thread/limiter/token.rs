@@ -163,7 +163,8 @@ impl Future for Acquire {
                 }
                 Poll::Pending
             }
-            AcquireState::Done => panic!("quartet: Acquire polled after completion"),
+            // Polled again after it returned (misuse): a typed error, not a panic.
+            AcquireState::Done => Poll::Ready(Err(Cancelled::new(crate::Reason::PolledAfterCompletion))),
         }
     }
 }
