@@ -134,7 +134,7 @@ impl ReadyQueue {
         Some(f(unsafe { &mut *self.inner.get() }))
     }
 
-    /// The waker for the child in slot `index`: the slot's [`SlotWake`] waker on the kernel's
+    /// The waker for the child in slot `index`: the slot's `SlotWake` waker on the kernel's
     /// thread (no allocation), an allocated one elsewhere.
     #[inline]
     pub fn waker(self: &Arc<Self>, index: usize) -> Waker {
@@ -264,7 +264,7 @@ impl ReadyQueue {
 impl ReadyQueue {
     /// Runs `f` with a waker for slot `index`. If `cached` holds one it is used; otherwise `f`
     /// borrows a waker that costs nothing unless it is cloned: a clone on the kernel's thread is
-    /// the slot's [`SlotWake`] waker (no allocation, one count). `cached` is left as it was.
+    /// the slot's `SlotWake` waker (no allocation, one count). `cached` is left as it was.
     pub fn with_waker<R>(self: &Arc<Self>, index: usize, cached: &mut Option<Waker>, f: impl FnOnce(&Waker) -> R) -> R {
         if let Some(w) = cached {
             return f(w);

@@ -7,6 +7,9 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::io;
 
+mod reason;
+pub use reason::Reason;
+
 /// Why quartet could not start or keep running.
 ///
 /// `Debug` prints the same text as `Display` (cause and remedy), because that is what a
@@ -110,77 +113,6 @@ impl fmt::Debug for Unavailable {
     }
 }
 
-/// Why a cancel scope was cancelled.
-///
-/// # Examples
-/// ```
-/// use quartet_runtime::{Cancelled, Reason};
-/// let c = Cancelled::new(Reason::Other("shutting down for maintenance".into()));
-/// assert_eq!(c.to_string(), "cancelled: shutting down for maintenance");
-/// assert_eq!(Reason::Deadline.to_string(), "deadline expired");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Reason {
-    /// `cancel()` was called on the scope or one of its handles.
-    Explicit,
-    /// The scope's deadline passed.
-    Deadline,
-    /// A sibling task failed; the text names it.
-    SiblingFailed(String),
-    /// A signal (Ctrl-C / SIGTERM) asked the program to stop.
-    Signal,
-    /// The runtime is shutting down.
-    Shutdown,
-    /// A `fail_after`/`fail_at` deadline passed ([`TooSlow`] converted into a `Cancelled`, for
-    /// bodies whose error type is `Cancelled`).
-    TooSlow,
-    /// A graceful cancellation's grace period ended before the code inside finished.
-    GracePeriodEnded,
-    /// A graceful cancellation reached a scope that ends on shutdown requests
-    /// (`move_on_shutdown`): the wait inside it was idle work to give up.
-    ShutdownRequested,
-    /// Not a cancellation: a checkpoint ([`sleep`](crate::sleep), [`checkpoint`](crate::checkpoint))
-    /// was polled outside `quartet::run`, where nothing could ever wake it. Converting the
-    /// `Cancelled` into an [`OpError`] gives [`OpError::NoRuntime`], and [`is_cancellation`] does
-    /// not count it, so no cancel scope absorbs it.
-    NoRuntime,
-    /// Not a cancellation: a cancel scope was run inside its own active block, in the same task.
-    /// Trio refuses that ("Each CancelScope may only be used for a single 'with' block"); quartet
-    /// lets a scope run one block after another or in several tasks at once, but a block nested
-    /// in itself is refused: every checkpoint inside the nested block fails with this reason, and
-    /// no scope absorbs it ([`is_cancellation`] does not count it), so it reaches the caller.
-    ScopeReentered,
-    /// Not a cancellation: a future was polled again after it had returned `Ready` (a misuse of
-    /// the future). quartet's waiting futures (receives, lock and semaphore acquires, event and
-    /// condition waits) report this instead of panicking; no scope absorbs it.
-    PolledAfterCompletion,
-    /// A reason given by the program.
-    Other(String),
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Reason::Explicit => f.write_str("cancel() was called"),
-            Reason::Deadline => f.write_str("deadline expired"),
-            Reason::SiblingFailed(who) => write!(f, "sibling task {who} failed"),
-            Reason::Signal => f.write_str("signal received"),
-            Reason::Shutdown => f.write_str("runtime shutting down"),
-            Reason::TooSlow => f.write_str("deadline exceeded (fail_after/fail_at)"),
-            Reason::GracePeriodEnded => f.write_str("the grace period of a graceful cancellation ended"),
-            Reason::ShutdownRequested => f.write_str("a graceful shutdown was requested"),
-            Reason::NoRuntime => f.write_str(NO_RUNTIME),
-            Reason::ScopeReentered => f.write_str(
-                "a cancel scope was run inside its own active block in the same task (each block \
-                 of a scope must end before the scope is run again in that task)",
-            ),
-            Reason::PolledAfterCompletion => f.write_str("a future was polled again after it completed"),
-            Reason::Other(s) => f.write_str(s),
-        }
-    }
-}
-
 /// The operation was cancelled by an enclosing cancel scope, and did nothing.
 ///
 /// Cancellation is level-triggered: every checkpoint inside a cancelled scope keeps returning
@@ -259,7 +191,7 @@ impl fmt::Display for Cancelled {
 impl StdError for Cancelled {}
 
 /// What a checkpoint outside a runtime reports: the cause and the remedy.
-const NO_RUNTIME: &str = "not inside quartet::run: this operation needs a quartet runtime on this thread; call it \
+pub(crate) const NO_RUNTIME: &str = "not inside quartet::run: this operation needs a quartet runtime on this thread; call it \
                           from a future driven by quartet::run (or Builder::run)";
 
 /// The error of a runtime I/O operation.
