@@ -204,3 +204,20 @@ fn wake_spin_zero_is_off_and_busy_poll_wins() {
     });
     assert!(s.busy_polls >= 3, "busy_poll spins before every wait: {s:?}");
 }
+
+/// With nothing in flight in the kernel, a spin cannot be ended by a completion: it watches the
+/// remote queue's flag only, without an `io_uring_enter` per turn of the spin.
+#[test]
+fn a_spin_with_nothing_in_flight_makes_no_enters() {
+    let (spins, enters) = run_with(Builder::new().busy_poll(Duration::from_millis(50)), async {
+        sleep(Duration::from_millis(1)).await.unwrap(); // settle: the wake read is armed
+        let before = stats().unwrap().driver;
+        // A 10 ms sleep spins (up to its deadline) before the wait blocks.
+        sleep(Duration::from_millis(10)).await.unwrap();
+        let after = stats().unwrap().driver;
+        (after.busy_polls - before.busy_polls, after.enters - before.enters)
+    });
+    assert!(spins >= 1, "the loop never spun");
+    // A spin of ~10 ms making an enter per turn would make thousands.
+    assert!(enters < 20, "{enters} enters for {spins} spins with nothing in flight");
+}
