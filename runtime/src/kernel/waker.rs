@@ -57,7 +57,9 @@ pub struct ReadyQueue {
 }
 
 struct Ready {
-    queue: VecDeque<usize>,
+    /// Slot indices as `u32` (a nursery's slots are numbered so): 4 bytes per queued child,
+    /// and a nursery that spawns 100,000 children queues them all before it polls one.
+    queue: VecDeque<u32>,
     queued: Vec<bool>,
     parent: Option<Waker>,
     parent_woken: bool,
@@ -162,7 +164,7 @@ impl ReadyQueue {
             if std::mem::replace(&mut r.queued[index], true) {
                 return false;
             }
-            r.queue.push_back(index);
+            r.queue.push_back(u32::try_from(index).expect("fewer than 2^32 slots"));
             // The parent is woken once per poll of it, and only an instrument wants labels: the
             // usual push ends here.
             instrumented || !r.parent_woken
@@ -220,6 +222,7 @@ impl ReadyQueue {
             } else {
                 r.queue.pop_front()?
             };
+            let i = i as usize;
             r.queued[i] = false;
             Some(i)
         })
