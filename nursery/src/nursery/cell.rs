@@ -158,4 +158,6 @@ impl<F, V> JoinSide<V> for TaskCell<F, V> {
 fn a_sleeping_child_s_cell_fits_a_176_byte_chunk() {
     let cell = std::mem::size_of::<TaskCell<quartet_runtime::Sleep, ()>>();
     assert!(cell <= 152, "TaskCell<Sleep>: {cell}");
+    // And its slot: 16 bytes, a child or the next free slot (no tag, no `busy` field).
+    assert_eq!(std::mem::size_of::<super::slots::Slot<'static>>(), 16);
 }

@@ -2,7 +2,7 @@
 //! activation (N1-N3).
 
 use super::outcome::{poll_body, poll_child};
-use super::{BODY, Child, Inner};
+use super::{BODY, Child, Inner, Slot};
 use crate::error::{BoxError, NurseryError};
 use quartet_runtime::hooks::Activation;
 use quartet_runtime::hooks::consume_budget;
@@ -34,7 +34,7 @@ pin_project_lite::pin_project! {
             let (children, starts): (Vec<Child<'env>>, _) = {
                 let mut st = this.inner.state.borrow_mut();
                 st.closed = true;
-                (st.slots.iter_mut().filter_map(|s| s.child.take()).collect(), std::mem::take(&mut st.starts))
+                (st.slots.iter_mut().filter_map(Slot::take_child).collect(), std::mem::take(&mut st.starts))
             };
             drop(children);
             drop(starts);
