@@ -91,9 +91,8 @@ pub(super) fn poll_child(inner: &Inner<'_>, i: usize) {
     let (child, start) = {
         let mut st = inner.state.borrow_mut();
         st.set_busy(i, false);
-        let child = st.slots[i].take_child();
+        let child = st.free_slot(i);
         st.live -= 1;
-        st.free_slot(i);
         let start = if st.starts.is_empty() { None } else { st.starts.remove(&(i as u32)) };
         (child, start)
     };

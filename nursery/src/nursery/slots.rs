@@ -67,7 +67,7 @@ impl<'env> Slot<'env> {
         }
     }
 
-    /// Takes the child out (the slot is then free but on no list until `State::free_slot`).
+    /// Takes the child out (the slot is then free, on no list: the nursery is closing).
     pub(super) fn take_child(&mut self) -> Option<Child<'env>> {
         match self {
             Slot::Child(_) => match std::mem::replace(self, Slot::Free(NO_SLOT)) {
@@ -98,7 +98,7 @@ pub(super) struct State<'env> {
     pub(super) child_cancelled: Option<Cancelled>,
 }
 
-impl State<'_> {
+impl<'env> State<'env> {
     /// A slot for a new child: the first free one, or a new one.
     pub(super) fn take_free_slot(&mut self) -> usize {
         match self.free {
@@ -120,20 +120,25 @@ impl State<'_> {
         }
     }
 
-    /// Frees slot `i`, whose child was taken out.
-    pub(super) fn free_slot(&mut self, i: usize) {
-        debug_assert!(self.slots[i].child().is_none());
+    /// Takes slot `i`'s child out and puts the slot on the free list (one write of the slot).
+    #[inline]
+    pub(super) fn free_slot(&mut self, i: usize) -> Option<Child<'env>> {
         let next = self.free.replace(u32::try_from(i).expect("fewer than 2^32 children"));
-        self.slots[i] = Slot::Free(next.unwrap_or(NO_SLOT));
+        match std::mem::replace(&mut self.slots[i], Slot::Free(next.unwrap_or(NO_SLOT))) {
+            Slot::Child(c) => Some(c),
+            Slot::Free(_) => None,
+        }
     }
 
     /// Whether slot `i`'s child is being polled.
+    #[inline]
     pub(super) fn busy(&self, i: usize) -> bool {
         self.busy.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 
     /// Marks slot `i`'s child as being polled (or not). The slot exists (`take_free_slot` keeps a
     /// bit for every slot).
+    #[inline]
     pub(super) fn set_busy(&mut self, i: usize, busy: bool) {
         let w = &mut self.busy[i / 64];
         if busy {

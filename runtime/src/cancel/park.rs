@@ -79,11 +79,21 @@ impl Default for Park {
 /// The dump's record of a new leaf: what, for which task, since the current tick.
 #[inline]
 fn meta(what: WaitKind) -> LeafMeta {
-    LeafMeta {
-        what,
-        task: crate::task::current_task_id(),
-        since: Since::new(crate::kernel::context::with_core(|c| c.tick.get())),
-    }
+    LeafMeta { what, task: crate::task::current_task_id(), since: since_tick() }
+}
+
+/// The current tick as a [`Since`] (none outside a runtime), encoded once per tick
+/// (`Core::tick_since`).
+#[inline]
+fn since_tick() -> Since {
+    crate::kernel::context::with_core(|c| {
+        c.tick_since.get().unwrap_or_else(|| {
+            let since = Since::new(Some(c.tick.get()));
+            c.tick_since.set(Some(since));
+            since
+        })
+    })
+    .unwrap_or(Since::NONE)
 }
 
 impl Park {
