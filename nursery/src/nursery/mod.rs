@@ -231,7 +231,7 @@ impl<'env> Nursery<'env> {
         };
         // Slot 0 is the body; its waker is created lazily by `Run`.
         state.slots.push(Slot::body());
-        state.busy.push(0);
+        state.busy.push(false);
         // (The body's waker lives in `State::body_waker`.)
         let inner = Rc::new(Inner {
             record: OnceCell::new(),

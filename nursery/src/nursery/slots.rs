@@ -81,9 +81,10 @@ impl<'env> Slot<'env> {
 
 pub(super) struct State<'env> {
     pub(super) slots: Vec<Slot<'env>>,
-    /// One bit per slot: set while its child is being polled, so a finished child cannot be
-    /// reported twice.
-    pub(super) busy: Vec<u64>,
+    /// By slot: set while its child is being polled, so a finished child cannot be reported
+    /// twice (a byte per slot, beside `slots`: cheaper to test and set than a bit, and a field
+    /// in `Slot` would cost 8).
+    pub(super) busy: Vec<bool>,
     /// The handshakes of `start`ed children, by slot: dropped with their child's slot, after it.
     pub(super) starts: HashMap<u32, Rc<dyn StartSink + 'env>>,
     /// The body's waker (slot `BODY`), which `Run` makes once.
@@ -112,9 +113,7 @@ impl<'env> State<'env> {
             }
             None => {
                 self.slots.push(Slot::empty());
-                if self.busy.len() * 64 < self.slots.len() {
-                    self.busy.push(0);
-                }
+                self.busy.push(false);
                 self.slots.len() - 1
             }
         }
@@ -133,19 +132,14 @@ impl<'env> State<'env> {
     /// Whether slot `i`'s child is being polled.
     #[inline]
     pub(super) fn busy(&self, i: usize) -> bool {
-        self.busy.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+        self.busy.get(i).copied().unwrap_or(false)
     }
 
-    /// Marks slot `i`'s child as being polled (or not). The slot exists (`take_free_slot` keeps a
-    /// bit for every slot).
+    /// Marks slot `i`'s child as being polled (or not). The slot exists, and `busy` has an
+    /// entry for every slot (`take_free_slot`, `Nursery::new`).
     #[inline]
     pub(super) fn set_busy(&mut self, i: usize, busy: bool) {
-        let w = &mut self.busy[i / 64];
-        if busy {
-            *w |= 1 << (i % 64);
-        } else {
-            *w &= !(1 << (i % 64));
-        }
+        self.busy[i] = busy;
     }
 }
 
