@@ -343,6 +343,7 @@ impl Builder {
             root_woken: Cell::new(false),
             budget: Cell::new(0),
             tick: Cell::new(Instant::now()),
+            tick_since: Cell::new(None),
             threads,
             monitor: self.monitor.build(),
             testing,

@@ -150,3 +150,14 @@ impl<F, V> JoinSide<V> for TaskCell<F, V> {
         &self.join
     }
 }
+
+/// A sleeping child's cell is its largest record: 152 bytes, so that with the `Rc`'s counts (16)
+/// and malloc's header (8) it takes a 176-byte chunk (at 160 it took 192).
+#[cfg(all(test, target_pointer_width = "64"))]
+#[test]
+fn a_sleeping_child_s_cell_fits_a_176_byte_chunk() {
+    let cell = std::mem::size_of::<TaskCell<quartet_runtime::Sleep, ()>>();
+    assert!(cell <= 152, "TaskCell<Sleep>: {cell}");
+    // And its slot: 16 bytes, a child or the next free slot (no tag, no `busy` field).
+    assert_eq!(std::mem::size_of::<super::slots::Slot<'static>>(), 16);
+}

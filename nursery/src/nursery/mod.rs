@@ -219,6 +219,7 @@ impl<'env> Nursery<'env> {
     fn new() -> Nursery<'env> {
         let mut state = State {
             slots: Vec::new(),
+            busy: Vec::new(),
             starts: HashMap::new(),
             body_waker: None,
             free: None,
@@ -230,6 +231,7 @@ impl<'env> Nursery<'env> {
         };
         // Slot 0 is the body; its waker is created lazily by `Run`.
         state.slots.push(Slot::body());
+        state.busy.push(false);
         // (The body's waker lives in `State::body_waker`.)
         let inner = Rc::new(Inner {
             record: OnceCell::new(),
@@ -346,7 +348,7 @@ impl<'env> Nursery<'env> {
                 return Err(SpawnError);
             }
             let index = st.take_free_slot();
-            st.slots[index].child = Some(child);
+            st.slots[index] = Slot::Child(child);
             if let Some(start) = start {
                 st.starts.insert(index as u32, start);
             }

@@ -53,13 +53,12 @@ pub(super) fn poll_child(inner: &Inner<'_>, i: usize) {
     // The child stays in its slot while it runs (the dump lists it); the poll holds its own `Rc`.
     let task = {
         let mut st = inner.state.borrow_mut();
-        let slot = &mut st.slots[i];
-        let Some(child) = &slot.child else { return };
-        if slot.busy {
+        let Some(child) = st.slots[i].child() else { return };
+        if st.busy(i) {
             return;
         }
         let task = child.task.clone();
-        slot.busy = true;
+        st.set_busy(i, true);
         task
     };
     let ready = inner.ready.as_ref().expect("checked in nursery()");
@@ -67,7 +66,7 @@ pub(super) fn poll_child(inner: &Inner<'_>, i: usize) {
     let polled = ready.with_waker(i, &mut None, |w| task.run(&mut Context::from_waker(w)));
     let outcome = match polled {
         Ok(Poll::Pending) => {
-            inner.state.borrow_mut().slots[i].busy = false;
+            inner.state.borrow_mut().set_busy(i, false);
             return;
         }
         Ok(Poll::Ready(r)) => Ok(r),
@@ -91,11 +90,9 @@ pub(super) fn poll_child(inner: &Inner<'_>, i: usize) {
     }
     let (child, start) = {
         let mut st = inner.state.borrow_mut();
-        let slot = &mut st.slots[i];
-        slot.busy = false;
-        let child = slot.child.take();
+        st.set_busy(i, false);
+        let child = st.free_slot(i);
         st.live -= 1;
-        st.free_slot(i);
         let start = if st.starts.is_empty() { None } else { st.starts.remove(&(i as u32)) };
         (child, start)
     };

@@ -2,7 +2,7 @@
 //! activation (N1-N3).
 
 use super::outcome::{poll_body, poll_child};
-use super::{BODY, Child, Inner};
+use super::{BODY, Child, Inner, Slot};
 use crate::error::{BoxError, NurseryError};
 use quartet_runtime::hooks::Activation;
 use quartet_runtime::hooks::{PREFETCH_AHEAD, ReadyQueue, consume_budget, prefetch};
@@ -34,7 +34,7 @@ pin_project_lite::pin_project! {
             let (children, starts): (Vec<Child<'env>>, _) = {
                 let mut st = this.inner.state.borrow_mut();
                 st.closed = true;
-                (st.slots.iter_mut().filter_map(|s| s.child.take()).collect(), std::mem::take(&mut st.starts))
+                (st.slots.iter_mut().filter_map(Slot::take_child).collect(), std::mem::take(&mut st.starts))
             };
             drop(children);
             drop(starts);
@@ -180,7 +180,7 @@ fn prefetch_ahead(inner: &Inner<'_>, ready: &ReadyQueue) {
     if let Some(slot) = ready.peek(2 * PREFETCH_AHEAD - 1).and_then(|j| st.slots.get(j)) {
         prefetch(slot);
     }
-    if let Some(child) = ready.peek(PREFETCH_AHEAD - 1).and_then(|j| st.slots.get(j)?.child.as_ref()) {
+    if let Some(child) = ready.peek(PREFETCH_AHEAD - 1).and_then(|j| st.slots.get(j)?.child()) {
         prefetch(Rc::as_ptr(&child.task).cast::<u8>());
     }
 }

@@ -37,35 +37,59 @@ impl Drop for Child<'_> {
 /// End of the free list.
 const NO_SLOT: u32 = u32::MAX;
 
-/// One slot of the ready queue (24 bytes: a nursery of 100,000 sleeping children keeps 100,000
-/// of them). Free slots form an intrusive list through `next_free`. Children borrow their
-/// slot's waker from the `ReadyQueue` (nothing is stored here); the body's is `State::body_waker`.
-pub(super) struct Slot<'env> {
-    pub(super) child: Option<Child<'env>>,
-    /// The next free slot while this one is free (`NO_SLOT`: none).
-    next_free: u32,
-    /// Set while the child is being polled, so a finished child cannot be reported twice.
-    pub(super) busy: bool,
+/// One slot of the ready queue (16 bytes: a nursery of 100,000 sleeping children keeps 100,000
+/// of them): a child, or the next free slot (free slots form an intrusive list; the child's
+/// `Rc` pointer is never null, which tells the two apart without a tag). Whether a child is
+/// being polled is a bit in `State::busy`, not a field: a `bool` here would make every slot 24
+/// bytes. Children borrow their slot's waker from the `ReadyQueue` (nothing is stored here); the
+/// body's is `State::body_waker`, and the body's slot (`BODY`) is a `Free` slot that is never on
+/// the free list.
+pub(super) enum Slot<'env> {
+    Child(Child<'env>),
+    /// The next free slot (`NO_SLOT`: none).
+    Free(u32),
 }
 
-impl Slot<'_> {
+impl<'env> Slot<'env> {
     pub(super) const fn empty() -> Self {
-        Slot { child: None, next_free: NO_SLOT, busy: false }
+        Slot::Free(NO_SLOT)
     }
 
     /// The body's slot: never free, never polled as a child.
     pub(super) const fn body() -> Self {
-        Slot { child: None, next_free: NO_SLOT, busy: true }
+        Slot::Free(NO_SLOT)
+    }
+
+    pub(super) fn child(&self) -> Option<&Child<'env>> {
+        match self {
+            Slot::Child(c) => Some(c),
+            Slot::Free(_) => None,
+        }
+    }
+
+    /// Takes the child out (the slot is then free, on no list: the nursery is closing).
+    pub(super) fn take_child(&mut self) -> Option<Child<'env>> {
+        match self {
+            Slot::Child(_) => match std::mem::replace(self, Slot::Free(NO_SLOT)) {
+                Slot::Child(c) => Some(c),
+                Slot::Free(_) => None,
+            },
+            Slot::Free(_) => None,
+        }
     }
 }
 
 pub(super) struct State<'env> {
     pub(super) slots: Vec<Slot<'env>>,
+    /// By slot: set while its child is being polled, so a finished child cannot be reported
+    /// twice (a byte per slot, beside `slots`: cheaper to test and set than a bit, and a field
+    /// in `Slot` would cost 8).
+    pub(super) busy: Vec<bool>,
     /// The handshakes of `start`ed children, by slot: dropped with their child's slot, after it.
     pub(super) starts: HashMap<u32, Rc<dyn StartSink + 'env>>,
     /// The body's waker (slot `BODY`), which `Run` makes once.
     pub(super) body_waker: Option<Waker>,
-    /// The first free slot (an intrusive list through `Slot::next_free`).
+    /// The first free slot (an intrusive list through `Slot::Free`).
     pub(super) free: Option<u32>,
     pub(super) live: usize,
     pub(super) closed: bool,
@@ -75,25 +99,47 @@ pub(super) struct State<'env> {
     pub(super) child_cancelled: Option<Cancelled>,
 }
 
-impl State<'_> {
+impl<'env> State<'env> {
     /// A slot for a new child: the first free one, or a new one.
     pub(super) fn take_free_slot(&mut self) -> usize {
         match self.free {
             Some(i) => {
-                let next = std::mem::replace(&mut self.slots[i as usize].next_free, NO_SLOT);
+                let next = match self.slots[i as usize] {
+                    Slot::Free(next) => next,
+                    Slot::Child(_) => unreachable!("a slot on the free list holds no child"),
+                };
                 self.free = (next != NO_SLOT).then_some(next);
                 i as usize
             }
             None => {
                 self.slots.push(Slot::empty());
+                self.busy.push(false);
                 self.slots.len() - 1
             }
         }
     }
 
-    pub(super) fn free_slot(&mut self, i: usize) {
+    /// Takes slot `i`'s child out and puts the slot on the free list (one write of the slot).
+    #[inline]
+    pub(super) fn free_slot(&mut self, i: usize) -> Option<Child<'env>> {
         let next = self.free.replace(u32::try_from(i).expect("fewer than 2^32 children"));
-        self.slots[i].next_free = next.unwrap_or(NO_SLOT);
+        match std::mem::replace(&mut self.slots[i], Slot::Free(next.unwrap_or(NO_SLOT))) {
+            Slot::Child(c) => Some(c),
+            Slot::Free(_) => None,
+        }
+    }
+
+    /// Whether slot `i`'s child is being polled.
+    #[inline]
+    pub(super) fn busy(&self, i: usize) -> bool {
+        self.busy.get(i).copied().unwrap_or(false)
+    }
+
+    /// Marks slot `i`'s child as being polled (or not). The slot exists, and `busy` has an
+    /// entry for every slot (`take_free_slot`, `Nursery::new`).
+    #[inline]
+    pub(super) fn set_busy(&mut self, i: usize, busy: bool) {
+        self.busy[i] = busy;
     }
 }
 
@@ -115,7 +161,7 @@ impl LiveTasks for Inner<'_> {
         // Busy (the dump was taken inside a nursery operation): list nothing rather than block.
         let Ok(st) = self.state.try_borrow() else { return };
         for (i, slot) in st.slots.iter().enumerate() {
-            if let Some(child) = &slot.child {
+            if let Some(child) = slot.child() {
                 f(child.task.info(), i);
             }
         }

@@ -348,7 +348,7 @@ impl std::future::Future for ShutdownRequested {
     }
 }
 
-pub(crate) use tree::{LeafSnap, NodeSnap};
+pub(crate) use tree::{LeafSnap, NodeSnap, Since};
 
 /// A copy of this thread's tree for the task-tree dump (`crate::introspect`).
 pub(crate) fn snapshot() -> (Vec<NodeSnap>, Vec<LeafSnap>) {

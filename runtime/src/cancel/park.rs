@@ -22,7 +22,7 @@
 //!   waker is replaced only when `will_wake` says it differs, and the old one is dropped outside
 //!   the tree's borrow.
 
-use super::tree::{LeafId, LeafKind, LeafMeta};
+use super::tree::{LeafId, LeafKind, LeafMeta, Since};
 use super::{CURRENT, here, with_tree};
 use crate::driver::OpKey;
 use crate::error::Cancelled;
@@ -79,7 +79,21 @@ impl Default for Park {
 /// The dump's record of a new leaf: what, for which task, since the current tick.
 #[inline]
 fn meta(what: WaitKind) -> LeafMeta {
-    LeafMeta { what, task: crate::task::current_task_id(), since: crate::kernel::context::with_core(|c| c.tick.get()) }
+    LeafMeta { what, task: crate::task::current_task_id(), since: since_tick() }
+}
+
+/// The current tick as a [`Since`] (none outside a runtime), encoded once per tick
+/// (`Core::tick_since`).
+#[inline]
+fn since_tick() -> Since {
+    crate::kernel::context::with_core(|c| {
+        c.tick_since.get().unwrap_or_else(|| {
+            let since = Since::new(Some(c.tick.get()));
+            c.tick_since.set(Some(since));
+            since
+        })
+    })
+    .unwrap_or(Since::NONE)
 }
 
 impl Park {
@@ -249,14 +263,14 @@ fn park_leaf(
                 return Some(Ok(true));
             }
             t.move_leaf(r.leaf, node);
-            let same = t.leaf_waker(r.leaf).is_some_and(|w| w.as_ref().is_some_and(|w| w.will_wake(waker)));
+            let same = t.leaf_waker(r.leaf).is_some_and(|w| w.will_wake(waker));
             if same { Some(Ok(false)) } else { None }
         });
         if let Some(s) = status {
             return s;
         }
         let new = lent.into_owned();
-        let old = with_tree(|t| t.leaf_waker(r.leaf).and_then(|w| w.replace(new)));
+        let old = with_tree(|t| t.leaf_waker(r.leaf).map(|w| std::mem::replace(w, new)));
         drop(old);
         return Ok(false);
     }
@@ -271,8 +285,7 @@ fn park_leaf(
         if graceful && t.graceful(node) {
             return Ok(None);
         }
-        let kind = if graceful { LeafKind::Graceful(Some(w)) } else { LeafKind::Wake(Some(w)) };
-        Ok(Some(t.park(node, kind, meta)))
+        Ok(Some(t.park(node, LeafKind::Wake(w), graceful, meta)))
     })?;
     match parked {
         Some(leaf) => {
@@ -385,7 +398,7 @@ impl OpPark {
             }
             // Reads only thread-locals and the op's data, never the tree.
             let meta = meta(WaitKind::Op(info()));
-            self.reg = Some(Registered { thread, leaf: t.park(node, LeafKind::Op(key), meta) });
+            self.reg = Some(Registered { thread, leaf: t.park(node, LeafKind::Op(key), false, meta) });
             OpParkStatus::Parked
         })
     }

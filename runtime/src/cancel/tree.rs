@@ -33,12 +33,12 @@ use std::task::Waker;
 
 use super::state::ScopeState;
 use crate::introspect::WaitKind;
-use std::time::Instant;
 
 mod leaves;
 mod link;
 mod snapshot;
 pub(crate) use leaves::LeafLines;
+pub(crate) use link::Since;
 use link::{LeafNode, Link};
 pub(crate) use snapshot::{LeafSnap, NodeSnap};
 
@@ -78,15 +78,23 @@ impl LeafId {
 /// The root node of every thread's tree: never freed.
 pub(crate) const ROOT: NodeId = NodeId { index: 0, generation: 0 };
 
-/// How to abort a parked leaf.
+/// How to abort a parked leaf. 16 bytes: two variants, the `Waker`'s vtable pointer is the tag
+/// (an `Option<Waker>` in it, or a third variant, would add 8 to every parked leaf). A wait for
+/// graceful cancellation is a `Wake` leaf with `Leaf::graceful` set.
 pub(crate) enum LeafKind {
     /// An in-memory wait (sleep, channel, lock, thread job...): abort = wake it; its next poll sees
-    /// that it was aborted (Trio's `Abort.SUCCEEDED`).
-    Wake(Option<Waker>),
-    /// A wait for graceful cancellation: woken when the node becomes graceful or cancelled.
-    Graceful(Option<Waker>),
+    /// that it was aborted (Trio's `Abort.SUCCEEDED`). A graceful wait is woken when the node
+    /// becomes graceful or cancelled. Once the waker was taken by an abort, it is the no-op
+    /// waker ([`Waker::noop`], which [`take_waker`] never hands out).
+    Wake(Waker),
     /// A ring op: abort = queue `ASYNC_CANCEL`; its own completion decides (`Abort.FAILED`).
     Op(OpKey),
+}
+
+/// Takes a wake leaf's waker, leaving the no-op waker; `None` if it was taken already.
+fn take_waker(w: &mut Waker) -> Option<Waker> {
+    let w = std::mem::replace(w, Waker::noop().clone());
+    (!w.will_wake(Waker::noop())).then_some(w)
 }
 
 /// What the front-end must do after a walk, with no borrow of the tree alive.
@@ -117,13 +125,16 @@ struct Node {
 pub(crate) struct LeafMeta {
     pub what: WaitKind,
     pub task: u64,
-    pub since: Option<Instant>,
+    /// When it parked (the core's tick), in 8 bytes.
+    pub since: Since,
 }
 
-/// A parked wait: 120 bytes (a sleeping task holds one).
+/// A parked wait: 104 bytes (a sleeping task holds one).
 struct Leaf {
     generation: u32,
     live: bool,
+    /// A wait for graceful cancellation (a `Wake` leaf that a graceful node aborts too).
+    graceful: bool,
     node: LeafNode,
     prev: Link,
     next: Link,
@@ -459,8 +470,7 @@ impl Tree {
         while let Some(li) = cur {
             cur = self.leaves[li as usize].next.get();
             let hard = reason.is_some();
-            let is_graceful = matches!(self.leaves[li as usize].kind, LeafKind::Graceful(_));
-            if !hard && !is_graceful {
+            if !hard && !self.leaves[li as usize].graceful {
                 continue;
             }
             self.unlink_leaf(li);
@@ -470,8 +480,8 @@ impl Tree {
             }
             l.graceful_fired = true;
             match &mut l.kind {
-                LeafKind::Wake(w) | LeafKind::Graceful(w) => {
-                    if let Some(w) = w.take() {
+                LeafKind::Wake(w) => {
+                    if let Some(w) = take_waker(w) {
                         out.push(Abort::Wake(w));
                     }
                 }
@@ -486,7 +496,24 @@ impl Tree {
 #[cfg(all(test, target_pointer_width = "64"))]
 #[test]
 fn a_sleeping_task_s_records_stay_small() {
-    assert!(std::mem::size_of::<Leaf>() <= 120, "Leaf: {}", std::mem::size_of::<Leaf>());
+    assert!(std::mem::size_of::<Leaf>() <= 104, "Leaf: {}", std::mem::size_of::<Leaf>());
     // The `Sleep` holds its wheel entry since the wheel became intrusive (no slab entry).
     assert!(std::mem::size_of::<crate::time::Sleep>() <= 88, "Sleep: {}", std::mem::size_of::<crate::time::Sleep>());
+    assert_eq!(std::mem::size_of::<LeafKind>(), 16);
+}
+
+#[cfg(test)]
+#[test]
+fn a_taken_waker_is_taken_once() {
+    struct Flag(std::sync::atomic::AtomicBool);
+    impl std::task::Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    let flag = Arc::new(Flag(std::sync::atomic::AtomicBool::new(false)));
+    let mut slot = Waker::from(flag.clone());
+    take_waker(&mut slot).expect("the stored waker is handed out").wake();
+    assert!(flag.0.load(std::sync::atomic::Ordering::Relaxed));
+    assert!(take_waker(&mut slot).is_none(), "the no-op waker left behind is never handed out");
 }

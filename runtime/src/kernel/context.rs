@@ -27,6 +27,9 @@ pub(crate) struct Core {
     pub root_woken: Cell<bool>,
     pub budget: Cell<u32>,
     pub tick: Cell<Instant>,
+    /// `tick` encoded for the cancel tree's leaves (`Since`), once per tick on first use: every
+    /// wait parked in a tick shares it (encoding costs ~100 instructions). Reset with `tick`.
+    pub tick_since: Cell<Option<crate::cancel::Since>>,
     pub threads: crate::thread::local::Local,
     pub monitor: crate::monitor::state::Monitor,
     /// The testing toolkit's state: all off unless the `Builder` asked for it.

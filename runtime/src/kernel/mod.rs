@@ -35,6 +35,7 @@ pub(crate) fn block_on<F: Future>(core: &Core, fut: F, drain_bound: Duration) ->
         if core.root_woken.replace(false) {
             core.budget.set(BUDGET);
             core.tick.set(Instant::now());
+            core.tick_since.set(None);
             let timer = crate::monitor::PollTimer::start(None);
             let polled = catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)));
             drop(timer);

@@ -57,7 +57,9 @@ pub struct ReadyQueue {
 }
 
 struct Ready {
-    queue: VecDeque<usize>,
+    /// Slot indices as `u32` (a nursery's slots are numbered so): 4 bytes per queued child,
+    /// and a nursery that spawns 100,000 children queues them all before it polls one.
+    queue: VecDeque<u32>,
     queued: Vec<bool>,
     parent: Option<Waker>,
     parent_woken: bool,
@@ -65,8 +67,11 @@ struct Ready {
     explore: bool,
     /// Task ids per slot, for the instrument's `task_scheduled` (set only when instrumented).
     labels: Vec<u64>,
-    /// What the slots' wakers point at, in chunks (see `SlotWake`); only ever appended to.
-    targets: Vec<Box<[SlotWake]>>,
+    /// What the slots' wakers point at, in chunks (see `SlotWake`); only ever appended to. Each
+    /// chunk is allocated at its final capacity and filled only as far as slots are used: a
+    /// `Vec` pushed to below its capacity never reallocates, so entries never move, and the
+    /// untouched tail of a big (mmapped) chunk costs no resident memory.
+    targets: Vec<Vec<SlotWake>>,
 }
 
 // `inner` is only accessed by methods that first check that they run on the thread of the kernel
@@ -162,7 +167,7 @@ impl ReadyQueue {
             if std::mem::replace(&mut r.queued[index], true) {
                 return false;
             }
-            r.queue.push_back(index);
+            r.queue.push_back(u32::try_from(index).expect("fewer than 2^32 slots"));
             // The parent is woken once per poll of it, and only an instrument wants labels: the
             // usual push ends here.
             instrumented || !r.parent_woken
@@ -220,6 +225,7 @@ impl ReadyQueue {
             } else {
                 r.queue.pop_front()?
             };
+            let i = i as usize;
             r.queued[i] = false;
             Some(i)
         })
@@ -230,7 +236,7 @@ impl ReadyQueue {
     /// schedule exploration picks another): a hint for prefetching what its poll will touch.
     #[inline]
     pub fn peek(&self, k: usize) -> Option<usize> {
-        self.with(|r| r.queue.get(k).copied()).flatten()
+        self.with(|r| r.queue.get(k).map(|&i| i as usize)).flatten()
     }
 
     /// How many slots are queued.
@@ -285,17 +291,22 @@ impl ReadyQueue {
         let (chunk, offset) = chunk_of(index);
         self.with(|r| {
             while r.targets.len() <= chunk {
-                let c = r.targets.len();
-                let base = chunk_base(c);
-                r.targets.push((0..FIRST_CHUNK << c).map(|k| SlotWake { queue, index: base + k }).collect());
+                r.targets.push(Vec::with_capacity(FIRST_CHUNK << r.targets.len()));
             }
-            &r.targets[chunk][offset] as *const SlotWake
+            let base = chunk_base(chunk);
+            let targets = &mut r.targets[chunk];
+            // Below the chunk's capacity (`offset < FIRST_CHUNK << chunk`): no push reallocates.
+            while targets.len() <= offset {
+                debug_assert!(targets.len() < targets.capacity());
+                targets.push(SlotWake { queue, index: base + targets.len() });
+            }
+            &targets[offset] as *const SlotWake
         })
     }
 }
 
 /// Slot targets come in chunks of 8, 16, 32, ... entries: a small nursery allocates 128 bytes,
-/// and a big one wastes at most half its last chunk.
+/// and a big one reserves at most half its last chunk (filled only as far as slots are used).
 const FIRST_CHUNK: usize = 8;
 
 /// The first slot index in chunk `c`.

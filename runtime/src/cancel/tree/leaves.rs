@@ -4,7 +4,7 @@
 //! [`super::link`], in the slab `Tree::leaves`.
 
 use super::link::{LeafNode, Link};
-use super::{Leaf, LeafId, LeafKind, LeafMeta, NodeId, ROOT, Tree};
+use super::{Leaf, LeafId, LeafKind, LeafMeta, NodeId, ROOT, Since, Tree};
 use crate::error::Cancelled;
 use crate::introspect::WaitKind;
 use crate::kernel::prefetch::prefetch;
@@ -80,7 +80,8 @@ impl Tree {
     }
 
     /// Parks a new leaf on `node`. The caller has checked that `node` is not cancelled (T3).
-    pub fn park(&mut self, node: NodeId, kind: LeafKind, meta: LeafMeta) -> LeafId {
+    /// `graceful`: a wait for graceful cancellation (a `Wake` leaf).
+    pub fn park(&mut self, node: NodeId, kind: LeafKind, graceful: bool, meta: LeafMeta) -> LeafId {
         self.ensure_root();
         let node = if self.contains(node) { node } else { ROOT };
         let index = match self.free_leaves.pop() {
@@ -89,13 +90,14 @@ impl Tree {
                 self.leaves.push(Leaf {
                     generation: 0,
                     live: false,
+                    graceful: false,
                     node: LeafNode::NONE,
                     prev: Link::NONE,
                     next: Link::NONE,
-                    kind: LeafKind::Wake(None),
+                    kind: LeafKind::Wake(Waker::noop().clone()),
                     aborted: None,
                     graceful_fired: false,
-                    meta: LeafMeta { what: WaitKind::Other, task: 0, since: None },
+                    meta: LeafMeta { what: WaitKind::Other, task: 0, since: Since::NONE },
                 });
                 u32::try_from(self.leaves.len() - 1).expect("fewer than 2^32 parked operations")
             }
@@ -103,6 +105,7 @@ impl Tree {
         let l = &mut self.leaves[index as usize];
         l.live = true;
         l.kind = kind;
+        l.graceful = graceful;
         l.meta = meta;
         l.aborted = None;
         l.graceful_fired = false;
@@ -132,10 +135,11 @@ impl Tree {
         self.link_leaf(id.index, node);
     }
 
-    /// The stored waker of a wake leaf, to compare with the current one.
-    pub fn leaf_waker(&mut self, id: LeafId) -> Option<&mut Option<Waker>> {
+    /// The stored waker of a wake leaf, to compare with the current one (the no-op waker once
+    /// an abort took it).
+    pub fn leaf_waker(&mut self, id: LeafId) -> Option<&mut Waker> {
         match &mut self.leaf_mut(id)?.kind {
-            LeafKind::Wake(w) | LeafKind::Graceful(w) => Some(w),
+            LeafKind::Wake(w) => Some(w),
             LeafKind::Op(_) => None,
         }
     }
@@ -150,7 +154,7 @@ impl Tree {
         l.generation = l.generation.wrapping_add(1);
         let aborted = l.aborted.take();
         self.free_leaves.push(id.index);
-        Some((std::mem::replace(&mut l.kind, LeafKind::Wake(None)), aborted))
+        Some((std::mem::replace(&mut l.kind, LeafKind::Wake(Waker::noop().clone())), aborted))
     }
 
     /// Leaves currently parked on `id` (for diagnostics and tests).

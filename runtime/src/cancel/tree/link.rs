@@ -1,7 +1,10 @@
-//! Compact links for the cancel tree's leaves: a parked wait (one per sleeping task) holds two
-//! list links and its node, and `Option`s of them would make every leaf 16 bytes larger.
+//! Compact encodings for the cancel tree's leaves: a parked wait (one per sleeping task) holds two
+//! list links, its node and when it parked, and `Option`s of them would make every leaf 24 bytes
+//! larger.
 
 use super::NodeId;
+use crate::cancel::state::{NO_DEADLINE, from_nanos, to_nanos};
+use std::time::Instant;
 
 /// An optional index in 4 bytes (`u32::MAX`: none), for the leaves' links: an `Option<u32>`
 /// takes 8, and every parked wait (one per sleeping task) holds two.
@@ -45,5 +48,34 @@ impl LeafNode {
 
     pub(super) fn take(&mut self) -> Option<NodeId> {
         std::mem::replace(self, LeafNode::NONE).get()
+    }
+}
+
+/// When a leaf parked (the dump's "waiting for"), in 8 bytes: an `Option<Instant>` takes 16.
+/// Stored as the scope deadlines' biased nanoseconds (`state::to_nanos`, exact for instants
+/// within 146 years of the process's first use), `NO_DEADLINE` for none.
+#[derive(Clone, Copy)]
+pub(crate) struct Since(u64);
+
+impl Since {
+    pub(crate) const NONE: Since = Since(NO_DEADLINE);
+
+    pub(crate) fn new(t: Option<Instant>) -> Since {
+        t.map_or(Since::NONE, |t| Since(to_nanos(t)))
+    }
+
+    pub(crate) fn get(self) -> Option<Instant> {
+        (self.0 != NO_DEADLINE).then(|| from_nanos(self.0))
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn since_round_trips() {
+    assert!(Since::NONE.get().is_none());
+    assert!(Since::new(None).get().is_none());
+    let now = Instant::now();
+    for t in [now, now + std::time::Duration::from_nanos(1), now - std::time::Duration::from_secs(5)] {
+        assert_eq!(Since::new(Some(t)).get(), Some(t));
     }
 }

@@ -58,7 +58,7 @@ impl Tree {
                 node: l.node.get().filter(|n| self.contains(*n)).map(super::NodeId::to_u64),
                 task: l.meta.task,
                 what: l.meta.what.clone(),
-                since: l.meta.since,
+                since: l.meta.since.get(),
                 aborted: l.aborted.as_ref().map(|c| c.reason().clone()),
             })
             .collect();
