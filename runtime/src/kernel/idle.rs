@@ -65,7 +65,7 @@ pub(super) fn turn(core: &Core, wakers: &mut Vec<Waker>) -> io::Result<()> {
         let next = core.timers.borrow().next_deadline();
         if let Some(at) = next {
             clock.set(at);
-            fire(core, wakers);
+            super::fire_timers_and_wake(core, wakers);
             return Ok(());
         }
     }
@@ -88,20 +88,6 @@ fn pass(core: &Core, wakers: &mut Vec<Waker>, wait: Option<Duration>) -> io::Res
     if core.driver.borrow_mut().take_wake() | core.remote.flags().pending() {
         core.remote.drain(wakers);
     }
-    fire(core, wakers);
+    super::fire_timers_and_wake(core, wakers);
     Ok(core.root_woken.get() || core.threads.system_woken())
-}
-
-/// Fires the timers due at the (possibly virtual) current time and wakes everything collected.
-fn fire(core: &Core, wakers: &mut Vec<Waker>) {
-    let leaves = crate::cancel::leaf_lines();
-    core.timers.borrow_mut().fire(
-        core.testing.now(),
-        wakers,
-        |late| core.monitor.record_lag(late),
-        |leaf| leaves.prefetch(leaf),
-    );
-    for w in wakers.drain(..) {
-        w.wake();
-    }
 }

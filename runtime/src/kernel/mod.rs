@@ -91,6 +91,13 @@ fn turn(core: &Core, wakers: &mut Vec<Waker>) -> std::io::Result<()> {
         core.driver.borrow_mut().arm_wake_spin();
         core.remote.drain(wakers);
     }
+    fire_timers_and_wake(core, wakers);
+    Ok(())
+}
+
+/// Fires the timers due at the (possibly virtual) current time, then wakes everything collected
+/// (the turn's completions, remote wakes and the timers), prefetching ahead (`prefetch.rs`).
+pub(super) fn fire_timers_and_wake(core: &Core, wakers: &mut Vec<Waker>) {
     let leaves = crate::cancel::leaf_lines();
     core.timers.borrow_mut().fire(
         core.testing.now(),
@@ -99,7 +106,6 @@ fn turn(core: &Core, wakers: &mut Vec<Waker>) -> std::io::Result<()> {
         |leaf| leaves.prefetch(leaf),
     );
     prefetch::wake_all(wakers);
-    Ok(())
 }
 
 /// Timer resolution: a park that waits for a timer wakes on the next whole millisecond, so timers
