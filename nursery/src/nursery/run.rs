@@ -176,11 +176,14 @@ fn unit_value<T: 'static>() -> Option<T> {
 /// holds the cell's address, was prefetched `PREFETCH_AHEAD` polls ago).
 #[inline]
 fn prefetch_ahead(inner: &Inner<'_>, ready: &ReadyQueue) {
+    // A short queue (a few tasks that wake each other: their records are hot anyway) pays one
+    // peek; the state is borrowed only when there is something ahead to prefetch.
+    let Some(near) = ready.peek(PREFETCH_AHEAD - 1) else { return };
     let st = inner.state.borrow();
     if let Some(slot) = ready.peek(2 * PREFETCH_AHEAD - 1).and_then(|j| st.slots.get(j)) {
         prefetch(slot);
     }
-    if let Some(child) = ready.peek(PREFETCH_AHEAD - 1).and_then(|j| st.slots.get(j)?.child()) {
+    if let Some(child) = st.slots.get(near).and_then(|s| s.child()) {
         prefetch(Rc::as_ptr(&child.task).cast::<u8>());
     }
 }
