@@ -15,11 +15,12 @@
 //! work runs only at a kernel entry (no IPI interrupts a spinning thread). A bare userspace spin
 //! would see nothing until the bound ran out. The enter also submits anything in the SQ. The
 //! exception: with nothing in flight in the kernel (no op, no armed recv, an empty SQ) no enter
-//! can post anything, so the spin makes none and only watches the remote queue's flag. Between
-//! enters it watches that flag for [`FLAG_POLLS`] pauses, so a wake from another core is seen
-//! in well under a syscall's time.
+//! can post anything, so the spin makes none and watches the remote queue's flag instead, for
+//! [`FLAG_POLLS`] pauses per turn of the spin: a wake from another core is seen in well under a
+//! syscall's time.
 //!
-//! Off (the default, `None`), a blocking turn pays one predictable branch; the spin is out of line.
+//! Off (the default), a blocking turn pays two predictable tests (`busy_poll`, then `spin_armed`
+//! for `wake_spin` below); the spin is out of line.
 //! A spin that finds nothing leaves the blocking wait the rest of its timeout, so the wait ends
 //! at the same instant as without the spin: timers are neither early nor later than without it.
 //!
@@ -30,9 +31,9 @@
 //! # Spinning after a remote wake (`Builder::wake_spin`)
 //! The same spin, but only for a wait that follows a wake from another thread (`spin_armed`,
 //! set by [`Driver::arm_wake_spin`] whenever the kernel drains its remote queue, however the
-//! wake was noticed: a MSG_RING or eventfd completion, or the queue's flag). Cores that hand work to each other keep spinning through each other's turns
-//! and wake each other with a queue push instead of a syscall and a vCPU wake-up; a loop that
-//! hears from no other thread pays one more predictable branch per blocking wait and never
+//! wake was noticed: a MSG_RING or eventfd completion, or the queue's flag). Cores that hand
+//! work to each other keep spinning through each other's turns and wake each other with a queue
+//! push instead of a syscall and a vCPU wake-up; a loop that hears from no other thread never
 //! spins. Each spin disarms first, so one remote wake buys at most one bound of spinning.
 //!
 //! # Blocking
@@ -46,9 +47,9 @@ use io_uring::types;
 use std::io;
 use std::time::{Duration, Instant};
 
-/// Pauses a spin spends watching the remote queue's flag between two non-blocking enters (a
-/// pause is ~10-140 cycles depending on the CPU): long against the flag's load, short against an
-/// enter, so completions that need an enter are noticed about as soon as without the watch.
+/// Pauses per turn of a spin that makes no enters (nothing in flight in the kernel), spent
+/// watching the remote queue's flag (a pause is ~10-140 cycles depending on the CPU): long
+/// against the flag's load, short against the turn's clock read.
 const FLAG_POLLS: u32 = 16;
 
 impl Driver {
@@ -117,23 +118,23 @@ impl Driver {
             if spent >= limit {
                 return Ok(Some(timeout.map(|t| t.saturating_sub(spent))));
             }
-            // Between enters, watch the remote queue's flag (a plain load): a wake from another
-            // core is then seen in well under a syscall's time.
-            if self.watch_remote_flag() {
+            // With enters skipped, the turn of the spin is a watch of the remote queue's flag (a
+            // plain load), so a wake from another core is seen in well under a syscall's time.
+            // With work in the kernel the next enter comes at once: an I/O completion is not
+            // noticed any later than without the watch.
+            if !kernel_work && self.watch_remote_flag() {
                 self.stats.busy_poll_hits += 1;
                 self.wake_fired = true;
                 return Ok(None);
             }
+            std::hint::spin_loop();
         }
     }
 
     /// Spins on the remote queue's `notified` flag for [`FLAG_POLLS`] pauses; true if it is set.
     #[inline]
     fn watch_remote_flag(&self) -> bool {
-        let Some(flags) = &self.wake_flags else {
-            std::hint::spin_loop();
-            return false;
-        };
+        let Some(flags) = &self.wake_flags else { return false };
         for _ in 0..FLAG_POLLS {
             if flags.pending() {
                 return true;
