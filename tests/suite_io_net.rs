@@ -27,6 +27,8 @@ mod io_hyper_runtime;
 mod net_examples;
 #[path = "net_open_tcp_stream.rs"]
 mod net_open_tcp_stream;
+#[path = "net_recv_poll_first.rs"]
+mod net_recv_poll_first;
 #[path = "op_data_moves.rs"]
 mod op_data_moves;
 #[path = "serve_tcp.rs"]

@@ -165,6 +165,8 @@ impl Builder {
     /// every operation whose opcode is optional (the path operations of [`fs`](crate::fs),
     /// `FTRUNCATE`, `WAITID`...) runs its syscall on a worker thread instead, as on a kernel that
     /// lacks the opcode: a way to test those fallbacks, or to avoid an opcode a kernel gets wrong.
+    /// It also turns off the poll-first hint of stream receives (`IORING_RECVSEND_POLL_FIRST`,
+    /// Linux 5.19), as on a kernel that lacks it.
     ///
     /// # Examples
     /// ```no_run

@@ -24,17 +24,44 @@ struct FdInner {
     closes: Option<Closes>,
     closer: Cell<Option<Waker>>,
     closed: Cell<bool>,
+    /// The ring takes `IORING_RECVSEND_POLL_FIRST` (probed when the fd was adopted; false outside
+    /// a runtime and with the optional opcodes off).
+    poll_first_ok: bool,
+    /// The next receive asks the kernel to wait for data before trying (`net/recv_hint.rs`).
+    poll_first: Cell<bool>,
 }
 
 impl SharedFd {
     /// Takes ownership of `fd`.
     pub fn new(fd: RawFd) -> SharedFd {
-        let closes = with_core(|c| c.driver.borrow().closes());
-        SharedFd(Rc::new(FdInner { fd, closes, closer: Cell::new(None), closed: Cell::new(false) }))
+        let (closes, poll_first_ok) = with_core(|c| {
+            let driver = c.driver.borrow();
+            (Some(driver.closes()), driver.opcodes.recv_poll_first())
+        })
+        .unwrap_or((None, false));
+        let (closer, closed, poll_first) = (Cell::new(None), Cell::new(false), Cell::new(false));
+        SharedFd(Rc::new(FdInner { fd, closes, closer, closed, poll_first_ok, poll_first }))
     }
 
     pub fn raw(&self) -> RawFd {
         self.0.fd
+    }
+
+    /// Whether the ring takes `IORING_RECVSEND_POLL_FIRST` (the stream receive hint,
+    /// `net/recv_hint.rs`).
+    pub fn poll_first_ok(&self) -> bool {
+        self.0.poll_first_ok
+    }
+
+    /// Sets whether the next receive on this fd carries `IORING_RECVSEND_POLL_FIRST` (ignored
+    /// where the ring does not take it).
+    pub fn set_recv_poll_first(&self, on: bool) {
+        self.0.poll_first.set(on & self.0.poll_first_ok);
+    }
+
+    /// Whether the next receive carries `IORING_RECVSEND_POLL_FIRST` (`net/recv_hint.rs`).
+    pub fn recv_poll_first(&self) -> bool {
+        self.0.poll_first.get()
     }
 
     /// Gives up ownership of the fd, if no op holds it (this is the only clone).

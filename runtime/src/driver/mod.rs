@@ -27,7 +27,7 @@ pub use buf_ring::{BufPoolConfig, BufPoolError, BufPoolStats};
 pub(crate) use multishot::{RecvEvent, RecvState, Shared as SharedRecv};
 pub(crate) use probe::Opcodes;
 pub use probe::{Mode, SetupFlags};
-pub(crate) use slab::{Cleanup, Lifecycle, OpKey};
+pub(crate) use slab::{Cleanup, Delivery, Lifecycle, OpKey};
 pub use stats::DriverStats;
 
 use crate::error::Unavailable;
@@ -77,6 +77,8 @@ pub(crate) struct Driver {
     busy_skips: u32,
     /// The batch `reap` copies CQEs into (kept to reuse its allocation; empty between reaps).
     reaped: Vec<(u64, i32, u32)>,
+    /// Stamped on the completions of the current reap (`slab::Delivery`).
+    reap_stamp: Delivery,
     /// How long a blocking wait first spins on non-blocking enters (`wait.rs`); `None`: off.
     busy_poll: Option<Duration>,
     /// `Builder::wake_spin`'s bound (`wait.rs`), and whether the next blocking wait spins with it:
@@ -126,6 +128,7 @@ impl Driver {
             spin_armed: false,
             wake_flags: None,
             reaped: Vec::with_capacity(REAP_BATCH),
+            reap_stamp: Delivery::default(),
             msgs_in_sq: 0,
             graveyard: Vec::new(),
             dead_wakers: Vec::new(),
@@ -178,7 +181,7 @@ impl Driver {
     }
 
     /// Polls an op for its final completion; on `Ready` the slot is freed.
-    pub fn poll_op(&mut self, key: OpKey, cx: &mut Context<'_>) -> Poll<(i32, u32)> {
+    pub fn poll_op(&mut self, key: OpKey, cx: &mut Context<'_>) -> Poll<(i32, u32, Delivery)> {
         match self.ops.get(key) {
             Some(Lifecycle::Waiting(w)) => {
                 match w {
@@ -191,13 +194,13 @@ impl Driver {
                 }
                 Poll::Pending
             }
-            Some(Lifecycle::Completed { res, flags }) => {
-                let out = (*res, *flags);
+            Some(Lifecycle::Completed { res, flags, at }) => {
+                let out = (*res, *flags, *at);
                 self.ops.remove(key);
                 Poll::Ready(out)
             }
             // Only reachable if a key is polled after it completed: report ECANCELED, not panic.
-            _ => Poll::Ready((-libc::ECANCELED, 0)),
+            _ => Poll::Ready((-libc::ECANCELED, 0, Delivery::default())),
         }
     }
 
@@ -402,6 +405,8 @@ impl Driver {
     /// into a vector the driver keeps: no per-pass zeroing of a stack array, no allocation.
     fn reap(&mut self, wakers: &mut Vec<Waker>) {
         let mut batch = std::mem::take(&mut self.reaped);
+        let waiting = self.ring.completion().len();
+        self.reap_stamp = Delivery::new(self.stats.enters, waiting > 1);
         loop {
             batch.clear();
             batch.extend(self.ring.completion().take(REAP_BATCH).map(|c| (c.user_data(), c.result(), c.flags())));
@@ -414,6 +419,11 @@ impl Driver {
             }
         }
         self.reaped = batch;
+    }
+
+    /// `io_uring_enter` calls so far: an op submitted now goes to the kernel in the next one.
+    pub fn enters(&self) -> u64 {
+        self.stats.enters
     }
 
     fn deliver(&mut self, ud: u64, res: i32, flags: u32, wakers: &mut Vec<Waker>) {
@@ -436,7 +446,7 @@ impl Driver {
                 if let Some(done) = &mut self.completed {
                     done.push((ud, res)); // for the instrument's `op_completed` (taken by the kernel)
                 }
-                match self.ops.complete(ud, res, flags) {
+                match self.ops.complete(ud, res, flags, self.reap_stamp) {
                     Completion::Wake(Some(w)) => wakers.push(w),
                     Completion::Wake(None) => {}
                     Completion::Reclaim(data, cleanup, res) => self.reclaim(data, cleanup, res),

@@ -100,6 +100,13 @@ impl Opcodes {
         self.optional && self.bits[usize::from(code / 64)] & (1 << (code % 64)) != 0
     }
 
+    /// Whether receives may carry `IORING_RECVSEND_POLL_FIRST`: it came with Linux 5.19, as did
+    /// `IORING_OP_SOCKET`, which the probe can see (an older kernel does not know the flag). Off
+    /// with the optional opcodes.
+    pub fn recv_poll_first(&self) -> bool {
+        self.has(opcode::Socket::CODE)
+    }
+
     /// Turns the optional opcodes off (`false`) or back on.
     pub fn set_optional(&mut self, on: bool) {
         self.optional = on;

@@ -18,11 +18,32 @@ pub(crate) enum Cleanup {
     CloseFd,
 }
 
+/// When a completion was reaped: the driver's enter count then (its low 31 bits), and whether
+/// other completions came back in the same reap (bit 31). The stream receive hint
+/// (`net/recv_hint.rs`) reads it to tell a receive that found its data from one that waited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Delivery(u32);
+
+const CROWDED: u32 = 1 << 31;
+
+impl Delivery {
+    /// Reaped after enter number `enters`, with (`crowded`) or without other completions.
+    pub fn new(enters: u64, crowded: bool) -> Delivery {
+        Delivery((enters as u32 & !CROWDED) | if crowded { CROWDED } else { 0 })
+    }
+
+    /// Whether an op submitted when the driver had made `issued` enters came back from the very
+    /// enter that submitted it, next to other completions: it did not wait for anything.
+    pub fn at_once(self, issued: u64) -> bool {
+        self.0 & CROWDED != 0 && self.0 & !CROWDED == (issued as u32).wrapping_add(1) & !CROWDED
+    }
+}
+
 pub(crate) enum Lifecycle {
     /// Submitted (or queued for submission); the future waits.
     Waiting(Option<Waker>),
     /// The final completion arrived; the future has not looked yet.
-    Completed { res: i32, flags: u32 },
+    Completed { res: i32, flags: u32, at: Delivery },
     /// The future was dropped: the driver owns the resources until the final completion.
     Abandoned(Box<dyn Any>, Cleanup),
 }
@@ -121,13 +142,13 @@ impl Slab {
         state
     }
 
-    pub fn complete(&mut self, ud: u64, res: i32, flags: u32) -> Completion {
+    pub fn complete(&mut self, ud: u64, res: i32, flags: u32, at: Delivery) -> Completion {
         let Some(key) = OpKey::from_user_data(ud) else { return Completion::Stale };
         let Some(state) = self.get(key) else { return Completion::Stale };
         match state {
             Lifecycle::Waiting(waker) => {
                 let waker = waker.take();
-                *state = Lifecycle::Completed { res, flags };
+                *state = Lifecycle::Completed { res, flags, at };
                 Completion::Wake(waker)
             }
             Lifecycle::Completed { .. } => Completion::Stale,
@@ -170,10 +191,10 @@ mod tests {
         slab.remove(a);
         let b = slab.insert(None);
         assert_eq!(a.index, b.index);
-        assert!(matches!(slab.complete(a.user_data(), 5, 0), Completion::Stale));
-        assert!(matches!(slab.complete(b.user_data(), 5, 0), Completion::Wake(None)));
-        assert!(matches!(slab.complete(12345, 0, 0), Completion::Stale));
-        assert!(matches!(slab.complete(INTERNAL | 7, 0, 0), Completion::Stale));
+        assert!(matches!(slab.complete(a.user_data(), 5, 0, Delivery::default()), Completion::Stale));
+        assert!(matches!(slab.complete(b.user_data(), 5, 0, Delivery::default()), Completion::Wake(None)));
+        assert!(matches!(slab.complete(12345, 0, 0, Delivery::default()), Completion::Stale));
+        assert!(matches!(slab.complete(INTERNAL | 7, 0, 0, Delivery::default()), Completion::Stale));
     }
 
     #[test]
@@ -181,7 +202,7 @@ mod tests {
         let mut slab = Slab::new();
         let k = slab.insert(None);
         *slab.get(k).unwrap() = Lifecycle::Abandoned(Box::new(vec![1u8]), Cleanup::CloseFd);
-        match slab.complete(k.user_data(), 9, 0) {
+        match slab.complete(k.user_data(), 9, 0, Delivery::default()) {
             Completion::Reclaim(_, Cleanup::CloseFd, 9) => {}
             _ => panic!("expected reclaim"),
         }
@@ -193,7 +214,7 @@ mod tests {
         let mut slab = Slab::new();
         let done = slab.insert(None);
         let waiting = slab.insert(None);
-        assert!(matches!(slab.complete(done.user_data(), 0, 0), Completion::Wake(None)));
+        assert!(matches!(slab.complete(done.user_data(), 0, 0, Delivery::default()), Completion::Wake(None)));
         assert_eq!((slab.live(), slab.in_flight()), (2, 1));
         slab.remove(done);
         slab.remove(waiting);

@@ -27,6 +27,8 @@ pub struct OpInfo {
     len: Option<u32>,
     /// Boxed: only a connect knows it, and an inline address would triple every parked leaf.
     peer: Option<Box<SocketAddr>>,
+    /// A receive that asked the kernel to wait for data before trying (`IORING_RECVSEND_POLL_FIRST`).
+    poll_first: bool,
 }
 
 impl OpInfo {
@@ -36,7 +38,7 @@ impl OpInfo {
     /// assert_eq!(quartet_runtime::introspect::OpInfo::new("Nop").opcode(), "Nop");
     /// ```
     pub const fn new(opcode: &'static str) -> OpInfo {
-        OpInfo { opcode, fd: None, len: None, peer: None }
+        OpInfo { opcode, fd: None, len: None, peer: None, poll_first: false }
     }
 
     /// The same, on file descriptor `fd`.
@@ -68,6 +70,27 @@ impl OpInfo {
     pub fn with_peer(mut self, peer: SocketAddr) -> OpInfo {
         self.peer = Some(Box::new(peer));
         self
+    }
+
+    /// The same, marked as a receive that asks the kernel to wait for data before trying
+    /// (`IORING_RECVSEND_POLL_FIRST`, which quartet sets on a stream receive that most likely
+    /// finds the socket empty; see ARCHITECTURE.md, "Stream receives").
+    ///
+    /// ```
+    /// assert!(quartet_runtime::introspect::OpInfo::new("Recv").with_poll_first(true).poll_first());
+    /// ```
+    pub const fn with_poll_first(mut self, on: bool) -> OpInfo {
+        self.poll_first = on;
+        self
+    }
+
+    /// Whether the op asked the kernel to wait for data before trying (a receive only).
+    ///
+    /// ```
+    /// assert!(!quartet_runtime::introspect::OpInfo::new("Recv").poll_first());
+    /// ```
+    pub const fn poll_first(&self) -> bool {
+        self.poll_first
     }
 
     /// The opcode's name.

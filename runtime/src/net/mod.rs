@@ -12,6 +12,7 @@ mod moved_ops_tests;
 mod msg;
 mod ops;
 mod pooled;
+mod recv_hint;
 mod stream;
 mod tcp;
 mod tcp_listener;

@@ -6,7 +6,7 @@
 
 use super::addr::RawAddr;
 use crate::buf::{IoBuf, IoBufMut};
-use crate::driver::Cleanup;
+use crate::driver::{Cleanup, Delivery};
 use crate::fd::SharedFd;
 use crate::op::OpData;
 use crate::stable::Stable;
@@ -97,12 +97,24 @@ unsafe impl<B: IoBuf> OpData for Send<B> {
     }
 }
 
+/// `IORING_RECVSEND_POLL_FIRST` (in the SQE's `ioprio`): arm the poll before trying the receive.
+/// Set when [`SharedFd::recv_poll_first`] guesses the socket is empty.
+pub(crate) const RECVSEND_POLL_FIRST: u16 = 1;
+
 pub(crate) struct Recv<B> {
     pub fd: SharedFd,
     pub buf: B,
     /// Where in `buf` the kernel writes, and how much (from `buf::read_region`).
     pub off: usize,
     pub len: usize,
+    /// When the completion was reaped (`net/recv_hint.rs`).
+    pub at: Delivery,
+}
+
+impl<B> Recv<B> {
+    pub fn new(fd: SharedFd, buf: B, off: usize, len: usize) -> Recv<B> {
+        Recv { fd, buf, off, len, at: Delivery::default() }
+    }
 }
 
 // SAFETY: the SQE points at `buf[off..off + len]`, inside the buffer's `bytes_total` writable bytes
@@ -113,10 +125,15 @@ unsafe impl<B: IoBufMut> OpData for Recv<B> {
     fn sqe(&mut self) -> squeue::Entry {
         // SAFETY: `off <= bytes_total`, so the pointer stays within (or one past) the buffer.
         let ptr = unsafe { self.buf.stable_mut_ptr().add(self.off) };
-        opcode::Recv::new(types::Fd(self.fd.raw()), ptr, clamp(self.len)).build()
+        let ioprio = if self.fd.recv_poll_first() { RECVSEND_POLL_FIRST } else { 0 };
+        opcode::Recv::new(types::Fd(self.fd.raw()), ptr, clamp(self.len)).ioprio(ioprio).build()
     }
     fn info(&self) -> crate::introspect::OpInfo {
-        crate::introspect::OpInfo::new("Recv").with_fd(self.fd.raw()).with_bytes(clamp(self.len))
+        let info = crate::introspect::OpInfo::new("Recv").with_fd(self.fd.raw()).with_bytes(clamp(self.len));
+        info.with_poll_first(self.fd.recv_poll_first())
+    }
+    fn delivered(&mut self, at: Delivery) {
+        self.at = at;
     }
 }
 

@@ -1,7 +1,7 @@
 //! The byte-stream operations TCP and Unix stream sockets share: `recv`, `send`, `send_all`,
 //! `shutdown`, written once over a [`SharedFd`].
 
-use super::ops;
+use super::{ops, recv_hint};
 use crate::buf::{IoBuf, IoBufMut, read_region};
 use crate::error::OpError;
 use crate::fd::SharedFd;
@@ -14,10 +14,12 @@ pub(crate) async fn recv<B: IoBufMut>(fd: &SharedFd, mut buf: B) -> (Result<usiz
         Ok(r) => r,
         Err(e) => return (Err(e.into()), buf),
     };
-    let (res, mut data) = Op::new(ops::Recv { fd: fd.clone(), buf, off, len }).await;
+    let issued = recv_hint::issued(fd);
+    let (res, mut data) = Op::new(ops::Recv::new(fd.clone(), buf, off, len)).await;
     let res = res.map(|n| {
         // SAFETY: the kernel wrote `n <= len` bytes at `off`, after `off` initialised ones.
         unsafe { data.buf.set_init(off + n as usize) };
+        recv_hint::completed(fd, issued, data.at, n as usize, ops::clamp(len) as usize);
         n as usize
     });
     (res, data.buf)

@@ -117,7 +117,7 @@ impl UdpSocket {
             Ok(r) => r,
             Err(e) => return (Err(e.into()), buf),
         };
-        let (res, mut data) = Op::new(ops::Recv { fd: self.fd.clone(), buf, off, len }).await;
+        let (res, mut data) = Op::new(ops::Recv::new(self.fd.clone(), buf, off, len)).await;
         let res = res.map(|n| {
             // SAFETY: the kernel wrote `n <= len` bytes at `off`, after `off` initialised ones.
             unsafe { data.buf.set_init(off + n as usize) };
