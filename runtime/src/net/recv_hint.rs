@@ -24,10 +24,10 @@
 //! one `Cell<bool>` in the fd (`SharedFd::recv_poll_first`), set from the enter count when the
 //! receive was issued and the completion's `Delivery` stamp.
 //!
-//! Measured (ARCHITECTURE.md, "Stream receives"): the hint removes the failed first attempt, about
-//! 0.4 µs of kernel time per request in the native HTTP row. With the "drained" test alone it
-//! also engaged at 1,000 echo connections, where most receives find their data, and cost ~3% of
-//! the server's CPU there (poll arming plus a task-work retry for every message).
+//! Measured (ARCHITECTURE.md, "Stream receives"): the hint removes the failed first attempt,
+//! about 2 points of the server's CPU in the native HTTP row and in echo at 100 connections. With
+//! the "drained" test alone it also engaged at 1,000 echo connections, where most receives find
+//! their data, and cost ~3 points there (poll arming plus a task-work retry for every message).
 
 use crate::driver::Delivery;
 use crate::fd::SharedFd;
