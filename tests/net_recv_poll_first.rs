@@ -53,7 +53,7 @@ async fn waited_recv(stream: &TcpStream, peer: &mut std::net::TcpStream, msg: &[
     Ok(buf)
 }
 
-/// Receives into a 10-byte buffer, which the 100 queued bytes fill.
+/// Receives into a 10-byte buffer, which the queued bytes fill.
 async fn full_recv(stream: &TcpStream) -> Result<(), OpError> {
     let (n, _) = stream.recv(vec![0u8; 10].into_boxed_slice()).await;
     assert_eq!(n?, 10);
@@ -68,14 +68,26 @@ fn the_hint_engages_after_a_drained_receive_that_waited_and_disengages_after_a_f
         let (stream, mut peer) = tcp_pair().await?;
         assert_eq!(waited_recv(&stream, &mut peer, b"one").await?, b"one");
         assert_eq!(waited_recv(&stream, &mut peer, b"two").await?, b"two");
-        peer.write_all(&[7u8; 100])?; // queued on loopback before `write_all` returns
+        peer.write_all(&[7u8; 20])?; // queued on loopback before `write_all` returns
         full_recv(&stream).await?;
         full_recv(&stream).await?;
+        waited_recv(&stream, &mut peer, b"three").await?;
+        waited_recv(&stream, &mut peer, b"four").await?;
+        // Its data is queued before it is submitted, and a nop goes in the same enter: it comes
+        // back at once, next to the nop's completion.
+        peer.write_all(b"five")?;
+        let mut recv = pin!(stream.recv(Vec::with_capacity(64)));
+        let _ = poll_once(recv.as_mut()).await;
+        nop().await?;
+        let (n, _) = recv.await;
+        assert_eq!(n?, 4);
+        waited_recv(&stream, &mut peer, b"six").await?;
         Ok(())
     });
-    // The first receive has no history; the second follows one that drained and waited; the
-    // third too (and fills its buffer); the fourth follows a full one.
-    assert_eq!(recvs.marks(), [false, true, true, false]);
+    // 1: no history. 2, 3: after one that drained and waited (3 fills its buffer). 4: after a
+    // full one. 5: after a full one. 6: after one that drained and waited. 7: likewise (it comes
+    // back at once). 8: after one that came back at once.
+    assert_eq!(recvs.marks(), [false, true, true, false, false, true, true, false]);
 }
 
 #[test]
