@@ -11,6 +11,8 @@ mod trio_conformance_channels;
 mod trio_conformance_durations;
 #[path = "trio_conformance_hostile.rs"]
 mod trio_conformance_hostile;
+#[path = "trio_conformance_hostile2.rs"]
+mod trio_conformance_hostile2;
 #[path = "trio_conformance_nursery.rs"]
 mod trio_conformance_nursery;
 #[path = "trio_conformance_polled_again.rs"]

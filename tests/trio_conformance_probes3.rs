@@ -141,14 +141,14 @@ async fn scope_reentered_without_a_checkpoint_is_refused_on_entry() {
                 })
                 .await;
             assert!(matches!(&inner, Err(c) if c.reason() == &Reason::ScopeReentered), "{inner:?}");
-            let op = scope.run(async { Ok::<_, OpError>(ran.set(ran.get() + 1)) }).await;
+            let op = scope.run(async { Ok::<_, OpError>(ran.replace(ran.get() + 1)) }).await;
             assert!(op.as_ref().is_err_and(|e| !quartet::is_cancellation(e)), "{op:?}");
-            let io = scope.run(async { Ok::<_, std::io::Error>(ran.set(ran.get() + 1)) }).await;
+            let io = scope.run(async { Ok::<_, std::io::Error>(ran.replace(ran.get() + 1)) }).await;
             assert!(io.is_err(), "{io:?}");
-            let boxed = scope.run(async { Ok::<_, BoxError>(ran.set(ran.get() + 1)) }).await;
+            let boxed = scope.run(async { Ok::<_, BoxError>(ran.replace(ran.get() + 1)) }).await;
             let err = boxed.unwrap_err();
             assert!(err.to_string().contains("own active block"), "{err}");
-            let nursery_err = scope.run(async { Ok::<_, NurseryError>(ran.set(ran.get() + 1)) }).await;
+            let nursery_err = scope.run(async { Ok::<_, NurseryError>(ran.replace(ran.get() + 1)) }).await;
             assert!(nursery_err.is_err_and(|e| !e.is_cancelled()));
             Ok::<_, Cancelled>(())
         })
