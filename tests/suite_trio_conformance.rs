@@ -19,6 +19,8 @@ mod trio_conformance_nursery;
 mod trio_conformance_polled_again;
 #[path = "trio_conformance_ports.rs"]
 mod trio_conformance_ports;
+#[path = "trio_conformance_ports2.rs"]
+mod trio_conformance_ports2;
 #[path = "trio_conformance_probes.rs"]
 mod trio_conformance_probes;
 #[path = "trio_conformance_probes2.rs"]

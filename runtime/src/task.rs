@@ -291,28 +291,30 @@ pub(crate) fn current_task_id() -> u64 {
 
 /// A number naming the task being polled on this thread, for primitives that belong to a task (a
 /// `Lock` knows which task holds it): the [`TaskInfo::id`] of the nursery child or `from_thread`
-/// job being polled, else a number of this thread's own for its root future (never 0, and never
-/// the id of a task). One thread-local read.
+/// job being polled, else, inside `run`, a number of this thread's own for its root future (never
+/// 0, and never the id of a task). `None` outside `run` with no task marked: code driven by hand
+/// or by another executor has no task identity quartet can see.
 ///
 /// # Examples
 /// ```
 /// use quartet_runtime::task::{TaskInfo, current_task_key};
-/// let root = current_task_key();
-/// assert_eq!(current_task_key(), root); // the same code, the same task
+/// assert_eq!(current_task_key(), None); // outside run: no task identity
+/// let root = quartet_runtime::run(async { current_task_key() }).unwrap();
+/// assert!(root.is_some());
 /// let info = TaskInfo::new(None, std::panic::Location::caller());
-/// assert_eq!(info.run_as(current_task_key), info.id()); // what nurseries do around a child's poll
-/// let other = std::thread::spawn(current_task_key).join().unwrap();
-/// assert_ne!(other, root); // another thread's root future is another task
+/// assert_eq!(info.run_as(current_task_key), Some(info.id())); // what nurseries do around a child's poll
+/// let other = std::thread::spawn(|| quartet_runtime::run(async { current_task_key() }).unwrap());
+/// assert_ne!(other.join().unwrap(), root); // another thread's root future is another task
 /// ```
-pub fn current_task_key() -> u64 {
+pub fn current_task_key() -> Option<u64> {
     /// Root keys count down from `u64::MAX`; task ids count up from 1 and never meet them.
     static NEXT_ROOT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(u64::MAX);
     thread_local! {
         static ROOT: u64 = NEXT_ROOT.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
     match current_task_id() {
-        0 => ROOT.with(|r| *r),
-        id => id,
+        0 => crate::kernel::context::with_core(|_| ROOT.with(|r| *r)),
+        id => Some(id),
     }
 }
 

@@ -26,7 +26,8 @@ use std::task::{Context, Poll, Waker};
 pub(crate) struct LockState {
     pub held: bool,
     /// The task that holds the lock ([`current_task_key`]), once its acquire returned; 0 while
-    /// nobody does or while a release has handed it to a waiter that has not run yet.
+    /// nobody does, while a release has handed it to a waiter that has not run yet, or when the
+    /// holder acquired it outside `run` (no task identity: never refused).
     pub holder: u64,
     pub waiters: WaitSet<Waiter<()>>,
 }
@@ -110,8 +111,10 @@ impl<T> Lock<T> {
     /// [`Reason::LockReacquired`](quartet_runtime::Reason::LockReacquired) at once if the calling
     /// task already holds this lock (Trio's "attempt to re-acquire an already held Lock"), which
     /// would otherwise wait for itself forever. The lock belongs to the task that acquired it
-    /// (a nursery child, or the root future): two branches of a `join`/`select` inside one task
-    /// are one task, so they cannot wait for each other's guard; run them as two children.
+    /// (a nursery child, or the root future of `run`): two branches of a `join`/`select` inside
+    /// one task are one task, so they cannot wait for each other's guard; run them as two
+    /// children. Code polled outside `run` (by hand, or by another executor) has no task identity
+    /// quartet can see, and is never refused.
     ///
     /// ```
     /// use quartet_nursery::sync::*;
@@ -156,7 +159,7 @@ impl<T> Lock<T> {
             return Err(WouldBlock);
         }
         st.held = true;
-        st.holder = current_task_key();
+        st.holder = current_task_key().unwrap_or(0);
         Ok(LockGuard::new(self))
     }
 
@@ -242,11 +245,12 @@ impl<T> Resource for Lock<T> {
     }
 
     fn refuse(st: &LockState) -> Option<Cancelled> {
-        (st.held && st.holder == current_task_key()).then(|| Cancelled::new(Reason::LockReacquired))
+        let refused = st.held && st.holder != 0 && Some(st.holder) == current_task_key();
+        refused.then(|| Cancelled::new(Reason::LockReacquired))
     }
 
     fn taken(st: &mut LockState) {
-        st.holder = current_task_key();
+        st.holder = current_task_key().unwrap_or(0);
     }
 }
 
