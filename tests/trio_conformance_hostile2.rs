@@ -212,3 +212,32 @@ fn semaphore_at_usize_max_and_zero() {
     limiter.set_total(usize::MAX);
     assert_eq!(limiter.available(), usize::MAX);
 }
+
+/// Trio's `test_open_tcp_stream_input_validation` and `test_no_hosts`, with extreme staggers: an
+/// empty host, port 0, a stagger of zero or `Duration::MAX` are typed errors or plain connects;
+/// nothing panics or hangs (a refused attempt starts the next one whatever the stagger).
+#[test]
+fn open_tcp_with_extreme_staggers_empty_host_and_port_zero() {
+    use quartet::net::{ConnectError, OpenTcp, TcpListener};
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0".parse()?)?;
+        let good = listener.local_addr()?;
+        let refused = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+            l.local_addr()?
+        };
+        for stagger in [Duration::ZERO, Duration::MAX] {
+            let s = OpenTcp::new().stagger(stagger).connect_addrs(&[refused, good]).await;
+            assert!(s.is_ok(), "stagger {stagger:?}: {s:?}");
+            let (_conn, _) = listener.accept().await?;
+            let all = OpenTcp::new().stagger(stagger).connect_addrs(&[refused, refused]).await;
+            assert!(matches!(all, Err(ConnectError::AllFailed(ref v)) if v.len() == 2), "{all:?}");
+        }
+        assert!(matches!(OpenTcp::new().connect_addrs(&[]).await, Err(ConnectError::NoAddresses)));
+        assert!(quartet::net::open_tcp_stream("", 80).await.is_err());
+        assert!(quartet::net::open_tcp_stream("127.0.0.1", 0).await.is_err());
+        Ok::<_, BoxError>(())
+    })
+    .unwrap()
+    .unwrap();
+}
