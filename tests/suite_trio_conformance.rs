@@ -11,14 +11,22 @@ mod trio_conformance_channels;
 mod trio_conformance_durations;
 #[path = "trio_conformance_hostile.rs"]
 mod trio_conformance_hostile;
+#[path = "trio_conformance_hostile2.rs"]
+mod trio_conformance_hostile2;
 #[path = "trio_conformance_nursery.rs"]
 mod trio_conformance_nursery;
+#[path = "trio_conformance_polled_again.rs"]
+mod trio_conformance_polled_again;
 #[path = "trio_conformance_ports.rs"]
 mod trio_conformance_ports;
+#[path = "trio_conformance_ports2.rs"]
+mod trio_conformance_ports2;
 #[path = "trio_conformance_probes.rs"]
 mod trio_conformance_probes;
 #[path = "trio_conformance_probes2.rs"]
 mod trio_conformance_probes2;
+#[path = "trio_conformance_probes3.rs"]
+mod trio_conformance_probes3;
 #[path = "trio_conformance_scopes.rs"]
 mod trio_conformance_scopes;
 #[path = "trio_conformance_timeouts.rs"]

@@ -104,11 +104,13 @@ impl<R: OwnedRead> BufReader<R> {
     /// reader.consume(n); // used it all
     /// # Ok(()) }
     /// ```
-    pub async fn fill_buf(&mut self) -> Result<&[u8], OpError> {
-        if self.pos == self.buf.len() {
-            self.read_more().await?;
-        }
-        Ok(self.buffer())
+    pub fn fill_buf(&mut self) -> impl std::future::Future<Output = Result<&[u8], OpError>> {
+        quartet_runtime::fused::once(async move {
+            if self.pos == self.buf.len() {
+                self.read_more().await?;
+            }
+            Ok(self.buffer())
+        })
     }
 
     /// Marks `n` buffered bytes as used (clamped to what is buffered; any `n`, `usize::MAX`
@@ -122,15 +124,17 @@ impl<R: OwnedRead> BufReader<R> {
     ///
     /// # Cancellation
     /// As [`fill_buf`](Self::fill_buf): `Cancelled` means nothing was read or consumed.
-    pub async fn read(&mut self, dst: &mut [u8]) -> Result<usize, OpError> {
-        if dst.is_empty() {
-            return Ok(0);
-        }
-        let avail = self.fill_buf().await?;
-        let n = avail.len().min(dst.len());
-        dst[..n].copy_from_slice(&avail[..n]);
-        self.consume(n);
-        Ok(n)
+    pub fn read(&mut self, dst: &mut [u8]) -> impl std::future::Future<Output = Result<usize, OpError>> {
+        quartet_runtime::fused::once(async move {
+            if dst.is_empty() {
+                return Ok(0);
+            }
+            let avail = self.fill_buf().await?;
+            let n = avail.len().min(dst.len());
+            dst[..n].copy_from_slice(&avail[..n]);
+            self.consume(n);
+            Ok(n)
+        })
     }
 
     /// Appends bytes up to and including `byte` to `out`, or up to end of stream if `byte` never
@@ -151,12 +155,18 @@ impl<R: OwnedRead> BufReader<R> {
     /// reader.read_until(0, &mut record).await?; // a NUL-terminated record
     /// # Ok(()) }
     /// ```
-    pub async fn read_until(&mut self, byte: u8, out: &mut Vec<u8>) -> Result<usize, OpError> {
-        let end = self.find(byte).await?;
-        let n = end - self.pos;
-        out.extend_from_slice(&self.buf[self.pos..end]);
-        self.consume(n);
-        Ok(n)
+    pub fn read_until(
+        &mut self,
+        byte: u8,
+        out: &mut Vec<u8>,
+    ) -> impl std::future::Future<Output = Result<usize, OpError>> {
+        quartet_runtime::fused::once(async move {
+            let end = self.find(byte).await?;
+            let n = end - self.pos;
+            out.extend_from_slice(&self.buf[self.pos..end]);
+            self.consume(n);
+            Ok(n)
+        })
     }
 
     /// Appends one line, including its `\n`, to `out`; returns its length in bytes (0 only at
@@ -169,18 +179,20 @@ impl<R: OwnedRead> BufReader<R> {
     /// # Cancellation
     /// `Cancelled` means nothing was consumed and `out` is unchanged; the bytes of the partial
     /// line already received stay buffered, and the next call returns the whole line.
-    pub async fn read_line(&mut self, out: &mut String) -> Result<usize, OpError> {
-        let end = self.find(b'\n').await?;
-        let line = std::str::from_utf8(&self.buf[self.pos..end]);
-        let res = match line {
-            Ok(s) => {
-                out.push_str(s);
-                Ok(s.len())
-            }
-            Err(_) => Err(io::Error::new(io::ErrorKind::InvalidData, "line is not valid UTF-8").into()),
-        };
-        self.consume(end - self.pos);
-        res
+    pub fn read_line(&mut self, out: &mut String) -> impl std::future::Future<Output = Result<usize, OpError>> {
+        quartet_runtime::fused::once(async move {
+            let end = self.find(b'\n').await?;
+            let line = std::str::from_utf8(&self.buf[self.pos..end]);
+            let res = match line {
+                Ok(s) => {
+                    out.push_str(s);
+                    Ok(s.len())
+                }
+                Err(_) => Err(io::Error::new(io::ErrorKind::InvalidData, "line is not valid UTF-8").into()),
+            };
+            self.consume(end - self.pos);
+            res
+        })
     }
 
     /// The lines of the stream, without their `\n` or `\r\n`, as a
@@ -249,35 +261,37 @@ impl<R: OwnedRead> BufReader<R> {
     /// };
     /// # Ok(()) }
     /// ```
-    pub async fn read_more(&mut self) -> Result<usize, OpError> {
-        if self.pos == self.buf.len() {
-            // Nothing buffered: read straight into the buffer.
-            let mut buf = std::mem::take(&mut self.buf);
-            buf.clear();
-            self.pos = 0;
-            if let Err(e) = reserve_buffer(&mut buf, self.capacity) {
+    pub fn read_more(&mut self) -> impl std::future::Future<Output = Result<usize, OpError>> {
+        quartet_runtime::fused::once(async move {
+            if self.pos == self.buf.len() {
+                // Nothing buffered: read straight into the buffer.
+                let mut buf = std::mem::take(&mut self.buf);
+                buf.clear();
+                self.pos = 0;
+                if let Err(e) = reserve_buffer(&mut buf, self.capacity) {
+                    self.buf = buf;
+                    return Err(e.into());
+                }
+                let (res, buf) = self.inner.read(buf).await;
                 self.buf = buf;
+                return res;
+            }
+            // Keep the unconsumed bytes out of the kernel's reach: read into a scratch chunk.
+            if self.pos > 0 {
+                self.buf.drain(..self.pos);
+                self.pos = 0;
+            }
+            let mut chunk = std::mem::take(&mut self.chunk);
+            chunk.clear();
+            if let Err(e) = reserve_buffer(&mut chunk, self.capacity) {
+                self.chunk = chunk;
                 return Err(e.into());
             }
-            let (res, buf) = self.inner.read(buf).await;
-            self.buf = buf;
-            return res;
-        }
-        // Keep the unconsumed bytes out of the kernel's reach: read into a scratch chunk.
-        if self.pos > 0 {
-            self.buf.drain(..self.pos);
-            self.pos = 0;
-        }
-        let mut chunk = std::mem::take(&mut self.chunk);
-        chunk.clear();
-        if let Err(e) = reserve_buffer(&mut chunk, self.capacity) {
+            let (res, chunk) = self.inner.read(chunk).await;
+            self.buf.extend_from_slice(&chunk);
             self.chunk = chunk;
-            return Err(e.into());
-        }
-        let (res, chunk) = self.inner.read(chunk).await;
-        self.buf.extend_from_slice(&chunk);
-        self.chunk = chunk;
-        res
+            res
+        })
     }
 }
 

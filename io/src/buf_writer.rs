@@ -67,16 +67,18 @@ impl<W: OwnedWrite> BufWriter<W> {
     ///
     /// # Cancellation
     /// As [`flush`](Self::flush) when it sends; `data` is buffered only if the call succeeds.
-    pub async fn write_all(&mut self, data: &[u8]) -> Result<(), OpError> {
-        if self.buf.len() + data.len() > self.capacity && !self.buf.is_empty() {
-            self.flush().await?;
-        }
-        crate::buf_reader::reserve_buffer(&mut self.buf, self.capacity)?;
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= self.capacity {
-            self.flush().await?;
-        }
-        Ok(())
+    pub fn write_all(&mut self, data: &[u8]) -> impl std::future::Future<Output = Result<(), OpError>> {
+        quartet_runtime::fused::once(async move {
+            if self.buf.len() + data.len() > self.capacity && !self.buf.is_empty() {
+                self.flush().await?;
+            }
+            crate::buf_reader::reserve_buffer(&mut self.buf, self.capacity)?;
+            self.buf.extend_from_slice(data);
+            if self.buf.len() >= self.capacity {
+                self.flush().await?;
+            }
+            Ok(())
+        })
     }
 
     /// Sends everything buffered.
@@ -94,41 +96,45 @@ impl<W: OwnedWrite> BufWriter<W> {
     /// w.flush().await?; // now it is on the wire
     /// # Ok(()) }
     /// ```
-    pub async fn flush(&mut self) -> Result<(), OpError> {
-        let total = self.buf.len();
-        let mut slice = Slice::new(std::mem::take(&mut self.buf), 0);
-        while slice.begin() < total {
-            let (res, back) = self.inner.write(slice).await;
-            slice = back;
-            match res {
-                Ok(0) => {
-                    self.restore(slice);
-                    return Err(io::Error::from(io::ErrorKind::WriteZero).into());
-                }
-                Ok(n) => {
-                    let next = slice.begin() + n;
-                    slice.set_begin(next);
-                }
-                Err(e) => {
-                    let done = slice.begin();
-                    self.restore(slice);
-                    return Err(partial_write("BufWriter::flush", e, done, total));
+    pub fn flush(&mut self) -> impl std::future::Future<Output = Result<(), OpError>> {
+        quartet_runtime::fused::once(async move {
+            let total = self.buf.len();
+            let mut slice = Slice::new(std::mem::take(&mut self.buf), 0);
+            while slice.begin() < total {
+                let (res, back) = self.inner.write(slice).await;
+                slice = back;
+                match res {
+                    Ok(0) => {
+                        self.restore(slice);
+                        return Err(io::Error::from(io::ErrorKind::WriteZero).into());
+                    }
+                    Ok(n) => {
+                        let next = slice.begin() + n;
+                        slice.set_begin(next);
+                    }
+                    Err(e) => {
+                        let done = slice.begin();
+                        self.restore(slice);
+                        return Err(partial_write("BufWriter::flush", e, done, total));
+                    }
                 }
             }
-        }
-        let mut buf = slice.into_inner();
-        buf.clear();
-        self.buf = buf;
-        Ok(())
+            let mut buf = slice.into_inner();
+            buf.clear();
+            self.buf = buf;
+            Ok(())
+        })
     }
 
     /// Flushes, then signals end of stream ([`OwnedWrite::shutdown_write`]).
     ///
     /// # Cancellation
     /// As [`flush`](Self::flush); the shutdown happens only after a complete flush.
-    pub async fn shutdown(&mut self) -> Result<(), OpError> {
-        self.flush().await?;
-        self.inner.shutdown_write().await
+    pub fn shutdown(&mut self) -> impl std::future::Future<Output = Result<(), OpError>> {
+        quartet_runtime::fused::once(async move {
+            self.flush().await?;
+            self.inner.shutdown_write().await
+        })
     }
 
     /// Puts the unsent tail back as the buffer.

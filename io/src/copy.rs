@@ -23,26 +23,28 @@ const COPY_BUF: usize = 16 * 1024;
 /// let n = quartet_io::copy(&a, &b).await?;
 /// # Ok(()) }
 /// ```
-pub async fn copy<R, W>(reader: &R, writer: &W) -> Result<u64, OpError>
+pub fn copy<R, W>(reader: &R, writer: &W) -> impl std::future::Future<Output = Result<u64, OpError>>
 where
     R: OwnedRead + ?Sized,
     W: OwnedWrite + ?Sized,
 {
-    let mut buf = Vec::with_capacity(COPY_BUF);
-    let mut total = 0u64;
-    loop {
-        buf.clear();
-        let (res, back) = reader.read(buf).await;
-        buf = back;
-        let n = res?;
-        if n == 0 {
-            return Ok(total);
+    quartet_runtime::fused::once(async move {
+        let mut buf = Vec::with_capacity(COPY_BUF);
+        let mut total = 0u64;
+        loop {
+            buf.clear();
+            let (res, back) = reader.read(buf).await;
+            buf = back;
+            let n = res?;
+            if n == 0 {
+                return Ok(total);
+            }
+            let (res, back) = writer.write_all(buf).await;
+            buf = back;
+            res?;
+            total += n as u64;
         }
-        let (res, back) = writer.write_all(buf).await;
-        buf = back;
-        res?;
-        total += n as u64;
-    }
+    })
 }
 
 /// Copies `a` to `b` and `b` to `a` at the same time, each direction a child of a nursery; when a
@@ -64,19 +66,21 @@ where
 /// let (up, down) = quartet_io::copy_bidirectional(&client, &upstream).await?;
 /// # Ok(()) }
 /// ```
-pub async fn copy_bidirectional<A, B>(a: &A, b: &B) -> Result<(u64, u64), NurseryError>
+pub fn copy_bidirectional<A, B>(a: &A, b: &B) -> impl std::future::Future<Output = Result<(u64, u64), NurseryError>>
 where
     A: OwnedRead + OwnedWrite + ?Sized,
     B: OwnedRead + OwnedWrite + ?Sized,
 {
-    let (a_to_b, b_to_a) = (Cell::new(0u64), Cell::new(0u64));
-    nursery(async |n| {
-        n.spawn_named("a->b", one_way(a, b, &a_to_b))?;
-        n.spawn_named("b->a", one_way(b, a, &b_to_a))?;
-        Ok::<_, SpawnError>(())
+    quartet_runtime::fused::once(async move {
+        let (a_to_b, b_to_a) = (Cell::new(0u64), Cell::new(0u64));
+        nursery(async |n| {
+            n.spawn_named("a->b", one_way(a, b, &a_to_b))?;
+            n.spawn_named("b->a", one_way(b, a, &b_to_a))?;
+            Ok::<_, SpawnError>(())
+        })
+        .await?;
+        Ok((a_to_b.get(), b_to_a.get()))
     })
-    .await?;
-    Ok((a_to_b.get(), b_to_a.get()))
 }
 
 async fn one_way<R, W>(from: &R, to: &W, count: &Cell<u64>) -> Result<(), OpError>

@@ -249,6 +249,13 @@ pub enum ExecutorTaskError {
     Spawn(#[from] SpawnError),
 }
 
+impl quartet_runtime::fused::PolledAgain for ExecutorTaskError {
+    /// `Cancelled` with `Reason::PolledAfterCompletion` (misuse, not a cancellation).
+    fn polled_again() -> Self {
+        ExecutorTaskError::Cancelled(<Cancelled as quartet_runtime::fused::PolledAgain>::polled_again())
+    }
+}
+
 impl SendExecutorTask {
     /// Spawns every future the executor is given into `nursery` (pass a clone of the handle),
     /// until every [`SendExecutor`]
@@ -257,20 +264,22 @@ impl SendExecutorTask {
     /// # Cancellation
     /// Returns `Cancelled` when its scope is cancelled; futures already spawned are children of
     /// `nursery` and are cancelled with it, not by this task.
-    pub async fn run(self, nursery: Nursery<'_>) -> Result<(), ExecutorTaskError> {
-        loop {
-            match self.rx.recv().await {
-                Ok(Some(fut)) => {
-                    nursery.spawn_named("hyper task", async move {
-                        fut.await;
-                        Ok::<(), Infallible>(())
-                    })?;
+    pub fn run(self, nursery: Nursery<'_>) -> impl std::future::Future<Output = Result<(), ExecutorTaskError>> {
+        quartet_runtime::fused::once(async move {
+            loop {
+                match self.rx.recv().await {
+                    Ok(Some(fut)) => {
+                        nursery.spawn_named("hyper task", async move {
+                            fut.await;
+                            Ok::<(), Infallible>(())
+                        })?;
+                    }
+                    // Every executor handle is gone (or this end was closed): nothing more will come.
+                    Ok(None) | Err(RecvError::Closed) => return Ok(()),
+                    Err(RecvError::Cancelled(c)) => return Err(c.into()),
+                    Err(_) => return Ok(()),
                 }
-                // Every executor handle is gone (or this end was closed): nothing more will come.
-                Ok(None) | Err(RecvError::Closed) => return Ok(()),
-                Err(RecvError::Cancelled(c)) => return Err(c.into()),
-                Err(_) => return Ok(()),
             }
-        }
+        })
     }
 }

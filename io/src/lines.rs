@@ -60,8 +60,8 @@ impl<'a, R: OwnedRead + 'a> Lines<'a, R> {
     ///
     /// # Cancellation
     /// See the type's docs: `Some(Err(Cancelled))` consumed nothing.
-    pub async fn next_line(&mut self) -> Option<Result<String, OpError>> {
-        poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    pub fn next_line(&mut self) -> impl std::future::Future<Output = Option<Result<String, OpError>>> {
+        quartet_runtime::fused::once(async move { poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await })
     }
 
     /// The reader back, unless a line is being read or the stream has ended.

@@ -25,12 +25,12 @@ fn after(d: Duration) -> Instant {
 ///     assert_eq!(r, Ok(None));
 /// }).unwrap();
 /// ```
-pub async fn move_on_after<T, E, F, Via>(d: Duration, fut: F) -> Result<Option<T>, E>
+pub fn move_on_after<T, E, F, Via>(d: Duration, fut: F) -> impl std::future::Future<Output = Result<Option<T>, E>>
 where
     F: Future<Output = Result<T, E>>,
     E: ScopeError<Via>,
 {
-    CancelScope::with_deadline(after(d)).run(fut).await
+    quartet_runtime::fused::once_pending(async move { CancelScope::with_deadline(after(d)).run(fut).await })
 }
 
 /// Like [`move_on_after`] with an absolute deadline.
@@ -48,12 +48,12 @@ where
 /// assert_eq!((first, second), (Ok(Some(1)), Ok(None)));
 /// # }).unwrap();
 /// ```
-pub async fn move_on_at<T, E, F, Via>(deadline: Instant, fut: F) -> Result<Option<T>, E>
+pub fn move_on_at<T, E, F, Via>(deadline: Instant, fut: F) -> impl std::future::Future<Output = Result<Option<T>, E>>
 where
     F: Future<Output = Result<T, E>>,
     E: ScopeError<Via>,
 {
-    CancelScope::with_deadline(deadline).run(fut).await
+    quartet_runtime::fused::once_pending(async move { CancelScope::with_deadline(deadline).run(fut).await })
 }
 
 /// Runs `fut`, failing with [`TooSlow`] (converted into `E`) if `d` passes first.
@@ -76,12 +76,12 @@ where
 /// }
 /// # }).unwrap();
 /// ```
-pub async fn fail_after<T, E, F, Via>(d: Duration, fut: F) -> Result<T, E>
+pub fn fail_after<T, E, F, Via>(d: Duration, fut: F) -> impl std::future::Future<Output = Result<T, E>>
 where
     F: Future<Output = Result<T, E>>,
     E: ScopeError<Via> + From<TooSlow>,
 {
-    fail_at(after(d), fut).await
+    quartet_runtime::fused::once_pending(async move { fail_at(after(d), fut).await })
 }
 
 /// Like [`fail_after`] with an absolute deadline.
@@ -96,15 +96,17 @@ where
 /// assert_eq!(r.unwrap_err().reason(), &Reason::TooSlow);
 /// # }).unwrap();
 /// ```
-pub async fn fail_at<T, E, F, Via>(deadline: Instant, fut: F) -> Result<T, E>
+pub fn fail_at<T, E, F, Via>(deadline: Instant, fut: F) -> impl std::future::Future<Output = Result<T, E>>
 where
     F: Future<Output = Result<T, E>>,
     E: ScopeError<Via> + From<TooSlow>,
 {
-    match CancelScope::with_deadline(deadline).run(fut).await? {
-        Some(v) => Ok(v),
-        None => Err(E::from(TooSlow)),
-    }
+    quartet_runtime::fused::once_pending(async move {
+        match CancelScope::with_deadline(deadline).run(fut).await? {
+            Some(v) => Ok(v),
+            None => Err(E::from(TooSlow)),
+        }
+    })
 }
 
 /// Runs `fut`, giving up as soon as a graceful shutdown is requested for the calling code
@@ -136,14 +138,16 @@ where
 ///     }
 /// }
 /// ```
-pub async fn move_on_shutdown<T, E, F, Via>(fut: F) -> Result<Option<T>, E>
+pub fn move_on_shutdown<T, E, F, Via>(fut: F) -> impl std::future::Future<Output = Result<Option<T>, E>>
 where
     F: Future<Output = Result<T, E>>,
     E: ScopeError<Via>,
 {
-    let scope = CancelScope::new();
-    scope.set_cancel_on_shutdown_request();
-    scope.run(fut).await
+    quartet_runtime::fused::once_pending(async move {
+        let scope = CancelScope::new();
+        scope.set_cancel_on_shutdown_request();
+        scope.run(fut).await
+    })
 }
 
 /// The earliest deadline that applies to the calling code (Trio's `current_effective_deadline`);

@@ -450,6 +450,23 @@ pub enum StartError {
 }
 
 /// So that `fail_after(d, nursery(..))` works: the timeout is reported like a failure.
+impl NurseryError {
+    /// A misuse refused before anything ran (a cancel scope run inside its own block), as the
+    /// one failure: not a cancellation.
+    pub(crate) fn refused(refused: Cancelled) -> NurseryError {
+        NurseryError::failed(vec![Failure::new("cancel scope".into(), Box::new(refused))])
+    }
+}
+
+impl quartet_runtime::fused::PolledAgain for NurseryError {
+    /// A nursery (or `race`) polled again after it returned: one failure, the misuse error
+    /// (`Cancelled` with `Reason::PolledAfterCompletion`, not a cancellation).
+    fn polled_again() -> Self {
+        let misuse = <Cancelled as quartet_runtime::fused::PolledAgain>::polled_again();
+        NurseryError::failed(vec![Failure::new("nursery".into(), Box::new(misuse))])
+    }
+}
+
 impl From<TooSlow> for NurseryError {
     fn from(e: TooSlow) -> NurseryError {
         NurseryError::failed(vec![Failure::new("fail_after/fail_at".into(), Box::new(e))])

@@ -66,43 +66,45 @@ use std::future::Future;
 /// # Ok::<(), quartet_nursery::NurseryError>(())
 /// # }).unwrap().unwrap();
 /// ```
-pub async fn race<I, F, T, E>(contestants: I) -> Result<T, NurseryError>
+pub fn race<I, F, T, E>(contestants: I) -> impl std::future::Future<Output = Result<T, NurseryError>>
 where
     I: IntoIterator<Item = F>,
     F: Future<Output = Result<T, E>>,
     E: Into<BoxError>,
 {
-    let winner: RefCell<Option<T>> = RefCell::new(None);
-    let winner = &winner;
-    let out = nursery(async |n| -> Result<(), BoxError> {
-        let mut any = false;
-        for fut in contestants {
-            any = true;
-            let stop = n.cancel_scope();
-            n.spawn_named("race contestant", async move {
-                let v = fut.await.map_err(Into::into)?;
-                let mut w = winner.borrow_mut();
-                if w.is_none() {
-                    *w = Some(v);
-                    stop.cancel_with(Reason::Other("another contestant of the race won".into()));
-                }
-                Ok::<(), BoxError>(())
-            })?;
+    quartet_runtime::fused::once(async move {
+        let winner: RefCell<Option<T>> = RefCell::new(None);
+        let winner = &winner;
+        let out = nursery(async |n| -> Result<(), BoxError> {
+            let mut any = false;
+            for fut in contestants {
+                any = true;
+                let stop = n.cancel_scope();
+                n.spawn_named("race contestant", async move {
+                    let v = fut.await.map_err(Into::into)?;
+                    let mut w = winner.borrow_mut();
+                    if w.is_none() {
+                        *w = Some(v);
+                        stop.cancel_with(Reason::Other("another contestant of the race won".into()));
+                    }
+                    Ok::<(), BoxError>(())
+                })?;
+            }
+            if !any {
+                return Err(NoWinner.into());
+            }
+            Ok(())
+        })
+        .await;
+        match out {
+            Err(e) if !e.is_own_cancel() => Err(e),
+            // The nursery ended cleanly only because a contestant won (an empty race fails above).
+            _ => winner
+                .borrow_mut()
+                .take()
+                .ok_or_else(|| NurseryError::failed(vec![Failure::new("race".into(), Box::new(NoWinner))])),
         }
-        if !any {
-            return Err(NoWinner.into());
-        }
-        Ok(())
     })
-    .await;
-    match out {
-        Err(e) if !e.is_own_cancel() => Err(e),
-        // The nursery ended cleanly only because a contestant won (an empty race fails above).
-        _ => winner
-            .borrow_mut()
-            .take()
-            .ok_or_else(|| NurseryError::failed(vec![Failure::new("race".into(), Box::new(NoWinner))])),
-    }
 }
 
 /// `race` was given no futures, so nothing could win.

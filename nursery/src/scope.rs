@@ -9,7 +9,7 @@
 pub use crate::cancel_handle::{CancelHandle, shutdown_requested, wait_shutdown_requested};
 use crate::scope_error::{self, ScopeError};
 use quartet_runtime::hooks::{Activation, ScopeState};
-use quartet_runtime::{Instant, Reason};
+use quartet_runtime::{Cancelled, Instant, Reason};
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
@@ -334,9 +334,12 @@ impl CancelScope {
     /// progress, a cancellation is permanent (so every later run starts cancelled), and
     /// `cancelled_caught` stays true once any run caught one.
     ///
-    /// A run nested inside a block of the same scope in the same task is refused, as in Trio: the
-    /// nested block is not a block of this scope, and every checkpoint inside it fails with a
-    /// `Cancelled` whose reason is [`Reason::ScopeReentered`]. That is not a cancellation (no
+    /// A run nested inside a block of the same scope in the same task is refused, as in Trio,
+    /// with a `Cancelled` whose reason is [`Reason::ScopeReentered`]. When the body's error type
+    /// can hold it ([`ScopeError::refusal`]: `Cancelled`, `OpError`, `io::Error`, `NurseryError`,
+    /// `BoxError` and the other boxes, `anyhow::Error`), the run returns it at once without
+    /// running the body; with another error type the body runs, but not as a block of this
+    /// scope: every checkpoint inside it fails with the refusal. That is not a cancellation (no
     /// scope absorbs it, [`is_cancellation`](quartet_runtime::is_cancellation) is false), so a
     /// body that propagates it with `?` hands it up to the caller of the outer run.
     ///
@@ -354,23 +357,30 @@ impl CancelScope {
     /// assert_eq!(r.unwrap(), Some(5));
     /// # }).unwrap();
     /// ```
-    pub async fn run<T, E, F, Via>(&self, fut: F) -> Result<Option<T>, E>
+    pub fn run<T, E, F, Via>(&self, fut: F) -> impl std::future::Future<Output = Result<Option<T>, E>>
     where
         F: Future<Output = Result<T, E>>,
         E: ScopeError<Via>,
     {
-        if quartet_runtime::cancel::active_in_current_task(&self.state) {
-            return Scoped::new(refused_reentry(), fut).await.0.map(Some);
-        }
-        let (out, owns) = Scoped::new(self.state.clone(), fut).await;
-        match out {
-            Ok(v) => Ok(Some(v)),
-            Err(e) if owns && scope_error::is_cancelled(&e) => {
-                self.caught.set(true);
-                Ok(None)
+        quartet_runtime::fused::once_pending(async move {
+            if quartet_runtime::cancel::active_in_current_task(&self.state) {
+                // Refused on entry when the error type can say so (Trio raises at the `with`);
+                // otherwise the body runs in a scope whose checkpoints all report the refusal.
+                if let Some(e) = E::refusal(Cancelled::new(Reason::ScopeReentered)) {
+                    return Err(e);
+                }
+                return Scoped::new(refused_reentry(), fut).await.0.map(Some);
             }
-            Err(e) => Err(e),
-        }
+            let (out, owns) = Scoped::new(self.state.clone(), fut).await;
+            match out {
+                Ok(v) => Ok(Some(v)),
+                Err(e) if owns && scope_error::is_cancelled(&e) => {
+                    self.caught.set(true);
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            }
+        })
     }
 }
 
@@ -409,10 +419,10 @@ fn refused_reentry() -> Arc<ScopeState> {
 /// assert!(matches!(r, Ok(None)));
 /// # }).unwrap();
 /// ```
-pub async fn shield<T, E, F, Via>(fut: F) -> Result<Option<T>, E>
+pub fn shield<T, E, F, Via>(fut: F) -> impl std::future::Future<Output = Result<Option<T>, E>>
 where
     F: Future<Output = Result<T, E>>,
     E: ScopeError<Via>,
 {
-    CancelScope::shielded().run(fut).await
+    quartet_runtime::fused::once_pending(async move { CancelScope::shielded().run(fut).await })
 }

@@ -12,7 +12,9 @@
 //! a marker parameter: each impl uses its own marker ([`via`]), the impls never overlap, and the
 //! compiler infers the marker from the error type. Callers never name it.
 
-use quartet_runtime::is_cancellation;
+use crate::NurseryError;
+use quartet_runtime::{Cancelled, OpError, is_cancellation};
+use std::any::{Any, TypeId};
 use std::error::Error as StdError;
 
 /// Markers that keep the [`ScopeError`] impls apart. Never named by callers.
@@ -78,11 +80,53 @@ pub trait ScopeError<Via>: 'static {
     /// assert_eq!(e.as_dyn_error().to_string(), "disk full");
     /// ```
     fn as_dyn_error(&self) -> &(dyn StdError + 'static);
+
+    /// This error type holding `refused`, a misuse the scope refuses before its body runs (a
+    /// scope run inside its own active block: [`Reason::ScopeReentered`]), or `None` if the type
+    /// cannot hold it: the body then runs under a scope whose every checkpoint fails with the
+    /// refusal instead. The provided method says `None`.
+    ///
+    /// [`Reason::ScopeReentered`]: quartet_runtime::Reason::ScopeReentered
+    ///
+    /// Some for `Cancelled`, `OpError`, `io::Error`, `NurseryError`, the boxes and `anyhow::Error`.
+    ///
+    /// ```
+    /// use quartet_nursery::{BoxError, ScopeError};
+    /// use quartet_runtime::{Cancelled, Reason};
+    /// let refused = Cancelled::new(Reason::ScopeReentered);
+    /// assert!(<BoxError as ScopeError<_>>::refusal(refused.clone()).is_some());
+    /// assert!(<std::fmt::Error as ScopeError<_>>::refusal(refused).is_none());
+    /// ```
+    fn refusal(refused: Cancelled) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        let _ = refused;
+        None
+    }
 }
 
 impl<E: StdError + 'static> ScopeError<via::StdError> for E {
     fn as_dyn_error(&self) -> &(dyn StdError + 'static) {
         self
+    }
+
+    /// The error types of this crate and the runtime that can hold a `Cancelled` (found by type
+    /// id: there is no `From<Cancelled>` bound to use).
+    fn refusal(refused: Cancelled) -> Option<Self> {
+        let id = TypeId::of::<E>();
+        let held: Box<dyn Any> = if id == TypeId::of::<Cancelled>() {
+            Box::new(refused)
+        } else if id == TypeId::of::<OpError>() {
+            Box::new(OpError::from(refused))
+        } else if id == TypeId::of::<std::io::Error>() {
+            Box::new(std::io::Error::other(refused))
+        } else if id == TypeId::of::<NurseryError>() {
+            Box::new(NurseryError::refused(refused))
+        } else {
+            return None;
+        };
+        held.downcast::<E>().ok().map(|e| *e)
     }
 }
 
@@ -90,17 +134,29 @@ impl ScopeError<via::Boxed> for Box<dyn StdError + Send + Sync> {
     fn as_dyn_error(&self) -> &(dyn StdError + 'static) {
         &**self
     }
+
+    fn refusal(refused: Cancelled) -> Option<Self> {
+        Some(Box::new(refused))
+    }
 }
 
 impl ScopeError<via::Boxed> for Box<dyn StdError + Send> {
     fn as_dyn_error(&self) -> &(dyn StdError + 'static) {
         &**self
     }
+
+    fn refusal(refused: Cancelled) -> Option<Self> {
+        Some(Box::new(refused))
+    }
 }
 
 impl ScopeError<via::Boxed> for Box<dyn StdError> {
     fn as_dyn_error(&self) -> &(dyn StdError + 'static) {
         &**self
+    }
+
+    fn refusal(refused: Cancelled) -> Option<Self> {
+        Some(Box::new(refused))
     }
 }
 
@@ -109,6 +165,10 @@ impl ScopeError<via::Anyhow> for anyhow::Error {
     fn as_dyn_error(&self) -> &(dyn StdError + 'static) {
         let e: &(dyn StdError + Send + Sync + 'static) = self.as_ref();
         e
+    }
+
+    fn refusal(refused: Cancelled) -> Option<Self> {
+        Some(anyhow::Error::new(refused))
     }
 }
 

@@ -170,7 +170,9 @@ impl<T: 'static> Drop for Swapped<'_, T> {
 }
 
 pin_project_lite::pin_project! {
-    /// The future of [`TaskLocal::scope`]: polls the inner future with the value set.
+    /// The future of [`TaskLocal::scope`]: polls the inner future with the value set. Polled
+    /// again after it completed, it stays pending and never wakes (its output is the inner
+    /// future's, which has no value to report the misuse with).
     ///
     /// # Examples
     /// ```
@@ -209,8 +211,10 @@ impl<T: 'static, F: Future> Future for TaskLocalScope<T, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let mut this = self.project();
+        // Polled again after it completed: the output is the body's own type, with no misuse
+        // value to give, so stay pending (never wakes) rather than panic.
+        let Some(fut) = this.fut.as_mut().as_pin_mut() else { return Poll::Pending };
         let _swapped = Swapped::new(this.key, this.value);
-        let fut = this.fut.as_mut().as_pin_mut().expect("TaskLocalScope polled after it completed");
         let out = fut.poll(cx);
         if out.is_ready() {
             this.fut.set(None);

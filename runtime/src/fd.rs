@@ -78,28 +78,30 @@ impl SharedFd {
     /// Closes the fd: unblocks pending ops, waits for them, then closes through the ring.
     ///
     /// Not a cancellation point: the fd is closed even inside a cancelled scope.
-    pub async fn close(self) -> Result<(), OpError> {
-        let fd = self.0.fd;
-        let mut cancelled = false;
-        poll_fn(|cx| {
-            if Rc::strong_count(&self.0) == 1 {
-                return Poll::Ready(());
+    pub fn close(self) -> impl std::future::Future<Output = Result<(), OpError>> {
+        crate::fused::once(async move {
+            let fd = self.0.fd;
+            let mut cancelled = false;
+            poll_fn(|cx| {
+                if Rc::strong_count(&self.0) == 1 {
+                    return Poll::Ready(());
+                }
+                if !cancelled {
+                    cancelled = true;
+                    with_core(|c| c.driver.borrow_mut().cancel_fd(fd));
+                }
+                self.0.closer.set(Some(cx.waker().clone()));
+                Poll::Pending
+            })
+            .await;
+            self.0.closed.set(true);
+            let (res, _) = Op::uncancellable(Close { fd }).await;
+            if let Err(OpError::NoRuntime) = res {
+                // SAFETY: we own the fd, are its last holder, and no ring exists to close it.
+                unsafe { libc::close(fd) };
             }
-            if !cancelled {
-                cancelled = true;
-                with_core(|c| c.driver.borrow_mut().cancel_fd(fd));
-            }
-            self.0.closer.set(Some(cx.waker().clone()));
-            Poll::Pending
+            res.map(drop)
         })
-        .await;
-        self.0.closed.set(true);
-        let (res, _) = Op::uncancellable(Close { fd }).await;
-        if let Err(OpError::NoRuntime) = res {
-            // SAFETY: we own the fd, are its last holder, and no ring exists to close it.
-            unsafe { libc::close(fd) };
-        }
-        res.map(drop)
     }
 }
 

@@ -170,8 +170,8 @@ impl Interval {
     /// assert_eq!(second - first, every.period());
     /// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn tick(&mut self) -> Result<Instant, Cancelled> {
-        poll_fn(|cx| self.poll_tick(cx)).await
+    pub fn tick(&mut self) -> impl std::future::Future<Output = Result<Instant, Cancelled>> {
+        crate::fused::once(async move { poll_fn(|cx| self.poll_tick(cx)).await })
     }
 
     /// Polls for the next tick (the poll form of [`tick`](Interval::tick)).

@@ -31,6 +31,7 @@ mod error;
 mod fallback;
 mod fd;
 pub mod fs;
+pub mod fused;
 pub mod group;
 pub mod hooks;
 mod interval;
@@ -100,6 +101,6 @@ pub mod model {
 /// fn assert_send<T: Send>(_: T) {}
 /// assert_send(quartet_runtime::nop());
 /// ```
-pub async fn nop() -> Result<(), OpError> {
-    op::Op::new(op::Nop).await.0.map(drop)
+pub fn nop() -> impl std::future::Future<Output = Result<(), OpError>> {
+    crate::fused::once(async move { op::Op::new(op::Nop).await.0.map(drop) })
 }

@@ -231,7 +231,11 @@ impl<T: OpData> Future for Op<T> {
                 };
                 Poll::Ready((out, data))
             }
-            State::Done => panic!("quartet: op polled after completion"),
+            // Polled again after it returned: the data went back with the result, so there is
+            // nothing left to return, and submitting again would run the op twice. The public
+            // futures never get here (`fused::once_pending` stops the second poll before it);
+            // for a caller inside the crate, pending and never woken is the safe answer.
+            State::Done => Poll::Pending,
         }
     }
 }

@@ -172,13 +172,15 @@ impl Signals {
     /// assert_eq!(signals.recv().await?, Signal::User2);
     /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn recv(&self) -> Result<Signal, OpError> {
-        loop {
-            let (res, data) = self.read_op().await;
-            if let Some(s) = decode(res?, &data) {
-                return Ok(s);
+    pub fn recv(&self) -> impl std::future::Future<Output = Result<Signal, OpError>> {
+        crate::fused::once(async move {
+            loop {
+                let (res, data) = self.read_op().await;
+                if let Some(s) = decode(res?, &data) {
+                    return Ok(s);
+                }
             }
-        }
+        })
     }
 
     fn read_op(&self) -> Op<ReadInfo> {

@@ -72,18 +72,20 @@ impl Future for YieldNow {
 /// }
 /// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
 /// ```
-pub async fn checkpoint() -> Result<(), Cancelled> {
-    if with_core(|_| ()).is_none() {
-        return Err(Cancelled::new(crate::Reason::NoRuntime));
-    }
-    if let Some(c) = cancel::current() {
-        return Err(c);
-    }
-    yield_now().await;
-    match cancel::current() {
-        Some(c) => Err(c),
-        None => Ok(()),
-    }
+pub fn checkpoint() -> impl std::future::Future<Output = Result<(), Cancelled>> {
+    crate::fused::once(async move {
+        if with_core(|_| ()).is_none() {
+            return Err(Cancelled::new(crate::Reason::NoRuntime));
+        }
+        if let Some(c) = cancel::current() {
+            return Err(c);
+        }
+        yield_now().await;
+        match cancel::current() {
+            Some(c) => Err(c),
+            None => Ok(()),
+        }
+    })
 }
 
 #[doc(hidden)]
@@ -285,6 +287,35 @@ pub(crate) fn current_task_id() -> u64 {
     // SAFETY: as in `current_task`: a non-null pointer names a `TaskInfo` whose `run_as` is on the
     // stack.
     if p.is_null() { 0 } else { unsafe { (*p).id } }
+}
+
+/// A number naming the task being polled on this thread, for primitives that belong to a task (a
+/// `Lock` knows which task holds it): the [`TaskInfo::id`] of the nursery child or `from_thread`
+/// job being polled, else, inside `run`, a number of this thread's own for its root future (never
+/// 0, and never the id of a task). `None` outside `run` with no task marked: code driven by hand
+/// or by another executor has no task identity quartet can see.
+///
+/// # Examples
+/// ```
+/// use quartet_runtime::task::{TaskInfo, current_task_key};
+/// assert_eq!(current_task_key(), None); // outside run: no task identity
+/// let root = quartet_runtime::run(async { current_task_key() }).unwrap();
+/// assert!(root.is_some());
+/// let info = TaskInfo::new(None, std::panic::Location::caller());
+/// assert_eq!(info.run_as(current_task_key), Some(info.id())); // what nurseries do around a child's poll
+/// let other = std::thread::spawn(|| quartet_runtime::run(async { current_task_key() }).unwrap());
+/// assert_ne!(other.join().unwrap(), root); // another thread's root future is another task
+/// ```
+pub fn current_task_key() -> Option<u64> {
+    /// Root keys count down from `u64::MAX`; task ids count up from 1 and never meet them.
+    static NEXT_ROOT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(u64::MAX);
+    thread_local! {
+        static ROOT: u64 = NEXT_ROOT.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    match current_task_id() {
+        0 => crate::kernel::context::with_core(|_| ROOT.with(|r| *r)),
+        id => Some(id),
+    }
 }
 
 /// The ids of the task being polled and of the tasks whose nurseries it runs in (innermost first).

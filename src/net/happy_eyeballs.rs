@@ -61,6 +61,13 @@ pub enum ConnectError {
     Cancelled(#[from] Cancelled),
 }
 
+impl quartet_runtime::fused::PolledAgain for ConnectError {
+    /// `Cancelled` with `Reason::PolledAfterCompletion` (misuse, not a cancellation).
+    fn polled_again() -> Self {
+        ConnectError::Cancelled(<Cancelled as quartet_runtime::fused::PolledAgain>::polled_again())
+    }
+}
+
 fn list(errors: &[(SocketAddr, OpError)]) -> String {
     errors.iter().map(|(a, e)| format!("{a}: {e}")).collect::<Vec<_>>().join("; ")
 }
@@ -146,21 +153,26 @@ impl OpenTcp {
     /// lookup was abandoned or every attempt was cancelled and its socket closed. An attempt that
     /// had already connected when the cancel arrived is returned instead (the next checkpoint
     /// raises the cancellation).
-    pub async fn connect(&self, host: &str, port: u16) -> Result<TcpStream, ConnectError> {
-        let addrs = match lookup_host(host, port).await {
-            Ok(a) => a,
-            Err(OpError::Cancelled(c)) => return Err(ConnectError::Cancelled(c)),
-            Err(source) => return Err(ConnectError::Lookup { host: host.to_owned(), source }),
-        };
-        self.connect_addrs(&interleave_families(addrs)).await
+    pub fn connect(&self, host: &str, port: u16) -> impl std::future::Future<Output = Result<TcpStream, ConnectError>> {
+        quartet_runtime::fused::once(async move {
+            let addrs = match lookup_host(host, port).await {
+                Ok(a) => a,
+                Err(OpError::Cancelled(c)) => return Err(ConnectError::Cancelled(c)),
+                Err(source) => return Err(ConnectError::Lookup { host: host.to_owned(), source }),
+            };
+            self.connect_addrs(&interleave_families(addrs)).await
+        })
     }
 
     /// Connects to one of `addrs`, tried in the given order (no reordering).
     ///
     /// # Cancellation
     /// As for [`connect`](Self::connect).
-    pub async fn connect_addrs(&self, addrs: &[SocketAddr]) -> Result<TcpStream, ConnectError> {
-        self.connect_addrs_traced(addrs).await.0
+    pub fn connect_addrs(
+        &self,
+        addrs: &[SocketAddr],
+    ) -> impl std::future::Future<Output = Result<TcpStream, ConnectError>> {
+        quartet_runtime::fused::once(async move { self.connect_addrs_traced(addrs).await.0 })
     }
 
     /// [`connect_addrs`](Self::connect_addrs), also returning every attempt in the order started,
@@ -168,10 +180,15 @@ impl OpenTcp {
     ///
     /// # Cancellation
     /// As for [`connect`](Self::connect).
-    pub async fn connect_addrs_traced(&self, addrs: &[SocketAddr]) -> (Result<TcpStream, ConnectError>, Vec<Attempt>) {
-        let trace = RefCell::new(Vec::with_capacity(addrs.len()));
-        let r = self.race(addrs, &trace).await;
-        (r, trace.into_inner())
+    pub fn connect_addrs_traced(
+        &self,
+        addrs: &[SocketAddr],
+    ) -> impl std::future::Future<Output = (Result<TcpStream, ConnectError>, Vec<Attempt>)> {
+        quartet_runtime::fused::once_pending(async move {
+            let trace = RefCell::new(Vec::with_capacity(addrs.len()));
+            let r = self.race(addrs, &trace).await;
+            (r, trace.into_inner())
+        })
     }
 
     async fn race(&self, addrs: &[SocketAddr], trace: &RefCell<Vec<Attempt>>) -> Result<TcpStream, ConnectError> {
@@ -266,8 +283,8 @@ impl fmt::Display for Attempt {
 /// stream.send_all(b"GET / HTTP/1.0\r\n\r\n".to_vec()).await.0?;
 /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
 /// ```
-pub async fn open_tcp_stream(host: &str, port: u16) -> Result<TcpStream, ConnectError> {
-    OpenTcp::new().connect(host, port).await
+pub fn open_tcp_stream(host: &str, port: u16) -> impl std::future::Future<Output = Result<TcpStream, ConnectError>> {
+    quartet_runtime::fused::once(async move { OpenTcp::new().connect(host, port).await })
 }
 
 /// Orders addresses for Happy Eyeballs (RFC 8305 §4): alternate families, starting with the

@@ -140,6 +140,13 @@ pub enum ServeError {
     Cancelled(#[from] Cancelled),
 }
 
+impl quartet_runtime::fused::PolledAgain for ServeError {
+    /// `Cancelled` with `Reason::PolledAfterCompletion` (misuse, not a cancellation).
+    fn polled_again() -> Self {
+        ServeError::Cancelled(<Cancelled as quartet_runtime::fused::PolledAgain>::polled_again())
+    }
+}
+
 type Reporter<'h> = Box<dyn Fn(&ServeEvent<'_>) + 'h>;
 
 /// Server settings. [`serve_tcp`] and [`serve_listeners`] use the defaults.
@@ -221,16 +228,18 @@ impl<'h> Serve<'h> {
     /// # Cancellation
     /// Runs until cancelled: cancelling stops accepting and cancels every connection's handler,
     /// waits for them to finish, and returns [`ServeError::Cancelled`].
-    pub async fn tcp<H, E>(self, port: u16, handler: H) -> Result<(), ServeError>
+    pub fn tcp<H, E>(self, port: u16, handler: H) -> impl std::future::Future<Output = Result<(), ServeError>>
     where
         H: AsyncFn(TcpStream) -> Result<(), E>,
         E: Into<BoxError>,
     {
-        let dual = ListenOptions::default().v6_only(false);
-        let listener = TcpListener::bind_with(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)), dual)
-            .or_else(|_| TcpListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))))
-            .map_err(ServeError::Bind)?;
-        self.listeners(vec![listener], handler).await
+        quartet_runtime::fused::once(async move {
+            let dual = ListenOptions::default().v6_only(false);
+            let listener = TcpListener::bind_with(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)), dual)
+                .or_else(|_| TcpListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))))
+                .map_err(ServeError::Bind)?;
+            self.listeners(vec![listener], handler).await
+        })
     }
 
     /// Serves connections from `listeners`: an accept loop per listener, a child per connection.
@@ -238,53 +247,59 @@ impl<'h> Serve<'h> {
     ///
     /// # Cancellation
     /// As for [`tcp`](Self::tcp).
-    pub async fn listeners<H, E>(self, listeners: Vec<TcpListener>, handler: H) -> Result<(), ServeError>
+    pub fn listeners<H, E>(
+        self,
+        listeners: Vec<TcpListener>,
+        handler: H,
+    ) -> impl std::future::Future<Output = Result<(), ServeError>>
     where
         H: AsyncFn(TcpStream) -> Result<(), E>,
         E: Into<BoxError>,
     {
-        let addrs = listeners.iter().map(TcpListener::local_addr).collect::<io::Result<Vec<_>>>();
-        let addrs = addrs.map_err(ServeError::Bind)?;
-        let Serve { failure, backoff, report, status } = self;
-        let report = |e: &ServeEvent<'_>| match &report {
-            Some(f) => f(e),
-            None => eprintln!("{e}"),
-        };
-        let (handler, report) = (&handler, &report);
-        let listeners = &listeners;
-        let out = nursery(async |n| {
-            for (listener, &addr) in listeners.iter().zip(&addrs) {
-                let n2 = n.clone();
-                n.spawn_named(format!("accept loop {addr}"), async move {
-                    loop {
-                        let (stream, peer) = match listener.accept().await {
-                            Ok(c) => c,
-                            Err(OpError::Io(e)) if exhausted(&e) => {
-                                report(&ServeEvent::AcceptBackoff { listener: addr, error: &e, backoff });
-                                sleep(backoff).await?;
-                                continue;
-                            }
-                            Err(OpError::Io(e)) if transient(&e) => continue,
-                            Err(e) => return Err::<(), BoxError>(BoxError::from(e)),
-                        };
-                        n2.spawn(connection(handler, stream, peer, failure, report))?;
-                    }
-                })?;
+        quartet_runtime::fused::once(async move {
+            let addrs = listeners.iter().map(TcpListener::local_addr).collect::<io::Result<Vec<_>>>();
+            let addrs = addrs.map_err(ServeError::Bind)?;
+            let Serve { failure, backoff, report, status } = self;
+            let report = |e: &ServeEvent<'_>| match &report {
+                Some(f) => f(e),
+                None => eprintln!("{e}"),
+            };
+            let (handler, report) = (&handler, &report);
+            let listeners = &listeners;
+            let out = nursery(async |n| {
+                for (listener, &addr) in listeners.iter().zip(&addrs) {
+                    let n2 = n.clone();
+                    n.spawn_named(format!("accept loop {addr}"), async move {
+                        loop {
+                            let (stream, peer) = match listener.accept().await {
+                                Ok(c) => c,
+                                Err(OpError::Io(e)) if exhausted(&e) => {
+                                    report(&ServeEvent::AcceptBackoff { listener: addr, error: &e, backoff });
+                                    sleep(backoff).await?;
+                                    continue;
+                                }
+                                Err(OpError::Io(e)) if transient(&e) => continue,
+                                Err(e) => return Err::<(), BoxError>(BoxError::from(e)),
+                            };
+                            n2.spawn(connection(handler, stream, peer, failure, report))?;
+                        }
+                    })?;
+                }
+                if let Some(st) = status {
+                    st.started(addrs.clone());
+                }
+                Ok::<_, BoxError>(())
+            })
+            .await;
+            match out {
+                Ok(()) => Ok(()),
+                Err(e) if e.is_cancelled() => match e.cancelled() {
+                    Some(c) => Err(ServeError::Cancelled(c.clone())),
+                    None => Err(ServeError::Failed(e)),
+                },
+                Err(e) => Err(ServeError::Failed(e)),
             }
-            if let Some(st) = status {
-                st.started(addrs.clone());
-            }
-            Ok::<_, BoxError>(())
         })
-        .await;
-        match out {
-            Ok(()) => Ok(()),
-            Err(e) if e.is_cancelled() => match e.cancelled() {
-                Some(c) => Err(ServeError::Cancelled(c.clone())),
-                None => Err(ServeError::Failed(e)),
-            },
-            Err(e) => Err(ServeError::Failed(e)),
-        }
     }
 }
 
@@ -371,12 +386,12 @@ impl<F: Future> Future for CatchUnwind<F> {
 /// .await
 /// # }).unwrap().ok();
 /// ```
-pub async fn serve_tcp<H, E>(port: u16, handler: H) -> Result<(), ServeError>
+pub fn serve_tcp<H, E>(port: u16, handler: H) -> impl std::future::Future<Output = Result<(), ServeError>>
 where
     H: AsyncFn(TcpStream) -> Result<(), E>,
     E: Into<BoxError>,
 {
-    Serve::new().tcp(port, handler).await
+    quartet_runtime::fused::once(async move { Serve::new().tcp(port, handler).await })
 }
 
 /// Serves `handler` on already bound listeners with the default settings ([`Serve`]).
@@ -392,10 +407,13 @@ where
 /// serve_listeners(vec![listener], async |stream: TcpStream| stream.send_all(b"hi\n".to_vec()).await.0).await
 /// # }).unwrap().ok();
 /// ```
-pub async fn serve_listeners<H, E>(listeners: Vec<TcpListener>, handler: H) -> Result<(), ServeError>
+pub fn serve_listeners<H, E>(
+    listeners: Vec<TcpListener>,
+    handler: H,
+) -> impl std::future::Future<Output = Result<(), ServeError>>
 where
     H: AsyncFn(TcpStream) -> Result<(), E>,
     E: Into<BoxError>,
 {
-    Serve::new().listeners(listeners, handler).await
+    quartet_runtime::fused::once(async move { Serve::new().listeners(listeners, handler).await })
 }

@@ -142,9 +142,11 @@ impl<S: OwnedRead + OwnedWrite + 'static> Compat<S> {
     /// let is_h2 = io.fill_buf().await?.starts_with(b"PRI * HTTP/2.0");
     /// # Ok(()) }
     /// ```
-    pub async fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        poll_fn(|cx| self.poll_fill(cx).map_ok(|_| ())).await?;
-        Ok(self.buffered())
+    pub fn fill_buf(&mut self) -> impl std::future::Future<Output = io::Result<&[u8]>> {
+        quartet_runtime::fused::once(async move {
+            poll_fn(|cx| self.poll_fill(cx).map_ok(|_| ())).await?;
+            Ok(self.buffered())
+        })
     }
 
     /// The buffered bytes, reading into the buffer first if it is empty.

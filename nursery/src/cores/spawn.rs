@@ -161,45 +161,50 @@ impl Core {
     /// assert_eq!(out, vec![42, 0]);
     /// # Ok::<(), quartet_nursery::CoresError>(())
     /// ```
-    pub async fn nursery<T, E>(&self, body: impl AsyncFnOnce(&CoreNursery) -> Result<T, E>) -> Result<T, NurseryError>
+    pub fn nursery<T, E>(
+        &self,
+        body: impl AsyncFnOnce(&CoreNursery) -> Result<T, E>,
+    ) -> impl std::future::Future<Output = Result<T, NurseryError>>
     where
         E: Into<BoxError>,
     {
-        let n = CoreNursery { core: self.clone(), state: ScopeState::new(), tracker: Arc::new(Tracker::new()) };
-        let scope = CancelScope::from_state(n.state.clone());
-        let out = super::catch_unwind(scope.run(async { body(&n).await.map_err(Into::into) })).await;
-        let body_failed = match &out {
-            Ok(Err(e)) if !is_cancellation(&**e) => Some("the body failed"),
-            Err(_) => Some("the body panicked"),
-            _ => None,
-        };
-        if let Some(why) = body_failed {
-            n.state.cancel(Reason::SiblingFailed(why.into()));
-        }
-        poll_fn(|cx| n.tracker.poll_idle(cx)).await;
-        let (mut failures, child_panic) = n.tracker.take();
-        let value = match out {
-            Err(payload) => std::panic::resume_unwind(payload),
-            Ok(v) => v,
-        };
-        if let Some(p) = child_panic {
-            std::panic::resume_unwind(p);
-        }
-        match value {
-            Ok(Some(v)) if failures.is_empty() => Ok(v),
-            Ok(None) if failures.is_empty() => {
-                Err(NurseryError::from_cancel(Cancelled::new(n.state.reason().unwrap_or(Reason::Explicit)), true))
+        quartet_runtime::fused::once(async move {
+            let n = CoreNursery { core: self.clone(), state: ScopeState::new(), tracker: Arc::new(Tracker::new()) };
+            let scope = CancelScope::from_state(n.state.clone());
+            let out = super::catch_unwind(scope.run(async { body(&n).await.map_err(Into::into) })).await;
+            let body_failed = match &out {
+                Ok(Err(e)) if !is_cancellation(&**e) => Some("the body failed"),
+                Err(_) => Some("the body panicked"),
+                _ => None,
+            };
+            if let Some(why) = body_failed {
+                n.state.cancel(Reason::SiblingFailed(why.into()));
             }
-            Err(e) if failures.is_empty() && is_cancellation(&*e) => {
-                let c = find_cancelled(&*e).unwrap_or_else(|| Cancelled::new(Reason::Explicit));
-                Err(NurseryError::from_cancel(c, false))
+            poll_fn(|cx| n.tracker.poll_idle(cx)).await;
+            let (mut failures, child_panic) = n.tracker.take();
+            let value = match out {
+                Err(payload) => std::panic::resume_unwind(payload),
+                Ok(v) => v,
+            };
+            if let Some(p) = child_panic {
+                std::panic::resume_unwind(p);
             }
-            Err(e) if !is_cancellation(&*e) => {
-                failures.insert(0, Failure::new(format!("the body of the nursery on core {}", self.index), e));
-                Err(NurseryError::failed(failures))
+            match value {
+                Ok(Some(v)) if failures.is_empty() => Ok(v),
+                Ok(None) if failures.is_empty() => {
+                    Err(NurseryError::from_cancel(Cancelled::new(n.state.reason().unwrap_or(Reason::Explicit)), true))
+                }
+                Err(e) if failures.is_empty() && is_cancellation(&*e) => {
+                    let c = find_cancelled(&*e).unwrap_or_else(|| Cancelled::new(Reason::Explicit));
+                    Err(NurseryError::from_cancel(c, false))
+                }
+                Err(e) if !is_cancellation(&*e) => {
+                    failures.insert(0, Failure::new(format!("the body of the nursery on core {}", self.index), e));
+                    Err(NurseryError::failed(failures))
+                }
+                _ => Err(NurseryError::failed(failures)),
             }
-            _ => Err(NurseryError::failed(failures)),
-        }
+        })
     }
 }
 

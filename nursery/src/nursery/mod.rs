@@ -201,18 +201,20 @@ impl fmt::Debug for Nursery<'_> {
 ///     fut.await
 /// }).unwrap().unwrap();
 /// ```
-pub async fn nursery<'env, F, T, E>(body: F) -> Result<T, NurseryError>
+pub fn nursery<'env, F, T, E>(body: F) -> impl std::future::Future<Output = Result<T, NurseryError>>
 where
     F: AsyncFnOnce(&Nursery<'env>) -> Result<T, E>,
     T: 'static,
     E: Into<BoxError>,
 {
-    let n = Nursery::new();
-    if n.inner.ready.is_none() {
-        return Err(NurseryError::failed(vec![Failure::new("nursery".into(), Box::new(OpError::NoRuntime))]));
-    }
-    let fut = body(&n);
-    Run::new(&n.inner, Activation::new(n.inner.scope.clone()), fut).await
+    quartet_runtime::fused::once(async move {
+        let n = Nursery::new();
+        if n.inner.ready.is_none() {
+            return Err(NurseryError::failed(vec![Failure::new("nursery".into(), Box::new(OpError::NoRuntime))]));
+        }
+        let fut = body(&n);
+        Run::new(&n.inner, Activation::new(n.inner.scope.clone()), fut).await
+    })
 }
 
 impl<'env> Nursery<'env> {

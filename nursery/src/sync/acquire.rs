@@ -35,6 +35,14 @@ pub(crate) trait Resource {
     fn take_now(st: &mut Self::State) -> bool;
     /// Returns a unit: hands it to the oldest waiter (returning its waker) or makes it free.
     fn give_back(st: &mut Self::State) -> Option<Waker>;
+    /// Called on entry, after the cancellation check: an acquire that could never succeed (the
+    /// calling task already holds the lock) fails at once with the returned misuse error.
+    fn refuse(_st: &Self::State) -> Option<Cancelled> {
+        None
+    }
+    /// Called when the acquirer owns its unit, in the acquiring task's poll (a lock records its
+    /// holder).
+    fn taken(_st: &mut Self::State) {}
 }
 
 enum Phase {
@@ -87,7 +95,13 @@ impl<R: Resource> Future for Acquire<'_, R> {
                     return Poll::Ready(Err(c));
                 }
                 let mut st = self.res.state();
+                if let Some(refused) = R::refuse(&st) {
+                    drop(st);
+                    self.phase = Phase::Done;
+                    return Poll::Ready(Err(refused));
+                }
                 if R::take_now(&mut st) {
+                    R::taken(&mut st);
                     drop(st);
                     self.phase = Phase::Acquired;
                     cx.waker().wake_by_ref();
@@ -110,6 +124,7 @@ impl<R: Resource> Future for Acquire<'_, R> {
                 let w = waiters.get_mut(key);
                 if w.done {
                     waiters.remove(key);
+                    R::taken(&mut st);
                     drop(st);
                     self.park.unpark();
                     self.phase = Phase::Done;

@@ -327,6 +327,7 @@ impl<'a, T> Future for ConditionWait<'a, T> {
                 let mut st = lock.state();
                 if st.waiters.get(key).done {
                     st.waiters.remove(key);
+                    st.holder = quartet_runtime::task::current_task_key().unwrap_or(0);
                     drop(st);
                     self.park.unpark();
                     return Poll::Ready(Ok(LockGuard::new(lock)));

@@ -11,8 +11,9 @@ use super::acquire::{ACQUIRE_Q, Acquire, Resource, release};
 use super::cell::UnsafeCell;
 use super::error::WouldBlock;
 use super::waitset::{WaitSet, Waiter};
-use quartet_runtime::Cancelled;
 use quartet_runtime::sync::{Mutex, MutexGuard, lock};
+use quartet_runtime::task::current_task_key;
+use quartet_runtime::{Cancelled, Reason};
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -24,12 +25,17 @@ use std::task::{Context, Poll, Waker};
 #[derive(Debug, Default)]
 pub(crate) struct LockState {
     pub held: bool,
+    /// The task that holds the lock ([`current_task_key`]), once its acquire returned; 0 while
+    /// nobody does, while a release has handed it to a waiter that has not run yet, or when the
+    /// holder acquired it outside `run` (no task identity: never refused).
+    pub holder: u64,
     pub waiters: WaitSet<Waiter<()>>,
 }
 
 impl LockState {
     /// Hands the lock to the oldest parked acquirer, or frees it.
     pub fn release(&mut self) -> Option<Waker> {
+        self.holder = 0;
         match self.waiters.pop_front(ACQUIRE_Q) {
             Some(k) => self.waiters.get_mut(k).complete(),
             None => {
@@ -100,6 +106,28 @@ impl<T> Lock<T> {
     /// it returns the guard (the next checkpoint reports the cancellation). Dropping the future
     /// releases a lock it was handed.
     ///
+    /// # Errors
+    /// `Cancelled` as above; and, not a cancellation, `Cancelled` with
+    /// [`Reason::LockReacquired`](quartet_runtime::Reason::LockReacquired) at once if the calling
+    /// task already holds this lock (Trio's "attempt to re-acquire an already held Lock"), which
+    /// would otherwise wait for itself forever. The lock belongs to the task that acquired it
+    /// (a nursery child, or the root future of `run`): two branches of a `join`/`select` inside
+    /// one task are one task, so they cannot wait for each other's guard; run them as two
+    /// children. Code polled outside `run` (by hand, or by another executor) has no task identity
+    /// quartet can see, and is never refused.
+    ///
+    /// ```
+    /// use quartet_nursery::sync::*;
+    /// # quartet_runtime::run(async {
+    /// let lock = Lock::new(0);
+    /// let guard = lock.lock().await?;
+    /// let again = lock.lock().await; // this task holds it: refused, not a deadlock
+    /// assert_eq!(again.unwrap_err().reason(), &quartet_runtime::Reason::LockReacquired);
+    /// drop(guard);
+    /// assert!(lock.lock().await.is_ok());
+    /// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
+    /// ```
+    ///
     /// ```
     /// use quartet_nursery::sync::*;
     /// # quartet_runtime::run(async {
@@ -131,6 +159,7 @@ impl<T> Lock<T> {
             return Err(WouldBlock);
         }
         st.held = true;
+        st.holder = current_task_key().unwrap_or(0);
         Ok(LockGuard::new(self))
     }
 
@@ -213,6 +242,15 @@ impl<T> Resource for Lock<T> {
 
     fn give_back(st: &mut LockState) -> Option<Waker> {
         st.release()
+    }
+
+    fn refuse(st: &LockState) -> Option<Cancelled> {
+        let refused = st.held && st.holder != 0 && Some(st.holder) == current_task_key();
+        refused.then(|| Cancelled::new(Reason::LockReacquired))
+    }
+
+    fn taken(st: &mut LockState) {
+        st.holder = current_task_key().unwrap_or(0);
     }
 }
 

@@ -175,10 +175,14 @@ impl Cancelled {
         &self.reason
     }
 
-    /// True unless this is [`Reason::NoRuntime`], [`Reason::ScopeReentered`] or
-    /// [`Reason::PolledAfterCompletion`], which are not cancellations but misuse reported as one.
+    /// True unless this is [`Reason::NoRuntime`], [`Reason::ScopeReentered`],
+    /// [`Reason::PolledAfterCompletion`] or [`Reason::LockReacquired`], which are not
+    /// cancellations but misuse reported as one.
     fn is_real(&self) -> bool {
-        !matches!(self.reason, Reason::NoRuntime | Reason::ScopeReentered | Reason::PolledAfterCompletion)
+        !matches!(
+            self.reason,
+            Reason::NoRuntime | Reason::ScopeReentered | Reason::PolledAfterCompletion | Reason::LockReacquired
+        )
     }
 }
 
@@ -259,7 +263,8 @@ impl From<TooSlow> for Cancelled {
 
 impl From<Cancelled> for OpError {
     /// `Cancelled`, except that [`Reason::NoRuntime`] becomes [`OpError::NoRuntime`] and the
-    /// other misuse reasons ([`Reason::ScopeReentered`], [`Reason::PolledAfterCompletion`]) an
+    /// other misuse reasons ([`Reason::ScopeReentered`], [`Reason::PolledAfterCompletion`],
+    /// [`Reason::LockReacquired`]) an
     /// [`OpError::Io`] wrapping the `Cancelled` (not a cancellation: no scope absorbs it).
     fn from(c: Cancelled) -> OpError {
         match c.reason {

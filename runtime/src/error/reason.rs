@@ -49,6 +49,11 @@ pub enum Reason {
     /// the future). quartet's waiting futures (receives, lock and semaphore acquires, event and
     /// condition waits) report this instead of panicking; no scope absorbs it.
     PolledAfterCompletion,
+    /// Not a cancellation: a task waited for a `Lock` (`quartet::sync::Lock`, or a `Condition`'s
+    /// lock) that it already holds, which would wait forever. Trio refuses
+    /// it ("attempt to re-acquire an already held Lock"); quartet returns this reason at once
+    /// instead of deadlocking, and no scope absorbs it.
+    LockReacquired,
     /// A reason given by the program.
     Other(String),
 }
@@ -70,6 +75,9 @@ impl fmt::Display for Reason {
                  of a scope must end before the scope is run again in that task)",
             ),
             Reason::PolledAfterCompletion => f.write_str("a future was polled again after it completed"),
+            Reason::LockReacquired => {
+                f.write_str("a task tried to acquire a lock it already holds (it would wait for itself forever)")
+            }
             Reason::Other(s) => f.write_str(s),
         }
     }

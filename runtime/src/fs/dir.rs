@@ -31,13 +31,15 @@ use std::task::{Context, Poll};
 /// quartet_runtime::fs::create_dir("/tmp/quartet-scratch").await?;
 /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
 /// ```
-pub async fn create_dir(path: impl AsRef<Path>) -> Result<(), OpError> {
-    let path = path.as_ref();
-    if ring_has(opcode::MkDirAt::CODE) {
-        return Op::new(MkDir { path: cstring(path)?, mode: 0o777 }).await.0.map(drop);
-    }
-    let path = path.to_owned();
-    blocking(move || std::fs::create_dir(path)).await
+pub fn create_dir(path: impl AsRef<Path>) -> impl std::future::Future<Output = Result<(), OpError>> {
+    crate::fused::once(async move {
+        let path = path.as_ref();
+        if ring_has(opcode::MkDirAt::CODE) {
+            return Op::new(MkDir { path: cstring(path)?, mode: 0o777 }).await.0.map(drop);
+        }
+        let path = path.to_owned();
+        blocking(move || std::fs::create_dir(path)).await
+    })
 }
 
 /// Creates `path` and every missing parent. Succeeds if `path` already is a directory.
@@ -53,45 +55,47 @@ pub async fn create_dir(path: impl AsRef<Path>) -> Result<(), OpError> {
 /// quartet_runtime::fs::create_dir_all("/tmp/quartet-scratch/a/b/c").await?;
 /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
 /// ```
-pub async fn create_dir_all(path: impl AsRef<Path>) -> Result<(), OpError> {
-    let path = path.as_ref();
-    if !ring_has(opcode::MkDirAt::CODE) {
-        // One worker job: it either never starts (Cancelled) or runs to the end.
-        let path = path.to_owned();
-        return blocking(move || std::fs::create_dir_all(path)).await;
-    }
-    // Walk up until a directory exists or can be made, then make the rest on the way down.
-    let mut missing = Vec::new();
-    let mut committed = false;
-    let mut cur = Some(path);
-    while let Some(dir) = cur.filter(|d| !d.as_os_str().is_empty()) {
-        match mkdir_once(dir, committed).await {
-            Ok(()) => {
-                committed = true;
-                break;
-            }
-            Err(e) if kind(&e) == Some(io::ErrorKind::NotFound) => {
-                missing.push(dir);
-                cur = dir.parent();
-            }
-            Err(e) if kind(&e) == Some(io::ErrorKind::AlreadyExists) => {
-                if exists_as_dir(dir, committed).await? {
+pub fn create_dir_all(path: impl AsRef<Path>) -> impl std::future::Future<Output = Result<(), OpError>> {
+    crate::fused::once(async move {
+        let path = path.as_ref();
+        if !ring_has(opcode::MkDirAt::CODE) {
+            // One worker job: it either never starts (Cancelled) or runs to the end.
+            let path = path.to_owned();
+            return blocking(move || std::fs::create_dir_all(path)).await;
+        }
+        // Walk up until a directory exists or can be made, then make the rest on the way down.
+        let mut missing = Vec::new();
+        let mut committed = false;
+        let mut cur = Some(path);
+        while let Some(dir) = cur.filter(|d| !d.as_os_str().is_empty()) {
+            match mkdir_once(dir, committed).await {
+                Ok(()) => {
+                    committed = true;
                     break;
                 }
-                return Err(e);
+                Err(e) if kind(&e) == Some(io::ErrorKind::NotFound) => {
+                    missing.push(dir);
+                    cur = dir.parent();
+                }
+                Err(e) if kind(&e) == Some(io::ErrorKind::AlreadyExists) => {
+                    if exists_as_dir(dir, committed).await? {
+                        break;
+                    }
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
         }
-    }
-    for dir in missing.into_iter().rev() {
-        match mkdir_once(dir, committed).await {
-            Ok(()) => committed = true,
-            // Made concurrently by someone else: fine if it is a directory.
-            Err(e) if kind(&e) == Some(io::ErrorKind::AlreadyExists) && exists_as_dir(dir, committed).await? => {}
-            Err(e) => return Err(e),
+        for dir in missing.into_iter().rev() {
+            match mkdir_once(dir, committed).await {
+                Ok(()) => committed = true,
+                // Made concurrently by someone else: fine if it is a directory.
+                Err(e) if kind(&e) == Some(io::ErrorKind::AlreadyExists) && exists_as_dir(dir, committed).await? => {}
+                Err(e) => return Err(e),
+            }
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 fn kind(e: &OpError) -> Option<io::ErrorKind> {
@@ -124,8 +128,8 @@ async fn exists_as_dir(dir: &Path, committed: bool) -> Result<bool, OpError> {
 /// quartet_runtime::fs::remove_dir("/tmp/quartet-scratch").await?;
 /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
 /// ```
-pub async fn remove_dir(path: impl AsRef<Path>) -> Result<(), OpError> {
-    unlink(path.as_ref(), libc::AT_REMOVEDIR).await
+pub fn remove_dir(path: impl AsRef<Path>) -> impl std::future::Future<Output = Result<(), OpError>> {
+    crate::fused::once(async move { unlink(path.as_ref(), libc::AT_REMOVEDIR).await })
 }
 
 /// Removes `path` and everything under it, without following symbolic links. Runs std's
@@ -142,9 +146,11 @@ pub async fn remove_dir(path: impl AsRef<Path>) -> Result<(), OpError> {
 /// quartet_runtime::fs::remove_dir_all("/tmp/quartet-scratch").await?;
 /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
 /// ```
-pub async fn remove_dir_all(path: impl AsRef<Path>) -> Result<(), OpError> {
-    let path = path.as_ref().to_owned();
-    blocking(move || std::fs::remove_dir_all(path)).await
+pub fn remove_dir_all(path: impl AsRef<Path>) -> impl std::future::Future<Output = Result<(), OpError>> {
+    crate::fused::once(async move {
+        let path = path.as_ref().to_owned();
+        blocking(move || std::fs::remove_dir_all(path)).await
+    })
 }
 
 /// One entry of a directory listing: its path and kind (from the listing itself, no extra
@@ -234,15 +240,17 @@ impl std::fmt::Debug for ReadDir {
 /// let first = dir.next_entry().await?;
 /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
 /// ```
-pub async fn read_dir(path: impl AsRef<Path>) -> Result<ReadDir, OpError> {
-    let path = path.as_ref().to_owned();
-    let inner = blocking(move || std::fs::read_dir(path)).await?;
-    Ok(ReadDir {
-        inner: Arc::new(Mutex::new(inner)),
-        ready: VecDeque::new(),
-        pending: None,
-        checkpoint: None,
-        done: false,
+pub fn read_dir(path: impl AsRef<Path>) -> impl std::future::Future<Output = Result<ReadDir, OpError>> {
+    crate::fused::once(async move {
+        let path = path.as_ref().to_owned();
+        let inner = blocking(move || std::fs::read_dir(path)).await?;
+        Ok(ReadDir {
+            inner: Arc::new(Mutex::new(inner)),
+            ready: VecDeque::new(),
+            pending: None,
+            checkpoint: None,
+            done: false,
+        })
     })
 }
 
@@ -262,8 +270,8 @@ impl ReadDir {
     /// }
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn next_entry(&mut self) -> Result<Option<DirEntry>, OpError> {
-        std::future::poll_fn(|cx| self.poll_entry(cx)).await.transpose()
+    pub fn next_entry(&mut self) -> impl std::future::Future<Output = Result<Option<DirEntry>, OpError>> {
+        crate::fused::once(async move { std::future::poll_fn(|cx| self.poll_entry(cx)).await.transpose() })
     }
 
     fn poll_entry(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<DirEntry, OpError>>> {

@@ -39,8 +39,8 @@ impl File {
     /// fn assert_send<T: Send>(_: T) {}
     /// assert_send(quartet_runtime::fs::File::open("/etc/hostname"));
     /// ```
-    pub async fn open(path: impl AsRef<Path>) -> Result<File, OpError> {
-        OpenOptions::new().read(true).open(path).await
+    pub fn open(path: impl AsRef<Path>) -> impl std::future::Future<Output = Result<File, OpError>> {
+        crate::fused::once(async move { OpenOptions::new().read(true).open(path).await })
     }
 
     /// Creates (or truncates) for writing.
@@ -57,8 +57,8 @@ impl File {
     /// # std::fs::remove_file(&path).ok();
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn create(path: impl AsRef<Path>) -> Result<File, OpError> {
-        OpenOptions::new().write(true).create(true).truncate(true).open(path).await
+    pub fn create(path: impl AsRef<Path>) -> impl std::future::Future<Output = Result<File, OpError>> {
+        crate::fused::once(async move { OpenOptions::new().write(true).create(true).truncate(true).open(path).await })
     }
 
     /// Reads at `pos` into `buf`: a `Vec` appends into its spare capacity, a fixed-size buffer is
@@ -81,18 +81,24 @@ impl File {
     /// # std::fs::remove_file(&path).ok();
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn read_at<B: IoBufMut>(&self, mut buf: B, pos: u64) -> (Result<usize, OpError>, B) {
-        let (off, len) = match read_region(&mut buf).and_then(|r| check_position(pos).map(|_| r)) {
-            Ok(r) => r,
-            Err(e) => return (Err(e.into()), buf),
-        };
-        let (res, mut data) = Op::new(ops::ReadAt { fd: self.fd.clone(), buf, pos, off, len }).await;
-        let res = res.map(|n| {
-            // SAFETY: the kernel wrote `n <= len` bytes at `off`, after `off` initialised ones.
-            unsafe { data.buf.set_init(off + n as usize) };
-            n as usize
-        });
-        (res, data.buf)
+    pub fn read_at<B: IoBufMut>(
+        &self,
+        mut buf: B,
+        pos: u64,
+    ) -> impl std::future::Future<Output = (Result<usize, OpError>, B)> {
+        crate::fused::once_pending(async move {
+            let (off, len) = match read_region(&mut buf).and_then(|r| check_position(pos).map(|_| r)) {
+                Ok(r) => r,
+                Err(e) => return (Err(e.into()), buf),
+            };
+            let (res, mut data) = Op::new(ops::ReadAt { fd: self.fd.clone(), buf, pos, off, len }).await;
+            let res = res.map(|n| {
+                // SAFETY: the kernel wrote `n <= len` bytes at `off`, after `off` initialised ones.
+                unsafe { data.buf.set_init(off + n as usize) };
+                n as usize
+            });
+            (res, data.buf)
+        })
     }
 
     /// Writes `buf` at `pos`, returning how many bytes were written. A `pos` above `i64::MAX` is
@@ -112,12 +118,18 @@ impl File {
     /// # std::fs::remove_file(&path).ok();
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn write_at<B: IoBuf>(&self, buf: B, pos: u64) -> (Result<usize, OpError>, B) {
-        if let Err(e) = check_position(pos) {
-            return (Err(e.into()), buf);
-        }
-        let (res, data) = Op::new(ops::WriteAt { fd: self.fd.clone(), buf, pos, off: 0 }).await;
-        (res.map(|n| n as usize), data.buf)
+    pub fn write_at<B: IoBuf>(
+        &self,
+        buf: B,
+        pos: u64,
+    ) -> impl std::future::Future<Output = (Result<usize, OpError>, B)> {
+        crate::fused::once_pending(async move {
+            if let Err(e) = check_position(pos) {
+                return (Err(e.into()), buf);
+            }
+            let (res, data) = Op::new(ops::WriteAt { fd: self.fd.clone(), buf, pos, off: 0 }).await;
+            (res.map(|n| n as usize), data.buf)
+        })
     }
 
     /// Writes all of `buf` at `pos` (see [`TcpStream::send_all`](crate::net::TcpStream::send_all)
@@ -134,32 +146,38 @@ impl File {
     /// # std::fs::remove_file(&path).ok();
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn write_all_at<B: IoBuf>(&self, buf: B, pos: u64) -> (Result<(), OpError>, B) {
-        if let Err(e) = check_position(pos) {
-            return (Err(e.into()), buf);
-        }
-        let total = buf.bytes_init();
-        let mut done = 0usize;
-        // The op data (inline, no allocation) is resubmitted with its cursor moved on after a
-        // short write (rare for regular files): the rest is written from the caller's buffer.
-        let mut data = ops::WriteAt { fd: self.fd.clone(), buf, pos, off: 0 };
-        while done < total {
-            if done > 0 {
-                match pos.checked_add(done as u64).ok_or_else(past_end).and_then(check_position) {
-                    Ok(at) => (data.pos, data.off) = (at, done),
-                    Err(e) => return (Err(partial(e.into(), done, total)), data.buf),
+    pub fn write_all_at<B: IoBuf>(
+        &self,
+        buf: B,
+        pos: u64,
+    ) -> impl std::future::Future<Output = (Result<(), OpError>, B)> {
+        crate::fused::once_pending(async move {
+            if let Err(e) = check_position(pos) {
+                return (Err(e.into()), buf);
+            }
+            let total = buf.bytes_init();
+            let mut done = 0usize;
+            // The op data (inline, no allocation) is resubmitted with its cursor moved on after a
+            // short write (rare for regular files): the rest is written from the caller's buffer.
+            let mut data = ops::WriteAt { fd: self.fd.clone(), buf, pos, off: 0 };
+            while done < total {
+                if done > 0 {
+                    match pos.checked_add(done as u64).ok_or_else(past_end).and_then(check_position) {
+                        Ok(at) => (data.pos, data.off) = (at, done),
+                        Err(e) => return (Err(partial(e.into(), done, total)), data.buf),
+                    }
+                }
+                let (res, d) = Op::new(data).await;
+                data = d;
+                match res {
+                    Ok(0) => return (Err(io::Error::from(io::ErrorKind::WriteZero).into()), data.buf),
+                    Ok(n) => done += n as usize,
+                    Err(e) if done > 0 => return (Err(partial(e, done, total)), data.buf),
+                    Err(e) => return (Err(e), data.buf),
                 }
             }
-            let (res, d) = Op::new(data).await;
-            data = d;
-            match res {
-                Ok(0) => return (Err(io::Error::from(io::ErrorKind::WriteZero).into()), data.buf),
-                Ok(n) => done += n as usize,
-                Err(e) if done > 0 => return (Err(partial(e, done, total)), data.buf),
-                Err(e) => return (Err(e), data.buf),
-            }
-        }
-        (Ok(()), data.buf)
+            (Ok(()), data.buf)
+        })
     }
 
     /// Flushes data and metadata to storage (`fsync`).
@@ -176,8 +194,10 @@ impl File {
     /// f.sync_all().await?;
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn sync_all(&self) -> Result<(), OpError> {
-        Op::new(ops::Fsync { fd: self.fd.clone(), datasync: false }).await.0.map(drop)
+    pub fn sync_all(&self) -> impl std::future::Future<Output = Result<(), OpError>> {
+        crate::fused::once(
+            async move { Op::new(ops::Fsync { fd: self.fd.clone(), datasync: false }).await.0.map(drop) },
+        )
     }
 
     /// Flushes data, and only the metadata needed to read it back, to storage (`fdatasync`).
@@ -192,8 +212,8 @@ impl File {
     /// f.sync_data().await?;
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn sync_data(&self) -> Result<(), OpError> {
-        Op::new(ops::Fsync { fd: self.fd.clone(), datasync: true }).await.0.map(drop)
+    pub fn sync_data(&self) -> impl std::future::Future<Output = Result<(), OpError>> {
+        crate::fused::once(async move { Op::new(ops::Fsync { fd: self.fd.clone(), datasync: true }).await.0.map(drop) })
     }
 
     /// File metadata via `statx`.
@@ -208,10 +228,12 @@ impl File {
     /// println!("{} bytes", f.metadata().await?.len());
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn metadata(&self) -> Result<Metadata, OpError> {
-        let (res, data) = Op::new(ops::Statx::of_fd(self.fd.clone())).await;
-        res?;
-        Ok(Metadata::from_statx(&data.out))
+    pub fn metadata(&self) -> impl std::future::Future<Output = Result<Metadata, OpError>> {
+        crate::fused::once(async move {
+            let (res, data) = Op::new(ops::Statx::of_fd(self.fd.clone())).await;
+            res?;
+            Ok(Metadata::from_statx(&data.out))
+        })
     }
 
     /// Allocates storage for the byte range `offset..offset + len` (`fallocate` with mode 0): the
@@ -227,13 +249,15 @@ impl File {
     /// f.fallocate(0, 1 << 20).await?;
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn fallocate(&self, offset: u64, len: u64) -> Result<(), OpError> {
-        if ring_has(io_uring::opcode::Fallocate::CODE) {
-            return Op::new(ops::Fallocate { fd: self.fd.clone(), mode: 0, offset, len }).await.0.map(drop);
-        }
-        let (fd, off, len) = (self.dup()?, to_off(offset)?, to_off(len)?);
-        // SAFETY: plain syscall on the job's own duplicate of the fd.
-        blocking(move || cvt(unsafe { libc::fallocate(fd.as_raw_fd(), 0, off, len) })).await
+    pub fn fallocate(&self, offset: u64, len: u64) -> impl std::future::Future<Output = Result<(), OpError>> {
+        crate::fused::once(async move {
+            if ring_has(io_uring::opcode::Fallocate::CODE) {
+                return Op::new(ops::Fallocate { fd: self.fd.clone(), mode: 0, offset, len }).await.0.map(drop);
+            }
+            let (fd, off, len) = (self.dup()?, to_off(offset)?, to_off(len)?);
+            // SAFETY: plain syscall on the job's own duplicate of the fd.
+            blocking(move || cvt(unsafe { libc::fallocate(fd.as_raw_fd(), 0, off, len) })).await
+        })
     }
 
     /// A duplicate of the fd for a worker job: the job owns it, so an abandoned job can never act
@@ -259,13 +283,15 @@ impl File {
     /// ```
     #[doc(alias = "truncate")]
     #[doc(alias = "ftruncate")]
-    pub async fn set_len(&self, len: u64) -> Result<(), OpError> {
-        if ring_has(io_uring::opcode::Ftruncate::CODE) {
-            return Op::new(ops::Ftruncate { fd: self.fd.clone(), len }).await.0.map(drop);
-        }
-        let (fd, len) = (self.dup()?, to_off(len)?);
-        // SAFETY: plain syscall on the job's own duplicate of the fd.
-        blocking(move || cvt(unsafe { libc::ftruncate(fd.as_raw_fd(), len) })).await
+    pub fn set_len(&self, len: u64) -> impl std::future::Future<Output = Result<(), OpError>> {
+        crate::fused::once(async move {
+            if ring_has(io_uring::opcode::Ftruncate::CODE) {
+                return Op::new(ops::Ftruncate { fd: self.fd.clone(), len }).await.0.map(drop);
+            }
+            let (fd, len) = (self.dup()?, to_off(len)?);
+            // SAFETY: plain syscall on the job's own duplicate of the fd.
+            blocking(move || cvt(unsafe { libc::ftruncate(fd.as_raw_fd(), len) })).await
+        })
     }
 
     /// Closes the file through the ring and reports the result. Not a cancellation point.
@@ -279,8 +305,8 @@ impl File {
     /// # std::fs::remove_file(&path).ok();
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn close(self) -> Result<(), OpError> {
-        self.fd.close().await
+    pub fn close(self) -> impl std::future::Future<Output = Result<(), OpError>> {
+        crate::fused::once(async move { self.fd.close().await })
     }
 }
 

@@ -26,8 +26,8 @@ use std::path::{Path, PathBuf};
 /// quartet_runtime::fs::remove_file("/tmp/old.log").await?;
 /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
 /// ```
-pub async fn remove_file(path: impl AsRef<Path>) -> Result<(), OpError> {
-    unlink(path.as_ref(), 0).await
+pub fn remove_file(path: impl AsRef<Path>) -> impl std::future::Future<Output = Result<(), OpError>> {
+    crate::fused::once(async move { unlink(path.as_ref(), 0).await })
 }
 
 /// `unlinkat(AT_FDCWD, path, flags)` on the ring, or on a worker thread.
@@ -55,13 +55,15 @@ pub(super) async fn unlink(path: &Path, flags: libc::c_int) -> Result<(), OpErro
 /// quartet_runtime::fs::rename("/tmp/report.tmp", "/tmp/report.txt").await?;
 /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
 /// ```
-pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> Result<(), OpError> {
-    let (from, to) = (from.as_ref(), to.as_ref());
-    if ring_has(opcode::RenameAt::CODE) {
-        return Op::new(Rename { from: cstring(from)?, to: cstring(to)? }).await.0.map(drop);
-    }
-    let (from, to) = (from.to_owned(), to.to_owned());
-    blocking(move || std::fs::rename(from, to)).await
+pub fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> impl std::future::Future<Output = Result<(), OpError>> {
+    crate::fused::once(async move {
+        let (from, to) = (from.as_ref(), to.as_ref());
+        if ring_has(opcode::RenameAt::CODE) {
+            return Op::new(Rename { from: cstring(from)?, to: cstring(to)? }).await.0.map(drop);
+        }
+        let (from, to) = (from.to_owned(), to.to_owned());
+        blocking(move || std::fs::rename(from, to)).await
+    })
 }
 
 /// Creates `link` as a new hard link to the file `original` (`linkat`). `AlreadyExists` if `link`
@@ -76,13 +78,18 @@ pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> Result<(), 
 /// quartet_runtime::fs::hard_link("/tmp/a.txt", "/tmp/also-a.txt").await?;
 /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
 /// ```
-pub async fn hard_link(original: impl AsRef<Path>, link: impl AsRef<Path>) -> Result<(), OpError> {
-    let (original, link) = (original.as_ref(), link.as_ref());
-    if ring_has(opcode::LinkAt::CODE) {
-        return Op::new(Link { original: cstring(original)?, link: cstring(link)? }).await.0.map(drop);
-    }
-    let (original, link) = (original.to_owned(), link.to_owned());
-    blocking(move || std::fs::hard_link(original, link)).await
+pub fn hard_link(
+    original: impl AsRef<Path>,
+    link: impl AsRef<Path>,
+) -> impl std::future::Future<Output = Result<(), OpError>> {
+    crate::fused::once(async move {
+        let (original, link) = (original.as_ref(), link.as_ref());
+        if ring_has(opcode::LinkAt::CODE) {
+            return Op::new(Link { original: cstring(original)?, link: cstring(link)? }).await.0.map(drop);
+        }
+        let (original, link) = (original.to_owned(), link.to_owned());
+        blocking(move || std::fs::hard_link(original, link)).await
+    })
 }
 
 /// Creates `link` as a symbolic link whose content is `target` (`symlinkat`). `target` is stored
@@ -97,13 +104,18 @@ pub async fn hard_link(original: impl AsRef<Path>, link: impl AsRef<Path>) -> Re
 /// quartet_runtime::fs::symlink("releases/v2", "/srv/app/current").await?;
 /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
 /// ```
-pub async fn symlink(target: impl AsRef<Path>, link: impl AsRef<Path>) -> Result<(), OpError> {
-    let (target, link) = (target.as_ref(), link.as_ref());
-    if ring_has(opcode::SymlinkAt::CODE) {
-        return Op::new(Symlink { target: cstring(target)?, link: cstring(link)? }).await.0.map(drop);
-    }
-    let (target, link) = (target.to_owned(), link.to_owned());
-    blocking(move || std::os::unix::fs::symlink(target, link)).await
+pub fn symlink(
+    target: impl AsRef<Path>,
+    link: impl AsRef<Path>,
+) -> impl std::future::Future<Output = Result<(), OpError>> {
+    crate::fused::once(async move {
+        let (target, link) = (target.as_ref(), link.as_ref());
+        if ring_has(opcode::SymlinkAt::CODE) {
+            return Op::new(Symlink { target: cstring(target)?, link: cstring(link)? }).await.0.map(drop);
+        }
+        let (target, link) = (target.to_owned(), link.to_owned());
+        blocking(move || std::os::unix::fs::symlink(target, link)).await
+    })
 }
 
 /// Metadata of the file at `path`, following symbolic links (`statx`).
@@ -118,8 +130,8 @@ pub async fn symlink(target: impl AsRef<Path>, link: impl AsRef<Path>) -> Result
 /// assert!(m.is_file());
 /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
 /// ```
-pub async fn metadata(path: impl AsRef<Path>) -> Result<Metadata, OpError> {
-    stat(path.as_ref(), true).await
+pub fn metadata(path: impl AsRef<Path>) -> impl std::future::Future<Output = Result<Metadata, OpError>> {
+    crate::fused::once(async move { stat(path.as_ref(), true).await })
 }
 
 /// Metadata of `path` itself: a symbolic link is described, not followed (`statx` with
@@ -135,8 +147,8 @@ pub async fn metadata(path: impl AsRef<Path>) -> Result<Metadata, OpError> {
 /// println!("a link: {}", m.is_symlink());
 /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
 /// ```
-pub async fn symlink_metadata(path: impl AsRef<Path>) -> Result<Metadata, OpError> {
-    stat(path.as_ref(), false).await
+pub fn symlink_metadata(path: impl AsRef<Path>) -> impl std::future::Future<Output = Result<Metadata, OpError>> {
+    crate::fused::once(async move { stat(path.as_ref(), false).await })
 }
 
 async fn stat(path: &Path, follow: bool) -> Result<Metadata, OpError> {
@@ -158,9 +170,11 @@ async fn stat(path: &Path, follow: bool) -> Result<Metadata, OpError> {
 /// assert_eq!(real, std::path::Path::new("/etc/hostname"));
 /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
 /// ```
-pub async fn canonicalize(path: impl AsRef<Path>) -> Result<PathBuf, OpError> {
-    let path = path.as_ref().to_owned();
-    blocking(move || std::fs::canonicalize(path)).await
+pub fn canonicalize(path: impl AsRef<Path>) -> impl std::future::Future<Output = Result<PathBuf, OpError>> {
+    crate::fused::once(async move {
+        let path = path.as_ref().to_owned();
+        blocking(move || std::fs::canonicalize(path)).await
+    })
 }
 
 /// Sets the permission bits of `path`, following symbolic links (`chmod`, on a worker thread:
@@ -176,7 +190,12 @@ pub async fn canonicalize(path: impl AsRef<Path>) -> Result<PathBuf, OpError> {
 /// quartet_runtime::fs::set_permissions("/tmp/script.sh", Permissions::from_mode(0o755)).await?;
 /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
 /// ```
-pub async fn set_permissions(path: impl AsRef<Path>, perm: Permissions) -> Result<(), OpError> {
-    let path = path.as_ref().to_owned();
-    blocking(move || std::fs::set_permissions(path, perm)).await
+pub fn set_permissions(
+    path: impl AsRef<Path>,
+    perm: Permissions,
+) -> impl std::future::Future<Output = Result<(), OpError>> {
+    crate::fused::once(async move {
+        let path = path.as_ref().to_owned();
+        blocking(move || std::fs::set_permissions(path, perm)).await
+    })
 }

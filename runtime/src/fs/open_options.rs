@@ -219,9 +219,11 @@ impl OpenOptions {
     /// # std::fs::remove_file(&path).ok();
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn open(&self, path: impl AsRef<Path>) -> Result<File, OpError> {
-        let path = cstring(path.as_ref())?;
-        let (res, _) = Op::new(ops::Open { path, flags: self.flags()?, mode: self.mode }).await;
-        Ok(File { fd: SharedFd::new(res? as RawFd) })
+    pub fn open(&self, path: impl AsRef<Path>) -> impl std::future::Future<Output = Result<File, OpError>> {
+        crate::fused::once(async move {
+            let path = cstring(path.as_ref())?;
+            let (res, _) = Op::new(ops::Open { path, flags: self.flags()?, mode: self.mode }).await;
+            Ok(File { fd: SharedFd::new(res? as RawFd) })
+        })
     }
 }

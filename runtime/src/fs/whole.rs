@@ -22,13 +22,15 @@ use std::path::Path;
 /// println!("{}", String::from_utf8_lossy(&bytes));
 /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
 /// ```
-pub async fn read(path: impl AsRef<Path>) -> Result<Vec<u8>, OpError> {
-    let file = File::open(path).await?;
-    let data = read_to_end(&file).await;
-    let closed = file.close().await;
-    let data = data?;
-    closed?;
-    Ok(data)
+pub fn read(path: impl AsRef<Path>) -> impl std::future::Future<Output = Result<Vec<u8>, OpError>> {
+    crate::fused::once(async move {
+        let file = File::open(path).await?;
+        let data = read_to_end(&file).await;
+        let closed = file.close().await;
+        let data = data?;
+        closed?;
+        Ok(data)
+    })
 }
 
 async fn read_to_end(file: &File) -> Result<Vec<u8>, OpError> {
@@ -63,12 +65,14 @@ async fn read_to_end(file: &File) -> Result<Vec<u8>, OpError> {
 /// quartet_runtime::fs::write("/tmp/greeting.txt", "hello\n").await?;
 /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
 /// ```
-pub async fn write(path: impl AsRef<Path>, contents: impl IoBuf) -> Result<(), OpError> {
-    let file = File::create(path).await?;
-    let written = write_all_committed(&file, contents).await;
-    let closed = file.close().await;
-    written?;
-    closed
+pub fn write(path: impl AsRef<Path>, contents: impl IoBuf) -> impl std::future::Future<Output = Result<(), OpError>> {
+    crate::fused::once(async move {
+        let file = File::create(path).await?;
+        let written = write_all_committed(&file, contents).await;
+        let closed = file.close().await;
+        written?;
+        closed
+    })
 }
 
 /// Writes all of `buf` from offset 0, ignoring cancel scopes.

@@ -30,15 +30,17 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 /// }
 /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
 /// ```
-pub async fn lookup_host(host: &str, port: u16) -> Result<Vec<SocketAddr>, OpError> {
-    let literal = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
-    if let Ok(ip) = literal.parse::<IpAddr>() {
-        crate::checkpoint().await?;
-        return Ok(vec![SocketAddr::new(ip, port)]);
-    }
-    let host = host.to_owned();
-    let found = to_thread(move || (host.as_str(), port).to_socket_addrs().map(Iterator::collect::<Vec<_>>))
-        .abandon_on_cancel(true)
-        .await??;
-    Ok(found)
+pub fn lookup_host(host: &str, port: u16) -> impl std::future::Future<Output = Result<Vec<SocketAddr>, OpError>> {
+    crate::fused::once(async move {
+        let literal = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+        if let Ok(ip) = literal.parse::<IpAddr>() {
+            crate::checkpoint().await?;
+            return Ok(vec![SocketAddr::new(ip, port)]);
+        }
+        let host = host.to_owned();
+        let found = to_thread(move || (host.as_str(), port).to_socket_addrs().map(Iterator::collect::<Vec<_>>))
+            .abandon_on_cancel(true)
+            .await??;
+        Ok(found)
+    })
 }

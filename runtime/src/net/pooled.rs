@@ -154,7 +154,7 @@ impl<'s> PooledReceiver<'s> {
     /// # Ok(()) }
     /// ```
     pub fn recv(&self) -> RecvPooled<'_, 's> {
-        RecvPooled { rx: self, park: Park::new(), started: false }
+        RecvPooled { rx: self, park: Park::new(), started: false, done: false }
     }
 }
 
@@ -183,13 +183,18 @@ impl Drop for PooledReceiver<'_> {
     }
 }
 
-/// The future of [`PooledReceiver::recv`].
+/// The future of [`PooledReceiver::recv`]. Polled again after it returned, it answers
+/// `Err(OpError::Io(..))` wrapping a `Cancelled` with
+/// [`Reason::PolledAfterCompletion`](crate::Reason::PolledAfterCompletion) (misuse, not a
+/// cancellation) and arms no receive.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct RecvPooled<'a, 's> {
     rx: &'a PooledReceiver<'s>,
     park: Park,
     started: bool,
+    /// Returned `Ready`: a later poll is misuse, answered without arming a receive.
+    done: bool,
 }
 
 impl Future for RecvPooled<'_, '_> {
@@ -197,6 +202,18 @@ impl Future for RecvPooled<'_, '_> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(Err(crate::fused::PolledAgain::polled_again()));
+        }
+        let out = this.poll_once(cx);
+        this.done = out.is_ready();
+        out
+    }
+}
+
+impl RecvPooled<'_, '_> {
+    fn poll_once(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<PooledBuf>, OpError>> {
+        let this = self;
         if !std::mem::replace(&mut this.started, true) {
             if let Some(c) = cancel::current() {
                 return Poll::Ready(Err(c.into()));

@@ -51,11 +51,13 @@ impl TcpStream {
     /// assert_eq!(s.peer_addr()?, l.local_addr()?);
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn connect(addr: SocketAddr) -> Result<TcpStream, OpError> {
-        let fd = SharedFd::new(addr::tcp_socket(&addr)?);
-        let (res, data) = Op::new(ops::Connect::new(fd, RawAddr::from_std(&addr))).await;
-        res?;
-        Ok(TcpStream { fd: data.fd.clone() })
+    pub fn connect(addr: SocketAddr) -> impl std::future::Future<Output = Result<TcpStream, OpError>> {
+        crate::fused::once(async move {
+            let fd = SharedFd::new(addr::tcp_socket(&addr)?);
+            let (res, data) = Op::new(ops::Connect::new(fd, RawAddr::from_std(&addr))).await;
+            res?;
+            Ok(TcpStream { fd: data.fd.clone() })
+        })
     }
 
     /// Adopts a connected std stream (switched to blocking mode, which ring ops expect).
@@ -110,8 +112,8 @@ impl TcpStream {
     /// assert_eq!(&buf[..n?], b"hi");
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn recv<B: IoBufMut>(&self, buf: B) -> (Result<usize, OpError>, B) {
-        stream::recv(&self.fd, buf).await
+    pub fn recv<B: IoBufMut>(&self, buf: B) -> impl std::future::Future<Output = (Result<usize, OpError>, B)> {
+        crate::fused::once_pending(async move { stream::recv(&self.fd, buf).await })
     }
 
     /// Sends (part of) `buf`: at most 2 GiB - 4 KiB (Linux's `MAX_RW_COUNT`) per call.
@@ -129,8 +131,8 @@ impl TcpStream {
     /// assert!(n? <= 3); // may send only part: use send_all to send everything
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn send<B: IoBuf>(&self, buf: B) -> (Result<usize, OpError>, B) {
-        stream::send(&self.fd, buf).await
+    pub fn send<B: IoBuf>(&self, buf: B) -> impl std::future::Future<Output = (Result<usize, OpError>, B)> {
+        crate::fused::once_pending(async move { stream::send(&self.fd, buf).await })
     }
 
     /// Sends all of `buf`.
@@ -152,8 +154,8 @@ impl TcpStream {
     /// assert_eq!(buf.len(), 100_000); // the buffer comes back for reuse
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn send_all<B: IoBuf>(&self, buf: B) -> (Result<(), OpError>, B) {
-        stream::send_all(&self.fd, buf).await
+    pub fn send_all<B: IoBuf>(&self, buf: B) -> impl std::future::Future<Output = (Result<(), OpError>, B)> {
+        crate::fused::once_pending(async move { stream::send_all(&self.fd, buf).await })
     }
 
     /// Shuts down the read half, write half, or both.
@@ -169,8 +171,8 @@ impl TcpStream {
     /// assert_eq!(n?, 0); // the server sees end of stream
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn shutdown(&self, how: Shutdown) -> Result<(), OpError> {
-        stream::shutdown(&self.fd, how).await
+    pub fn shutdown(&self, how: Shutdown) -> impl std::future::Future<Output = Result<(), OpError>> {
+        crate::fused::once(async move { stream::shutdown(&self.fd, how).await })
     }
 
     /// Sets `TCP_NODELAY`.
@@ -250,8 +252,8 @@ impl TcpStream {
     /// assert_eq!(n?, 0);
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn close(self) -> Result<(), OpError> {
-        self.fd.close().await
+    pub fn close(self) -> impl std::future::Future<Output = Result<(), OpError>> {
+        crate::fused::once(async move { self.fd.close().await })
     }
 }
 

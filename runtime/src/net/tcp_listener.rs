@@ -178,9 +178,11 @@ impl TcpListener {
     /// assert_eq!(server_side.peer_addr()?, peer);
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn accept(&self) -> Result<(TcpStream, SocketAddr), OpError> {
-        let (res, data) = Op::new(ops::Accept::new(self.fd.clone())).await;
-        accepted(res, &data)
+    pub fn accept(&self) -> impl std::future::Future<Output = Result<(TcpStream, SocketAddr), OpError>> {
+        crate::fused::once(async move {
+            let (res, data) = Op::new(ops::Accept::new(self.fd.clone())).await;
+            accepted(res, &data)
+        })
     }
 
     /// The connections as a [`Stream`](futures_core::Stream) of `accept` results: it never ends
@@ -248,8 +250,8 @@ impl TcpListener {
     /// l.close().await?; // the port is free again
     /// # Ok::<(), quartet_runtime::OpError>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn close(self) -> Result<(), OpError> {
-        self.fd.close().await
+    pub fn close(self) -> impl std::future::Future<Output = Result<(), OpError>> {
+        crate::fused::once(async move { self.fd.close().await })
     }
 }
 

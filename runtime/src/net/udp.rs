@@ -72,8 +72,14 @@ impl UdpSocket {
     ///
     /// # Cancellation
     /// A checkpoint. If it returns `Cancelled`, the datagram was not sent.
-    pub async fn send_to<B: IoBuf>(&self, buf: B, addr: SocketAddr) -> (Result<usize, OpError>, B) {
-        msg::send_msg(&self.fd, buf, Some(RawAddr::from_std(&addr)), Vec::new()).await
+    pub fn send_to<B: IoBuf>(
+        &self,
+        buf: B,
+        addr: SocketAddr,
+    ) -> impl std::future::Future<Output = (Result<usize, OpError>, B)> {
+        crate::fused::once_pending(async move {
+            msg::send_msg(&self.fd, buf, Some(RawAddr::from_std(&addr)), Vec::new()).await
+        })
     }
 
     /// Receives one datagram into `buf` (a `Vec` fills its spare capacity, a fixed buffer from
@@ -86,22 +92,29 @@ impl UdpSocket {
     /// # Cancellation
     /// A checkpoint. If it returns `Cancelled`, no datagram was consumed; a datagram that arrived
     /// as the cancel raced it is returned as a normal result.
-    pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> (Result<RecvMeta<SocketAddr>, OpError>, B) {
-        let (res, buf) = msg::recv_msg(&self.fd, buf, 0, true).await;
-        let res = res.and_then(|r| {
-            let addr = r.addr.to_std()?;
-            Ok(RecvMeta { len: r.stored, datagram_len: r.full, addr })
-        });
-        (res, buf)
+    pub fn recv_from<B: IoBufMut>(
+        &self,
+        buf: B,
+    ) -> impl std::future::Future<Output = (Result<RecvMeta<SocketAddr>, OpError>, B)> {
+        crate::fused::once_pending(async move {
+            let (res, buf) = msg::recv_msg(&self.fd, buf, 0, true).await;
+            let res = res.and_then(|r| {
+                let addr = r.addr.to_std()?;
+                Ok(RecvMeta { len: r.stored, datagram_len: r.full, addr })
+            });
+            (res, buf)
+        })
     }
 
     /// Sends `buf` as one datagram to the connected peer.
     ///
     /// # Cancellation
     /// A checkpoint. If it returns `Cancelled`, the datagram was not sent.
-    pub async fn send<B: IoBuf>(&self, buf: B) -> (Result<usize, OpError>, B) {
-        let (res, data) = Op::new(ops::Send { fd: self.fd.clone(), buf, offset: 0 }).await;
-        (res.map(|n| n as usize), data.buf)
+    pub fn send<B: IoBuf>(&self, buf: B) -> impl std::future::Future<Output = (Result<usize, OpError>, B)> {
+        crate::fused::once_pending(async move {
+            let (res, data) = Op::new(ops::Send { fd: self.fd.clone(), buf, offset: 0 }).await;
+            (res.map(|n| n as usize), data.buf)
+        })
     }
 
     /// Receives one datagram from the connected peer; returns the bytes stored. A datagram longer
@@ -112,18 +125,20 @@ impl UdpSocket {
     /// A checkpoint. If it returns `Cancelled`, no datagram was consumed.
     ///
     /// [`recv_from`]: UdpSocket::recv_from
-    pub async fn recv<B: IoBufMut>(&self, mut buf: B) -> (Result<usize, OpError>, B) {
-        let (off, len) = match read_region(&mut buf) {
-            Ok(r) => r,
-            Err(e) => return (Err(e.into()), buf),
-        };
-        let (res, mut data) = Op::new(ops::Recv::new(self.fd.clone(), buf, off, len)).await;
-        let res = res.map(|n| {
-            // SAFETY: the kernel wrote `n <= len` bytes at `off`, after `off` initialised ones.
-            unsafe { data.buf.set_init(off + n as usize) };
-            n as usize
-        });
-        (res, data.buf)
+    pub fn recv<B: IoBufMut>(&self, mut buf: B) -> impl std::future::Future<Output = (Result<usize, OpError>, B)> {
+        crate::fused::once_pending(async move {
+            let (off, len) = match read_region(&mut buf) {
+                Ok(r) => r,
+                Err(e) => return (Err(e.into()), buf),
+            };
+            let (res, mut data) = Op::new(ops::Recv::new(self.fd.clone(), buf, off, len)).await;
+            let res = res.map(|n| {
+                // SAFETY: the kernel wrote `n <= len` bytes at `off`, after `off` initialised ones.
+                unsafe { data.buf.set_init(off + n as usize) };
+                n as usize
+            });
+            (res, data.buf)
+        })
     }
 
     /// The bound address.
@@ -214,8 +229,8 @@ impl UdpSocket {
     }
 
     /// Closes the socket, unblocking pending operations first. Not a cancellation point.
-    pub async fn close(self) -> Result<(), OpError> {
-        self.fd.close().await
+    pub fn close(self) -> impl std::future::Future<Output = Result<(), OpError>> {
+        crate::fused::once(async move { self.fd.close().await })
     }
 }
 

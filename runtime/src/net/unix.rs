@@ -64,11 +64,13 @@ impl UnixListener {
     /// A checkpoint. If it returns `Cancelled`, no connection was taken from the queue; one the
     /// kernel accepted as the cancel raced it is returned, and if the future is dropped instead,
     /// the driver closes it.
-    pub async fn accept(&self) -> Result<(UnixStream, UnixSocketAddr), OpError> {
-        let (res, data) = Op::new(ops::Accept::new(self.fd.clone())).await;
-        let stream = UnixStream { fd: SharedFd::new(res? as RawFd) };
-        let peer = UnixSocketAddr::from_raw(&data.addr)?;
-        Ok((stream, peer))
+    pub fn accept(&self) -> impl std::future::Future<Output = Result<(UnixStream, UnixSocketAddr), OpError>> {
+        crate::fused::once(async move {
+            let (res, data) = Op::new(ops::Accept::new(self.fd.clone())).await;
+            let stream = UnixStream { fd: SharedFd::new(res? as RawFd) };
+            let peer = UnixSocketAddr::from_raw(&data.addr)?;
+            Ok((stream, peer))
+        })
     }
 
     /// The bound address.
@@ -77,8 +79,8 @@ impl UnixListener {
     }
 
     /// Closes the listener, unblocking a pending `accept`. Not a cancellation point.
-    pub async fn close(self) -> Result<(), OpError> {
-        self.fd.close().await
+    pub fn close(self) -> impl std::future::Future<Output = Result<(), OpError>> {
+        crate::fused::once(async move { self.fd.close().await })
     }
 }
 
@@ -110,19 +112,21 @@ impl UnixStream {
     ///
     /// # Cancellation
     /// A checkpoint; a cancelled connect leaves no socket behind.
-    pub async fn connect(path: impl AsRef<Path>) -> Result<UnixStream, OpError> {
-        Self::connect_addr(&UnixSocketAddr::from_pathname(path)?).await
+    pub fn connect(path: impl AsRef<Path>) -> impl std::future::Future<Output = Result<UnixStream, OpError>> {
+        crate::fused::once(async move { Self::connect_addr(&UnixSocketAddr::from_pathname(path)?).await })
     }
 
     /// Connects to any Unix address (for example an abstract name).
     ///
     /// # Cancellation
     /// A checkpoint; a cancelled connect leaves no socket behind.
-    pub async fn connect_addr(addr: &UnixSocketAddr) -> Result<UnixStream, OpError> {
-        let fd = SharedFd::new(addr::socket(libc::AF_UNIX, libc::SOCK_STREAM)?);
-        let (res, data) = Op::new(ops::Connect::new(fd, addr.to_raw())).await;
-        res?;
-        Ok(UnixStream { fd: data.fd.clone() })
+    pub fn connect_addr(addr: &UnixSocketAddr) -> impl std::future::Future<Output = Result<UnixStream, OpError>> {
+        crate::fused::once(async move {
+            let fd = SharedFd::new(addr::socket(libc::AF_UNIX, libc::SOCK_STREAM)?);
+            let (res, data) = Op::new(ops::Connect::new(fd, addr.to_raw())).await;
+            res?;
+            Ok(UnixStream { fd: data.fd.clone() })
+        })
     }
 
     /// A connected pair (`socketpair(2)`), e.g. to talk to a child process or another thread.
@@ -150,16 +154,16 @@ impl UnixStream {
     /// # Cancellation
     /// A checkpoint. If it returns `Cancelled`, no byte was consumed; data that arrived as the
     /// cancel raced it is returned as a normal result.
-    pub async fn recv<B: IoBufMut>(&self, buf: B) -> (Result<usize, OpError>, B) {
-        stream::recv(&self.fd, buf).await
+    pub fn recv<B: IoBufMut>(&self, buf: B) -> impl std::future::Future<Output = (Result<usize, OpError>, B)> {
+        crate::fused::once_pending(async move { stream::recv(&self.fd, buf).await })
     }
 
     /// Sends (part of) `buf`.
     ///
     /// # Cancellation
     /// A checkpoint. If it returns `Cancelled`, no byte was sent.
-    pub async fn send<B: IoBuf>(&self, buf: B) -> (Result<usize, OpError>, B) {
-        stream::send(&self.fd, buf).await
+    pub fn send<B: IoBuf>(&self, buf: B) -> impl std::future::Future<Output = (Result<usize, OpError>, B)> {
+        crate::fused::once_pending(async move { stream::send(&self.fd, buf).await })
     }
 
     /// Sends all of `buf`.
@@ -167,8 +171,8 @@ impl UnixStream {
     /// # Cancellation
     /// `Cancelled` means nothing was sent; a cancel after part of the buffer went out is an
     /// [`PartialWrite`](crate::PartialWrite) naming how much was sent.
-    pub async fn send_all<B: IoBuf>(&self, buf: B) -> (Result<(), OpError>, B) {
-        stream::send_all(&self.fd, buf).await
+    pub fn send_all<B: IoBuf>(&self, buf: B) -> impl std::future::Future<Output = (Result<(), OpError>, B)> {
+        crate::fused::once_pending(async move { stream::send_all(&self.fd, buf).await })
     }
 
     /// Sends (part of) `buf` with `fds` attached (`SCM_RIGHTS`): the peer receives duplicates
@@ -181,15 +185,22 @@ impl UnixStream {
     ///
     /// # Cancellation
     /// A checkpoint. If it returns `Cancelled`, neither bytes nor fds were sent.
-    pub async fn send_with_fds<B: IoBuf>(&self, buf: B, fds: &[BorrowedFd<'_>]) -> (Result<usize, OpError>, B) {
-        if buf.bytes_init() == 0 {
-            let e = io::Error::new(io::ErrorKind::InvalidInput, "fds need at least one byte of data to travel with");
-            return (Err(e.into()), buf);
-        }
-        match dup_fds(fds) {
-            Ok(owned) => msg::send_msg(&self.fd, buf, None, owned).await,
-            Err(e) => (Err(e.into()), buf),
-        }
+    pub fn send_with_fds<B: IoBuf>(
+        &self,
+        buf: B,
+        fds: &[BorrowedFd<'_>],
+    ) -> impl std::future::Future<Output = (Result<usize, OpError>, B)> {
+        crate::fused::once_pending(async move {
+            if buf.bytes_init() == 0 {
+                let e =
+                    io::Error::new(io::ErrorKind::InvalidInput, "fds need at least one byte of data to travel with");
+                return (Err(e.into()), buf);
+            }
+            match dup_fds(fds) {
+                Ok(owned) => msg::send_msg(&self.fd, buf, None, owned).await,
+                Err(e) => (Err(e.into()), buf),
+            }
+        })
     }
 
     /// Receives bytes and up to `max_fds` passed fds, which arrive as [`OwnedFd`]s
@@ -198,21 +209,23 @@ impl UnixStream {
     /// # Cancellation
     /// A checkpoint. If it returns `Cancelled`, nothing was consumed. If the future is dropped
     /// after the kernel completed the receive, the fds that arrived are closed (never leaked).
-    pub async fn recv_with_fds<B: IoBufMut>(
+    pub fn recv_with_fds<B: IoBufMut>(
         &self,
         buf: B,
         max_fds: usize,
-    ) -> (Result<(usize, Vec<OwnedFd>), OpError>, B) {
-        let (res, buf) = msg::recv_msg(&self.fd, buf, max_fds.max(1), false).await;
-        (res.map(|r| (r.stored, r.fds)), buf)
+    ) -> impl std::future::Future<Output = (Result<(usize, Vec<OwnedFd>), OpError>, B)> {
+        crate::fused::once_pending(async move {
+            let (res, buf) = msg::recv_msg(&self.fd, buf, max_fds.max(1), false).await;
+            (res.map(|r| (r.stored, r.fds)), buf)
+        })
     }
 
     /// Shuts down the read half, write half, or both.
     ///
     /// # Cancellation
     /// A checkpoint; `Cancelled` means the socket was not shut down.
-    pub async fn shutdown(&self, how: Shutdown) -> Result<(), OpError> {
-        stream::shutdown(&self.fd, how).await
+    pub fn shutdown(&self, how: Shutdown) -> impl std::future::Future<Output = Result<(), OpError>> {
+        crate::fused::once(async move { stream::shutdown(&self.fd, how).await })
     }
 
     /// The local address (usually unnamed for a connecting socket).
@@ -227,8 +240,8 @@ impl UnixStream {
 
     /// Closes the stream: pending ops are cancelled and waited for, then the fd is closed
     /// through the ring. Not a cancellation point.
-    pub async fn close(self) -> Result<(), OpError> {
-        self.fd.close().await
+    pub fn close(self) -> impl std::future::Future<Output = Result<(), OpError>> {
+        crate::fused::once(async move { self.fd.close().await })
     }
 }
 

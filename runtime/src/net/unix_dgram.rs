@@ -79,8 +79,12 @@ impl UnixDatagram {
     ///
     /// # Cancellation
     /// A checkpoint. If it returns `Cancelled`, the datagram was not sent.
-    pub async fn send_to<B: IoBuf>(&self, buf: B, addr: &UnixSocketAddr) -> (Result<usize, OpError>, B) {
-        msg::send_msg(&self.fd, buf, Some(addr.to_raw()), Vec::new()).await
+    pub fn send_to<B: IoBuf>(
+        &self,
+        buf: B,
+        addr: &UnixSocketAddr,
+    ) -> impl std::future::Future<Output = (Result<usize, OpError>, B)> {
+        crate::fused::once_pending(async move { msg::send_msg(&self.fd, buf, Some(addr.to_raw()), Vec::new()).await })
     }
 
     /// Receives one datagram and its sender's address; a datagram longer than the room in `buf`
@@ -88,20 +92,25 @@ impl UnixDatagram {
     ///
     /// # Cancellation
     /// A checkpoint. If it returns `Cancelled`, no datagram was consumed.
-    pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> (Result<RecvMeta<UnixSocketAddr>, OpError>, B) {
-        let (res, buf) = msg::recv_msg(&self.fd, buf, 0, true).await;
-        let res = res.and_then(|r| {
-            Ok(RecvMeta { len: r.stored, datagram_len: r.full, addr: UnixSocketAddr::from_raw(&r.addr)? })
-        });
-        (res, buf)
+    pub fn recv_from<B: IoBufMut>(
+        &self,
+        buf: B,
+    ) -> impl std::future::Future<Output = (Result<RecvMeta<UnixSocketAddr>, OpError>, B)> {
+        crate::fused::once_pending(async move {
+            let (res, buf) = msg::recv_msg(&self.fd, buf, 0, true).await;
+            let res = res.and_then(|r| {
+                Ok(RecvMeta { len: r.stored, datagram_len: r.full, addr: UnixSocketAddr::from_raw(&r.addr)? })
+            });
+            (res, buf)
+        })
     }
 
     /// Sends `buf` as one datagram to the connected peer.
     ///
     /// # Cancellation
     /// A checkpoint. If it returns `Cancelled`, the datagram was not sent.
-    pub async fn send<B: IoBuf>(&self, buf: B) -> (Result<usize, OpError>, B) {
-        stream::send(&self.fd, buf).await
+    pub fn send<B: IoBuf>(&self, buf: B) -> impl std::future::Future<Output = (Result<usize, OpError>, B)> {
+        crate::fused::once_pending(async move { stream::send(&self.fd, buf).await })
     }
 
     /// Receives one datagram; returns the bytes stored (a longer datagram is silently truncated,
@@ -109,8 +118,8 @@ impl UnixDatagram {
     ///
     /// # Cancellation
     /// A checkpoint. If it returns `Cancelled`, no datagram was consumed.
-    pub async fn recv<B: IoBufMut>(&self, buf: B) -> (Result<usize, OpError>, B) {
-        stream::recv(&self.fd, buf).await
+    pub fn recv<B: IoBufMut>(&self, buf: B) -> impl std::future::Future<Output = (Result<usize, OpError>, B)> {
+        crate::fused::once_pending(async move { stream::recv(&self.fd, buf).await })
     }
 
     /// Sends `buf` to the connected peer with `fds` attached (`SCM_RIGHTS`); the fds are
@@ -118,11 +127,17 @@ impl UnixDatagram {
     ///
     /// # Cancellation
     /// A checkpoint. If it returns `Cancelled`, neither the datagram nor the fds were sent.
-    pub async fn send_with_fds<B: IoBuf>(&self, buf: B, fds: &[BorrowedFd<'_>]) -> (Result<usize, OpError>, B) {
-        match dup_fds(fds) {
-            Ok(owned) => msg::send_msg(&self.fd, buf, None, owned).await,
-            Err(e) => (Err(e.into()), buf),
-        }
+    pub fn send_with_fds<B: IoBuf>(
+        &self,
+        buf: B,
+        fds: &[BorrowedFd<'_>],
+    ) -> impl std::future::Future<Output = (Result<usize, OpError>, B)> {
+        crate::fused::once_pending(async move {
+            match dup_fds(fds) {
+                Ok(owned) => msg::send_msg(&self.fd, buf, None, owned).await,
+                Err(e) => (Err(e.into()), buf),
+            }
+        })
     }
 
     /// Receives one datagram and up to `max_fds` passed fds as [`OwnedFd`]s.
@@ -130,13 +145,15 @@ impl UnixDatagram {
     /// # Cancellation
     /// A checkpoint. If it returns `Cancelled`, nothing was consumed. If the future is dropped
     /// after the kernel completed the receive, the fds that arrived are closed (never leaked).
-    pub async fn recv_with_fds<B: IoBufMut>(
+    pub fn recv_with_fds<B: IoBufMut>(
         &self,
         buf: B,
         max_fds: usize,
-    ) -> (Result<(usize, Vec<OwnedFd>), OpError>, B) {
-        let (res, buf) = msg::recv_msg(&self.fd, buf, max_fds.max(1), false).await;
-        (res.map(|r| (r.stored, r.fds)), buf)
+    ) -> impl std::future::Future<Output = (Result<(usize, Vec<OwnedFd>), OpError>, B)> {
+        crate::fused::once_pending(async move {
+            let (res, buf) = msg::recv_msg(&self.fd, buf, max_fds.max(1), false).await;
+            (res.map(|r| (r.stored, r.fds)), buf)
+        })
     }
 
     /// The bound address.
@@ -150,8 +167,8 @@ impl UnixDatagram {
     }
 
     /// Closes the socket, unblocking pending operations first. Not a cancellation point.
-    pub async fn close(self) -> Result<(), OpError> {
-        self.fd.close().await
+    pub fn close(self) -> impl std::future::Future<Output = Result<(), OpError>> {
+        crate::fused::once(async move { self.fd.close().await })
     }
 }
 

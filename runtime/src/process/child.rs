@@ -95,24 +95,26 @@ impl Child {
     /// assert_eq!(child.wait().await?.code(), Some(1));
     /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn wait(&mut self) -> Result<ExitStatus, OpError> {
-        drop(self.stdin.take());
-        if let Some(s) = self.status {
-            crate::task::checkpoint().await?;
-            return Ok(s);
-        }
-        match self.exited(true).await {
-            Ok(()) => {}
-            Err(e) if e.is_cancelled() => {
-                self.kill_and_reap().await;
-                return Err(e);
+    pub fn wait(&mut self) -> impl std::future::Future<Output = Result<ExitStatus, OpError>> {
+        crate::fused::once(async move {
+            drop(self.stdin.take());
+            if let Some(s) = self.status {
+                crate::task::checkpoint().await?;
+                return Ok(s);
             }
-            Err(e) => return Err(e),
-        }
-        match self.try_wait()? {
-            Some(s) => Ok(s),
-            None => Err(io::Error::other("the child was reported exited but could not be reaped").into()),
-        }
+            match self.exited(true).await {
+                Ok(()) => {}
+                Err(e) if e.is_cancelled() => {
+                    self.kill_and_reap().await;
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            }
+            match self.try_wait()? {
+                Some(s) => Ok(s),
+                None => Err(io::Error::other("the child was reported exited but could not be reaped").into()),
+            }
+        })
     }
 
     /// Waits (on the ring) until the child has exited, without reaping it.

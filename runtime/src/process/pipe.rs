@@ -96,18 +96,20 @@ impl PipeReader {
     /// let (n, buf) = r.read(Box::new([0u8; 512])).await;
     /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn read<B: IoBufMut>(&self, mut buf: B) -> (Result<usize, OpError>, B) {
-        let (off, len) = match read_region(&mut buf) {
-            Ok(r) => r,
-            Err(e) => return (Err(e.into()), buf),
-        };
-        let (res, mut data) = Op::new(ReadAt { fd: self.fd.clone(), buf, pos: u64::MAX, off, len }).await;
-        let res = res.map(|n| {
-            // SAFETY: the kernel wrote `n <= len` bytes at `off`, after `off` initialised ones.
-            unsafe { data.buf.set_init(off + n as usize) };
-            n as usize
-        });
-        (res, data.buf)
+    pub fn read<B: IoBufMut>(&self, mut buf: B) -> impl std::future::Future<Output = (Result<usize, OpError>, B)> {
+        crate::fused::once_pending(async move {
+            let (off, len) = match read_region(&mut buf) {
+                Ok(r) => r,
+                Err(e) => return (Err(e.into()), buf),
+            };
+            let (res, mut data) = Op::new(ReadAt { fd: self.fd.clone(), buf, pos: u64::MAX, off, len }).await;
+            let res = res.map(|n| {
+                // SAFETY: the kernel wrote `n <= len` bytes at `off`, after `off` initialised ones.
+                unsafe { data.buf.set_init(off + n as usize) };
+                n as usize
+            });
+            (res, data.buf)
+        })
     }
 
     /// Reads until end of stream, appending to `buf`; returns how many bytes were appended.
@@ -126,20 +128,25 @@ impl PipeReader {
     /// assert_eq!(n?, 9);
     /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn read_to_end(&self, mut buf: Vec<u8>) -> (Result<usize, OpError>, Vec<u8>) {
-        let start = buf.len();
-        loop {
-            if buf.capacity() - buf.len() < 4096 {
-                buf.reserve(buf.len().max(16 * 1024));
+    pub fn read_to_end(
+        &self,
+        mut buf: Vec<u8>,
+    ) -> impl std::future::Future<Output = (Result<usize, OpError>, Vec<u8>)> {
+        crate::fused::once_pending(async move {
+            let start = buf.len();
+            loop {
+                if buf.capacity() - buf.len() < 4096 {
+                    buf.reserve(buf.len().max(16 * 1024));
+                }
+                let (n, b) = self.read(buf).await;
+                buf = b;
+                match n {
+                    Ok(0) => return (Ok(buf.len() - start), buf),
+                    Ok(_) => {}
+                    Err(e) => return (Err(e), buf),
+                }
             }
-            let (n, b) = self.read(buf).await;
-            buf = b;
-            match n {
-                Ok(0) => return (Ok(buf.len() - start), buf),
-                Ok(_) => {}
-                Err(e) => return (Err(e), buf),
-            }
-        }
+        })
     }
 
     /// Turns this end into a child's stdin, for pipelines (`a | b`). Fails with `ResourceBusy` if a
@@ -167,8 +174,8 @@ impl PipeReader {
     /// r.close().await?;
     /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn close(self) -> Result<(), OpError> {
-        self.fd.close().await
+    pub fn close(self) -> impl std::future::Future<Output = Result<(), OpError>> {
+        crate::fused::once(async move { self.fd.close().await })
     }
 }
 
@@ -190,9 +197,11 @@ impl PipeWriter {
     /// let (n, _buf) = w.write(b"abc".to_vec()).await;
     /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn write<B: IoBuf>(&self, buf: B) -> (Result<usize, OpError>, B) {
-        let (res, data) = Op::new(PipeWrite { fd: self.fd.clone(), buf, offset: 0 }).await;
-        (res.map(|n| n as usize), data.buf)
+    pub fn write<B: IoBuf>(&self, buf: B) -> impl std::future::Future<Output = (Result<usize, OpError>, B)> {
+        crate::fused::once_pending(async move {
+            let (res, data) = Op::new(PipeWrite { fd: self.fd.clone(), buf, offset: 0 }).await;
+            (res.map(|n| n as usize), data.buf)
+        })
     }
 
     /// Writes all of `buf`.
@@ -208,8 +217,10 @@ impl PipeWriter {
     /// w.write_all(b"line\n".to_vec()).await.0?;
     /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn write_all<B: IoBuf>(&self, buf: B) -> (Result<(), OpError>, B) {
-        crate::write_all::write_all(PipeWrite { fd: self.fd.clone(), buf, offset: 0 }, "write_all").await
+    pub fn write_all<B: IoBuf>(&self, buf: B) -> impl std::future::Future<Output = (Result<(), OpError>, B)> {
+        crate::fused::once_pending(async move {
+            crate::write_all::write_all(PipeWrite { fd: self.fd.clone(), buf, offset: 0 }, "write_all").await
+        })
     }
 
     /// Turns this end into a child's stdout or stderr. Fails with `ResourceBusy` if a write on it
@@ -238,8 +249,8 @@ impl PipeWriter {
     /// w.close().await?;
     /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn close(self) -> Result<(), OpError> {
-        self.fd.close().await
+    pub fn close(self) -> impl std::future::Future<Output = Result<(), OpError>> {
+        crate::fused::once(async move { self.fd.close().await })
     }
 }
 

@@ -101,28 +101,30 @@ impl ProcessError {
 /// }
 /// # }).unwrap();
 /// ```
-pub async fn run_process(cmd: &mut Command) -> Result<Output, ProcessError> {
-    let program = cmd.get_program().to_string_lossy().into_owned();
-    crate::task::checkpoint().await.map_err(|c| ProcessError::Io { program: program.clone(), source: c.into() })?;
-    if !cmd.stdin_was_set() {
-        cmd.stdin(Stdio::null());
-    }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| ProcessError::Spawn { program: program.clone(), source })?;
-    let (out, err) = (child.stdout.take(), child.stderr.take());
-    let (stdout, stderr, status) = join3(drain(out), drain(err), child.wait()).await;
-    let io = |source| ProcessError::Io { program: program.clone(), source };
-    // A cancellation (the wait killed and reaped the child) is the most important report.
-    let status = status.map_err(io)?;
-    let (stdout, stderr) = (stdout.map_err(io)?, stderr.map_err(io)?);
-    if status.success() {
-        Ok(Output { status, stdout, stderr })
-    } else {
-        Err(ProcessError::Failed { program, status, stdout, stderr })
-    }
+pub fn run_process(cmd: &mut Command) -> impl std::future::Future<Output = Result<Output, ProcessError>> {
+    crate::fused::once_pending(async move {
+        let program = cmd.get_program().to_string_lossy().into_owned();
+        crate::task::checkpoint().await.map_err(|c| ProcessError::Io { program: program.clone(), source: c.into() })?;
+        if !cmd.stdin_was_set() {
+            cmd.stdin(Stdio::null());
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| ProcessError::Spawn { program: program.clone(), source })?;
+        let (out, err) = (child.stdout.take(), child.stderr.take());
+        let (stdout, stderr, status) = join3(drain(out), drain(err), child.wait()).await;
+        let io = |source| ProcessError::Io { program: program.clone(), source };
+        // A cancellation (the wait killed and reaped the child) is the most important report.
+        let status = status.map_err(io)?;
+        let (stdout, stderr) = (stdout.map_err(io)?, stderr.map_err(io)?);
+        if status.success() {
+            Ok(Output { status, stdout, stderr })
+        } else {
+            Err(ProcessError::Failed { program, status, stdout, stderr })
+        }
+    })
 }
 
 /// Reads a pipe to its end (and drops it, so a child never blocks on a pipe nobody reads).

@@ -121,6 +121,14 @@ pub enum AcquireError {
     AlreadyBorrowing(Borrower),
 }
 
+impl crate::fused::PolledAgain for AcquireError {
+    /// `Cancelled` with [`Reason::PolledAfterCompletion`](crate::Reason::PolledAfterCompletion)
+    /// (misuse, not a cancellation).
+    fn polled_again() -> Self {
+        AcquireError::Cancelled(Cancelled::polled_again())
+    }
+}
+
 /// A snapshot of a limiter's counters.
 ///
 /// # Examples
@@ -426,20 +434,25 @@ impl CapacityLimiter {
     /// assert_eq!(t.borrower(), me);
     /// # Ok::<(), AcquireError>(()) }).unwrap().unwrap();
     /// ```
-    pub async fn acquire_on_behalf_of(&self, borrower: Borrower) -> Result<Token, AcquireError> {
-        if let Some(c) = cancel::current() {
-            return Err(AcquireError::Cancelled(c));
-        }
-        if lock(&self.shared.state).borrowers.contains_key(&borrower) {
-            return Err(AcquireError::AlreadyBorrowing(borrower));
-        }
-        let acquire = Acquire {
-            shared: self.shared.clone(),
-            borrower,
-            state: AcquireState::Start,
-            park: cancel::Park::waiting_for(crate::introspect::WaitKind::CapacityLimiter),
-        };
-        acquire.await.map_err(AcquireError::Cancelled)
+    pub fn acquire_on_behalf_of(
+        &self,
+        borrower: Borrower,
+    ) -> impl std::future::Future<Output = Result<Token, AcquireError>> {
+        crate::fused::once(async move {
+            if let Some(c) = cancel::current() {
+                return Err(AcquireError::Cancelled(c));
+            }
+            if lock(&self.shared.state).borrowers.contains_key(&borrower) {
+                return Err(AcquireError::AlreadyBorrowing(borrower));
+            }
+            let acquire = Acquire {
+                shared: self.shared.clone(),
+                borrower,
+                state: AcquireState::Start,
+                park: cancel::Park::waiting_for(crate::introspect::WaitKind::CapacityLimiter),
+            };
+            acquire.await.map_err(AcquireError::Cancelled)
+        })
     }
 }
 
