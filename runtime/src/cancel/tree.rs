@@ -39,7 +39,7 @@ mod link;
 mod snapshot;
 pub(crate) use leaves::LeafLines;
 pub(crate) use link::Since;
-use link::{LeafNode, Link};
+use link::{LeafNode, Link, What};
 pub(crate) use snapshot::{LeafSnap, NodeSnap};
 
 /// Names one node of one thread's tree.
@@ -129,7 +129,7 @@ pub(crate) struct LeafMeta {
     pub since: Since,
 }
 
-/// A parked wait: 104 bytes (a sleeping task holds one).
+/// A parked wait: 80 bytes (a sleeping task holds one).
 struct Leaf {
     generation: u32,
     live: bool,
@@ -143,7 +143,10 @@ struct Leaf {
     /// parked leaf 24 bytes larger.
     aborted: Option<Box<Cancelled>>,
     graceful_fired: bool,
-    meta: LeafMeta,
+    /// The dump's record ([`LeafMeta`], its `what` compact: 16 bytes where a `WaitKind` takes 40).
+    what: What,
+    task: u64,
+    since: Since,
 }
 
 /// One thread's cancel-status tree.
@@ -152,6 +155,10 @@ pub(crate) struct Tree {
     free_nodes: Vec<u32>,
     leaves: Vec<Leaf>,
     free_leaves: Vec<u32>,
+    /// The descriptions `What` cannot hold (ring ops, mostly), by `What::Side` index, and the
+    /// free indices: a slot lives as long as its leaf is parked.
+    kinds: Vec<WaitKind>,
+    free_kinds: Vec<u32>,
     scratch: Vec<u32>,
     /// How many live nodes are effectively cancelled. Zero, the usual case, lets [`Tree::effective`]
     /// answer without finding the node: a checkpoint in a program where nothing is cancelled reads
@@ -185,6 +192,8 @@ impl Tree {
             free_nodes: Vec::new(),
             leaves: Vec::new(),
             free_leaves: Vec::new(),
+            kinds: Vec::new(),
+            free_kinds: Vec::new(),
             scratch: Vec::new(),
             cancelled: 0,
         }
@@ -496,9 +505,9 @@ impl Tree {
 #[cfg(all(test, target_pointer_width = "64"))]
 #[test]
 fn a_sleeping_task_s_records_stay_small() {
-    assert!(std::mem::size_of::<Leaf>() <= 104, "Leaf: {}", std::mem::size_of::<Leaf>());
+    assert!(std::mem::size_of::<Leaf>() <= 80, "Leaf: {}", std::mem::size_of::<Leaf>());
     // The `Sleep` holds its wheel entry since the wheel became intrusive (no slab entry).
-    assert!(std::mem::size_of::<crate::time::Sleep>() <= 88, "Sleep: {}", std::mem::size_of::<crate::time::Sleep>());
+    assert!(std::mem::size_of::<crate::time::Sleep>() <= 80, "Sleep: {}", std::mem::size_of::<crate::time::Sleep>());
     assert_eq!(std::mem::size_of::<LeafKind>(), 16);
 }
 

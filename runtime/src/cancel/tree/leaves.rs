@@ -4,7 +4,7 @@
 //! [`super::link`], in the slab `Tree::leaves`.
 
 use super::link::{LeafNode, Link};
-use super::{Leaf, LeafId, LeafKind, LeafMeta, NodeId, ROOT, Since, Tree};
+use super::{Leaf, LeafId, LeafKind, LeafMeta, NodeId, ROOT, Since, Tree, What};
 use crate::error::Cancelled;
 use crate::introspect::WaitKind;
 use crate::kernel::prefetch::prefetch;
@@ -23,7 +23,7 @@ impl LeafLines {
     /// Lines of no slab: prefetches nothing.
     pub(crate) const NONE: LeafLines = LeafLines { base: std::ptr::null(), len: 0 };
 
-    /// Starts loading both cache lines of leaf `index` (a leaf is 120 bytes), if it is in the slab.
+    /// Starts loading both cache lines of leaf `index` (a leaf is 80 bytes), if it is in the slab.
     #[inline]
     pub(crate) fn prefetch(self, index: u32) {
         if (index as usize) < self.len {
@@ -97,21 +97,48 @@ impl Tree {
                     kind: LeafKind::Wake(Waker::noop().clone()),
                     aborted: None,
                     graceful_fired: false,
-                    meta: LeafMeta { what: WaitKind::Other, task: 0, since: Since::NONE },
+                    what: What::Other,
+                    task: 0,
+                    since: Since::NONE,
                 });
                 u32::try_from(self.leaves.len() - 1).expect("fewer than 2^32 parked operations")
             }
+        };
+        let what = match What::encode(meta.what) {
+            Ok(what) => what,
+            Err(what) => What::Side(self.keep_kind(what)),
         };
         let l = &mut self.leaves[index as usize];
         l.live = true;
         l.kind = kind;
         l.graceful = graceful;
-        l.meta = meta;
+        l.what = what;
+        l.task = meta.task;
+        l.since = meta.since;
         l.aborted = None;
         l.graceful_fired = false;
         let id = LeafId { index, generation: l.generation };
         self.link_leaf(index, node);
         id
+    }
+
+    /// Keeps a description `What` cannot hold in the side table; returns its index.
+    fn keep_kind(&mut self, what: WaitKind) -> u32 {
+        match self.free_kinds.pop() {
+            Some(i) => {
+                self.kinds[i as usize] = what;
+                i
+            }
+            None => {
+                self.kinds.push(what);
+                u32::try_from(self.kinds.len() - 1).expect("fewer than 2^32 parked operations")
+            }
+        }
+    }
+
+    /// What a leaf waits for, as the dump shows it.
+    pub(super) fn leaf_what(&self, l: &Leaf) -> WaitKind {
+        l.what.decode(|i| self.kinds.get(i as usize).cloned().unwrap_or(WaitKind::Other))
     }
 
     /// The abort recorded for a leaf, if it was aborted.
@@ -153,6 +180,11 @@ impl Tree {
         l.live = false;
         l.generation = l.generation.wrapping_add(1);
         let aborted = l.aborted.take();
+        if let What::Side(i) = std::mem::replace(&mut l.what, What::Other) {
+            // Its description (an op's, with a boxed peer address at most) goes now.
+            self.kinds[i as usize] = WaitKind::Other;
+            self.free_kinds.push(i);
+        }
         self.free_leaves.push(id.index);
         Some((std::mem::replace(&mut l.kind, LeafKind::Wake(Waker::noop().clone())), aborted))
     }

@@ -4,6 +4,7 @@
 
 use super::NodeId;
 use crate::cancel::state::{NO_DEADLINE, from_nanos, to_nanos};
+use crate::introspect::WaitKind;
 use std::time::Instant;
 
 /// An optional index in 4 bytes (`u32::MAX`: none), for the leaves' links: an `Option<u32>`
@@ -67,6 +68,113 @@ impl Since {
     pub(crate) fn get(self) -> Option<Instant> {
         (self.0 != NO_DEADLINE).then(|| from_nanos(self.0))
     }
+}
+
+/// What a leaf waits for (the dump's [`WaitKind`]), in 16 bytes where a `WaitKind` takes 40 (the
+/// size of a ring op's description, which a sleeping task's leaf would pay for too): a timer's
+/// deadline as biased nanoseconds, a kind without data, or the index of a description kept in
+/// the tree's side table (`Tree::kinds`: ring ops, and a deadline the nanoseconds cannot hold
+/// exactly), freed with the leaf.
+#[derive(Clone, Copy)]
+pub(super) enum What {
+    Timer(u64),
+    Side(u32),
+    Channel,
+    Lock,
+    Semaphore,
+    Event,
+    Condition,
+    CapacityLimiter,
+    ThreadJob,
+    Join,
+    Start,
+    ShutdownRequest,
+    Other,
+}
+
+impl What {
+    /// The compact form of `what`, or `Err(what)` if it must go to the side table.
+    pub(super) fn encode(what: WaitKind) -> Result<What, WaitKind> {
+        Ok(match what {
+            WaitKind::Timer { deadline } => {
+                let n = to_nanos(deadline);
+                if from_nanos(n) != deadline {
+                    return Err(what);
+                }
+                What::Timer(n)
+            }
+            WaitKind::Op(_) => return Err(what),
+            WaitKind::Channel => What::Channel,
+            WaitKind::Lock => What::Lock,
+            WaitKind::Semaphore => What::Semaphore,
+            WaitKind::Event => What::Event,
+            WaitKind::Condition => What::Condition,
+            WaitKind::CapacityLimiter => What::CapacityLimiter,
+            WaitKind::ThreadJob => What::ThreadJob,
+            WaitKind::Join => What::Join,
+            WaitKind::Start => What::Start,
+            WaitKind::ShutdownRequest => What::ShutdownRequest,
+            WaitKind::Other => What::Other,
+        })
+    }
+
+    /// The `WaitKind` back; `side` reads the side table.
+    pub(super) fn decode(self, side: impl FnOnce(u32) -> WaitKind) -> WaitKind {
+        match self {
+            What::Timer(n) => WaitKind::Timer { deadline: from_nanos(n) },
+            What::Side(i) => side(i),
+            What::Channel => WaitKind::Channel,
+            What::Lock => WaitKind::Lock,
+            What::Semaphore => WaitKind::Semaphore,
+            What::Event => WaitKind::Event,
+            What::Condition => WaitKind::Condition,
+            What::CapacityLimiter => WaitKind::CapacityLimiter,
+            What::ThreadJob => WaitKind::ThreadJob,
+            What::Join => WaitKind::Join,
+            What::Start => WaitKind::Start,
+            What::ShutdownRequest => WaitKind::ShutdownRequest,
+            What::Other => WaitKind::Other,
+        }
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn what_round_trips_every_kind() {
+    use crate::introspect::OpInfo;
+    let now = Instant::now();
+    let far = now + std::time::Duration::from_secs(86400 * 365 * 1000);
+    let kinds = [
+        WaitKind::Timer { deadline: now },
+        WaitKind::Timer { deadline: far },
+        WaitKind::Op(OpInfo::new("Recv").with_fd(3).with_bytes(9)),
+        WaitKind::Channel,
+        WaitKind::Lock,
+        WaitKind::Semaphore,
+        WaitKind::Event,
+        WaitKind::Condition,
+        WaitKind::CapacityLimiter,
+        WaitKind::ThreadJob,
+        WaitKind::Join,
+        WaitKind::Start,
+        WaitKind::ShutdownRequest,
+        WaitKind::Other,
+    ];
+    for k in kinds {
+        let back = match What::encode(k.clone()) {
+            Ok(w) => {
+                assert!(!matches!(k, WaitKind::Op(_)), "an op's description goes to the side table");
+                w.decode(|_| unreachable!("compact"))
+            }
+            Err(side) => What::Side(7).decode(|i| {
+                assert_eq!(i, 7);
+                side.clone()
+            }),
+        };
+        assert_eq!(back, k);
+    }
+    assert!(What::encode(WaitKind::Timer { deadline: far }).is_err(), "438 years out: kept exactly aside");
+    assert_eq!(std::mem::size_of::<What>(), 16);
 }
 
 #[cfg(test)]
