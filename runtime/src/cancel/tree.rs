@@ -129,7 +129,7 @@ pub(crate) struct LeafMeta {
     pub since: Since,
 }
 
-/// A parked wait: 80 bytes (a sleeping task holds one).
+/// A parked wait: 72 bytes (a sleeping task holds one).
 struct Leaf {
     generation: u32,
     live: bool,
@@ -137,14 +137,18 @@ struct Leaf {
     graceful: bool,
     node: LeafNode,
     prev: Link,
+    /// The next leaf parked on the same node, or, for a free leaf, the next free one
+    /// (`Tree::free_leaf`: the free list threads through the slab, no side `Vec`).
     next: Link,
     kind: LeafKind,
     /// Boxed: set only by a walk (the cold path), and an inline `Cancelled` would make every
     /// parked leaf 24 bytes larger.
     aborted: Option<Box<Cancelled>>,
     graceful_fired: bool,
-    /// The dump's record ([`LeafMeta`], its `what` compact: 16 bytes where a `WaitKind` takes 40).
+    /// The dump's record ([`LeafMeta`], its `what` compact: a tag and `what_payload`, 9 bytes
+    /// where a `WaitKind` takes 40).
     what: What,
+    what_payload: u64,
     task: u64,
     since: Since,
 }
@@ -154,7 +158,8 @@ pub(crate) struct Tree {
     nodes: Vec<Node>,
     free_nodes: Vec<u32>,
     leaves: Vec<Leaf>,
-    free_leaves: Vec<u32>,
+    /// The first free leaf (the list threads through `Leaf::next`).
+    free_leaf: Link,
     /// The descriptions `What` cannot hold (ring ops, mostly), by `What::Side` index, and the
     /// free indices: a slot lives as long as its leaf is parked.
     kinds: Vec<WaitKind>,
@@ -191,7 +196,7 @@ impl Tree {
             nodes: Vec::new(),
             free_nodes: Vec::new(),
             leaves: Vec::new(),
-            free_leaves: Vec::new(),
+            free_leaf: Link::NONE,
             kinds: Vec::new(),
             free_kinds: Vec::new(),
             scratch: Vec::new(),
@@ -505,7 +510,7 @@ impl Tree {
 #[cfg(all(test, target_pointer_width = "64"))]
 #[test]
 fn a_sleeping_task_s_records_stay_small() {
-    assert!(std::mem::size_of::<Leaf>() <= 80, "Leaf: {}", std::mem::size_of::<Leaf>());
+    assert!(std::mem::size_of::<Leaf>() <= 72, "Leaf: {}", std::mem::size_of::<Leaf>());
     // The `Sleep` holds its wheel entry since the wheel became intrusive (no slab entry).
     assert!(std::mem::size_of::<crate::time::Sleep>() <= 80, "Sleep: {}", std::mem::size_of::<crate::time::Sleep>());
     assert_eq!(std::mem::size_of::<LeafKind>(), 16);

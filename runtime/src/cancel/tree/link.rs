@@ -70,15 +70,17 @@ impl Since {
     }
 }
 
-/// What a leaf waits for (the dump's [`WaitKind`]), in 16 bytes where a `WaitKind` takes 40 (the
-/// size of a ring op's description, which a sleeping task's leaf would pay for too): a timer's
-/// deadline as biased nanoseconds, a kind without data, or the index of a description kept in
-/// the tree's side table (`Tree::kinds`: ring ops, and a deadline the nanoseconds cannot hold
+/// What a leaf waits for (the dump's [`WaitKind`]), as a one-byte tag (which fits beside the
+/// leaf's flags) and 8 bytes of payload, where a `WaitKind` takes 40 (the size of a ring op's
+/// description, which a sleeping task's leaf would pay for too): a timer's deadline as biased
+/// nanoseconds, nothing for a kind without data, or the index of a description kept in the
+/// tree's side table (`Tree::kinds`: ring ops, and a deadline the nanoseconds cannot hold
 /// exactly), freed with the leaf.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
 pub(super) enum What {
-    Timer(u64),
-    Side(u32),
+    Timer,
+    Side,
     Channel,
     Lock,
     Semaphore,
@@ -93,15 +95,16 @@ pub(super) enum What {
 }
 
 impl What {
-    /// The compact form of `what`, or `Err(what)` if it must go to the side table.
-    pub(super) fn encode(what: WaitKind) -> Result<What, WaitKind> {
-        Ok(match what {
+    /// The compact form of `what` (tag, payload), or `Err(what)` if it must go to the side
+    /// table (then the tag is `Side` and the payload its index).
+    pub(super) fn encode(what: WaitKind) -> Result<(What, u64), WaitKind> {
+        let tag = match what {
             WaitKind::Timer { deadline } => {
                 let n = to_nanos(deadline);
                 if from_nanos(n) != deadline {
                     return Err(what);
                 }
-                What::Timer(n)
+                return Ok((What::Timer, n));
             }
             WaitKind::Op(_) => return Err(what),
             WaitKind::Channel => What::Channel,
@@ -115,14 +118,15 @@ impl What {
             WaitKind::Start => What::Start,
             WaitKind::ShutdownRequest => What::ShutdownRequest,
             WaitKind::Other => What::Other,
-        })
+        };
+        Ok((tag, 0))
     }
 
-    /// The `WaitKind` back; `side` reads the side table.
-    pub(super) fn decode(self, side: impl FnOnce(u32) -> WaitKind) -> WaitKind {
+    /// The `WaitKind` back from the tag and its payload; `side` reads the side table.
+    pub(super) fn decode(self, payload: u64, side: impl FnOnce(u64) -> WaitKind) -> WaitKind {
         match self {
-            What::Timer(n) => WaitKind::Timer { deadline: from_nanos(n) },
-            What::Side(i) => side(i),
+            What::Timer => WaitKind::Timer { deadline: from_nanos(payload) },
+            What::Side => side(payload),
             What::Channel => WaitKind::Channel,
             What::Lock => WaitKind::Lock,
             What::Semaphore => WaitKind::Semaphore,
@@ -162,11 +166,12 @@ fn what_round_trips_every_kind() {
     ];
     for k in kinds {
         let back = match What::encode(k.clone()) {
-            Ok(w) => {
+            Ok((tag, payload)) => {
                 assert!(!matches!(k, WaitKind::Op(_)), "an op's description goes to the side table");
-                w.decode(|_| unreachable!("compact"))
+                assert_ne!(tag, What::Side);
+                tag.decode(payload, |_| unreachable!("compact"))
             }
-            Err(side) => What::Side(7).decode(|i| {
+            Err(side) => What::Side.decode(7, |i| {
                 assert_eq!(i, 7);
                 side.clone()
             }),
@@ -174,7 +179,7 @@ fn what_round_trips_every_kind() {
         assert_eq!(back, k);
     }
     assert!(What::encode(WaitKind::Timer { deadline: far }).is_err(), "438 years out: kept exactly aside");
-    assert_eq!(std::mem::size_of::<What>(), 16);
+    assert_eq!(std::mem::size_of::<What>(), 1);
 }
 
 #[cfg(test)]
