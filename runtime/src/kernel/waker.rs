@@ -293,6 +293,13 @@ impl ReadyQueue {
     }
 }
 
+/// What waking `w` reads first, to prefetch: a child's waker its block's header (its own
+/// address holds nothing), any other waker its data.
+#[inline]
+pub(crate) fn wake_record(w: &Waker) -> *const () {
+    if std::ptr::eq(w.vtable(), &SLOT_VTABLE) { SlotWake::of(w.data()).0.cast() } else { w.data() }
+}
+
 /// Slots per block of waker targets, and the alignment (in bytes) of a block's header: a waker
 /// for slot `i` points `i % BLOCK` bytes past its block's header, so its address masked with
 /// `!(BLOCK - 1)` is the header and the bits masked off are the slot's offset.
@@ -337,9 +344,7 @@ impl Targets {
         while self.0.len() <= block {
             // SAFETY: `LAYOUT` has a non-zero size.
             let header = unsafe { std::alloc::alloc(SlotWake::LAYOUT) }.cast::<SlotWake>();
-            let Some(header) = std::ptr::NonNull::new(header) else {
-                std::alloc::handle_alloc_error(SlotWake::LAYOUT)
-            };
+            let Some(header) = std::ptr::NonNull::new(header) else { std::alloc::handle_alloc_error(SlotWake::LAYOUT) };
             // SAFETY: a fresh allocation of a `SlotWake`'s size and (more than its) alignment.
             unsafe { header.write(SlotWake { queue, base: self.0.len() * BLOCK }) };
             self.0.push(header);
@@ -479,6 +484,11 @@ mod tests {
                     assert_eq!(w.will_wake(other), k == j, "slots {} and {}", slots[k], slots[j]);
                 }
             }
+            // What a wake reads first (the prefetch's target): the block's header, one per block.
+            let records: Vec<*const ()> = wakers.iter().map(wake_record).collect();
+            assert!(records[0] == records[1] && records[1] == records[2], "slots 0, 1, BLOCK-1 share a header");
+            assert!(records[2] != records[3] && records[3] == records[4] && records[4] != records[5]);
+            assert_eq!(records[0].addr() % BLOCK, 0, "a header is BLOCK-aligned");
             // Woken in reverse order: each queues its own slot.
             wakers.iter().rev().for_each(Waker::wake_by_ref);
             let popped: Vec<usize> = std::iter::from_fn(|| q.pop()).collect();

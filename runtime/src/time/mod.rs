@@ -233,7 +233,8 @@ fn a_sleep_holds_its_wheel_entry_in_80_bytes() {
 #[test]
 fn a_sleep_keeps_its_deadline_exactly() {
     let now = Instant::now();
-    for d in [Duration::ZERO, Duration::from_nanos(1), Duration::from_secs(86400 * 365 * 100) + Duration::from_nanos(7)] {
+    for d in [Duration::ZERO, Duration::from_nanos(1), Duration::from_secs(86400 * 365 * 100) + Duration::from_nanos(7)]
+    {
         assert_eq!(sleep_until(now + d).deadline(), now + d);
     }
     assert_eq!(sleep_until(now - Duration::from_nanos(3)).deadline(), now - Duration::from_nanos(3));
