@@ -38,8 +38,8 @@ mod leaves;
 mod link;
 mod snapshot;
 pub(crate) use leaves::LeafLines;
-pub(crate) use link::Since;
 use link::{LeafNode, Link, What};
+pub(crate) use link::{Since, Waiting};
 pub(crate) use snapshot::{LeafSnap, NodeSnap};
 
 /// Names one node of one thread's tree.
@@ -123,7 +123,7 @@ struct Node {
 /// What the task-tree dump shows of a leaf: what it waits on, for which task, since when.
 #[derive(Clone)]
 pub(crate) struct LeafMeta {
-    pub what: WaitKind,
+    pub what: Waiting,
     pub task: u64,
     /// When it parked (the core's tick), in 8 bytes.
     pub since: Since,

@@ -191,7 +191,7 @@ impl Future for Sleep {
             return Poll::Ready(this.park.finish());
         }
         let deadline = from_nanos(this.deadline.get());
-        if let Err(c) = this.park.park(cx, || crate::introspect::WaitKind::Timer { deadline }) {
+        if let Err(c) = this.park.park(cx, this.deadline.get()) {
             this.park.unpark();
             disarm(&this.entry);
             return Poll::Ready(Err(c));

@@ -94,10 +94,23 @@ pub(super) enum What {
     Other,
 }
 
+/// What a new leaf waits for, as its parker knows it: a description, or a timer's deadline
+/// already in biased nanoseconds (a `Sleep` keeps its deadline so: its leaf then costs no
+/// conversion).
+#[derive(Clone)]
+pub(crate) enum Waiting {
+    Kind(WaitKind),
+    Timer(u64),
+}
+
 impl What {
     /// The compact form of `what` (tag, payload), or `Err(what)` if it must go to the side
     /// table (then the tag is `Side` and the payload its index).
-    pub(super) fn encode(what: WaitKind) -> Result<(What, u64), WaitKind> {
+    pub(super) fn encode(what: Waiting) -> Result<(What, u64), WaitKind> {
+        let what = match what {
+            Waiting::Timer(n) => return Ok((What::Timer, n)),
+            Waiting::Kind(what) => what,
+        };
         let tag = match what {
             WaitKind::Timer { deadline } => {
                 let n = to_nanos(deadline);
@@ -165,7 +178,7 @@ fn what_round_trips_every_kind() {
         WaitKind::Other,
     ];
     for k in kinds {
-        let back = match What::encode(k.clone()) {
+        let back = match What::encode(Waiting::Kind(k.clone())) {
             Ok((tag, payload)) => {
                 assert!(!matches!(k, WaitKind::Op(_)), "an op's description goes to the side table");
                 assert_ne!(tag, What::Side);
@@ -178,7 +191,12 @@ fn what_round_trips_every_kind() {
         };
         assert_eq!(back, k);
     }
-    assert!(What::encode(WaitKind::Timer { deadline: far }).is_err(), "438 years out: kept exactly aside");
+    assert!(
+        What::encode(Waiting::Kind(WaitKind::Timer { deadline: far })).is_err(),
+        "438 years out: kept exactly aside"
+    );
+    let n = to_nanos(now);
+    assert_eq!(What::encode(Waiting::Timer(n)).ok(), Some((What::Timer, n)), "a sleep's deadline as is");
     assert_eq!(std::mem::size_of::<What>(), 1);
 }
 
