@@ -302,8 +302,10 @@ pub(crate) fn wake_record(w: &Waker) -> *const () {
 
 /// Slots per block of waker targets, and the alignment (in bytes) of a block's header: a waker
 /// for slot `i` points `i % BLOCK` bytes past its block's header, so its address masked with
-/// `!(BLOCK - 1)` is the header and the bits masked off are the slot's offset.
-const BLOCK: usize = 4096;
+/// `!(BLOCK - 1)` is the header and the bits masked off are the slot's offset. 256: a header's
+/// aligned allocation stays on malloc's small-request path (a nursery makes one on its first
+/// child waker), and 100,000 slots need 391 of them.
+const BLOCK: usize = 256;
 
 /// A block header: what the wakers of `BLOCK` consecutive slots point into (at offsets 0 to
 /// `BLOCK - 1` past it, addresses no other header's wakers use: every header is `BLOCK`-aligned,
