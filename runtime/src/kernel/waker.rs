@@ -367,10 +367,10 @@ impl Drop for Targets {
     }
 }
 
-// SAFETY: the headers are plain data owned by the queue (freed once, in `Drop`, on whichever
-// thread drops the last count of it); from any thread a header is only read, `queue` to adjust
-// the strong count of the `Arc` it came from (atomic) and to call the queue's own thread-checked
-// methods (`ReadyQueue` is `Sync`).
+// The headers are plain data owned by the queue, freed once, in `Drop`, on whichever thread
+// drops the last count of it; from any thread a header is only read, `queue` to adjust the
+// strong count of the `Arc` it came from (atomic) and to call the queue's thread-checked methods.
+// SAFETY: so moving the owner to another thread moves only that right to free (`ReadyQueue` is `Sync`).
 unsafe impl Send for Targets {}
 
 /// The waker a poll borrows (see [`ReadyQueue::with_waker`]): on the stack, made owned only
