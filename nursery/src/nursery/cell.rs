@@ -19,13 +19,23 @@
 //!   cell is then never freed, and the future never dropped (nor polled, N2).
 //! - **C3** The join result is written once (the first of: the output, `Panicked`, `Dropped`)
 //!   and the handle's waker woken.
+//! - **C4** The future is reached only through [`ChildTask::run`] and [`ChildTask::release`],
+//!   and never re-entrantly, so its place needs no borrow flag (a `RefCell`'s 8 bytes took a
+//!   sleeping child's cell to the next malloc chunk size): only the nursery holds a
+//!   `ChildTask` (`Child` in its slot, and `poll_child`'s clone; a `JoinHandle` sees only the
+//!   join state). `run` is called by `poll_child` alone, which marks the slot busy first and
+//!   polls no busy slot, so never inside a poll of the same cell; `release` is called by
+//!   `poll_child` after the poll returned and by `Child`'s `Drop`, which runs where the nursery
+//!   frees a slot (in `poll_child`, after the poll) or drops its children (`Run`'s drop, which
+//!   cannot run inside one of its children's polls: the child is polled from `Run::poll`, which
+//!   holds `&mut Run`). A future's own code (its poll or its drop) cannot reach its cell.
 
 use crate::child_output::ChildOutput;
 use crate::error::BoxError;
 use crate::join::{Ended, Slot as JoinSlot};
 use quartet_runtime::is_cancellation;
 use quartet_runtime::task::TaskInfo;
-use std::cell::RefCell;
+use std::cell::UnsafeCell;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
@@ -56,8 +66,9 @@ pub(crate) trait JoinSide<T> {
 pub(super) struct TaskCell<F, V> {
     info: TaskInfo,
     join: JoinSlot<V>,
-    /// `None` once released (C1: dropped in place, never moved out).
-    future: RefCell<Option<F>>,
+    /// `None` once released (C1: dropped in place, never moved out); reached only through
+    /// `run` and `release`, never re-entrantly (C4).
+    future: UnsafeCell<Option<F>>,
 }
 
 impl<F, V> TaskCell<F, V>
@@ -66,13 +77,15 @@ where
     F::Output: ChildOutput<Value = V>,
 {
     pub(super) fn new(info: TaskInfo, future: F) -> TaskCell<F, V> {
-        TaskCell { info, join: JoinSlot::new(), future: RefCell::new(Some(future)) }
+        TaskCell { info, join: JoinSlot::new(), future: UnsafeCell::new(Some(future)) }
     }
 
     /// Polls the future in place (see [`ChildTask::run`]).
     fn poll(&self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         let out = {
-            let mut slot = self.future.borrow_mut();
+            // SAFETY: C4: no other reference to the future's place exists while `run` (our only
+            // caller) polls it: `release` and another `run` of this cell never run meanwhile.
+            let slot = unsafe { &mut *self.future.get() };
             let Some(future) = slot.as_mut() else { return Poll::Ready(Ok(())) };
             // SAFETY: C1: the future is inside the cell's `Rc` allocation, which is never moved
             // or reused while the cell lives, and the future leaves its place only by being
@@ -114,7 +127,9 @@ where
 
     fn release(&self) {
         {
-            let mut slot = self.future.borrow_mut();
+            // SAFETY: C4: `release` never runs during a `run` of this cell, nor inside itself
+            // (the future's drop cannot reach its own cell), so this is the only reference.
+            let slot = unsafe { &mut *self.future.get() };
             if slot.is_some() {
                 /// Marks the place empty once the future's drop returns or unwinds, without
                 /// dropping it a second time.
@@ -127,7 +142,7 @@ where
                         unsafe { std::ptr::write(self.0 as *mut Option<F>, None) }
                     }
                 }
-                let emptied = Emptied(&mut *slot);
+                let emptied = Emptied(slot);
                 if let Some(future) = emptied.0.as_mut() {
                     let future: *mut F = future;
                     // SAFETY: C1: the future is dropped in the place it was pinned in, exactly
@@ -151,13 +166,13 @@ impl<F, V> JoinSide<V> for TaskCell<F, V> {
     }
 }
 
-/// A sleeping child's cell is its largest record: 152 bytes, so that with the `Rc`'s counts (16)
-/// and malloc's header (8) it takes a 176-byte chunk (at 160 it took 192).
+/// A sleeping child's cell is its largest record: 136 bytes, so that with the `Rc`'s counts (16)
+/// and malloc's header (8) it takes a 160-byte chunk (at 152 it took 176, at 160 192).
 #[cfg(all(test, target_pointer_width = "64"))]
 #[test]
-fn a_sleeping_child_s_cell_fits_a_176_byte_chunk() {
+fn a_sleeping_child_s_cell_fits_a_160_byte_chunk() {
     let cell = std::mem::size_of::<TaskCell<quartet_runtime::Sleep, ()>>();
-    assert!(cell <= 152, "TaskCell<Sleep>: {cell}");
+    assert!(cell <= 136, "TaskCell<Sleep>: {cell}");
     // And its slot: 16 bytes, a child or the next free slot (no tag, no `busy` field).
     assert_eq!(std::mem::size_of::<super::slots::Slot<'static>>(), 16);
 }

@@ -38,6 +38,7 @@ pub use activation::{Activation, Entered, StatusRef};
 pub(crate) use park::LeanPark;
 pub use park::{OpPark, OpParkStatus, Park};
 pub use state::{CancelSink, ScopeState, WatchId};
+pub(crate) use state::{from_nanos, to_nanos};
 
 use crate::error::{Cancelled, Reason};
 use crate::kernel::context::with_core;

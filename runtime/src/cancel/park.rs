@@ -22,7 +22,7 @@
 //!   waker is replaced only when `will_wake` says it differs, and the old one is dropped outside
 //!   the tree's borrow.
 
-use super::tree::{LeafId, LeafKind, LeafMeta, Since};
+use super::tree::{LeafId, LeafKind, LeafMeta, Since, Waiting};
 use super::{CURRENT, here, with_tree};
 use crate::driver::OpKey;
 use crate::error::Cancelled;
@@ -78,7 +78,7 @@ impl Default for Park {
 
 /// The dump's record of a new leaf: what, for which task, since the current tick.
 #[inline]
-fn meta(what: WaitKind) -> LeafMeta {
+fn meta(what: Waiting) -> LeafMeta {
     LeafMeta { what, task: crate::task::current_task_id(), since: since_tick() }
 }
 
@@ -159,13 +159,13 @@ impl Park {
     #[inline]
     pub fn park_owned(&mut self, waker: Waker) -> Result<(), Cancelled> {
         let what = &self.what;
-        park_leaf(&mut self.reg, || what.clone(), Lent::Owned(waker), false).map(drop)
+        park_leaf(&mut self.reg, || Waiting::Kind(what.clone()), Lent::Owned(waker), false).map(drop)
     }
 
     #[inline]
     fn park_kind(&mut self, waker: &Waker, graceful: bool) -> Result<bool, Cancelled> {
         let what = &self.what;
-        park_leaf(&mut self.reg, || what.clone(), Lent::Borrowed(waker), graceful)
+        park_leaf(&mut self.reg, || Waiting::Kind(what.clone()), Lent::Borrowed(waker), graceful)
     }
 
     /// The cancellation recorded by an abort of this wait, if it was aborted.
@@ -238,7 +238,7 @@ impl Lent<'_> {
 /// `Park::park_kind` over a bare registration; `what` is asked for only at the first park.
 fn park_leaf(
     reg: &mut Option<Registered>,
-    what: impl FnOnce() -> WaitKind,
+    what: impl FnOnce() -> Waiting,
     lent: Lent<'_>,
     graceful: bool,
 ) -> Result<bool, Cancelled> {
@@ -328,9 +328,10 @@ impl LeanPark {
         LeanPark { reg: None }
     }
 
-    /// [`Park::park`]; `what` is asked for only when the wait first registers.
-    pub(crate) fn park(&mut self, cx: &Context<'_>, what: impl FnOnce() -> WaitKind) -> Result<(), Cancelled> {
-        park_leaf(&mut self.reg, what, Lent::Borrowed(cx.waker()), false).map(drop)
+    /// [`Park::park`] for a timer due at `deadline` (biased nanoseconds, `cancel::to_nanos`): the
+    /// dump shows `WaitKind::Timer` with it.
+    pub(crate) fn park(&mut self, cx: &Context<'_>, deadline: u64) -> Result<(), Cancelled> {
+        park_leaf(&mut self.reg, || Waiting::Timer(deadline), Lent::Borrowed(cx.waker()), false).map(drop)
     }
 
     /// [`Park::finish`].
@@ -397,7 +398,7 @@ impl OpPark {
                 return OpParkStatus::Cancelled(Cancelled::new(reason.clone()));
             }
             // Reads only thread-locals and the op's data, never the tree.
-            let meta = meta(WaitKind::Op(info()));
+            let meta = meta(Waiting::Kind(WaitKind::Op(info())));
             self.reg = Some(Registered { thread, leaf: t.park(node, LeafKind::Op(key), false, meta) });
             OpParkStatus::Parked
         })

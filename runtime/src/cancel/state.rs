@@ -19,7 +19,7 @@ use crate::sync::{AtomicBool, AtomicU64, Mutex, Ordering, lock};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub(super) const NO_DEADLINE: u64 = u64::MAX;
+pub(crate) const NO_DEADLINE: u64 = u64::MAX;
 /// Deadlines are stored as nanoseconds relative to [`epoch`] plus this bias, so that instants
 /// before the epoch round-trip exactly instead of being clamped. 2^62 ns is about 146 years.
 const BIAS: u64 = 1 << 62;
@@ -30,14 +30,14 @@ fn epoch() -> Instant {
 }
 
 /// Encodes an instant as biased nanoseconds since [`epoch`]; monotonic in `t`.
-pub(super) fn to_nanos(t: Instant) -> u64 {
+pub(crate) fn to_nanos(t: Instant) -> u64 {
     let e = epoch();
     let clamp = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
     let n = if t >= e { BIAS.saturating_add(clamp(t - e)) } else { BIAS.saturating_sub(clamp(e - t)) };
     n.min(NO_DEADLINE - 1)
 }
 
-pub(super) fn from_nanos(n: u64) -> Instant {
+pub(crate) fn from_nanos(n: u64) -> Instant {
     let e = epoch();
     if n >= BIAS {
         e.checked_add(Duration::from_nanos(n - BIAS)).unwrap_or(e)

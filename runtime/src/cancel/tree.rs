@@ -38,8 +38,8 @@ mod leaves;
 mod link;
 mod snapshot;
 pub(crate) use leaves::LeafLines;
-pub(crate) use link::Since;
-use link::{LeafNode, Link};
+use link::{LeafNode, Link, What};
+pub(crate) use link::{Since, Waiting};
 pub(crate) use snapshot::{LeafSnap, NodeSnap};
 
 /// Names one node of one thread's tree.
@@ -123,13 +123,13 @@ struct Node {
 /// What the task-tree dump shows of a leaf: what it waits on, for which task, since when.
 #[derive(Clone)]
 pub(crate) struct LeafMeta {
-    pub what: WaitKind,
+    pub what: Waiting,
     pub task: u64,
     /// When it parked (the core's tick), in 8 bytes.
     pub since: Since,
 }
 
-/// A parked wait: 104 bytes (a sleeping task holds one).
+/// A parked wait: 72 bytes (a sleeping task holds one).
 struct Leaf {
     generation: u32,
     live: bool,
@@ -137,13 +137,20 @@ struct Leaf {
     graceful: bool,
     node: LeafNode,
     prev: Link,
+    /// The next leaf parked on the same node, or, for a free leaf, the next free one
+    /// (`Tree::free_leaf`: the free list threads through the slab, no side `Vec`).
     next: Link,
     kind: LeafKind,
     /// Boxed: set only by a walk (the cold path), and an inline `Cancelled` would make every
     /// parked leaf 24 bytes larger.
     aborted: Option<Box<Cancelled>>,
     graceful_fired: bool,
-    meta: LeafMeta,
+    /// The dump's record ([`LeafMeta`], its `what` compact: a tag and `what_payload`, 9 bytes
+    /// where a `WaitKind` takes 40).
+    what: What,
+    what_payload: u64,
+    task: u64,
+    since: Since,
 }
 
 /// One thread's cancel-status tree.
@@ -151,7 +158,12 @@ pub(crate) struct Tree {
     nodes: Vec<Node>,
     free_nodes: Vec<u32>,
     leaves: Vec<Leaf>,
-    free_leaves: Vec<u32>,
+    /// The first free leaf (the list threads through `Leaf::next`).
+    free_leaf: Link,
+    /// The descriptions `What` cannot hold (ring ops, mostly), by `What::Side` index, and the
+    /// free indices: a slot lives as long as its leaf is parked.
+    kinds: Vec<WaitKind>,
+    free_kinds: Vec<u32>,
     scratch: Vec<u32>,
     /// How many live nodes are effectively cancelled. Zero, the usual case, lets [`Tree::effective`]
     /// answer without finding the node: a checkpoint in a program where nothing is cancelled reads
@@ -184,7 +196,9 @@ impl Tree {
             nodes: Vec::new(),
             free_nodes: Vec::new(),
             leaves: Vec::new(),
-            free_leaves: Vec::new(),
+            free_leaf: Link::NONE,
+            kinds: Vec::new(),
+            free_kinds: Vec::new(),
             scratch: Vec::new(),
             cancelled: 0,
         }
@@ -491,29 +505,5 @@ impl Tree {
     }
 }
 
-/// The per-task footprint of a sleeping task: its parked leaf and its `Sleep` (a nursery of
-/// 100,000 sleeping children holds 100,000 of each; the wheel entry is inside the `Sleep`).
-#[cfg(all(test, target_pointer_width = "64"))]
-#[test]
-fn a_sleeping_task_s_records_stay_small() {
-    assert!(std::mem::size_of::<Leaf>() <= 104, "Leaf: {}", std::mem::size_of::<Leaf>());
-    // The `Sleep` holds its wheel entry since the wheel became intrusive (no slab entry).
-    assert!(std::mem::size_of::<crate::time::Sleep>() <= 88, "Sleep: {}", std::mem::size_of::<crate::time::Sleep>());
-    assert_eq!(std::mem::size_of::<LeafKind>(), 16);
-}
-
 #[cfg(test)]
-#[test]
-fn a_taken_waker_is_taken_once() {
-    struct Flag(std::sync::atomic::AtomicBool);
-    impl std::task::Wake for Flag {
-        fn wake(self: Arc<Self>) {
-            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-    }
-    let flag = Arc::new(Flag(std::sync::atomic::AtomicBool::new(false)));
-    let mut slot = Waker::from(flag.clone());
-    take_waker(&mut slot).expect("the stored waker is handed out").wake();
-    assert!(flag.0.load(std::sync::atomic::Ordering::Relaxed));
-    assert!(take_waker(&mut slot).is_none(), "the no-op waker left behind is never handed out");
-}
+mod tests;

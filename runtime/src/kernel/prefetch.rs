@@ -31,13 +31,14 @@ pub fn prefetch<T>(p: *const T) {
 }
 
 /// Wakes every waker in `wakers` (emptying it, in order), prefetching the record of the waker
-/// [`AHEAD`] places on: for a child's waker, its slot's `SlotWake`, which the wake reads first.
+/// [`AHEAD`] places on: for a child's waker, its block's `SlotWake` header, which the wake
+/// reads first (`waker::wake_record`).
 #[inline(always)]
 pub(crate) fn wake_all(wakers: &mut Vec<std::task::Waker>) {
     let mut batch = wakers.drain(..);
     while let Some(w) = batch.next() {
         if let Some(ahead) = batch.as_slice().get(AHEAD - 1) {
-            prefetch(ahead.data());
+            prefetch(super::waker::wake_record(ahead));
         }
         w.wake();
     }

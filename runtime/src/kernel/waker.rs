@@ -8,9 +8,12 @@
 //! child) costs at most a spurious poll, which futures must tolerate anyway; so no generation is
 //! needed and one waker per slot can be reused by every child that lives in it.
 //!
-//! A child's waker allocates nothing: it points at its slot's [`SlotWake`] (queue, index), kept
-//! in chunks by the queue, and holds a strong count of the queue's `Arc` (tokio's waker over the
-//! task header, with the queue in the header's place). A poll borrows a stack waker that costs
+//! A child's waker allocates nothing and its slot costs no memory: it points into the address
+//! range of a [`SlotWake`] block header (queue, first slot) that covers [`BLOCK`] slots, at the
+//! slot's offset, and holds a strong count of the queue's `Arc` (tokio's waker over the task
+//! header, with the queue in the header's place). The header is aligned to `BLOCK` bytes, so
+//! masking the waker's address finds it and the masked-off bits are the slot (a 16-byte target
+//! per slot cost a nursery of 100,000 sleeping children 1.6 MB). A poll borrows a stack waker that costs
 //! nothing unless cloned; a clone the child keeps (a sleep's timer, a parked wait) is the slot's
 //! waker, an atomic increment. An earlier
 //! design allocated each slot's waker (an `Arc` per slot, lazily on the first clone): ~290
@@ -67,11 +70,9 @@ struct Ready {
     explore: bool,
     /// Task ids per slot, for the instrument's `task_scheduled` (set only when instrumented).
     labels: Vec<u64>,
-    /// What the slots' wakers point at, in chunks (see `SlotWake`); only ever appended to. Each
-    /// chunk is allocated at its final capacity and filled only as far as slots are used: a
-    /// `Vec` pushed to below its capacity never reallocates, so entries never move, and the
-    /// untouched tail of a big (mmapped) chunk costs no resident memory.
-    targets: Vec<Vec<SlotWake>>,
+    /// What the slots' wakers point into: a header per block of [`BLOCK`] slots (see
+    /// `SlotWake`), made on first use and freed only with the queue.
+    targets: Targets,
 }
 
 // `inner` is only accessed by methods that first check that they run on the thread of the kernel
@@ -101,7 +102,7 @@ impl ReadyQueue {
                 parent_woken: false,
                 explore,
                 labels: Vec::new(),
-                targets: Vec::new(),
+                targets: Targets(Vec::new()),
             }),
             instrumented,
         }))
@@ -121,7 +122,7 @@ impl ReadyQueue {
                 parent_woken: false,
                 explore: false,
                 labels: Vec::new(),
-                targets: Vec::new(),
+                targets: Targets(Vec::new()),
             }),
             instrumented: false,
         })
@@ -286,57 +287,91 @@ impl ReadyQueue {
 
     /// The address of slot `index`'s `SlotWake`, made on first use; `None` off the kernel thread.
     #[inline]
-    fn target(self: &Arc<Self>, index: usize) -> Option<*const SlotWake> {
+    fn target(self: &Arc<Self>, index: usize) -> Option<*const ()> {
         let queue = Arc::as_ptr(self);
-        let (chunk, offset) = chunk_of(index);
-        self.with(|r| {
-            while r.targets.len() <= chunk {
-                r.targets.push(Vec::with_capacity(FIRST_CHUNK << r.targets.len()));
-            }
-            let base = chunk_base(chunk);
-            let targets = &mut r.targets[chunk];
-            // Below the chunk's capacity (`offset < FIRST_CHUNK << chunk`): no push reallocates.
-            while targets.len() <= offset {
-                debug_assert!(targets.len() < targets.capacity());
-                targets.push(SlotWake { queue, index: base + targets.len() });
-            }
-            &targets[offset] as *const SlotWake
-        })
+        self.with(|r| r.targets.target(queue, index))
     }
 }
 
-/// Slot targets come in chunks of 8, 16, 32, ... entries: a small nursery allocates 128 bytes,
-/// and a big one reserves at most half its last chunk (filled only as far as slots are used).
-const FIRST_CHUNK: usize = 8;
-
-/// The first slot index in chunk `c`.
-const fn chunk_base(c: usize) -> usize {
-    FIRST_CHUNK * ((1 << c) - 1)
+/// What waking `w` reads first, to prefetch: a child's waker its block's header (its own
+/// address holds nothing), any other waker its data.
+#[inline]
+pub(crate) fn wake_record(w: &Waker) -> *const () {
+    if std::ptr::eq(w.vtable(), &SLOT_VTABLE) { SlotWake::of(w.data()).0.cast() } else { w.data() }
 }
 
-/// (chunk, offset in it) of slot `index`.
-fn chunk_of(index: usize) -> (usize, usize) {
-    let j = index / FIRST_CHUNK + 1;
-    let chunk = (usize::BITS - 1 - j.leading_zeros()) as usize;
-    (chunk, index - chunk_base(chunk))
-}
+/// Slots per block of waker targets, and the alignment (in bytes) of a block's header: a waker
+/// for slot `i` points `i % BLOCK` bytes past its block's header, so its address masked with
+/// `!(BLOCK - 1)` is the header and the bits masked off are the slot's offset. 256: a header's
+/// aligned allocation stays on malloc's small-request path (a nursery makes one on its first
+/// child waker), and 100,000 slots need 391 of them.
+const BLOCK: usize = 256;
 
-/// What a child's waker points at: its queue and slot. One per slot, in chunks the queue owns
-/// (`Ready::targets`), made on the kernel's thread and never changed, moved or freed while the
-/// queue lives. A waker holds one strong count of the queue's `Arc` (tokio's task-header
-/// waker, with the queue as the header): cloning one costs an atomic increment and no
-/// allocation, so a child that stores its waker (every sleep, every op) allocates nothing.
+/// A block header: what the wakers of `BLOCK` consecutive slots point into (at offsets 0 to
+/// `BLOCK - 1` past it, addresses no other header's wakers use: every header is `BLOCK`-aligned,
+/// so their ranges are disjoint). Made on the kernel's thread when a slot of its block first
+/// needs a waker, never changed, moved or freed while the queue lives (`Targets`). A waker holds
+/// one strong count of the queue's `Arc` (tokio's task-header waker, with the queue as the
+/// header): cloning one costs an atomic increment and no allocation, so a child that stores its
+/// waker (every sleep, every op) allocates nothing, and a slot costs no memory at all.
 struct SlotWake {
     queue: *const ReadyQueue,
-    index: usize,
+    /// The block's first slot.
+    base: usize,
 }
 
-// SAFETY: a `SlotWake` is never written after it is made; from any thread its fields are only
-// read, `queue` to adjust the strong count of the `Arc` it came from (atomic) and to call the
-// queue's own thread-checked methods (`ReadyQueue` is `Sync`).
-unsafe impl Send for SlotWake {}
-// SAFETY: as above: shared access only reads immutable fields.
-unsafe impl Sync for SlotWake {}
+impl SlotWake {
+    /// The allocation of a header: 16 bytes, `BLOCK`-aligned.
+    const LAYOUT: std::alloc::Layout = match std::alloc::Layout::new::<SlotWake>().align_to(BLOCK) {
+        Ok(l) => l,
+        Err(_) => panic!("BLOCK is a power of two"),
+    };
+
+    /// The header a slot waker's pointer `p` points into, and the slot.
+    #[inline]
+    fn of(p: *const ()) -> (*const SlotWake, usize) {
+        let header = p.cast::<u8>().map_addr(|a| a & !(BLOCK - 1)).cast::<SlotWake>();
+        (header, p.addr() & (BLOCK - 1))
+    }
+}
+
+/// The block headers of a queue's slot wakers, by block.
+struct Targets(Vec<std::ptr::NonNull<SlotWake>>);
+
+impl Targets {
+    /// The waker pointer of slot `index`, making its block's header on first use.
+    #[inline]
+    fn target(&mut self, queue: *const ReadyQueue, index: usize) -> *const () {
+        let block = index / BLOCK;
+        while self.0.len() <= block {
+            // SAFETY: `LAYOUT` has a non-zero size.
+            let header = unsafe { std::alloc::alloc(SlotWake::LAYOUT) }.cast::<SlotWake>();
+            let Some(header) = std::ptr::NonNull::new(header) else { std::alloc::handle_alloc_error(SlotWake::LAYOUT) };
+            // SAFETY: a fresh allocation of a `SlotWake`'s size and (more than its) alignment.
+            unsafe { header.write(SlotWake { queue, base: self.0.len() * BLOCK }) };
+            self.0.push(header);
+        }
+        // Out of the header's bounds for offsets past 16, hence `wrapping_add`: the pointer is
+        // only ever masked back to the header (`SlotWake::of`) before it is dereferenced.
+        self.0[block].as_ptr().cast::<u8>().cast_const().wrapping_add(index % BLOCK).cast()
+    }
+}
+
+impl Drop for Targets {
+    fn drop(&mut self) {
+        for header in self.0.drain(..) {
+            // SAFETY: allocated by `target` with this layout, freed once (drained). The queue is
+            // being dropped: no waker holds a count of it, so none points here any more.
+            unsafe { std::alloc::dealloc(header.as_ptr().cast(), SlotWake::LAYOUT) };
+        }
+    }
+}
+
+// The headers are plain data owned by the queue, freed once, in `Drop`, on whichever thread
+// drops the last count of it; from any thread a header is only read, `queue` to adjust the
+// strong count of the `Arc` it came from (atomic) and to call the queue's thread-checked methods.
+// SAFETY: so moving the owner to another thread moves only that right to free (`ReadyQueue` is `Sync`).
+unsafe impl Send for Targets {}
 
 /// The waker a poll borrows (see [`ReadyQueue::with_waker`]): on the stack, made owned only
 /// when cloned.
@@ -376,13 +411,13 @@ unsafe fn borrowed_drop(_: *const ()) {}
 
 static SLOT_VTABLE: RawWakerVTable = RawWakerVTable::new(slot_clone, slot_wake, slot_wake_by_ref, slot_drop);
 
-// SAFETY (all four): `p` points at a `SlotWake` of a queue whose `Arc` has a strong count held
-// by this waker (or, for the borrowed waker of `with_waker`, by the caller for the whole
-// borrow), so the queue and its targets are alive. `queue` came from `Arc::as_ptr` of that
-// `Arc` (the pointer `Arc::into_raw` would give), so the count functions may adjust it.
+// SAFETY (all four): `p` points into the range of a `SlotWake` header (`SlotWake::of` finds it)
+// of a queue whose `Arc` has a strong count held by this waker, so the queue and its headers are
+// alive. `queue` came from `Arc::as_ptr` of that `Arc` (the pointer `Arc::into_raw` would give),
+// so the count functions may adjust it.
 unsafe fn slot_clone(p: *const ()) -> RawWaker {
     // SAFETY: see above; the new waker owns the count taken here.
-    unsafe { Arc::increment_strong_count((*p.cast::<SlotWake>()).queue) };
+    unsafe { Arc::increment_strong_count((*SlotWake::of(p).0).queue) };
     RawWaker::new(p, &SLOT_VTABLE)
 }
 
@@ -395,13 +430,14 @@ unsafe fn slot_wake(p: *const ()) {
 }
 
 unsafe fn slot_wake_by_ref(p: *const ()) {
+    let (header, offset) = SlotWake::of(p);
     // SAFETY: see above.
-    let t = unsafe { &*p.cast::<SlotWake>() };
+    let t = unsafe { &*header };
     // SAFETY: the queue is alive (see above).
     let queue = unsafe { &*t.queue };
     // Planted bug (scripts/mutants.sh): the on-thread path taken from any thread.
     if current_id() == queue.core_id || crate::mutant::planted("waker_remote_no_push") {
-        queue.push(t.index);
+        queue.push(t.base + offset);
     } else {
         // SAFETY: a clone takes its own count (see above), which the remote queue then owns.
         let w = unsafe { Waker::from_raw(slot_clone(p)) };
@@ -410,9 +446,9 @@ unsafe fn slot_wake_by_ref(p: *const ()) {
 }
 
 unsafe fn slot_drop(p: *const ()) {
-    // SAFETY: see above. The count this waker held is released; the target is not touched
-    // afterwards (the queue, and its targets, may be freed by this decrement).
-    unsafe { Arc::decrement_strong_count((*p.cast::<SlotWake>()).queue) };
+    // SAFETY: see above. The count this waker held is released; the header is not touched
+    // afterwards (the queue, and its headers, may be freed by this decrement).
+    unsafe { Arc::decrement_strong_count((*SlotWake::of(p).0).queue) };
 }
 
 struct ChildWake {
@@ -436,70 +472,5 @@ impl Wake for ChildWake {
 }
 
 #[cfg(all(test, not(loom)))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunks_cover_every_slot_once() {
-        let mut next = 0;
-        for c in 0..8 {
-            assert_eq!(chunk_base(c), next);
-            for k in 0..FIRST_CHUNK << c {
-                assert_eq!(chunk_of(next), (c, k), "slot {next}");
-                next += 1;
-            }
-        }
-    }
-
-    #[test]
-    fn peek_names_what_pop_takes_next_without_taking_it() {
-        crate::run(async {
-            let q = ReadyQueue::new().expect("inside run");
-            assert_eq!(q.peek(0), None);
-            for i in [5, 2, 9] {
-                q.push(i);
-            }
-            assert_eq!((q.peek(0), q.peek(2), q.peek(3)), (Some(5), Some(9), None));
-            assert_eq!(q.len(), 3, "peeking takes nothing");
-            assert_eq!(q.pop(), Some(5));
-            assert_eq!(q.peek(0), Some(2));
-        })
-        .unwrap();
-    }
-
-    #[test]
-    fn slot_wakers_count_and_wake_their_slot() {
-        crate::run(async {
-            let q = ReadyQueue::new().expect("inside run");
-            let kept = q.with_waker(100, &mut None, |w| {
-                assert_eq!(Arc::strong_count(&q), 1, "the lent waker holds no count");
-                w.clone()
-            });
-            assert_eq!(Arc::strong_count(&q), 2, "a kept clone holds one");
-            assert!(!kept.will_wake(&q.waker(3)), "another slot's waker");
-            let other = q.waker(100);
-            assert!(kept.will_wake(&other), "one waker per slot");
-            drop(other);
-            kept.wake_by_ref();
-            assert_eq!(q.pop(), Some(100));
-            // Woken on another thread: handed to the kernel through the remote queue, which
-            // re-wakes it here later; nothing is queued from the wrong thread.
-            let remote = kept.clone();
-            std::thread::spawn(move || remote.wake()).join().unwrap();
-            assert_eq!(q.pop(), None);
-            let mut woken = Vec::new();
-            q.remote.drain(&mut woken);
-            assert_eq!(woken.len(), 1);
-            woken.into_iter().for_each(Waker::wake);
-            assert_eq!(q.pop(), Some(100));
-            drop(kept);
-            assert_eq!(Arc::strong_count(&q), 1, "every count was released");
-            // The borrowed waker cloned on another thread (a scoped thread borrowing it): an
-            // allocated waker, which works from anywhere.
-            let off = q.with_waker(5, &mut None, |w| std::thread::scope(|s| s.spawn(|| w.clone()).join().unwrap()));
-            off.wake_by_ref();
-            assert_eq!(q.pop(), Some(5));
-        })
-        .unwrap();
-    }
-}
+#[path = "waker_tests.rs"]
+mod tests;

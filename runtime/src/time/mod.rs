@@ -8,9 +8,11 @@
 //! the wheel slot to cascade before it): no timeout SQEs.
 
 use crate::cancel;
+use crate::cancel::{from_nanos, to_nanos};
 use crate::error::{Cancelled, OpError};
 use crate::kernel::context::with_core;
 use std::future::Future;
+use std::num::NonZeroU64;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -95,7 +97,7 @@ impl Drop for Timer {
 /// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
 /// ```
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep { deadline, entry: Entry::new(), park: cancel::LeanPark::new() }
+    Sleep { deadline: encode(deadline), entry: Entry::new(), park: cancel::LeanPark::new() }
 }
 
 /// Waits for `duration`. A checkpoint: see [`Sleep`].
@@ -108,6 +110,12 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
     sleep_until(crate::now().checked_add(duration).unwrap_or_else(far_future))
+}
+
+/// A `Sleep`'s deadline in 8 bytes with a niche: `to_nanos`, where 0 (an instant 146 years
+/// before the encoding's epoch, or earlier, clamped) becomes 1 ns later, as clamped and as past.
+fn encode(deadline: Instant) -> NonZeroU64 {
+    NonZeroU64::new(to_nanos(deadline)).unwrap_or(NonZeroU64::MIN)
 }
 
 pub(crate) fn far_future() -> Instant {
@@ -132,7 +140,13 @@ pub(crate) fn far_future() -> Instant {
 /// # Ok::<(), quartet_runtime::Cancelled>(()) }).unwrap().unwrap();
 /// ```
 pub struct Sleep {
-    deadline: Instant,
+    /// The deadline as the scope deadlines' biased nanoseconds (`cancel::state::to_nanos`): 8
+    /// bytes where an `Instant` takes 16, which takes a sleeping child's task cell from a 176-
+    /// to a 160-byte malloc chunk. Exact for instants from 146 years before the process's first
+    /// use of the encoding to 438 years after it; one beyond is clamped to that range (a sleep
+    /// that long never ends in practice, and one that far back has passed either way). Never 0
+    /// (`encode`): the niche lets a task cell's `Option<Sleep>` be as small as the `Sleep`.
+    deadline: NonZeroU64,
     /// The wheel entry, linked while the sleep waits (intrusive: see `entry.rs`). It makes a
     /// `Sleep` `!Unpin` and `!Send`: the wheel points into it. Its `owner_flag` says whether the
     /// sleep was polled before.
@@ -154,7 +168,7 @@ impl Sleep {
     /// # }).unwrap();
     /// ```
     pub fn deadline(&self) -> Instant {
-        self.deadline
+        from_nanos(self.deadline.get())
     }
 }
 
@@ -169,15 +183,15 @@ impl Future for Sleep {
             // Outside `run` nothing would ever wake this sleep: fail at once (see Reason::NoRuntime).
             return Poll::Ready(Err(Cancelled::new(crate::Reason::NoRuntime)));
         }
-        if this.entry.owner_flag.get() && (this.entry.has_fired() || crate::now() >= this.deadline) {
+        if this.entry.owner_flag.get() && (this.entry.has_fired() || crate::now() >= from_nanos(this.deadline.get())) {
             // Served (the usual wake-up: the timer fired, which needs no clock read to know).
             // Only a cancellation can still win: one borrow of the tree checks for it and ends
             // the wait, with no re-park.
             disarm(&this.entry);
             return Poll::Ready(this.park.finish());
         }
-        let deadline = this.deadline;
-        if let Err(c) = this.park.park(cx, || crate::introspect::WaitKind::Timer { deadline }) {
+        let deadline = from_nanos(this.deadline.get());
+        if let Err(c) = this.park.park(cx, this.deadline.get()) {
             this.park.unpark();
             disarm(&this.entry);
             return Poll::Ready(Err(c));
@@ -208,10 +222,22 @@ impl Future for Sleep {
 
 #[cfg(all(test, target_pointer_width = "64"))]
 #[test]
-fn a_sleep_holds_its_wheel_entry_in_88_bytes() {
-    // deadline 16 + entry 56 (its flag in the entry's padding) + park 16: the slab's 48-byte
-    // entry is gone, so a sleeping task's timer costs 24 bytes in its cell and nothing outside.
-    assert_eq!(std::mem::size_of::<Sleep>(), 88);
+fn a_sleep_holds_its_wheel_entry_in_80_bytes() {
+    // deadline 8 + entry 56 (its flag in the entry's padding) + park 16: the slab's 48-byte
+    // entry is gone, so a sleeping task's timer costs 16 bytes in its cell and nothing outside.
+    assert_eq!(std::mem::size_of::<Sleep>(), 80);
+    assert_eq!(std::mem::size_of::<Option<Sleep>>(), 80, "a task cell's `Option` costs nothing");
+}
+
+#[cfg(test)]
+#[test]
+fn a_sleep_keeps_its_deadline_exactly() {
+    let now = Instant::now();
+    for d in [Duration::ZERO, Duration::from_nanos(1), Duration::from_secs(86400 * 365 * 100) + Duration::from_nanos(7)]
+    {
+        assert_eq!(sleep_until(now + d).deadline(), now + d);
+    }
+    assert_eq!(sleep_until(now - Duration::from_nanos(3)).deadline(), now - Duration::from_nanos(3));
 }
 
 #[cfg(test)]

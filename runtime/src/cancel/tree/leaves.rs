@@ -4,7 +4,7 @@
 //! [`super::link`], in the slab `Tree::leaves`.
 
 use super::link::{LeafNode, Link};
-use super::{Leaf, LeafId, LeafKind, LeafMeta, NodeId, ROOT, Since, Tree};
+use super::{Leaf, LeafId, LeafKind, LeafMeta, NodeId, ROOT, Since, Tree, What};
 use crate::error::Cancelled;
 use crate::introspect::WaitKind;
 use crate::kernel::prefetch::prefetch;
@@ -23,7 +23,7 @@ impl LeafLines {
     /// Lines of no slab: prefetches nothing.
     pub(crate) const NONE: LeafLines = LeafLines { base: std::ptr::null(), len: 0 };
 
-    /// Starts loading both cache lines of leaf `index` (a leaf is 120 bytes), if it is in the slab.
+    /// Starts loading both cache lines of leaf `index` (a leaf is 72 bytes), if it is in the slab.
     #[inline]
     pub(crate) fn prefetch(self, index: u32) {
         if (index as usize) < self.len {
@@ -84,8 +84,11 @@ impl Tree {
     pub fn park(&mut self, node: NodeId, kind: LeafKind, graceful: bool, meta: LeafMeta) -> LeafId {
         self.ensure_root();
         let node = if self.contains(node) { node } else { ROOT };
-        let index = match self.free_leaves.pop() {
-            Some(i) => i,
+        let index = match self.free_leaf.get() {
+            Some(i) => {
+                self.free_leaf = self.leaves[i as usize].next.take().into();
+                i
+            }
             None => {
                 self.leaves.push(Leaf {
                     generation: 0,
@@ -97,21 +100,52 @@ impl Tree {
                     kind: LeafKind::Wake(Waker::noop().clone()),
                     aborted: None,
                     graceful_fired: false,
-                    meta: LeafMeta { what: WaitKind::Other, task: 0, since: Since::NONE },
+                    what: What::Other,
+                    what_payload: 0,
+                    task: 0,
+                    since: Since::NONE,
                 });
                 u32::try_from(self.leaves.len() - 1).expect("fewer than 2^32 parked operations")
             }
+        };
+        let (what, what_payload) = match What::encode(meta.what) {
+            Ok(compact) => compact,
+            Err(what) => (What::Side, u64::from(self.keep_kind(what))),
         };
         let l = &mut self.leaves[index as usize];
         l.live = true;
         l.kind = kind;
         l.graceful = graceful;
-        l.meta = meta;
+        l.what = what;
+        l.what_payload = what_payload;
+        l.task = meta.task;
+        l.since = meta.since;
         l.aborted = None;
         l.graceful_fired = false;
         let id = LeafId { index, generation: l.generation };
         self.link_leaf(index, node);
         id
+    }
+
+    /// Keeps a description `What` cannot hold in the side table; returns its index.
+    fn keep_kind(&mut self, what: WaitKind) -> u32 {
+        match self.free_kinds.pop() {
+            Some(i) => {
+                self.kinds[i as usize] = what;
+                i
+            }
+            None => {
+                self.kinds.push(what);
+                u32::try_from(self.kinds.len() - 1).expect("fewer than 2^32 parked operations")
+            }
+        }
+    }
+
+    /// What a leaf waits for, as the dump shows it.
+    pub(super) fn leaf_what(&self, l: &Leaf) -> WaitKind {
+        l.what.decode(l.what_payload, |i| {
+            usize::try_from(i).ok().and_then(|i| self.kinds.get(i)).cloned().unwrap_or(WaitKind::Other)
+        })
     }
 
     /// The abort recorded for a leaf, if it was aborted.
@@ -153,7 +187,14 @@ impl Tree {
         l.live = false;
         l.generation = l.generation.wrapping_add(1);
         let aborted = l.aborted.take();
-        self.free_leaves.push(id.index);
+        if std::mem::replace(&mut l.what, What::Other) == What::Side {
+            // Its description (an op's, with a boxed peer address at most) goes now.
+            let i = l.what_payload as u32; // made from a `u32` index by `park`
+            self.kinds[i as usize] = WaitKind::Other;
+            self.free_kinds.push(i);
+        }
+        // Unlinked above, so `next` is free to thread the free list.
+        l.next = std::mem::replace(&mut self.free_leaf, Link::some(id.index));
         Some((std::mem::replace(&mut l.kind, LeafKind::Wake(Waker::noop().clone())), aborted))
     }
 

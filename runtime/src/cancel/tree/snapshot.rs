@@ -56,9 +56,9 @@ impl Tree {
             .filter(|l| l.live)
             .map(|l| LeafSnap {
                 node: l.node.get().filter(|n| self.contains(*n)).map(super::NodeId::to_u64),
-                task: l.meta.task,
-                what: l.meta.what.clone(),
-                since: l.meta.since.get(),
+                task: l.task,
+                what: self.leaf_what(l),
+                since: l.since.get(),
                 aborted: l.aborted.as_ref().map(|c| c.reason().clone()),
             })
             .collect();
